@@ -1,0 +1,82 @@
+//! Checks: one file per job kind behind one entry point, and the runner that executes
+//! many checks concurrently under bounded parallelism, per-check timeouts, retries for
+//! transient errors, and the tick deadline.
+
+pub mod command;
+pub mod http;
+pub mod perfdata;
+pub mod runner;
+pub mod tcp;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use perfdata::PerfDatum;
+
+/// What one attempt at a check found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub ok: bool,
+    /// One line a person can read: what was found, or what failed.
+    pub message: String,
+    /// The failure may pass by itself (timeout, refused or reset connection, 5xx):
+    /// worth a retry within the run. Always false for successes.
+    pub transient: bool,
+    /// Monitoring-plugin performance data, when the check produced any.
+    pub perfdata: Vec<PerfDatum>,
+}
+
+impl Outcome {
+    pub fn ok(message: impl Into<String>) -> Self {
+        Outcome { ok: true, message: message.into(), transient: false, perfdata: Vec::new() }
+    }
+    /// A failure that a retry will not mend (a 404, a missing `contains`, a CRITICAL).
+    pub fn fail(message: impl Into<String>) -> Self {
+        Outcome { ok: false, message: message.into(), transient: false, perfdata: Vec::new() }
+    }
+    /// A failure that may pass by itself.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Outcome { ok: false, message: message.into(), transient: true, perfdata: Vec::new() }
+    }
+}
+
+/// The result of running one job in a run: the last attempt's outcome plus timing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckResult {
+    pub job: String,
+    pub ok: bool,
+    pub message: String,
+    pub duration_ms: u64,
+    /// Attempts made (1 + retries used).
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perfdata: Vec<PerfDatum>,
+    /// Summed count a pushed result carries ("files", "rows"); none for active checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// Cap on what a check keeps of a response body or a command's output. Anything past it
+/// is read and thrown away (bodies: not even read), so a target that sends endless data
+/// cannot exhaust memory.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+/// Cap on an HTTP body searched for `contains`.
+pub const BODY_CAP: usize = 1024 * 1024;
+
+/// Shortens `s` to at most `max` bytes on a character boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Describes a timeout for messages: "timed out after 10s".
+pub fn timed_out(after: Duration) -> String {
+    format!("timed out after {}", crate::duration::format(after))
+}

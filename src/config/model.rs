@@ -1,0 +1,341 @@
+//! The validated configuration every other module works from: defaults applied,
+//! durations parsed, paths resolved against the settings file's folder, secrets resolved.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a job or key was written, for messages a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLoc {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A password or token. Its `Debug` and `Display` never show the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+    /// The value itself: call only where it is handed to a protocol.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The settings file this was loaded from.
+    pub path: PathBuf,
+    pub general: General,
+    pub logging: Logging,
+    pub email: Email,
+    pub commands: Vec<CommandChannel>,
+    pub jobs: Vec<Job>,
+}
+
+impl Config {
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+
+    /// Every channel name a job may list in `notify`.
+    pub fn channel_names(&self) -> Vec<String> {
+        let mut names = vec!["email".to_string()];
+        names.extend(self.commands.iter().map(|c| c.name.clone()));
+        names
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct General {
+    pub servername: String,
+    pub alertcontact: Vec<String>,
+    pub state_file: PathBuf,
+    pub jobs_dir: PathBuf,
+    pub history_dir: PathBuf,
+    pub history_days: u32,
+    pub max_concurrency: usize,
+    pub tick_deadline: Duration,
+    pub stale_after: Duration,
+    /// How long a command waits for the state lock before giving up (exit 3).
+    pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Level {
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "off" => Level::Off,
+            "error" => Level::Error,
+            "warn" | "warning" => Level::Warn,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            "trace" => Level::Trace,
+            _ => return None,
+        })
+    }
+    pub fn to_filter(self) -> log::LevelFilter {
+        match self {
+            Level::Off => log::LevelFilter::Off,
+            Level::Error => log::LevelFilter::Error,
+            Level::Warn => log::LevelFilter::Warn,
+            Level::Info => log::LevelFilter::Info,
+            Level::Debug => log::LevelFilter::Debug,
+            Level::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Logging {
+    pub file: Option<PathBuf>,
+    pub max_bytes: u64,
+    pub backups: u32,
+    pub file_level: Level,
+    pub stderr_level: Level,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS (required, not opportunistic).
+    StartTls,
+    /// TLS from the first byte (SMTPS 465, IMAPS 993).
+    Tls,
+    /// No encryption at all.
+    None,
+}
+
+impl Security {
+    pub fn parse(s: &str) -> Option<Security> {
+        match s {
+            "starttls" => Some(Security::StartTls),
+            "tls" => Some(Security::Tls),
+            "none" => Some(Security::None),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::StartTls => "starttls",
+            Security::Tls => "tls",
+            Security::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Email {
+    /// False: alerts are recorded as sent but nothing goes out (like `--nomail`).
+    pub enabled: bool,
+    pub from: String,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: Security,
+    pub imap_host: Option<String>,
+    pub imap_port: u16,
+    pub imap_security: Security,
+    pub imap_mailbox: String,
+    /// `None`: the self-check is off ("never").
+    pub self_check: Option<crate::schedule::Schedule>,
+    pub self_check_wait: Duration,
+    pub ca_file: Option<PathBuf>,
+    pub accept_invalid_certs: bool,
+    pub bust_threading: bool,
+    /// Connect-and-send limit for one delivery.
+    pub timeout: Duration,
+}
+
+/// A `[[commands]]` channel: a program that receives the alert.
+#[derive(Debug, Clone)]
+pub struct CommandChannel {
+    pub name: String,
+    /// Program and arguments; a relative program path resolves against the settings folder.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Frequency {
+    Minute,
+    Hour,
+    Day,
+    DayNoon,
+}
+
+impl Frequency {
+    pub fn parse(s: &str) -> Option<Frequency> {
+        match s {
+            "minute" => Some(Frequency::Minute),
+            "hour" => Some(Frequency::Hour),
+            "day" => Some(Frequency::Day),
+            "day_noon" => Some(Frequency::DayNoon),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Frequency::Minute => "minute",
+            Frequency::Hour => "hour",
+            Frequency::Day => "day",
+            Frequency::DayNoon => "day_noon",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyEvery {
+    Every,
+    FiveMin,
+    TenMin,
+    Hour,
+    Day,
+    StateChange,
+}
+
+impl NotifyEvery {
+    pub fn parse(s: &str) -> Option<NotifyEvery> {
+        match s {
+            "every" => Some(NotifyEvery::Every),
+            "5min" => Some(NotifyEvery::FiveMin),
+            "10min" => Some(NotifyEvery::TenMin),
+            "hour" => Some(NotifyEvery::Hour),
+            "day" => Some(NotifyEvery::Day),
+            "state_change" => Some(NotifyEvery::StateChange),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvery::Every => "every",
+            NotifyEvery::FiveMin => "5min",
+            NotifyEvery::TenMin => "10min",
+            NotifyEvery::Hour => "hour",
+            NotifyEvery::Day => "day",
+            NotifyEvery::StateChange => "state_change",
+        }
+    }
+}
+
+/// The notification rules of one job (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    pub notify_every: NotifyEvery,
+    pub failures_before_notify: u32,
+    pub failing_for: Option<Duration>,
+    pub notify_recovery: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub kind: JobKind,
+    pub schedule: crate::schedule::Schedule,
+    pub rules: Rules,
+    /// Channel names, in order.
+    pub notify: Vec<String>,
+    /// Email recipients for this job; `None`: `alertcontact`.
+    pub contact: Option<Vec<String>>,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub retry_backoff: Duration,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub source: SourceLoc,
+}
+
+impl Job {
+    /// What the job looks at, for tables: a URL, `host:port`, a command line.
+    pub fn target(&self) -> String {
+        match &self.kind {
+            JobKind::Http(h) => h.url.clone(),
+            JobKind::Tcp(t) => format!("{}:{}", t.host, t.port),
+            JobKind::Command(c) => c.command.join(" "),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum JobKind {
+    Http(HttpSpec),
+    Tcp(TcpSpec),
+    Command(CommandSpec),
+}
+
+impl JobKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::Http(_) => "http",
+            JobKind::Tcp(_) => "tcp",
+            JobKind::Command(_) => "command",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    pub url: String,
+    /// Upper-case method name, e.g. "GET".
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    /// Accepted status codes (default: [200]).
+    pub expect_status: Vec<u16>,
+    /// Text the body must contain.
+    pub contains: Option<String>,
+    pub max_response_time: Option<Duration>,
+    pub follow_redirects: bool,
+    pub accept_invalid_certs: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TcpSpec {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// Program and arguments; the program path is already resolved against the jobs folder
+    /// when it was written relative with a `/` in it.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+}

@@ -1,0 +1,126 @@
+//! When jobs run: the cron tick kinds and their inclusion rule (the original's), and
+//! `every = "<duration>"` jobs that run on any tick once their interval has passed.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Frequency;
+
+/// The tick a cron line invokes (`checker -c TICK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    Minute,
+    Hour,
+    Day,
+    DayNoon,
+}
+
+impl Tick {
+    pub fn parse(s: &str) -> Option<Tick> {
+        match s {
+            "minute" => Some(Tick::Minute),
+            "hour" => Some(Tick::Hour),
+            "day" => Some(Tick::Day),
+            "day_noon" => Some(Tick::DayNoon),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tick::Minute => "minute",
+            Tick::Hour => "hour",
+            Tick::Day => "day",
+            Tick::DayNoon => "day_noon",
+        }
+    }
+
+    /// The original's inclusion rule: a tick runs the jobs of its own frequency and of
+    /// every smaller one. `day` and `day_noon` both include `hour` and `minute`, but not
+    /// each other.
+    pub fn runs(self, f: Frequency) -> bool {
+        match self {
+            Tick::Minute => f == Frequency::Minute,
+            Tick::Hour => matches!(f, Frequency::Minute | Frequency::Hour),
+            Tick::Day => matches!(f, Frequency::Minute | Frequency::Hour | Frequency::Day),
+            Tick::DayNoon => matches!(f, Frequency::Minute | Frequency::Hour | Frequency::DayNoon),
+        }
+    }
+}
+
+/// How often a job (or the email self-check) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// On ticks that include this frequency.
+    Tick(Frequency),
+    /// On any tick once this long has passed since the last run started.
+    Every(Duration),
+}
+
+impl Schedule {
+    pub fn describe(&self) -> String {
+        match self {
+            Schedule::Tick(f) => f.as_str().to_string(),
+            Schedule::Every(d) => format!("every {}", crate::duration::format(*d)),
+        }
+    }
+
+    /// Whether a job on this schedule is due on `tick` at `now`, given when its last run
+    /// started. Cron starts ticks a little late and runs take time, so an interval counts
+    /// as passed a little early: by a tenth of it, at most 30 s. Without that slack a
+    /// 5-minute job started at 10:00:00.8 would be skipped at 10:05:00.3 and run at 10:06.
+    pub fn is_due(&self, tick: Tick, now: DateTime<Utc>, last_started: Option<DateTime<Utc>>) -> bool {
+        match self {
+            Schedule::Tick(f) => tick.runs(*f),
+            Schedule::Every(every) => match last_started {
+                None => true,
+                Some(last) => {
+                    let slack = (*every / 10).min(Duration::from_secs(30));
+                    let needed = every.saturating_sub(slack);
+                    let elapsed = now.signed_duration_since(last);
+                    // A clock set backwards makes `elapsed` negative: run, rather than
+                    // wait for the clock to catch up.
+                    elapsed < chrono::Duration::zero()
+                        || elapsed.to_std().map(|e| e >= needed).unwrap_or(true)
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn each_tick_runs_its_own_frequency_and_every_smaller_one() {
+        use Frequency::*;
+        let table = [
+            (Tick::Minute, [true, false, false, false]),
+            (Tick::Hour, [true, true, false, false]),
+            (Tick::Day, [true, true, true, false]),
+            (Tick::DayNoon, [true, true, false, true]),
+        ];
+        for (tick, expected) in table {
+            for (f, want) in [Minute, Hour, Day, DayNoon].into_iter().zip(expected) {
+                assert_eq!(tick.runs(f), want, "{tick:?} runs {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_jobs_run_once_their_interval_has_passed_on_any_tick() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 10, 0, 0).unwrap();
+        let s = Schedule::Every(Duration::from_secs(300));
+        assert!(s.is_due(Tick::Minute, t0, None));
+        assert!(!s.is_due(Tick::Minute, t0 + chrono::Duration::seconds(60), Some(t0)));
+        assert!(!s.is_due(Tick::Day, t0 + chrono::Duration::seconds(240), Some(t0)));
+        // Within the slack (30 s for 5 minutes) counts as passed.
+        assert!(s.is_due(Tick::Minute, t0 + chrono::Duration::seconds(299), Some(t0)));
+        assert!(s.is_due(Tick::Hour, t0 + chrono::Duration::seconds(600), Some(t0)));
+        // A clock that went backwards does not stall the job.
+        assert!(s.is_due(Tick::Minute, t0 - chrono::Duration::seconds(10), Some(t0)));
+    }
+}
