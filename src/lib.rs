@@ -1,8 +1,18 @@
 //! checker: a cron-driven monitor that watches web sites, ports, jobs and other checkers,
 //! and proves that it is itself alive and able to send mail.
 
+pub mod app;
 pub mod check;
+pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod duration;
+pub mod error;
+pub mod history;
+pub mod logging;
 pub mod notify;
+pub mod outbox;
+pub mod rules;
 pub mod schedule;
+pub mod state;
+pub mod tick;

@@ -1,6 +1,9 @@
 //! Configuration: `settings.toml` plus every `*.toml` in `jobs_dir`, read into serde
 //! structs that refuse unknown keys, then validated into the model the rest works from.
 
+mod load;
 mod model;
+mod raw;
 
+pub use load::{load, locate, nearest, ConfigError, Problem};
 pub use model::*;

@@ -57,6 +57,9 @@ pub struct Config {
     pub email: Email,
     pub commands: Vec<CommandChannel>,
     pub jobs: Vec<Job>,
+    /// `[defaults] notify`: where alerts about checker itself go (an unreadable state
+    /// file, a tick that overran its deadline).
+    pub default_notify: Vec<String>,
 }
 
 impl Config {
@@ -85,6 +88,8 @@ pub struct General {
     pub stale_after: Duration,
     /// How long a command waits for the state lock before giving up (exit 3).
     pub lock_timeout: Duration,
+    /// First retry delay of a failed delivery; it doubles per attempt, up to 30 minutes.
+    pub delivery_retry: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,0 +1,71 @@
+//! From a parsed command line to work done and an exit status.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, TickArg};
+use crate::cmd;
+use crate::config::{self, Config, Level};
+use crate::error::AppError;
+use crate::schedule::Tick;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let text = e.to_string();
+            log::error!("{}", text.trim_end());
+            // The logger may be stderr-quiet (level warn/off): say it on stderr anyway,
+            // once, since a failing command must explain itself.
+            eprintln!("Error: {}", text.trim_end());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<Config, AppError> {
+    let path = config::locate(cli.config.as_deref())?;
+    let config = config::load(&path)?;
+    crate::logging::init(&config.logging, cli.verbose, cli.debug)?;
+    Ok(config)
+}
+
+pub fn run(cli: Cli) -> Result<u8, AppError> {
+    let _ = crate::logging::init_stderr_only(if cli.debug { Level::Debug } else { Level::Warn });
+    if let Some(tick) = cli.tick {
+        if cli.command.is_some() {
+            return Err(AppError::Usage("-c TICK runs a cron tick; it does not combine with a subcommand".into()));
+        }
+        let config = load(&cli)?;
+        let tick = match tick {
+            TickArg::Minute => Tick::Minute,
+            TickArg::Hour => Tick::Hour,
+            TickArg::Day => Tick::Day,
+            TickArg::DayNoon => Tick::DayNoon,
+        };
+        return cmd::tick::run(&config, tick, cli.nomail);
+    }
+    if cli.mode.is_some() {
+        return Err(AppError::Usage("-m cron needs -c TICK, e.g. `checker -m cron -c minute`".into()));
+    }
+    let Some(command) = &cli.command else {
+        return Err(AppError::Usage(
+            "nothing to do: give -c TICK (minute, hour, day, day_noon) or a command; see `checker --help`".into(),
+        ));
+    };
+    match command {
+        Command::Validate => {
+            let path = config::locate(cli.config.as_deref())?;
+            cmd::validate::run(&path)
+        }
+        Command::RunOnce { jobs, dry_run, json } => cmd::run_once::run(&load(&cli)?, jobs, *dry_run, *json, cli.nomail),
+        Command::Status { hours, json } => cmd::status::run(&load(&cli)?, *hours, *json),
+        Command::History { job, limit, failures, json } => {
+            cmd::history::run(&load(&cli)?, job.as_deref(), *limit, *failures, *json)
+        }
+        Command::Prune { older_than } => cmd::prune::run(&load(&cli)?, older_than.as_deref()),
+        Command::List { json } => cmd::list::run(&load(&cli)?, *json),
+    }
+}

@@ -1,0 +1,90 @@
+//! The command line, as clap sees it. Turning it into work is `app`'s business.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "checker",
+    version,
+    about = "Watches web sites, ports, jobs and other checkers, and tells you when they break and recover.",
+    after_help = "Cron runs `checker -c minute` (and hour, day, day_noon); see crontab.example."
+)]
+pub struct Cli {
+    /// Settings file (else $CHECKER_CONFIG, ./settings.toml, /etc/checker/settings.toml).
+    #[arg(short = 'f', long = "config", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Debug messages to the log file.
+    #[arg(short = 'v', global = true)]
+    pub verbose: bool,
+    /// Debug messages to stderr.
+    #[arg(short = 'd', global = true)]
+    pub debug: bool,
+    /// Do everything except send email: log it and record it as sent.
+    #[arg(long, global = true)]
+    pub nomail: bool,
+    /// Mode, as the original's `-m cron` (the only mode).
+    #[arg(short = 'm', value_name = "MODE", value_parser = ["cron"])]
+    pub mode: Option<String>,
+    /// Run one cron tick: minute, hour, day or day_noon.
+    #[arg(short = 'c', value_name = "TICK", value_enum)]
+    pub tick: Option<TickArg>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TickArg {
+    Minute,
+    Hour,
+    Day,
+    #[value(name = "day_noon")]
+    DayNoon,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run jobs now, whatever their schedule (all enabled jobs when none are named).
+    RunOnce {
+        /// Job names.
+        jobs: Vec<String>,
+        /// Run the checks and print, but change no state and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per job: state, failures, last success and attempts in a window.
+    Status {
+        /// The window for attempts, successes and failures.
+        #[arg(long, default_value_t = 24, value_name = "N")]
+        hours: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The event log, newest first.
+    History {
+        #[arg(long, value_name = "NAME")]
+        job: Option<String>,
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+        /// Only events that did not go well.
+        #[arg(long)]
+        failures: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop history older than a duration (default: the configured retention).
+    Prune {
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+    },
+    /// Load every file, report every problem, and print what runs when.
+    Validate,
+    /// Jobs with their kind, target, schedule and rules.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}

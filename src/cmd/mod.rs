@@ -1,0 +1,29 @@
+//! One file per command: what it prints and its exit status.
+
+pub mod history;
+pub mod list;
+pub mod prune;
+pub mod run_once;
+pub mod status;
+pub mod tick;
+pub mod validate;
+
+use crate::config::Config;
+use crate::error::AppError;
+
+/// The job names given on the command line must exist.
+pub fn known_job(config: &Config, name: &str) -> Result<(), AppError> {
+    if config.job(name).is_some() {
+        return Ok(());
+    }
+    let names: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
+    let hint = crate::config::nearest(name, &names).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
+    Err(AppError::Usage(format!("unknown job {name:?}{hint} (see `checker list`)")))
+}
+
+/// JSON for scripts, pretty and newline-terminated.
+pub fn print_json<T: serde::Serialize>(v: &T) -> Result<(), AppError> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| AppError::Other(e.into()))?;
+    println!("{text}");
+    Ok(())
+}

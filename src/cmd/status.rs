@@ -1,0 +1,168 @@
+//! `checker status [--hours N] [--json]`: per job, its state from the state file and its
+//! attempts in the window from the history (reading only the days the window needs).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::history::{EventKind, History, Query};
+use crate::state::{JobStatus, Store};
+
+#[derive(Debug, Serialize)]
+struct JobRow {
+    job: String,
+    kind: String,
+    state: &'static str,
+    consecutive_failures: u32,
+    total_attempts: u64,
+    successful: u64,
+    failed: u64,
+    success_rate: Option<f64>,
+    total_count: u64,
+    last_success: Option<DateTime<Utc>>,
+    last_attempt: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    recent: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    perfdata: Vec<crate::check::PerfDatum>,
+}
+
+#[derive(Default)]
+struct Window {
+    attempts: u64,
+    ok: u64,
+    count: u64,
+}
+
+pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
+    let now = Utc::now();
+    let state = Store::new(&config.general.state_file, config.general.lock_timeout).read()?;
+    let since = now - chrono::Duration::hours(i64::from(hours));
+    let history = History::new(&config.general.history_dir);
+    let (events, _) = history
+        .read(&Query { since: Some(since), ..Default::default() })
+        .map_err(|e| AppError::Other(anyhow::anyhow!("reading history in {}: {e}", history.dir().display())))?;
+    let mut windows: HashMap<&str, Window> = HashMap::new();
+    for e in &events {
+        if !matches!(e.event, EventKind::Result | EventKind::Report) {
+            continue;
+        }
+        let Some(job) = e.job.as_deref() else { continue };
+        let w = windows.entry(job).or_default();
+        w.attempts += 1;
+        if e.ok == Some(true) {
+            w.ok += 1;
+        }
+        w.count += e.count.unwrap_or(0);
+    }
+    let empty = Window::default();
+    let rows: Vec<JobRow> = config
+        .jobs
+        .iter()
+        .map(|j| {
+            let js = state.jobs.get(&j.name).cloned().unwrap_or_default();
+            let w = windows.get(j.name.as_str()).unwrap_or(&empty);
+            JobRow {
+                job: j.name.clone(),
+                kind: j.kind.name().to_string(),
+                state: if !j.enabled {
+                    "disabled"
+                } else {
+                    match js.status {
+                        JobStatus::Pending => "pending",
+                        JobStatus::Ok => "ok",
+                        JobStatus::Failing => "failing",
+                    }
+                },
+                consecutive_failures: js.consecutive_failures,
+                total_attempts: w.attempts,
+                successful: w.ok,
+                failed: w.attempts - w.ok,
+                success_rate: (w.attempts > 0).then(|| (w.ok as f64 * 1000.0 / w.attempts as f64).round() / 10.0),
+                total_count: w.count,
+                last_success: js.last_success,
+                last_attempt: js.last_run,
+                last_error: if js.status == JobStatus::Failing { js.last_error.clone() } else { None },
+                recent: js.recent.clone(),
+                perfdata: js.perfdata.clone(),
+            }
+        })
+        .collect();
+    if json {
+        super::print_json(&serde_json::json!({ "window_hours": hours, "jobs": rows }))?;
+        return Ok(0);
+    }
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print_table(&rows, hours, now, colour);
+    Ok(0)
+}
+
+fn ago(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match t {
+        None => "never".into(),
+        Some(t) => format!("{} ago", crate::duration::humanize(now - t)),
+    }
+}
+
+fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
+    let header = ["JOB", "KIND", "STATE", "FAILS", "LAST SUCCESS", "LAST ATTEMPT", &format!("{hours}h OK/ALL"), "RECENT", "LAST ERROR"];
+    let cells: Vec<[String; 9]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.job.clone(),
+                r.kind.clone(),
+                r.state.to_string(),
+                r.consecutive_failures.to_string(),
+                ago(r.last_success, now),
+                ago(r.last_attempt, now),
+                match r.success_rate {
+                    Some(rate) => format!("{}/{} ({rate}%)", r.successful, r.total_attempts),
+                    None => "-".into(),
+                },
+                r.recent.clone(),
+                r.last_error.as_deref().map(|e| crate::check::truncate(e.lines().next().unwrap_or(""), 60)).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for c in &cells {
+        for (i, v) in c.iter().enumerate() {
+            widths[i] = widths[i].max(v.chars().count());
+        }
+    }
+    let line = |vals: &[String], paint: Option<&str>| {
+        let mut out = String::new();
+        for (i, v) in vals.iter().enumerate() {
+            let pad = widths[i].saturating_sub(v.chars().count());
+            let text = match (i, paint) {
+                (2, Some(code)) => format!("\x1b[{code}m{v}\x1b[0m"),
+                _ => v.clone(),
+            };
+            if i + 1 == vals.len() {
+                out.push_str(&text);
+            } else {
+                out.push_str(&text);
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>(), None);
+    for (row, c) in rows.iter().zip(&cells) {
+        let paint = colour.then_some(match row.state {
+            "ok" => "32",
+            "failing" => "31",
+            "pending" => "33",
+            _ => "2",
+        });
+        line(c, paint);
+    }
+    if rows.is_empty() {
+        println!("(no jobs configured)");
+    }
+}

@@ -1,0 +1,21 @@
+//! `checker -c TICK`: one cron tick. It exits 0 when the tick itself completed, whatever
+//! the checks found: failures are the notifications' business.
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::schedule::Tick;
+use crate::tick::{run as run_tick, RunOptions, Selection};
+
+pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<u8, AppError> {
+    let report = run_tick(config, Selection::Tick(tick), RunOptions { nomail })?;
+    let failed = report.results.iter().filter(|r| !r.ok).count();
+    log::info!(
+        "{} tick done: {} checked, {} failed, {} delivery attempt(s), {} not started",
+        tick.as_str(),
+        report.results.len(),
+        failed,
+        report.notifications.len(),
+        report.not_started.len()
+    );
+    Ok(0)
+}

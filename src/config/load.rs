@@ -1,0 +1,817 @@
+//! Finding and loading the settings file and the job files, and turning the raw file
+//! contents into the validated model. Every problem is collected with its file and line
+//! before loading fails, so one `checker validate` run shows them all.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::model::*;
+use super::raw::*;
+use crate::schedule::Schedule;
+
+/// One thing wrong with the configuration, where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem is not tied to a line (a missing file).
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
+    }
+}
+
+/// The configuration could not be loaded; every problem found is listed.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(f, "configuration has {n} problem{}:", if n == 1 { "" } else { "s" })?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    fn one(file: &Path, line: usize, message: impl Into<String>) -> Self {
+        ConfigError { problems: vec![Problem { file: file.to_path_buf(), line, message: message.into() }] }
+    }
+}
+
+/// The settings file to use: `-f`, else `$CHECKER_CONFIG`, else `./settings.toml`, else
+/// `/etc/checker/settings.toml`.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("CHECKER_CONFIG").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    for candidate in ["settings.toml", "/etc/checker/settings.toml"] {
+        let p = PathBuf::from(candidate);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(ConfigError::one(
+        Path::new("settings.toml"),
+        0,
+        "no settings file found: give one with -f FILE or $CHECKER_CONFIG, or create ./settings.toml (see settings.example.toml)",
+    ))
+}
+
+/// Line and column of a byte offset, both 1-based.
+fn line_of(src: &str, offset: usize) -> usize {
+    let end = offset.min(src.len());
+    src.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Collects problems for one file.
+struct FileCtx<'a> {
+    path: &'a Path,
+    src: &'a str,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl FileCtx<'_> {
+    fn at(&mut self, offset: usize, message: impl Into<String>) {
+        let line = line_of(self.src, offset);
+        self.problems.push(Problem { file: self.path.to_path_buf(), line, message: message.into() });
+    }
+
+    fn at_line(&mut self, line: usize, message: impl Into<String>) {
+        self.problems.push(Problem { file: self.path.to_path_buf(), line, message: message.into() });
+    }
+
+    fn duration(&mut self, key: &str, v: &Spanned<String>) -> Option<Duration> {
+        match crate::duration::parse(v.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.at(v.span().start, format!("`{key}`: {e}"));
+                None
+            }
+        }
+    }
+
+    fn ranged(&mut self, key: &str, v: &Spanned<i64>, min: i64, max: i64) -> Option<i64> {
+        let n = *v.get_ref();
+        if n < min || n > max {
+            self.at(v.span().start, format!("`{key}` = {n} is out of range: use a whole number from {min} to {max}"));
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    fn choice<T>(&mut self, key: &str, v: &Spanned<String>, parse: fn(&str) -> Option<T>, valid: &[&str]) -> Option<T> {
+        match parse(v.get_ref()) {
+            Some(t) => Some(t),
+            None => {
+                self.at(v.span().start, format!("`{key}` = {:?} is not valid: use one of {}", v.get_ref(), quoted(valid)));
+                None
+            }
+        }
+    }
+}
+
+fn quoted(words: &[&str]) -> String {
+    words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// The nearest of `candidates` to `word`, for "did you mean" hints.
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::normalized_damerau_levenshtein(word, c), *c))
+        .filter(|(score, _)| *score > 0.3)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into a message that
+/// names the nearest valid key, and other serde wording into this project's words.
+fn explain_toml_error(message: &str, table: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let words: Vec<&str> = rest.split('`').enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, w)| w).collect();
+        let unknown = words.first().copied().unwrap_or("");
+        let expected: Vec<&str> = words.iter().skip(1).copied().filter(|w| !w.is_empty()).collect();
+        let hint = match nearest(unknown, &expected) {
+            Some(n) => format!("; did you mean `{n}`?"),
+            None => String::new(),
+        };
+        return format!(
+            "unknown key `{unknown}` in {table}{hint} (valid keys: {})",
+            expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if message.contains("did not match any variant of untagged enum OneOrMany") {
+        return "expected an address or a list of addresses, e.g. \"ops@example.com\" or [\"a@example.com\", \"b@example.com\"]".into();
+    }
+    if message.contains("did not match any variant of untagged enum StatusList") {
+        return "`expect_status` takes a status code or a list of them, e.g. 200 or [200, 301]".into();
+    }
+    message.trim_end().to_string()
+}
+
+/// Which `[table]` an error offset falls in, for messages: "[email]", "[[job]]".
+fn table_at(src: &str, offset: usize) -> String {
+    let head = &src[..offset.min(src.len())];
+    head.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.split(']').next().map(|s| format!("{s}]")).unwrap_or_default())
+        .map(|s| if s.starts_with("[[") { format!("{s}]") } else { s })
+        .unwrap_or_else(|| "the top level".to_string())
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, src: &str, problems: &mut Vec<Problem>) -> Option<T> {
+    match toml::from_str::<T>(src) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let offset = e.span().map(|s| s.start).unwrap_or(0);
+            let table = table_at(src, offset);
+            problems.push(Problem {
+                file: path.to_path_buf(),
+                line: if e.span().is_some() { line_of(src, offset) } else { 0 },
+                message: explain_toml_error(e.message(), &table),
+            });
+            None
+        }
+    }
+}
+
+fn resolve_path(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "checker".to_string())
+}
+
+/// Reads a secret given inline, as `<key>_env` or as `<key>_file`.
+fn secret(
+    cx: &mut FileCtx<'_>,
+    base: &Path,
+    key: &str,
+    inline: Option<&String>,
+    env: Option<&Spanned<String>>,
+    file: Option<&Spanned<String>>,
+) -> Option<Secret> {
+    let given = inline.is_some() as u8 + env.is_some() as u8 + file.is_some() as u8;
+    if given > 1 {
+        let offset = env.map(|e| e.span().start).or(file.map(|f| f.span().start)).unwrap_or(0);
+        cx.at(offset, format!("give `{key}` one way only: inline, `{key}_env` or `{key}_file`"));
+        return None;
+    }
+    if let Some(v) = inline {
+        return Some(Secret::new(v.clone()));
+    }
+    if let Some(var) = env {
+        return match std::env::var(var.get_ref()) {
+            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+            _ => {
+                cx.at(var.span().start, format!("`{key}_env`: environment variable {} is not set (or empty)", var.get_ref()));
+                None
+            }
+        };
+    }
+    if let Some(f) = file {
+        let path = resolve_path(base, f.get_ref());
+        return match std::fs::read_to_string(&path) {
+            Ok(v) => Some(Secret::new(v.trim_end_matches(['\n', '\r']).to_string())),
+            Err(e) => {
+                cx.at(f.span().start, format!("`{key}_file`: cannot read {}: {e}", path.display()));
+                None
+            }
+        };
+    }
+    None
+}
+
+/// Loads and validates the settings file at `path` and every job file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::one(path, 0, format!("cannot read settings file: {e} (give another with -f FILE)"))
+    })?;
+    let base = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    let mut problems = Vec::new();
+    let Some(raw) = parse_toml::<RawSettings>(path, &src, &mut problems) else {
+        return Err(ConfigError { problems });
+    };
+    let mut cx = FileCtx { path, src: &src, problems: &mut problems };
+
+    let g = &raw.general;
+    let general = General {
+        servername: g.servername.clone().filter(|s| !s.is_empty()).unwrap_or_else(hostname),
+        alertcontact: g.alertcontact.as_ref().map(|a| a.get_ref().clone().into_vec()).unwrap_or_default(),
+        state_file: resolve_path(&base, g.state_file.as_deref().unwrap_or("state.json")),
+        jobs_dir: resolve_path(&base, g.jobs_dir.as_deref().unwrap_or("jobs")),
+        history_dir: resolve_path(&base, g.history_dir.as_deref().unwrap_or("history")),
+        history_days: g.history_days.as_ref().and_then(|v| cx.ranged("history_days", v, 1, 36_500)).unwrap_or(30) as u32,
+        max_concurrency: g.max_concurrency.as_ref().and_then(|v| cx.ranged("max_concurrency", v, 1, 10_000)).unwrap_or(64)
+            as usize,
+        tick_deadline: g.tick_deadline.as_ref().and_then(|v| cx.duration("tick_deadline", v)).unwrap_or(Duration::from_secs(50)),
+        stale_after: g.stale_after.as_ref().and_then(|v| cx.duration("stale_after", v)).unwrap_or(Duration::from_secs(180)),
+        lock_timeout: g.lock_timeout.as_ref().and_then(|v| cx.duration("lock_timeout", v)).unwrap_or(Duration::from_secs(30)),
+        delivery_retry: g
+            .delivery_retry
+            .as_ref()
+            .and_then(|v| cx.duration("delivery_retry", v))
+            .unwrap_or(Duration::from_secs(60)),
+    };
+
+    let l = &raw.logging;
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    let logging = Logging {
+        file: l.file.as_deref().filter(|f| !f.is_empty()).map(|f| resolve_path(&base, f)),
+        max_bytes: l.max_bytes.as_ref().and_then(|v| cx.ranged("max_bytes", v, 1024, i64::MAX)).unwrap_or(10 * 1024 * 1024)
+            as u64,
+        backups: l.backups.as_ref().and_then(|v| cx.ranged("backups", v, 0, 1000)).unwrap_or(5) as u32,
+        file_level: l.file_level.as_ref().and_then(|v| cx.choice("file_level", v, Level::parse, LEVELS)).unwrap_or(Level::Info),
+        stderr_level: l
+            .stderr_level
+            .as_ref()
+            .and_then(|v| cx.choice("stderr_level", v, Level::parse, LEVELS))
+            .unwrap_or(Level::Warn),
+    };
+
+    let email = resolve_email(&mut cx, &base, raw.email.as_ref());
+
+    let mut commands = Vec::new();
+    for c in &raw.commands {
+        let span = c.span();
+        let c = c.get_ref();
+        if c.command.is_empty() || c.command[0].is_empty() {
+            cx.at(span.start, format!("[[commands]] {:?}: `command` must name a program, e.g. [\"/usr/local/bin/page-me\"]", c.name));
+        }
+        if c.name == "email" || commands.iter().any(|o: &CommandChannel| o.name == c.name) {
+            cx.at(span.start, format!("[[commands]] name {:?} is already taken: channel names must be unique", c.name));
+        }
+        let mut command = c.command.clone();
+        if let Some(p) = command.first_mut() {
+            if p.contains('/') {
+                *p = resolve_path(&base, p).to_string_lossy().into_owned();
+            }
+        }
+        commands.push(CommandChannel {
+            name: c.name.clone(),
+            command,
+            env: c.env.clone(),
+            timeout: c.timeout.as_ref().and_then(|v| cx.duration("timeout", v)).unwrap_or(Duration::from_secs(30)),
+        });
+    }
+
+    let defaults = resolve_defaults(&mut cx, &raw.defaults);
+    drop(cx);
+
+    let default_notify = defaults.notify.clone();
+    let mut config =
+        Config { path: path.to_path_buf(), general, logging, email, commands, jobs: Vec::new(), default_notify };
+    load_jobs(&mut config, &defaults, &mut problems);
+    check_channels(&config, &mut problems);
+
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError { problems })
+    }
+}
+
+fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> Email {
+    let Some(e) = raw else {
+        return Email {
+            enabled: false,
+            from: String::new(),
+            user: None,
+            password: None,
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_security: Security::StartTls,
+            imap_host: None,
+            imap_port: 993,
+            imap_security: Security::Tls,
+            imap_mailbox: "INBOX".into(),
+            self_check: None,
+            self_check_wait: Duration::from_secs(60),
+            ca_file: None,
+            accept_invalid_certs: false,
+            bust_threading: false,
+            timeout: Duration::from_secs(30),
+        };
+    };
+    const SECURITY: &[&str] = &["starttls", "tls", "none"];
+    let enabled = e.enabled.unwrap_or(true);
+    let smtp_security =
+        e.smtp_security.as_ref().and_then(|v| cx.choice("smtp_security", v, Security::parse, SECURITY)).unwrap_or(Security::StartTls);
+    let imap_security =
+        e.imap_security.as_ref().and_then(|v| cx.choice("imap_security", v, Security::parse, SECURITY)).unwrap_or(Security::Tls);
+    let port = |cx: &mut FileCtx<'_>, key: &str, v: &Option<Spanned<i64>>, default: u16| {
+        v.as_ref().and_then(|v| cx.ranged(key, v, 1, 65_535)).map(|p| p as u16).unwrap_or(default)
+    };
+    let smtp_port = port(
+        cx,
+        "smtp_port",
+        &e.smtp_port,
+        match smtp_security {
+            Security::StartTls => 587,
+            Security::Tls => 465,
+            Security::None => 25,
+        },
+    );
+    let imap_port = port(cx, "imap_port", &e.imap_port, if imap_security == Security::Tls { 993 } else { 143 });
+    let self_check = match &e.self_check {
+        None => Some(Schedule::Tick(Frequency::Hour)),
+        Some(v) if v.get_ref() == "never" => None,
+        Some(v) => schedule_from(cx, "self_check", v.get_ref(), v.span().start, true),
+    };
+    let password = secret(cx, base, "password", e.password.as_ref(), e.password_env.as_ref(), e.password_file.as_ref());
+    let user = e.user.clone().filter(|u| !u.is_empty());
+    let from = e.from.clone().or_else(|| user.clone()).unwrap_or_default();
+    let smtp_host = e.smtp_host.clone().unwrap_or_default();
+    if enabled {
+        if smtp_host.is_empty() {
+            cx.at_line(
+                section_line(cx.src, "[email]"),
+                "[email] is enabled but has no `smtp_host`: set it, or `enabled = false` to record alerts without sending",
+            );
+        }
+        if from.is_empty() {
+            cx.at_line(section_line(cx.src, "[email]"), "[email] needs `from` (or `user`): the address alerts are sent from");
+        }
+    }
+    Email {
+        enabled,
+        from,
+        user,
+        password,
+        smtp_host,
+        smtp_port,
+        smtp_security,
+        imap_host: e.imap_host.clone().filter(|h| !h.is_empty()),
+        imap_port,
+        imap_security,
+        imap_mailbox: e.imap_mailbox.clone().unwrap_or_else(|| "INBOX".into()),
+        self_check,
+        self_check_wait: e.self_check_wait.as_ref().and_then(|v| cx.duration("self_check_wait", v)).unwrap_or(Duration::from_secs(60)),
+        ca_file: e.ca_file.as_deref().map(|f| resolve_path(base, f)),
+        accept_invalid_certs: e.accept_invalid_certs.unwrap_or(false),
+        bust_threading: e.bust_threading.unwrap_or(false),
+        timeout: e.timeout.as_ref().and_then(|v| cx.duration("timeout", v)).unwrap_or(Duration::from_secs(30)),
+    }
+}
+
+fn section_line(src: &str, header: &str) -> usize {
+    src.lines().position(|l| l.trim_start().starts_with(header)).map(|i| i + 1).unwrap_or(0)
+}
+
+/// A schedule from `frequency`-style words or an `every`-style duration.
+fn schedule_from(cx: &mut FileCtx<'_>, key: &str, text: &str, offset: usize, allow_duration: bool) -> Option<Schedule> {
+    if let Some(f) = Frequency::parse(text) {
+        return Some(Schedule::Tick(f));
+    }
+    if allow_duration {
+        if let Ok(d) = crate::duration::parse(text) {
+            return Some(Schedule::Every(d));
+        }
+    }
+    cx.at(
+        offset,
+        format!(
+            "`{key}` = {text:?} is not valid: use one of \"minute\", \"hour\", \"day\", \"day_noon\"{}",
+            if allow_duration { ", \"never\" or a duration such as \"30m\"" } else { "" }
+        ),
+    );
+    None
+}
+
+/// `[defaults]` resolved: what a job gets for each key it does not set.
+struct Defaults {
+    schedule: Schedule,
+    rules: Rules,
+    notify: Vec<String>,
+    contact: Option<Vec<String>>,
+    timeout: Duration,
+    retries: u32,
+    retry_backoff: Duration,
+}
+
+const NOTIFY_EVERY: &[&str] = &["every", "5min", "10min", "hour", "day", "state_change"];
+const FREQUENCIES: &[&str] = &["minute", "hour", "day", "day_noon"];
+
+fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
+    let mut schedule = Schedule::Tick(Frequency::Minute);
+    if let Some(f) = &d.frequency {
+        if let Some(f) = cx.choice("frequency", f, Frequency::parse, FREQUENCIES) {
+            schedule = Schedule::Tick(f);
+        }
+    }
+    if let Some(e) = &d.every {
+        if d.frequency.is_some() {
+            cx.at(e.span().start, "[defaults] sets both `frequency` and `every`: keep one");
+        }
+        if let Some(e) = cx.duration("every", e) {
+            schedule = Schedule::Every(e);
+        }
+    }
+    Defaults {
+        schedule,
+        rules: Rules {
+            notify_every: d
+                .notify_every
+                .as_ref()
+                .and_then(|v| cx.choice("notify_every", v, NotifyEvery::parse, NOTIFY_EVERY))
+                .unwrap_or(NotifyEvery::Every),
+            failures_before_notify: d
+                .failures_before_notify
+                .as_ref()
+                .and_then(|v| cx.ranged("failures_before_notify", v, 1, 1_000_000))
+                .unwrap_or(1) as u32,
+            failing_for: d.failing_for.as_ref().and_then(|v| cx.duration("failing_for", v)),
+            notify_recovery: d.notify_recovery.unwrap_or(true),
+        },
+        notify: d.notify.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| vec!["email".into()]),
+        contact: d.contact.as_ref().map(|c| c.get_ref().clone().into_vec()),
+        timeout: d.timeout.as_ref().and_then(|v| cx.duration("timeout", v)).unwrap_or(Duration::from_secs(10)),
+        retries: d.retries.as_ref().and_then(|v| cx.ranged("retries", v, 0, 100)).unwrap_or(0) as u32,
+        retry_backoff: d.retry_backoff.as_ref().and_then(|v| cx.duration("retry_backoff", v)).unwrap_or(Duration::from_secs(1)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJobFile {
+    #[serde(default)]
+    job: Vec<Spanned<RawJob>>,
+}
+
+/// Job files in `jobs_dir`, sorted by name so loading order (and `list`) is stable.
+fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Problem>) {
+    let dir = config.general.jobs_dir.clone();
+    let files = match job_files(&dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            problems.push(Problem { file: dir, line: 0, message: format!("cannot read the jobs folder: {e}") });
+            return;
+        }
+    };
+    let mut seen: HashMap<String, SourceLoc> = HashMap::new();
+    for file in files {
+        let src = match std::fs::read_to_string(&file) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(Problem { file, line: 0, message: format!("cannot read job file: {e}") });
+                continue;
+            }
+        };
+        let Some(parsed) = parse_toml::<RawJobFile>(&file, &src, problems) else { continue };
+        let mut cx = FileCtx { path: &file, src: &src, problems };
+        for raw in parsed.job {
+            let offset = raw.span().start;
+            let line = line_of(&src, offset);
+            let Some(job) = resolve_job(&mut cx, &dir, defaults, raw.into_inner(), offset, line) else { continue };
+            if let Some(first) = seen.get(&job.name) {
+                cx.at_line(line, format!("duplicate job name {:?}: already defined at {first}; job names must be unique", job.name));
+                continue;
+            }
+            seen.insert(job.name.clone(), job.source.clone());
+            config.jobs.push(job);
+        }
+    }
+}
+
+/// Line of `key = ...` inside the job table that starts at `offset`.
+fn key_line(src: &str, offset: usize, key: &str) -> usize {
+    let start = line_of(src, offset);
+    for (i, l) in src.lines().enumerate().skip(start) {
+        let t = l.trim_start();
+        if t.starts_with('[') && !t.starts_with("[[job]]") && i + 1 > start {
+            // Entered another table: stop looking.
+            if t.starts_with("[[") {
+                break;
+            }
+        }
+        if let Some(rest) = t.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return i + 1;
+            }
+        }
+    }
+    start
+}
+
+fn resolve_job(cx: &mut FileCtx<'_>, jobs_dir: &Path, d: &Defaults, r: RawJob, offset: usize, line: usize) -> Option<Job> {
+    let src = cx.src;
+    let Some(name) = r.name.clone().filter(|n| !n.trim().is_empty()) else {
+        cx.at_line(line, "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"");
+        return None;
+    };
+    let kinds: Vec<&str> = KIND_KEYS.iter().map(|(k, _)| *k).collect();
+    let Some(kind) = r.kind.clone() else {
+        cx.at_line(line, format!("job {name:?} has no `kind`: use one of {}", quoted(&kinds)));
+        return None;
+    };
+    let Some(own_keys) = kind_keys(&kind) else {
+        let hint = nearest(&kind, &kinds).map(|k| format!("; did you mean \"{k}\"?")).unwrap_or_default();
+        cx.at_line(key_line(src, offset, "kind"), format!("job {name:?}: unknown kind {kind:?}{hint} (kinds: {})", quoted(&kinds)));
+        return None;
+    };
+    let before = cx.problems.len();
+    for key in r.present_keys() {
+        if !COMMON_JOB_KEYS.contains(&key) && !own_keys.contains(&key) {
+            let owner = KIND_KEYS.iter().find(|(_, ks)| ks.contains(&key)).map(|(k, _)| *k).unwrap_or("?");
+            cx.at_line(
+                key_line(src, offset, key),
+                format!("job {name:?}: `{key}` belongs to kind \"{owner}\", not \"{kind}\": remove it or change `kind`"),
+            );
+        }
+    }
+    let kl = |key: &str| key_line(src, offset, key);
+    let dur = |cx: &mut FileCtx<'_>, key: &str, v: &Option<String>| -> Option<Duration> {
+        let v = v.as_ref()?;
+        match crate::duration::parse(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                cx.at_line(kl(key), format!("job {name:?}: `{key}`: {e}"));
+                None
+            }
+        }
+    };
+
+    let mut schedule = d.schedule;
+    if let Some(f) = &r.frequency {
+        match Frequency::parse(f) {
+            Some(f) => schedule = Schedule::Tick(f),
+            None => cx.at_line(kl("frequency"), format!("job {name:?}: `frequency` = {f:?} is not valid: use one of {}", quoted(FREQUENCIES))),
+        }
+    }
+    if r.every.is_some() && r.frequency.is_some() {
+        cx.at_line(kl("every"), format!("job {name:?} sets both `frequency` and `every`: keep one"));
+    }
+    if let Some(e) = dur(cx, "every", &r.every) {
+        if e < Duration::from_secs(1) {
+            cx.at_line(kl("every"), format!("job {name:?}: `every` must be at least 1s"));
+        }
+        schedule = Schedule::Every(e);
+    }
+    let mut rules = d.rules.clone();
+    if let Some(n) = &r.notify_every {
+        match NotifyEvery::parse(n) {
+            Some(n) => rules.notify_every = n,
+            None => cx.at_line(kl("notify_every"), format!("job {name:?}: `notify_every` = {n:?} is not valid: use one of {}", quoted(NOTIFY_EVERY))),
+        }
+    }
+    if let Some(m) = r.failures_before_notify {
+        if m < 1 {
+            cx.at_line(kl("failures_before_notify"), format!("job {name:?}: `failures_before_notify` must be 1 or more"));
+        } else {
+            rules.failures_before_notify = m.min(u32::MAX as i64) as u32;
+        }
+    }
+    if r.failing_for.is_some() {
+        rules.failing_for = dur(cx, "failing_for", &r.failing_for);
+    }
+    if let Some(nr) = r.notify_recovery {
+        rules.notify_recovery = nr;
+    }
+    let timeout = dur(cx, "timeout", &r.timeout).unwrap_or(d.timeout);
+    if timeout.is_zero() {
+        cx.at_line(kl("timeout"), format!("job {name:?}: `timeout` must be more than 0s"));
+    }
+    let retries = match r.retries {
+        Some(n) if !(0..=100).contains(&n) => {
+            cx.at_line(kl("retries"), format!("job {name:?}: `retries` must be from 0 to 100"));
+            0
+        }
+        Some(n) => n as u32,
+        None => d.retries,
+    };
+    let retry_backoff = dur(cx, "retry_backoff", &r.retry_backoff).unwrap_or(d.retry_backoff);
+
+    let kind = match kind.as_str() {
+        "http" => {
+            let url = r.url.clone().unwrap_or_default();
+            if url.is_empty() {
+                cx.at_line(line, format!("job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""));
+            } else if !(url.starts_with("http://") || url.starts_with("https://")) {
+                cx.at_line(kl("url"), format!("job {name:?}: `url` {url:?} must start with http:// or https://"));
+            }
+            let expect_status = match &r.expect_status {
+                None => vec![200],
+                Some(StatusList::One(s)) => vec![*s],
+                Some(StatusList::Many(v)) => v.clone(),
+            };
+            if expect_status.is_empty() || expect_status.iter().any(|s| !(100..=599).contains(s)) {
+                cx.at_line(kl("expect_status"), format!("job {name:?}: `expect_status` takes HTTP status codes from 100 to 599"));
+            }
+            JobKind::Http(HttpSpec {
+                url,
+                method: r.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase(),
+                headers: r.headers.clone().unwrap_or_default().into_iter().collect(),
+                body: r.body.clone(),
+                expect_status: expect_status.into_iter().map(|s| s.clamp(100, 599) as u16).collect(),
+                contains: r.contains.clone(),
+                max_response_time: dur(cx, "max_response_time", &r.max_response_time),
+                follow_redirects: r.follow_redirects.unwrap_or(true),
+                accept_invalid_certs: r.accept_invalid_certs.unwrap_or(false),
+            })
+        }
+        "tcp" => {
+            let host = r.host.clone().unwrap_or_default();
+            if host.is_empty() {
+                cx.at_line(line, format!("job {name:?}: kind \"tcp\" needs `host`"));
+            }
+            let port = match r.port {
+                Some(p) if (1..=65_535).contains(&p) => p as u16,
+                Some(p) => {
+                    cx.at_line(kl("port"), format!("job {name:?}: `port` = {p} is not a TCP port (1-65535)"));
+                    0
+                }
+                None => {
+                    cx.at_line(line, format!("job {name:?}: kind \"tcp\" needs `port`"));
+                    0
+                }
+            };
+            JobKind::Tcp(TcpSpec { host, port })
+        }
+        _ => {
+            let mut command = r.command.clone().unwrap_or_default();
+            if command.first().is_none_or(|p| p.is_empty()) {
+                cx.at_line(line, format!("job {name:?}: kind \"command\" needs `command`, e.g. command = [\"./check_backup.sh\", \"--quiet\"]"));
+            }
+            if let Some(p) = command.first_mut() {
+                if p.contains('/') {
+                    *p = resolve_path(jobs_dir, p).to_string_lossy().into_owned();
+                }
+            }
+            JobKind::Command(CommandSpec {
+                command,
+                env: r.env.clone().unwrap_or_default(),
+                cwd: Some(r.cwd.as_deref().map(|c| resolve_path(jobs_dir, c)).unwrap_or_else(|| jobs_dir.to_path_buf())),
+            })
+        }
+    };
+    if cx.problems.len() > before {
+        return None;
+    }
+    Some(Job {
+        name,
+        kind,
+        schedule,
+        rules,
+        notify: r.notify.clone().unwrap_or_else(|| d.notify.clone()),
+        contact: r.contact.clone().map(OneOrMany::into_vec).or_else(|| d.contact.clone()),
+        timeout,
+        retries,
+        retry_backoff,
+        enabled: r.enabled.unwrap_or(true),
+        description: r.description.clone(),
+        source: SourceLoc { file: cx.path.to_path_buf(), line },
+    })
+}
+
+/// Every channel a job names must exist.
+fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
+    let known = config.channel_names();
+    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+    for ch in &config.default_notify {
+        if !known.contains(ch) {
+            let hint = nearest(ch, &known_refs).map(|k| format!("; did you mean {k:?}?")).unwrap_or_default();
+            problems.push(Problem {
+                file: config.path.clone(),
+                line: 0,
+                message: format!("[defaults] `notify`: unknown channel {ch:?}{hint} (channels: {})", known.join(", ")),
+            });
+        }
+    }
+    for job in &config.jobs {
+        for ch in &job.notify {
+            if !known.contains(ch) {
+                let hint = nearest(ch, &known_refs).map(|k| format!("; did you mean {k:?}?")).unwrap_or_default();
+                problems.push(Problem {
+                    file: job.source.file.clone(),
+                    line: job.source.line,
+                    message: format!("job {:?}: unknown channel {ch:?} in `notify`{hint} (channels: {})", job.name, known.join(", ")),
+                });
+            }
+        }
+        if config.email.enabled
+            && job.notify.iter().any(|c| c == "email")
+            && job.contact.as_ref().unwrap_or(&config.general.alertcontact).is_empty()
+        {
+            problems.push(Problem {
+                file: job.source.file.clone(),
+                line: job.source.line,
+                message: format!(
+                    "job {:?} notifies by email but there is no recipient: set `alertcontact` in [general] or `contact` on the job",
+                    job.name
+                ),
+            });
+        }
+    }
+}
+
+impl RawJob {
+    /// The keys this table sets, by their file names.
+    fn present_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        macro_rules! present {
+            ($($f:ident),*) => { $( if self.$f.is_some() { keys.push(stringify!($f)); } )* };
+        }
+        present!(
+            name, kind, description, enabled, frequency, every, notify_every, failures_before_notify, failing_for, notify,
+            contact, notify_recovery, timeout, retries, retry_backoff, url, method, headers, body, expect_status, contains,
+            max_response_time, follow_redirects, accept_invalid_certs, host, port, command, env, cwd
+        );
+        keys
+    }
+}
+
+/// Settings files as text, for `validate` to echo nothing but problems: kept for tests.
+#[cfg(test)]
+pub(crate) fn load_str(dir: &Path, settings: &str, jobs: &std::collections::BTreeMap<&str, &str>) -> Result<Config, ConfigError> {
+    std::fs::create_dir_all(dir.join("jobs")).map_err(|e| ConfigError::one(dir, 0, e.to_string()))?;
+    std::fs::write(dir.join("settings.toml"), settings).map_err(|e| ConfigError::one(dir, 0, e.to_string()))?;
+    for (name, text) in jobs {
+        std::fs::write(dir.join("jobs").join(name), text).map_err(|e| ConfigError::one(dir, 0, e.to_string()))?;
+    }
+    load(&dir.join("settings.toml"))
+}

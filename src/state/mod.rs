@@ -1,0 +1,151 @@
+//! The state file: per-job state, the heartbeat, mail health and the outbox of queued
+//! notifications. `store` owns locking, loading and atomic saving.
+
+mod store;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::check::PerfDatum;
+use crate::notify::Alert;
+
+pub use store::{StateError, Store};
+
+/// The state format this build writes. A file with a larger version was written by a
+/// newer checker and is refused rather than overwritten.
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobState>,
+    #[serde(default)]
+    pub heartbeat: Heartbeat,
+    #[serde(default)]
+    pub mail: MailHealth,
+    #[serde(default)]
+    pub outbox: Vec<OutboxEntry>,
+    /// Set by the store when the file on disk was unreadable and was moved aside; the
+    /// tick reports it. Never written.
+    #[serde(skip)]
+    pub recovered_from: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            jobs: BTreeMap::new(),
+            heartbeat: Heartbeat::default(),
+            mail: MailHealth::default(),
+            outbox: Vec::new(),
+            recovered_from: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// No result yet.
+    #[default]
+    Pending,
+    Ok,
+    Failing,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Ok => "ok",
+            JobStatus::Failing => "failing",
+        }
+    }
+}
+
+/// How many recent outcomes a job keeps for the at-a-glance column of `status`.
+pub const RECENT_LEN: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobState {
+    pub status: JobStatus,
+    pub consecutive_failures: u32,
+    /// Start of the current failure streak.
+    pub first_failure: Option<DateTime<Utc>>,
+    /// Last failure notification in this streak (SPEC §5's `last_notify`).
+    pub last_notify: Option<DateTime<Utc>>,
+    /// A failure notification went out in this streak: a success then sends a recovery.
+    pub notified: bool,
+    /// When the last run started (scheduling of `every` jobs).
+    pub last_started: Option<DateTime<Utc>>,
+    /// When the last result was recorded.
+    pub last_run: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_message: Option<String>,
+    pub last_duration_ms: Option<u64>,
+    pub total_attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub total_count: u64,
+    /// Recent outcomes, oldest first: '+' success, '-' failure.
+    pub recent: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub perfdata: Vec<PerfDatum>,
+}
+
+/// Each tick's start and end, for `peer-status` (SPEC §6).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Heartbeat {
+    pub last_tick: Option<String>,
+    pub last_tick_started: Option<DateTime<Utc>>,
+    pub last_tick_finished: Option<DateTime<Utc>>,
+    /// Why the last tick ended in error; `None` when it ended well.
+    pub last_tick_error: Option<String>,
+}
+
+/// Whether this instance can send mail: set by the self-check and by every email delivery.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailHealth {
+    /// `None`: never checked.
+    pub ok: Option<bool>,
+    pub checked_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_self_check: Option<DateTime<Utc>>,
+}
+
+/// A notification decided under the lock and not yet delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub channel: String,
+    pub alert: Alert,
+    pub created: DateTime<Utc>,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not to be tried before this.
+    pub next_attempt: DateTime<Utc>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// A process is delivering this entry until then; others leave it alone. Expires so
+    /// that a process killed mid-delivery cannot hold it forever (at most a repeat).
+    #[serde(default)]
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl JobState {
+    pub fn push_recent(&mut self, ok: bool) {
+        self.recent.push(if ok { '+' } else { '-' });
+        let extra = self.recent.chars().count().saturating_sub(RECENT_LEN);
+        if extra > 0 {
+            self.recent = self.recent.chars().skip(extra).collect();
+        }
+    }
+}

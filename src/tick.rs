@@ -1,0 +1,342 @@
+//! One run of checker: decide what is due under the lock, run the checks without it,
+//! merge results and decide notifications under the lock, deliver without it, and settle
+//! deliveries under the lock. Used by cron ticks and by `run-once`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::check::runner::{run_all, RunnerOptions};
+use crate::check::CheckResult;
+use crate::config::{Config, Job};
+use crate::history::{Event, EventKind, History};
+use crate::notify::{deliver, Alert, AlertKind, Delivered, DeliveryError, SendOptions};
+use crate::outbox;
+use crate::rules::{self, Decision};
+use crate::schedule::Tick;
+use crate::state::{OutboxEntry, State, StateError, Store};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// A cron tick: the jobs due on it.
+    Tick(Tick),
+    /// `run-once`: these jobs now, whatever their schedule (all enabled jobs when empty).
+    Jobs(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    pub nomail: bool,
+}
+
+/// One delivery attempt made in this run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotificationReport {
+    pub job: String,
+    pub channel: String,
+    pub kind: AlertKind,
+    pub delivered: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunReport {
+    pub results: Vec<CheckResult>,
+    pub notifications: Vec<NotificationReport>,
+    /// Jobs the deadline stopped before they started.
+    #[serde(skip)]
+    pub not_started: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("history folder {dir}: {source}")]
+    History { dir: String, source: std::io::Error },
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+fn append(history: &History, events: &[Event]) -> Result<(), RunError> {
+    history.append(events).map_err(|source| RunError::History { dir: history.dir().display().to_string(), source })
+}
+
+/// Jobs the selection asks for, in configuration order.
+fn selected<'a>(config: &'a Config, sel: &Selection, state: &State, now: DateTime<Utc>) -> Vec<&'a Job> {
+    match sel {
+        Selection::Tick(tick) => config
+            .jobs
+            .iter()
+            .filter(|j| j.enabled && j.schedule.is_due(*tick, now, state.jobs.get(&j.name).and_then(|s| s.last_started)))
+            .collect(),
+        Selection::Jobs(names) if names.is_empty() => config.jobs.iter().filter(|j| j.enabled).collect(),
+        Selection::Jobs(names) => config.jobs.iter().filter(|j| names.contains(&j.name)).collect(),
+    }
+}
+
+/// An alert about checker itself (not about one job), sent to `[defaults] notify`.
+fn system_alert(config: &Config, state: &mut State, what: &str, message: String, now: DateTime<Utc>) {
+    let alert = Alert {
+        kind: AlertKind::Failure,
+        servername: config.general.servername.clone(),
+        job: what.to_string(),
+        job_kind: "checker".into(),
+        description: None,
+        message,
+        consecutive_failures: 1,
+        failing_since: Some(now),
+        last_success: None,
+        next_reminder: "none: this alert is sent once".into(),
+        at: now,
+        recipients: config.general.alertcontact.clone(),
+    };
+    for ch in &config.default_notify {
+        outbox::enqueue(state, ch, alert.clone(), now);
+    }
+}
+
+/// Runs the selection: the whole cycle of SPEC §1 and §5.
+pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunReport, RunError> {
+    let store = Store::new(&config.general.state_file, config.general.lock_timeout);
+    let history = History::new(&config.general.history_dir);
+    let is_tick = matches!(sel, Selection::Tick(_));
+    let mut report = RunReport::default();
+
+    // Phase 1, under the lock: what is due; heartbeat; and when nothing is due and no
+    // delivery is waiting, the whole tick ends here with one save.
+    let started = Utc::now();
+    let guard = store.lock()?;
+    let mut state = store.load_locked(&guard)?;
+    let mut events = Vec::new();
+    if let Some(why) = state.recovered_from.take() {
+        events.push(Event::error(started, None, why.clone()));
+        system_alert(config, &mut state, "checker state", why, started);
+    }
+    if let Selection::Tick(t) = sel {
+        state.heartbeat.last_tick = Some(t.as_str().to_string());
+        state.heartbeat.last_tick_started = Some(started);
+    }
+    let due: Vec<Job> = selected(config, &sel, &state, started).into_iter().cloned().collect();
+    let previous_start: HashMap<String, Option<DateTime<Utc>>> =
+        due.iter().map(|j| (j.name.clone(), state.jobs.get(&j.name).and_then(|s| s.last_started))).collect();
+    for j in &due {
+        state.jobs.entry(j.name.clone()).or_default().last_started = Some(started);
+    }
+    let idle = due.is_empty() && !outbox::has_due(&state, started);
+    if idle {
+        if is_tick {
+            state.heartbeat.last_tick_finished = Some(Utc::now());
+            state.heartbeat.last_tick_error = None;
+        }
+        store.save_locked(&guard, &state)?;
+        append(&history, &events)?;
+        drop(guard);
+        if is_tick {
+            retention(config, &history);
+        }
+        log::debug!("{}: nothing due", describe(&sel));
+        return Ok(report);
+    }
+    store.save_locked(&guard, &state)?;
+    append(&history, &events)?;
+    drop(guard);
+    log::info!("{}: {} job(s) due", describe(&sel), due.len());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+
+    // Phase 2, no lock: the checks.
+    let results = if due.is_empty() {
+        Vec::new()
+    } else {
+        let opts = RunnerOptions { max_concurrency: config.general.max_concurrency, deadline: config.general.tick_deadline };
+        runtime.block_on(run_all(&due, &opts))
+    };
+
+    // Phase 3, under the lock: merge results, decide and queue notifications, claim
+    // what is due for delivery.
+    let now = Utc::now();
+    let guard = store.lock()?;
+    let mut state = store.load_locked(&guard)?;
+    let mut events = Vec::new();
+    if let Some(why) = state.recovered_from.take() {
+        events.push(Event::error(now, None, why.clone()));
+        system_alert(config, &mut state, "checker state", why, now);
+    }
+    for (job, result) in due.iter().zip(results) {
+        match result {
+            Some(r) => {
+                merge_result(config, &mut state, &mut events, job, &r, now);
+                report.results.push(r);
+            }
+            None => {
+                // Never started: not a failure of the target. Put its schedule back so it
+                // runs on the next tick.
+                report.not_started.push(job.name.clone());
+                if let Some(js) = state.jobs.get_mut(&job.name) {
+                    js.last_started = previous_start.get(&job.name).copied().flatten();
+                }
+                events.push(Event::error(
+                    now,
+                    Some(&job.name),
+                    format!("not started: the tick deadline ({}) passed first", crate::duration::format(config.general.tick_deadline)),
+                ));
+            }
+        }
+    }
+    let claimed = outbox::claim_due(&mut state, now);
+    store.save_locked(&guard, &state)?;
+    append(&history, &events)?;
+    drop(guard);
+
+    // Phase 4, no lock: deliveries, concurrently, each channel on its own.
+    let send = SendOptions { nomail: opts.nomail };
+    let outcomes: Vec<Result<Delivered, DeliveryError>> = runtime.block_on(async {
+        let futs = claimed.iter().map(|e| deliver_one(config, e, send));
+        futures_util::future::join_all(futs).await
+    });
+
+    // Phase 5, under the lock: settle deliveries, mail health, heartbeat.
+    let now = Utc::now();
+    let guard = store.lock()?;
+    let mut state = store.load_locked(&guard)?;
+    let mut events = Vec::new();
+    for (entry, outcome) in claimed.iter().zip(&outcomes) {
+        events.extend(outbox::settle(&mut state, &entry.id, outcome, now, config.general.delivery_retry));
+        if entry.channel == "email" {
+            match outcome {
+                Ok(Delivered::Sent) => {
+                    state.mail.ok = Some(true);
+                    state.mail.checked_at = Some(now);
+                    state.mail.last_error = None;
+                }
+                Err(e) => {
+                    state.mail.ok = Some(false);
+                    state.mail.checked_at = Some(now);
+                    state.mail.last_error = Some(format!("delivering an alert: {}", e.message()));
+                }
+                Ok(Delivered::Recorded) => {}
+            }
+        }
+        report.notifications.push(NotificationReport {
+            job: entry.alert.job.clone(),
+            channel: entry.channel.clone(),
+            kind: entry.alert.kind,
+            delivered: outcome.is_ok(),
+            error: outcome.as_ref().err().map(|e| e.message().to_string()),
+        });
+    }
+    if is_tick {
+        state.heartbeat.last_tick_finished = Some(now);
+        state.heartbeat.last_tick_error = if report.not_started.is_empty() {
+            None
+        } else {
+            Some(format!("{} job(s) not started before the tick deadline", report.not_started.len()))
+        };
+    }
+    store.save_locked(&guard, &state)?;
+    append(&history, &events)?;
+    drop(guard);
+    if is_tick {
+        retention(config, &history);
+    }
+    Ok(report)
+}
+
+fn describe(sel: &Selection) -> String {
+    match sel {
+        Selection::Tick(t) => format!("{} tick", t.as_str()),
+        Selection::Jobs(_) => "run-once".into(),
+    }
+}
+
+fn retention(config: &Config, history: &History) {
+    if let Err(e) = history.apply_retention(Utc::now(), config.general.history_days) {
+        log::warn!("history retention in {}: {e}", history.dir().display());
+    }
+}
+
+/// Delivers one entry under a hard limit, so a hung channel cannot hold the run.
+async fn deliver_one(config: &Config, e: &OutboxEntry, send: SendOptions) -> Result<Delivered, DeliveryError> {
+    let limit = channel_timeout(config, &e.channel) + Duration::from_secs(5);
+    match tokio::time::timeout(limit, deliver(config, &e.channel, &e.alert, send)).await {
+        Ok(r) => {
+            match &r {
+                Ok(_) => log::info!("delivered through {}: {}", e.channel, e.alert.subject()),
+                Err(err) => log::warn!("delivery through {} failed: {}", e.channel, err.message()),
+            }
+            r
+        }
+        Err(_) => Err(DeliveryError::Transient(format!("{} did not finish within {}", e.channel, crate::duration::format(limit)))),
+    }
+}
+
+fn channel_timeout(config: &Config, channel: &str) -> Duration {
+    if channel == "email" {
+        return config.email.timeout;
+    }
+    config.commands.iter().find(|c| c.name == channel).map(|c| c.timeout).unwrap_or(Duration::from_secs(30))
+}
+
+/// Applies one result to the state: counters, rules, queued notifications, history.
+fn merge_result(config: &Config, state: &mut State, events: &mut Vec<Event>, job: &Job, r: &CheckResult, now: DateTime<Utc>) {
+    let js = state.jobs.entry(job.name.clone()).or_default();
+    let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
+    js.last_duration_ms = Some(r.duration_ms);
+    js.perfdata = r.perfdata.clone();
+    if let Some(c) = r.count {
+        js.total_count += c;
+    }
+    let mut ev = Event::new(now, EventKind::Result, Some(&job.name));
+    ev.ok = Some(r.ok);
+    ev.message = Some(r.message.clone());
+    ev.duration_ms = Some(r.duration_ms);
+    ev.attempts = (r.attempts > 1).then_some(r.attempts);
+    ev.count = r.count;
+    ev.perfdata = r.perfdata.clone();
+    events.push(ev);
+    if r.ok {
+        log::debug!("{}: ok: {}", job.name, r.message);
+    } else {
+        log::info!("{}: FAILED ({} in a row): {}", job.name, js.consecutive_failures, r.message);
+    }
+
+    let alert = match decision {
+        Decision::Nothing => return,
+        Decision::Failure => Alert {
+            kind: AlertKind::Failure,
+            servername: config.general.servername.clone(),
+            job: job.name.clone(),
+            job_kind: job.kind.name().into(),
+            description: job.description.clone(),
+            message: r.message.clone(),
+            consecutive_failures: js.consecutive_failures,
+            failing_since: js.first_failure,
+            last_success: js.last_success,
+            next_reminder: rules::next_reminder(js, &job.rules),
+            at: now,
+            recipients: job.contact.clone().unwrap_or_else(|| config.general.alertcontact.clone()),
+        },
+        Decision::Recovery { failures, since } => Alert {
+            kind: AlertKind::Recovery,
+            servername: config.general.servername.clone(),
+            job: job.name.clone(),
+            job_kind: job.kind.name().into(),
+            description: job.description.clone(),
+            message: r.message.clone(),
+            consecutive_failures: failures,
+            failing_since: since,
+            last_success: js.last_success,
+            next_reminder: String::new(),
+            at: now,
+            recipients: job.contact.clone().unwrap_or_else(|| config.general.alertcontact.clone()),
+        },
+    };
+    log::info!("{}: queued {} notification to {}", job.name, alert.kind.as_str(), job.notify.join(", "));
+    for ch in &job.notify {
+        outbox::enqueue(state, ch, alert.clone(), now);
+    }
+}
