@@ -1,8 +1,300 @@
-//! HELPER-TODO
+//! The `command` check: runs a monitoring plugin under Nagios conventions (exit 0 OK,
+//! 1 WARNING, 2 CRITICAL, 3 UNKNOWN; first line is the message, perfdata after `|`).
+//! Owns the child's lifetime: capped output, and its whole process group killed on
+//! timeout or when the check is abandoned.
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
-use super::Outcome;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use super::{perfdata, timed_out, truncate, Outcome, OUTPUT_CAP};
 use crate::config::CommandSpec;
 
-pub async fn check(_spec: &CommandSpec, _timeout: Duration) -> Outcome {
-    Outcome::fail("HELPER-TODO")
+/// How long the output pipes may stay open once the plugin itself has exited (a
+/// background child of its own may still hold them) before the group is killed.
+const EXIT_GRACE: Duration = Duration::from_millis(250);
+/// How long to wait for a killed child to be reaped before leaving it to tokio.
+const REAP_WAIT: Duration = Duration::from_secs(2);
+/// The longest message kept from a plugin's first line.
+const MESSAGE_CAP: usize = 1024;
+
+pub async fn check(spec: &CommandSpec, timeout: Duration) -> Outcome {
+    let Some((program, args)) = spec.command.split_first() else {
+        return Outcome::fail("the command is empty");
+    };
+    if let Some(cwd) = &spec.cwd {
+        if !cwd.is_dir() {
+            return Outcome::fail(format!(
+                "working directory {} does not exist",
+                cwd.display()
+            ));
+        }
+    }
+    let deadline = Instant::now() + timeout;
+
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(&spec.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so that a timeout can kill everything the plugin started.
+        .process_group(0);
+    if let Some(cwd) = &spec.cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return spawn_error(program, &e),
+    };
+    let mut group = GroupGuard::new(child.id());
+
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut status = None;
+    let mut wait_error = None;
+    let pipes_open;
+    {
+        let read_out = read_capped(stdout, &mut out);
+        let read_err = read_capped(stderr, &mut err);
+        tokio::pin!(read_out, read_err);
+        let mut out_done = false;
+        let mut err_done = false;
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut read_out, if !out_done => out_done = true,
+                () = &mut read_err, if !err_done => err_done = true,
+                result = child.wait(), if status.is_none() && wait_error.is_none() => {
+                    match result {
+                        Ok(s) => status = Some(s),
+                        Err(e) => wait_error = Some(e),
+                    }
+                    // Exited: its pipes should close now; give a straggler a moment.
+                    let grace = (Instant::now() + EXIT_GRACE).min(deadline);
+                    sleep.as_mut().reset(grace);
+                }
+                () = &mut sleep => break,
+            }
+            let exited = status.is_some() || wait_error.is_some();
+            if exited && out_done && err_done {
+                break;
+            }
+        }
+        pipes_open = !(out_done && err_done);
+    }
+
+    if status.is_none() && wait_error.is_none() {
+        // Still running at the timeout. Kill before reaping: an unreaped child keeps its
+        // pid, so the group id cannot have been reused by anything else.
+        group.kill();
+        let _ = tokio::time::timeout(REAP_WAIT, child.wait()).await;
+        return Outcome::transient(format!("{} (process group killed)", timed_out(timeout)));
+    }
+    if pipes_open {
+        // The plugin exited but something it started still holds its output open.
+        group.kill();
+    } else {
+        // Exited and reaped with nothing left holding its output: the group id may be
+        // free for reuse, so it must not be signalled any more.
+        group.disarm();
+    }
+
+    match (status, wait_error) {
+        (Some(status), _) => judge(status, &out, &err),
+        (None, Some(e)) => Outcome::fail(format!("cannot wait for {program}: {e}")),
+        (None, None) => Outcome::fail(format!("{program} ended without a status")),
+    }
+}
+
+/// Kills the child's process group when dropped, unless disarmed: a check abandoned at
+/// the tick deadline must not leave the plugin or its children running.
+struct GroupGuard {
+    pgid: Option<Pid>,
+}
+
+impl GroupGuard {
+    fn new(pid: Option<u32>) -> Self {
+        let pgid = pid
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|&p| p > 0)
+            .map(Pid::from_raw);
+        GroupGuard { pgid }
+    }
+
+    fn kill(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            // ESRCH (everything already gone) is the outcome we wanted anyway.
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reads a pipe to its end, keeping the first `OUTPUT_CAP` bytes and discarding the rest,
+/// so the child never blocks on a full pipe and never costs more than the cap.
+async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>, kept: &mut Vec<u8>) {
+    let Some(mut pipe) = pipe else { return };
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match pipe.read(&mut chunk).await {
+            Ok(0) => return,
+            Ok(n) => {
+                let room = OUTPUT_CAP.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..n.min(room)]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn spawn_error(program: &str, e: &io::Error) -> Outcome {
+    let message = match e.kind() {
+        io::ErrorKind::NotFound if program.contains('/') => format!("program not found: {program}"),
+        io::ErrorKind::NotFound => format!("program not found: {program} (not in PATH)"),
+        io::ErrorKind::PermissionDenied => format!("program is not executable: {program}"),
+        _ => format!("cannot run {program}: {e}"),
+    };
+    Outcome::fail(message)
+}
+
+/// Applies the plugin conventions to an exit status and the captured output.
+fn judge(status: ExitStatus, out: &[u8], err: &[u8]) -> Outcome {
+    let stdout = String::from_utf8_lossy(out);
+    let text = if stdout.trim().is_empty() {
+        String::from_utf8_lossy(err)
+    } else {
+        stdout
+    };
+    let (message, perf) = split_output(&text);
+    let message = truncate(&message, MESSAGE_CAP);
+    let mut outcome = match status.code() {
+        Some(0) => Outcome::ok(with_state("OK", &message)),
+        Some(1) => Outcome::fail(with_state("WARNING", &message)),
+        Some(2) => Outcome::fail(with_state("CRITICAL", &message)),
+        Some(3) => Outcome::fail(with_state("UNKNOWN", &message)),
+        Some(code) => Outcome::fail(with_detail(format!("exited with code {code}"), &message)),
+        None => {
+            let signal = status.signal().unwrap_or(0);
+            let name = Signal::try_from(signal)
+                .map(|s| format!(" ({})", s.as_str()))
+                .unwrap_or_default();
+            Outcome::fail(with_detail(
+                format!("killed by signal {signal}{name}"),
+                &message,
+            ))
+        }
+    };
+    outcome.perfdata = perfdata::parse(&perf);
+    outcome
+}
+
+/// Splits plugin output into the message (first line, before `|`) and the perfdata text:
+/// after `|` on the first line, plus, in the long-output form, everything after the
+/// first `|` in the later lines.
+fn split_output(text: &str) -> (String, String) {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("");
+    let (message, mut perf) = match first.split_once('|') {
+        Some((message, perf)) => (message.trim().to_string(), perf.trim().to_string()),
+        None => (first.trim().to_string(), String::new()),
+    };
+    let mut in_perf = false;
+    for line in lines {
+        let more = if in_perf {
+            line
+        } else if let Some((_, after)) = line.split_once('|') {
+            in_perf = true;
+            after
+        } else {
+            continue;
+        };
+        perf.push(' ');
+        perf.push_str(more.trim());
+    }
+    (message, perf)
+}
+
+/// "WARNING: disk 91% full", unless the plugin already named its state.
+fn with_state(state: &str, message: &str) -> String {
+    if message.is_empty() {
+        return format!("{state} (no output)");
+    }
+    let named = message
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word == state);
+    if named {
+        message.to_string()
+    } else {
+        format!("{state}: {message}")
+    }
+}
+
+fn with_detail(what: String, message: &str) -> String {
+    if message.is_empty() {
+        what
+    } else {
+        format!("{what}: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_is_named_once() {
+        assert_eq!(
+            with_state("WARNING", "disk 91% full"),
+            "WARNING: disk 91% full"
+        );
+        assert_eq!(
+            with_state("WARNING", "DISK WARNING - 91% full"),
+            "DISK WARNING - 91% full"
+        );
+        assert_eq!(with_state("OK", "OK - all good"), "OK - all good");
+        assert_eq!(with_state("CRITICAL", ""), "CRITICAL (no output)");
+    }
+
+    #[test]
+    fn perfdata_comes_from_the_first_line_and_long_output() {
+        let text = "DISK OK - free space | /=2643MB;5948;5958;0;5968\n\
+                    / 15272 MB (77%);\n\
+                    /boot 68 MB (69%); | /boot=68MB;88;93;0;98\n\
+                    /home=69357MB;253404;253409;0;253414";
+        let (message, perf) = split_output(text);
+        assert_eq!(message, "DISK OK - free space");
+        let labels: Vec<_> = perfdata::parse(&perf)
+            .into_iter()
+            .map(|d| d.label)
+            .collect();
+        assert_eq!(labels, vec!["/", "/boot", "/home"]);
+    }
+
+    #[test]
+    fn output_without_perfdata_has_none() {
+        let (message, perf) = split_output("just text\nmore text\n");
+        assert_eq!(message, "just text");
+        assert!(perf.is_empty());
+    }
 }

@@ -1,7 +1,17 @@
-//! HELPER-TODO: runs many jobs concurrently.
+//! Runs the checks of one run: every job concurrently up to `max_concurrency`, started in
+//! the order given, each attempt under its timeout, transient failures retried with
+//! exponential backoff, and the whole run cut off at the tick deadline.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use super::CheckResult;
-use crate::config::Job;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::http::Clients;
+use super::{command, http, tcp, timed_out, CheckResult, Outcome};
+use crate::config::{Job, JobKind};
 
 pub struct RunnerOptions {
     pub max_concurrency: usize,
@@ -9,8 +19,190 @@ pub struct RunnerOptions {
     pub deadline: Duration,
 }
 
+/// How long past its own timeout an attempt may run before the runner gives up on it.
+/// Every check enforces its timeout itself; the margin lets a killed command be reaped
+/// and its outcome reported in the check's own words.
+const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+
+/// What a running job has done so far, for the report if the deadline cuts it off.
+#[derive(Default)]
+struct Progress {
+    attempts: u32,
+    /// The attempt that last failed and how, while the job waits to retry.
+    last_failure: Option<(u32, String)>,
+}
+
 /// Runs every job in `jobs`; returns one entry per job, in the same order: `Some(result)`,
 /// or `None` when the deadline passed before the check could even start.
-pub async fn run_all(jobs: &[Job], _opts: &RunnerOptions) -> Vec<Option<CheckResult>> {
-    jobs.iter().map(|_| None).collect()
+pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResult>> {
+    let deadline = Instant::now() + opts.deadline;
+    let semaphore = Arc::new(Semaphore::new(opts.max_concurrency.max(1)));
+    let clients = Arc::new(Clients::new());
+    let progress: Vec<Arc<Mutex<Progress>>> = jobs.iter().map(|_| Arc::default()).collect();
+
+    let mut results: Vec<Option<CheckResult>> = vec![None; jobs.len()];
+    let mut started: Vec<Option<Instant>> = vec![None; jobs.len()];
+    let mut task_index = HashMap::new();
+    let mut tasks = JoinSet::new();
+
+    let dispatch_and_collect = async {
+        let mut next = 0;
+        loop {
+            tokio::select! {
+                // Collect first so finished checks free their permits for the next ones.
+                biased;
+                Some(joined) = tasks.join_next() => {
+                    if let Ok((index, result)) = joined {
+                        results[index] = Some(result);
+                    }
+                }
+                // The dispatcher alone takes permits, so jobs start in the order given.
+                permit = semaphore.clone().acquire_owned(), if next < jobs.len() => {
+                    let Ok(permit) = permit else { break };
+                    let index = next;
+                    next += 1;
+                    started[index] = Some(Instant::now());
+                    let job = jobs[index].clone();
+                    let clients = Arc::clone(&clients);
+                    let progress = Arc::clone(&progress[index]);
+                    let handle = tasks.spawn(async move {
+                        let result = run_job(&job, &clients, deadline, &progress).await;
+                        drop(permit);
+                        (index, result)
+                    });
+                    task_index.insert(handle.id(), index);
+                }
+                else => break,
+            }
+        }
+    };
+    let cut_off = tokio::time::timeout_at(deadline, dispatch_and_collect)
+        .await
+        .is_err();
+
+    // Cancel what is still running and wait for the cancellation itself, so that what
+    // the checks hold (a command's process group) is released before we return.
+    tasks.abort_all();
+    let mut panicked = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, result)) => results[index] = Some(result),
+            Err(e) if e.is_panic() => panicked.extend(task_index.get(&e.id()).copied()),
+            Err(_) => {}
+        }
+    }
+
+    let now = Instant::now();
+    for (index, job) in jobs.iter().enumerate() {
+        let Some(start) = started[index] else {
+            continue;
+        };
+        if results[index].is_some() {
+            continue;
+        }
+        let (attempts, last_failure) = match progress[index].lock() {
+            Ok(p) => (p.attempts, p.last_failure.clone()),
+            Err(_) => (0, None),
+        };
+        let mut message = if panicked.contains(&index) || !cut_off {
+            "the check stopped unexpectedly (internal error)".to_string()
+        } else {
+            format!(
+                "not finished within the tick deadline ({})",
+                crate::duration::format(opts.deadline)
+            )
+        };
+        if let Some((failed, how)) = last_failure {
+            message.push_str(&format!("; attempt {failed} failed: {how}"));
+        }
+        results[index] = Some(CheckResult {
+            job: job.name.clone(),
+            ok: false,
+            message,
+            duration_ms: millis(now - start),
+            attempts: attempts.max(1),
+            perfdata: Vec::new(),
+            count: None,
+        });
+    }
+    results
+}
+
+/// One job: attempts until success, a failure a retry will not mend, the retries are
+/// used up, or the next retry could not start before the deadline.
+async fn run_job(
+    job: &Job,
+    clients: &Clients,
+    deadline: Instant,
+    progress: &Mutex<Progress>,
+) -> CheckResult {
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    let outcome = loop {
+        attempt += 1;
+        if let Ok(mut p) = progress.lock() {
+            p.attempts = attempt;
+        }
+        let outcome = run_once(job, clients).await;
+        if outcome.ok || !outcome.transient || attempt > job.retries {
+            break outcome;
+        }
+        let wait = backoff(job.retry_backoff, attempt);
+        // A retry that cannot begin before the deadline would only replace a real
+        // failure with "not finished".
+        if Instant::now() + wait >= deadline {
+            break outcome;
+        }
+        if let Ok(mut p) = progress.lock() {
+            p.last_failure = Some((attempt, outcome.message.clone()));
+        }
+        tokio::time::sleep(wait).await;
+    };
+    CheckResult {
+        job: job.name.clone(),
+        ok: outcome.ok,
+        message: outcome.message,
+        duration_ms: millis(start.elapsed()),
+        attempts: attempt,
+        perfdata: outcome.perfdata,
+        count: None,
+    }
+}
+
+async fn run_once(job: &Job, clients: &Clients) -> Outcome {
+    let timeout = job.timeout;
+    let check = async {
+        match &job.kind {
+            JobKind::Http(spec) => http::check(spec, timeout, clients).await,
+            JobKind::Tcp(spec) => tcp::check(spec, timeout).await,
+            JobKind::Command(spec) => command::check(spec, timeout).await,
+        }
+    };
+    match tokio::time::timeout(timeout.saturating_add(SAFETY_MARGIN), check).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::transient(timed_out(timeout)),
+    }
+}
+
+/// The wait before retry `k` (1-based): `base * 2^(k-1)`.
+fn backoff(base: Duration, k: u32) -> Duration {
+    base.saturating_mul(2u32.saturating_pow(k.saturating_sub(1)))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base() {
+        let base = Duration::from_millis(100);
+        let waits: Vec<_> = (1..=4).map(|k| backoff(base, k).as_millis()).collect();
+        assert_eq!(waits, vec![100, 200, 400, 800]);
+        // Absurd retry counts saturate instead of overflowing.
+        assert!(backoff(base, 200) >= Duration::from_secs(365 * 86_400));
+    }
 }
