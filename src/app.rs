@@ -16,9 +16,9 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let text = e.to_string();
-            log::error!("{}", text.trim_end());
-            // The logger may be stderr-quiet (level warn/off): say it on stderr anyway,
-            // once, since a failing command must explain itself.
+            // Into the log file (a cron tick's only witness), and on stderr once, whatever
+            // the stderr level: a failing command must explain itself.
+            log::error!(target: crate::logging::FILE_ONLY, "{}", text.trim_end());
             eprintln!("Error: {}", text.trim_end());
             ExitCode::from(e.exit_code())
         }

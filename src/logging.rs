@@ -86,6 +86,10 @@ fn install(logger: Logger) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Log target for records that go to the log file only, never to stderr: used for
+/// messages the program prints on stderr itself, so they do not show twice.
+pub const FILE_ONLY: &str = "checker::file_only";
+
 /// One logger configuration: an optional file sink and a stderr sink, filtered independently.
 /// The global logger wraps one; tests can build and drive their own through [`log::Log`].
 pub struct Logger {
@@ -184,7 +188,8 @@ impl Log for Logger {
     fn log(&self, record: &Record) {
         let (level, target) = (record.level(), record.target());
         let to_file = self.wants_file(level, target);
-        let to_stderr = self.wants_stderr(level, target);
+        // Records for the file alone (an error main() also prints on stderr itself).
+        let to_stderr = target != FILE_ONLY && self.wants_stderr(level, target);
         if !to_file && !to_stderr {
             return;
         }

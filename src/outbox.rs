@@ -8,8 +8,10 @@ use crate::history::{Event, EventKind};
 use crate::notify::{Alert, AlertKind, Delivered, DeliveryError};
 use crate::state::{OutboxEntry, State};
 
-/// How long a claimed entry belongs to the process delivering it.
-pub const LEASE: Duration = Duration::minutes(5);
+/// How long a claimed entry belongs to the process delivering it, beyond the
+/// delivery's own time limit: long enough that a live deliverer always settles first,
+/// short enough that an entry claimed by a killed process is retried soon.
+pub const LEASE_MARGIN: Duration = Duration::seconds(15);
 /// Undelivered entries older than this are dropped with an error event.
 pub const GIVE_UP_AFTER: Duration = Duration::hours(24);
 /// Longest wait between two delivery attempts.
@@ -39,11 +41,17 @@ fn is_due(e: &OutboxEntry, now: DateTime<Utc>) -> bool {
 }
 
 /// Leases every due entry to this process and returns copies to deliver.
-pub fn claim_due(state: &mut State, now: DateTime<Utc>) -> Vec<OutboxEntry> {
+/// `limit` gives the hard time limit of a delivery through a channel.
+pub fn claim_due(
+    state: &mut State,
+    now: DateTime<Utc>,
+    limit: impl Fn(&str) -> std::time::Duration,
+) -> Vec<OutboxEntry> {
     let mut claimed = Vec::new();
     for e in state.outbox.iter_mut() {
         if is_due(e, now) {
-            e.lease_until = Some(now + LEASE);
+            let lease = Duration::from_std(limit(&e.channel)).unwrap_or(Duration::hours(1)) + LEASE_MARGIN;
+            e.lease_until = Some(now + lease);
             claimed.push(e.clone());
         }
     }
@@ -142,9 +150,14 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
         let mut s = State::default();
         enqueue(&mut s, "email", alert(t0), t0);
-        assert_eq!(claim_due(&mut s, t0).len(), 1);
-        assert_eq!(claim_due(&mut s, t0 + Duration::minutes(1)).len(), 0);
-        assert_eq!(claim_due(&mut s, t0 + LEASE).len(), 1, "a crashed deliverer's entry comes back");
+        let limit = |_: &str| std::time::Duration::from_secs(30);
+        assert_eq!(claim_due(&mut s, t0, limit).len(), 1);
+        assert_eq!(claim_due(&mut s, t0 + Duration::seconds(44), limit).len(), 0);
+        assert_eq!(
+            claim_due(&mut s, t0 + Duration::seconds(45), limit).len(),
+            1,
+            "a crashed deliverer's entry comes back"
+        );
     }
 
     #[test]
@@ -157,13 +170,13 @@ mod tests {
         let mut now = t0;
         let mut waits = Vec::new();
         for _ in 0..4 {
-            let id = claim_due(&mut s, now)[0].id.clone();
+            let id = claim_due(&mut s, now, |_| std::time::Duration::from_secs(30))[0].id.clone();
             settle(&mut s, &id, &err, now, base);
             waits.push((s.outbox[0].next_attempt - now).num_minutes());
             now = s.outbox[0].next_attempt;
         }
         assert_eq!(waits, vec![1, 2, 4, 8]);
-        let id = claim_due(&mut s, t0 + Duration::hours(24))[0].id.clone();
+        let id = claim_due(&mut s, t0 + Duration::hours(24), |_| std::time::Duration::from_secs(30))[0].id.clone();
         let events = settle(&mut s, &id, &err, t0 + Duration::hours(24), base);
         assert!(s.outbox.is_empty());
         assert_eq!(events.last().map(|e| e.event), Some(EventKind::Error));
@@ -175,7 +188,7 @@ mod tests {
         let mut s = State::default();
         enqueue(&mut s, "a", alert(t0), t0);
         enqueue(&mut s, "b", alert(t0), t0);
-        let ids: Vec<String> = claim_due(&mut s, t0).into_iter().map(|e| e.id).collect();
+        let ids: Vec<String> = claim_due(&mut s, t0, |_| std::time::Duration::from_secs(30)).into_iter().map(|e| e.id).collect();
         let ev = settle(&mut s, &ids[0], &Err(DeliveryError::Permanent("401 bad token".into())), t0, std::time::Duration::from_secs(60));
         assert_eq!(ev.len(), 2);
         let ev = settle(&mut s, &ids[1], &Ok(Delivered::Sent), t0, std::time::Duration::from_secs(60));

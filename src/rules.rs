@@ -150,7 +150,8 @@ mod tests {
         use NotifyEvery::*;
         // 12 failures one minute apart (minutes 0..=11), a success at minute 12.
         let seq = fail_minutes(12);
-        let table: &[(NotifyEvery, u32, &[(i64, char)])] = &[
+        type Row<'a> = (NotifyEvery, u32, &'a [(i64, char)]);
+        let table: &[Row] = &[
             (Every, 1, &[(0, 'F'), (1, 'F'), (2, 'F'), (3, 'F'), (4, 'F'), (5, 'F'), (6, 'F'), (7, 'F'), (8, 'F'), (9, 'F'), (10, 'F'), (11, 'F'), (12, 'R')]),
             (Every, 2, &[(1, 'F'), (2, 'F'), (3, 'F'), (4, 'F'), (5, 'F'), (6, 'F'), (7, 'F'), (8, 'F'), (9, 'F'), (10, 'F'), (11, 'F'), (12, 'R')]),
             (Every, 5, &[(4, 'F'), (5, 'F'), (6, 'F'), (7, 'F'), (8, 'F'), (9, 'F'), (10, 'F'), (11, 'F'), (12, 'R')]),

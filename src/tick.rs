@@ -187,7 +187,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
             }
         }
     }
-    let claimed = outbox::claim_due(&mut state, now);
+    let claimed = outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch));
     store.save_locked(&guard, &state)?;
     append(&history, &events)?;
     drop(guard);
@@ -261,7 +261,7 @@ fn retention(config: &Config, history: &History) {
 
 /// Delivers one entry under a hard limit, so a hung channel cannot hold the run.
 async fn deliver_one(config: &Config, e: &OutboxEntry, send: SendOptions) -> Result<Delivered, DeliveryError> {
-    let limit = channel_timeout(config, &e.channel) + Duration::from_secs(5);
+    let limit = delivery_limit(config, &e.channel);
     match tokio::time::timeout(limit, deliver(config, &e.channel, &e.alert, send)).await {
         Ok(r) => {
             match &r {
@@ -272,6 +272,11 @@ async fn deliver_one(config: &Config, e: &OutboxEntry, send: SendOptions) -> Res
         }
         Err(_) => Err(DeliveryError::Transient(format!("{} did not finish within {}", e.channel, crate::duration::format(limit)))),
     }
+}
+
+/// The hard limit on one delivery through `channel`: its own timeout and a little more.
+fn delivery_limit(config: &Config, channel: &str) -> Duration {
+    channel_timeout(config, channel) + Duration::from_secs(5)
 }
 
 fn channel_timeout(config: &Config, channel: &str) -> Duration {

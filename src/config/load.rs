@@ -184,20 +184,81 @@ fn table_at(src: &str, offset: usize) -> String {
         .unwrap_or_else(|| "the top level".to_string())
 }
 
-fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, src: &str, problems: &mut Vec<Problem>) -> Option<T> {
-    match toml::from_str::<T>(src) {
-        Ok(v) => Some(v),
+/// Parses a file, reporting every bad key rather than only the first: a key that is unknown
+/// or of the wrong type is reported, set aside, and the rest parsed again without it.
+/// Returns the value and the offsets of the keys set aside (their tables are incomplete);
+/// `None` after a syntax error or a problem no key can be blamed for.
+fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    src: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<(T, Vec<usize>)> {
+    let first = problems.len();
+    let report = |problems: &mut Vec<Problem>, e: &toml::de::Error| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        problems.push(Problem {
+            file: path.to_path_buf(),
+            line: if e.span().is_some() { line_of(src, offset) } else { 0 },
+            message: explain_toml_error(e.message(), &table_at(src, offset)),
+        });
+    };
+    // The common case, a good file, parses once without the copies recovery needs.
+    if let Ok(v) = toml::from_str::<T>(src) {
+        return Some((v, Vec::new()));
+    }
+    let mut root = match toml::de::DeTable::parse(src) {
+        Ok(root) => root,
         Err(e) => {
-            let offset = e.span().map(|s| s.start).unwrap_or(0);
-            let table = table_at(src, offset);
-            problems.push(Problem {
-                file: path.to_path_buf(),
-                line: if e.span().is_some() { line_of(src, offset) } else { 0 },
-                message: explain_toml_error(e.message(), &table),
-            });
-            None
+            report(problems, &e);
+            return None;
+        }
+    };
+    let mut set_aside = Vec::new();
+    let parsed = loop {
+        match T::deserialize(toml::de::Deserializer::from(root.clone())) {
+            Ok(v) => break Some(v),
+            Err(e) => {
+                report(problems, &e);
+                match e.span().and_then(|s| remove_key_at(root.get_mut(), s.start)) {
+                    Some(offset) => set_aside.push(offset),
+                    None => break None,
+                }
+            }
+        }
+    };
+    // Keys come out in table order, not file order.
+    problems[first..].sort_by_key(|p| p.line);
+    parsed.map(|v| (v, set_aside))
+}
+
+/// Removes the key whose name or (non-table) value holds `at`, the innermost first;
+/// returns where the key was.
+fn remove_key_at(table: &mut toml::de::DeTable<'_>, at: usize) -> Option<usize> {
+    use toml::de::DeValue;
+    for (_, v) in table.iter_mut() {
+        let inner = match v.get_mut() {
+            DeValue::Table(t) => remove_key_at(t, at),
+            DeValue::Array(a) => a.iter_mut().find_map(|item| match item.get_mut() {
+                DeValue::Table(t) => remove_key_at(t, at),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if inner.is_some() {
+            return inner;
         }
     }
+    let is_table = |v: &DeValue<'_>| match v {
+        DeValue::Table(_) => true,
+        DeValue::Array(a) => a.iter().any(|i| matches!(i.get_ref(), DeValue::Table(_))),
+        _ => false,
+    };
+    let key = table
+        .iter()
+        .find(|(k, v)| k.span().contains(&at) || (!is_table(v.get_ref()) && v.span().contains(&at)))
+        .map(|(k, _)| (k.get_ref().to_string(), k.span().start))?;
+    table.remove(key.0.as_str());
+    Some(key.1)
 }
 
 fn resolve_path(base: &Path, p: &str) -> PathBuf {
@@ -262,9 +323,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let src = std::fs::read_to_string(path).map_err(|e| {
         ConfigError::one(path, 0, format!("cannot read settings file: {e} (give another with -f FILE)"))
     })?;
-    let base = path.parent().map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    // Absolute, so paths stay right when a command job runs in another folder.
+    let base = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
     let mut problems = Vec::new();
-    let Some(raw) = parse_toml::<RawSettings>(path, &src, &mut problems) else {
+    // A key set aside has been reported; the rest is still checked, job files too.
+    let Some((raw, _)) = parse_toml::<RawSettings>(path, &src, &mut problems) else {
         return Err(ConfigError { problems });
     };
     let mut cx = FileCtx { path, src: &src, problems: &mut problems };
@@ -331,7 +397,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     }
 
     let defaults = resolve_defaults(&mut cx, &raw.defaults);
-    drop(cx);
 
     let default_notify = defaults.notify.clone();
     let mut config =
@@ -393,7 +458,12 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
         Some(v) if v.get_ref() == "never" => None,
         Some(v) => schedule_from(cx, "self_check", v.get_ref(), v.span().start, true),
     };
-    let password = secret(cx, base, "password", e.password.as_ref(), e.password_env.as_ref(), e.password_file.as_ref());
+    // A disabled email section may name a variable that is not set on this machine.
+    let password = if enabled {
+        secret(cx, base, "password", e.password.as_ref(), e.password_env.as_ref(), e.password_file.as_ref())
+    } else {
+        None
+    };
     let user = e.user.clone().filter(|u| !u.is_empty());
     let from = e.from.clone().or_else(|| user.clone()).unwrap_or_default();
     let smtp_host = e.smtp_host.clone().unwrap_or_default();
@@ -533,6 +603,7 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
             return;
         }
     };
+    let channels = config.channel_names();
     let mut seen: HashMap<String, SourceLoc> = HashMap::new();
     for file in files {
         let src = match std::fs::read_to_string(&file) {
@@ -542,18 +613,40 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
                 continue;
             }
         };
-        let Some(parsed) = parse_toml::<RawJobFile>(&file, &src, problems) else { continue };
+        let Some((parsed, set_aside)) = parse_toml::<RawJobFile>(&file, &src, problems) else { continue };
         let mut cx = FileCtx { path: &file, src: &src, problems };
-        for raw in parsed.job {
-            let offset = raw.span().start;
-            let line = line_of(&src, offset);
-            let Some(job) = resolve_job(&mut cx, &dir, defaults, raw.into_inner(), offset, line) else { continue };
-            if let Some(first) = seen.get(&job.name) {
-                cx.at_line(line, format!("duplicate job name {:?}: already defined at {first}; job names must be unique", job.name));
+        let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
+        // Jobs come in file order: count lines incrementally, not from the top each time
+        // (a file of 1,000 jobs would otherwise cost a quadratic scan on every tick).
+        let (mut counted_to, mut line) = (0usize, 1usize);
+        for (i, raw) in parsed.job.into_iter().enumerate() {
+            let offset = raw.span().start.clamp(counted_to, src.len());
+            line += src.as_bytes()[counted_to..offset].iter().filter(|&&b| b == b'\n').count();
+            counted_to = offset;
+            // Names are claimed before the job is checked, so a duplicate is reported even
+            // when either table has problems of its own.
+            let name = raw.get_ref().name.clone().filter(|n| !n.trim().is_empty());
+            let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
+            match (&duplicate_of, name) {
+                (Some(first), Some(name)) => cx.at_line(
+                    line,
+                    format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
+                ),
+                (None, Some(name)) => {
+                    seen.insert(name, SourceLoc { file: file.clone(), line });
+                }
+                _ => {}
+            }
+            // A job that lost a bad key has been reported; checking the rest of it would
+            // only add noise such as "needs `url`" after "unknown key `urll`".
+            let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
+            if set_aside.iter().any(|&o| o >= offset && o < end) {
                 continue;
             }
-            seen.insert(job.name.clone(), job.source.clone());
-            config.jobs.push(job);
+            let job = resolve_job(&mut cx, &dir, defaults, &channels, raw.into_inner(), offset, line);
+            if let (Some(job), None) = (job, duplicate_of) {
+                config.jobs.push(job);
+            }
         }
     }
 }
@@ -578,7 +671,15 @@ fn key_line(src: &str, offset: usize, key: &str) -> usize {
     start
 }
 
-fn resolve_job(cx: &mut FileCtx<'_>, jobs_dir: &Path, d: &Defaults, r: RawJob, offset: usize, line: usize) -> Option<Job> {
+fn resolve_job(
+    cx: &mut FileCtx<'_>,
+    jobs_dir: &Path,
+    d: &Defaults,
+    channels: &[String],
+    r: RawJob,
+    offset: usize,
+    line: usize,
+) -> Option<Job> {
     let src = cx.src;
     let Some(name) = r.name.clone().filter(|n| !n.trim().is_empty()) else {
         cx.at_line(line, "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"");
@@ -729,6 +830,15 @@ fn resolve_job(cx: &mut FileCtx<'_>, jobs_dir: &Path, d: &Defaults, r: RawJob, o
             })
         }
     };
+    // Here rather than after loading, so a job with other problems has this one reported too.
+    for ch in r.notify.iter().flatten().filter(|c| !channels.contains(c)) {
+        let refs: Vec<&str> = channels.iter().map(String::as_str).collect();
+        let hint = nearest(ch, &refs).map(|k| format!("; did you mean {k:?}?")).unwrap_or_default();
+        cx.at_line(
+            kl("notify"),
+            format!("job {name:?}: unknown channel {ch:?} in `notify`{hint} (channels: {})", channels.join(", ")),
+        );
+    }
     if cx.problems.len() > before {
         return None;
     }
@@ -762,17 +872,8 @@ fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
             });
         }
     }
+    // A job's own `notify` is checked in `resolve_job`.
     for job in &config.jobs {
-        for ch in &job.notify {
-            if !known.contains(ch) {
-                let hint = nearest(ch, &known_refs).map(|k| format!("; did you mean {k:?}?")).unwrap_or_default();
-                problems.push(Problem {
-                    file: job.source.file.clone(),
-                    line: job.source.line,
-                    message: format!("job {:?}: unknown channel {ch:?} in `notify`{hint} (channels: {})", job.name, known.join(", ")),
-                });
-            }
-        }
         if config.email.enabled
             && job.notify.iter().any(|c| c == "email")
             && job.contact.as_ref().unwrap_or(&config.general.alertcontact).is_empty()
@@ -803,15 +904,4 @@ impl RawJob {
         );
         keys
     }
-}
-
-/// Settings files as text, for `validate` to echo nothing but problems: kept for tests.
-#[cfg(test)]
-pub(crate) fn load_str(dir: &Path, settings: &str, jobs: &std::collections::BTreeMap<&str, &str>) -> Result<Config, ConfigError> {
-    std::fs::create_dir_all(dir.join("jobs")).map_err(|e| ConfigError::one(dir, 0, e.to_string()))?;
-    std::fs::write(dir.join("settings.toml"), settings).map_err(|e| ConfigError::one(dir, 0, e.to_string()))?;
-    for (name, text) in jobs {
-        std::fs::write(dir.join("jobs").join(name), text).map_err(|e| ConfigError::one(dir, 0, e.to_string()))?;
-    }
-    load(&dir.join("settings.toml"))
 }

@@ -132,9 +132,13 @@ impl Store {
                 let aside = PathBuf::from(aside);
                 std::fs::rename(&self.path, &aside).map_err(|e| self.io(e))?;
                 log::error!("state file {} was unreadable ({reason}); moved it to {} and started afresh", self.path.display(), aside.display());
-                let mut s = State::default();
-                s.recovered_from = Some(format!("state file was unreadable ({reason}); moved aside to {}", aside.display()));
-                Ok(s)
+                Ok(State {
+                    recovered_from: Some(format!(
+                        "state file was unreadable ({reason}); moved aside to {}",
+                        aside.display()
+                    )),
+                    ..State::default()
+                })
             }
         }
     }

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""checker's benchmarks (SPEC section 9). Prints figures; run from anywhere:
+
+    python3 scripts/bench.py            # all benchmarks
+    python3 scripts/bench.py idle http  # some of them
+
+idle: a cron tick with nothing due, 1,000 jobs configured and 30 days of history:
+      wall time (median of 30 runs) and peak resident memory.  Targets: < 20 ms, < 20 MB.
+http: 1,000 HTTP checks against a local server in one tick, against `curl --parallel`
+      making the same 1,000 requests.  Target: checker / curl <= 1.5.
+"""
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "checker")
+SERVER = os.path.join(ROOT, "target", "release", "examples", "bench_server")
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "checker", "--example", "bench_server"],
+                   cwd=ROOT, check=True)
+
+
+def run_measured(args, cwd=None):
+    """Runs a command; returns (wall seconds, peak RSS in KiB, exit status)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+
+
+def settings(dir, extra=""):
+    with open(os.path.join(dir, "settings.toml"), "w") as f:
+        f.write(f"""[general]
+servername = "bench"
+state_file = "state.json"
+jobs_dir = "jobs"
+history_dir = "history"
+max_concurrency = 64
+tick_deadline = "50s"
+{extra}
+[defaults]
+notify = ["email"]
+[email]
+enabled = false
+from = "bench@example.com"
+smtp_host = "127.0.0.1"
+""")
+    os.makedirs(os.path.join(dir, "jobs"), exist_ok=True)
+
+
+def bench_idle():
+    d = tempfile.mkdtemp(prefix="checker-bench-idle-")
+    try:
+        settings(d, 'alertcontact = "ops@example.com"\n')
+        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+            for i in range(1000):
+                f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
+                        f'frequency = "day"\ntimeout = "2s"\n\n')
+        cfg = ["-f", os.path.join(d, "settings.toml")]
+        # One day tick gives all 1,000 jobs their state (and failure records).
+        subprocess.run([BIN, *cfg, "-c", "day"], check=True, stdout=subprocess.DEVNULL)
+        # 30 days of history: 1,000 results a day.
+        hist = os.path.join(d, "history")
+        os.makedirs(hist, exist_ok=True)
+        now = datetime.now(timezone.utc)
+        for day in range(1, 30):
+            t = now - timedelta(days=day)
+            with open(os.path.join(hist, t.strftime("%Y-%m-%d") + ".jsonl"), "w") as f:
+                for i in range(1000):
+                    f.write(json.dumps({"ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "job": f"job {i}", "event": "result",
+                                        "ok": False, "message": "connection refused", "channel": None}) + "\n")
+        state_kib = os.path.getsize(os.path.join(d, "state.json")) // 1024
+        for _ in range(3):
+            run_measured([BIN, *cfg, "-c", "minute"])
+        walls, rss = [], []
+        for _ in range(30):
+            w, r, code = run_measured([BIN, *cfg, "-c", "minute"])
+            assert code == 0, "idle tick failed"
+            walls.append(w * 1000)
+            rss.append(r / 1024)
+        print(f"idle tick, 1,000 jobs, 30 days of history (state {state_kib} KiB): "
+              f"median {statistics.median(walls):.1f} ms, max {max(walls):.1f} ms, "
+              f"peak RSS {max(rss):.1f} MB  (targets: < 20 ms, < 20 MB)")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def bench_http():
+    d = tempfile.mkdtemp(prefix="checker-bench-http-")
+    port_file = os.path.join(d, "port")
+    server = subprocess.Popen([SERVER, port_file], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        port = int(open(port_file).read().strip())
+        settings(d)
+        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+            for i in range(1000):
+                f.write(f'[[job]]\nname = "page {i}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/{i}"\n\n')
+        cfg = ["-f", os.path.join(d, "settings.toml")]
+        curl_args = ["curl", "--silent", "--parallel", "--parallel-max", "64", "--output", "/dev/null",
+                     f"http://127.0.0.1:{port}/[0-999]"]
+        checker, curl = [], []
+        for _ in range(5):
+            w, _, code = run_measured(curl_args)
+            assert code == 0, "curl failed"
+            curl.append(w * 1000)
+            w, _, code = run_measured([BIN, *cfg, "-c", "minute"])
+            assert code == 0, "checker tick failed"
+            checker.append(w * 1000)
+        state = json.load(open(os.path.join(d, "state.json")))
+        ok = sum(1 for j in state["jobs"].values() if j["status"] == "ok")
+        assert ok == 1000, f"only {ok} of 1000 checks passed"
+        c, k = statistics.median(checker), statistics.median(curl)
+        print(f"1,000 HTTP checks, one tick: checker median {c:.0f} ms (incl. state and history), "
+              f"curl --parallel median {k:.0f} ms: ratio {c / k:.2f}  (target <= 1.5)")
+    finally:
+        server.kill()
+        server.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+BENCHES = {"idle": bench_idle, "http": bench_http}
+
+if __name__ == "__main__":
+    chosen = sys.argv[1:] or list(BENCHES)
+    unknown = [c for c in chosen if c not in BENCHES]
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {unknown}; choose from {list(BENCHES)}")
+    build()
+    print(f"machine: {os.cpu_count()} cores; checker {BIN}")
+    for name in chosen:
+        BENCHES[name]()

@@ -1,0 +1,156 @@
+//! The fixture every integration test uses: a temp dir with settings and job files, the
+//! real `checker` binary run against it, and readers for its state and history.
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+/// Settings used unless a test writes its own: email off, everything inside the temp dir.
+pub const BASE_SETTINGS: &str = r#"
+[general]
+servername = "testbox"
+alertcontact = "ops@example.com"
+state_file = "state.json"
+jobs_dir = "jobs"
+history_dir = "history"
+lock_timeout = "60s"
+delivery_retry = "1s"
+
+[logging]
+file = "checker.log"
+file_level = "debug"
+stderr_level = "warn"
+
+[defaults]
+notify = ["capture"]
+
+[[commands]]
+name = "capture"
+command = ["./capture.sh"]
+timeout = "10s"
+"#;
+
+/// A notification channel that appends each alert (JSON on one line) to alerts.jsonl.
+const CAPTURE: &str = "#!/bin/sh\nset -e\nif [ -e \"$(dirname \"$0\")/capture.fail\" ]; then echo 'capture is broken' >&2; exit 1; fi\nline=$(tr -d '\\n')\nprintf '%s\\n' \"$line\" >> \"$(dirname \"$0\")/alerts.jsonl\"\n";
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let f = Fixture { dir };
+        std::fs::create_dir_all(f.path().join("jobs")).expect("jobs dir");
+        f.write("settings.toml", BASE_SETTINGS);
+        f.script("capture.sh", CAPTURE);
+        f
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn settings_path(&self) -> PathBuf {
+        self.path().join("settings.toml")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write file");
+        self
+    }
+
+    /// Writes an executable script.
+    pub fn script(&self, rel: &str, text: &str) -> &Self {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(rel, text);
+        let p = self.path().join(rel);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        self
+    }
+
+    pub fn jobs(&self, text: &str) -> &Self {
+        self.write("jobs/jobs.toml", text)
+    }
+
+    pub fn cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_checker"));
+        c.arg("-f").arg(self.settings_path());
+        c.env_remove("CHECKER_CONFIG");
+        c.env("NO_COLOR", "1");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run checker")
+    }
+
+    /// Runs and insists on an exit status, showing output when it differs.
+    pub fn run_ok(&self, args: &[&str], status: i32) -> Output {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "checker {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn tick(&self, tick: &str) -> Output {
+        self.run_ok(&["-c", tick], 0)
+    }
+
+    pub fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.path().join("state.json")).expect("state.json");
+        serde_json::from_str(&text).expect("state.json parses")
+    }
+
+    pub fn job_state(&self, job: &str) -> Value {
+        self.state()["jobs"][job].clone()
+    }
+
+    /// Every history event, oldest first.
+    pub fn history(&self) -> Vec<Value> {
+        let dir = self.path().join("history");
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(_) => return Vec::new(),
+        };
+        files.sort();
+        let mut out = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("history file");
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                out.push(serde_json::from_str(line).expect("history line parses"));
+            }
+        }
+        out
+    }
+
+    /// Alerts the capture channel received, oldest first.
+    pub fn alerts(&self) -> Vec<Value> {
+        match std::fs::read_to_string(self.path().join("alerts.jsonl")) {
+            Ok(text) => text.lines().map(|l| serde_json::from_str(l).expect("alert line parses")).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

@@ -1,0 +1,341 @@
+//! The engine end to end through the real binary: ticks and schedules, notification
+//! rules seen through real runs, state under concurrency, crashes and corruption.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::http::HttpServer;
+use common::{stdout, Fixture};
+
+/// A command job that passes: a real script in the jobs folder.
+fn ok_script(f: &Fixture) {
+    f.script("jobs/ok.sh", "#!/bin/sh\necho 'OK - fine'\nexit 0\n");
+}
+
+#[test]
+fn each_tick_runs_its_own_jobs_and_those_of_smaller_frequencies() {
+    let f = Fixture::new();
+    ok_script(&f);
+    f.jobs(
+        r#"
+[[job]]
+name = "m"
+kind = "command"
+command = ["./ok.sh"]
+frequency = "minute"
+[[job]]
+name = "h"
+kind = "command"
+command = ["./ok.sh"]
+frequency = "hour"
+[[job]]
+name = "d"
+kind = "command"
+command = ["./ok.sh"]
+frequency = "day"
+[[job]]
+name = "n"
+kind = "command"
+command = ["./ok.sh"]
+frequency = "day_noon"
+"#,
+    );
+    let runs = |f: &Fixture| -> Vec<u64> {
+        let s = f.state();
+        ["m", "h", "d", "n"].iter().map(|j| s["jobs"][j]["total_attempts"].as_u64().unwrap_or(0)).collect()
+    };
+    f.tick("minute");
+    assert_eq!(runs(&f), vec![1, 0, 0, 0]);
+    f.tick("hour");
+    assert_eq!(runs(&f), vec![2, 1, 0, 0]);
+    f.tick("day");
+    assert_eq!(runs(&f), vec![3, 2, 1, 0]);
+    f.tick("day_noon");
+    assert_eq!(runs(&f), vec![4, 3, 1, 1]);
+    // The original's form.
+    f.run_ok(&["-m", "cron", "-c", "minute"], 0);
+    assert_eq!(runs(&f), vec![5, 3, 1, 1]);
+}
+
+#[test]
+fn every_jobs_run_on_any_tick_once_their_interval_has_passed() {
+    let f = Fixture::new();
+    ok_script(&f);
+    f.jobs("[[job]]\nname = \"e\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nevery = \"3s\"\n");
+    let attempts = |f: &Fixture| f.job_state("e")["total_attempts"].as_u64().unwrap_or(0);
+    f.tick("minute");
+    assert_eq!(attempts(&f), 1);
+    f.tick("day");
+    assert_eq!(attempts(&f), 1, "interval not passed yet");
+    std::thread::sleep(Duration::from_millis(3100));
+    f.tick("hour");
+    assert_eq!(attempts(&f), 2);
+}
+
+fn http_job(url: &str, extra: &str) -> String {
+    format!("[[job]]\nname = \"web\"\nkind = \"http\"\nurl = \"{url}\"\ntimeout = \"5s\"\n{extra}\n")
+}
+
+#[test]
+fn state_change_alerts_once_per_streak_and_tells_the_recovery_end_to_end() {
+    let f = Fixture::new();
+    let server = HttpServer::start();
+    f.jobs(&http_job(&server.url("/"), "notify_every = \"state_change\"\nfailures_before_notify = 2"));
+    f.tick("minute");
+    server.set_status(503);
+    f.tick("minute"); // n = 1: below the threshold
+    assert!(f.alerts().is_empty());
+    f.tick("minute"); // n = 2 = m: the one alert
+    f.tick("minute"); // n = 3: nothing more
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a["kind"], "failure");
+    assert_eq!(a["job"], "web");
+    assert_eq!(a["servername"], "testbox");
+    assert_eq!(a["consecutive_failures"], 2);
+    assert!(a["message"].as_str().unwrap().contains("503"), "{a}");
+    assert!(a["subject"].as_str().unwrap().starts_with("[testbox] "), "{a}");
+    let body = a["body"].as_str().unwrap();
+    for field in ["Latest error:", "Consecutive failures:", "Failing since:", "Last success:", "Next reminder:"] {
+        assert!(body.contains(field), "body lacks {field}: {body}");
+    }
+    server.set_status(200);
+    f.tick("minute");
+    f.tick("minute");
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[1]["kind"], "recovery");
+    assert_eq!(alerts[1]["consecutive_failures"], 3, "the recovery tells the streak that ended");
+    let s = f.job_state("web");
+    assert_eq!(s["status"], "ok");
+    assert_eq!(s["total_attempts"], 6);
+    assert_eq!(s["recent"], "+---++");
+}
+
+#[test]
+fn every_mode_alerts_on_each_failure_past_the_threshold_and_not_for_short_blips() {
+    let f = Fixture::new();
+    let server = HttpServer::start();
+    f.jobs(&http_job(&server.url("/"), "notify_every = \"every\"\nfailures_before_notify = 2"));
+    server.set_status(500);
+    f.tick("minute");
+    server.set_status(200);
+    f.tick("minute");
+    assert!(f.alerts().is_empty(), "a single failure below the threshold alerts nobody, and recovers silently");
+    server.set_status(404);
+    for _ in 0..4 {
+        f.tick("minute");
+    }
+    let kinds: Vec<String> = f.alerts().iter().map(|a| a["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, vec!["failure", "failure", "failure"]);
+}
+
+#[test]
+fn hour_mode_does_not_repeat_within_the_hour_across_real_ticks() {
+    let f = Fixture::new();
+    let server = HttpServer::start();
+    f.jobs(&http_job(&server.url("/"), "notify_every = \"hour\""));
+    server.set_status(503);
+    for _ in 0..3 {
+        f.tick("minute");
+    }
+    assert_eq!(f.alerts().len(), 1);
+    assert!(f.alerts()[0]["next_reminder"].as_str().unwrap().contains("(hour)"));
+}
+
+#[test]
+fn failing_for_waits_until_the_streak_is_old_enough() {
+    let f = Fixture::new();
+    let server = HttpServer::start();
+    f.jobs(&http_job(&server.url("/"), "notify_every = \"state_change\"\nfailing_for = \"2s\""));
+    server.set_status(503);
+    f.tick("minute");
+    f.tick("minute");
+    assert!(f.alerts().is_empty());
+    std::thread::sleep(Duration::from_millis(2100));
+    f.tick("minute");
+    f.tick("minute");
+    assert_eq!(f.alerts().len(), 1);
+}
+
+#[test]
+fn concurrent_ticks_and_by_hand_runs_lose_no_attempt() {
+    let f = Fixture::new();
+    ok_script(&f);
+    f.script("jobs/slowish.sh", "#!/bin/sh\nsleep 0.2\necho 'OK'\n");
+    let mut jobs = String::new();
+    for i in 0..10 {
+        let script = if i % 2 == 0 { "./ok.sh" } else { "./slowish.sh" };
+        jobs.push_str(&format!("[[job]]\nname = \"j{i}\"\nkind = \"command\"\ncommand = [\"{script}\"]\n"));
+    }
+    f.jobs(&jobs);
+    let mut children = Vec::new();
+    for _ in 0..8 {
+        children.push(f.cmd().args(["-c", "minute"]).spawn().expect("spawn tick"));
+    }
+    for _ in 0..3 {
+        children.push(f.cmd().args(["run-once"]).spawn().expect("spawn run-once"));
+    }
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+    let state = f.state();
+    let total: u64 = (0..10).map(|i| state["jobs"][format!("j{i}")]["total_attempts"].as_u64().unwrap()).sum();
+    assert_eq!(total, 11 * 10, "every run of every job is counted");
+    let results = f.history().iter().filter(|e| e["event"] == "result").count();
+    assert_eq!(results, 110, "and every result is in the history");
+    assert!(state["heartbeat"]["last_tick_finished"].is_string());
+}
+
+#[test]
+fn a_corrupt_state_file_is_kept_aside_reported_and_the_tick_goes_on() {
+    let f = Fixture::new();
+    ok_script(&f);
+    f.jobs("[[job]]\nname = \"a\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\n");
+    f.write("state.json", "{\"version\": 1, \"jobs\": {\"a\": {\"status\": ");
+    f.tick("minute");
+    assert_eq!(f.job_state("a")["total_attempts"], 1);
+    let aside: Vec<String> = std::fs::read_dir(f.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("state.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1);
+    let corrupt = std::fs::read_to_string(f.path().join(&aside[0])).unwrap();
+    assert!(corrupt.contains("\"status\": "), "the bad file is kept as it was");
+    let errors: Vec<_> = f.history().into_iter().filter(|e| e["event"] == "error").collect();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0]["message"].as_str().unwrap().contains("moved aside"));
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "an alert says so");
+    assert_eq!(alerts[0]["job"], "checker state");
+}
+
+#[test]
+fn a_process_killed_at_any_moment_leaves_a_readable_state_and_loses_no_queued_alert() {
+    let f = Fixture::new();
+    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    let mut jobs = String::new();
+    for i in 0..30 {
+        jobs.push_str(&format!("[[job]]\nname = \"f{i}\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n"));
+    }
+    f.jobs(&jobs);
+    // Deliveries fail while the flag file exists: alerts stay queued in the outbox.
+    f.write("capture.fail", "");
+    let mut queued = std::collections::BTreeSet::new();
+    for i in 0..25u64 {
+        let mut child = f.cmd().args(["-c", "minute"]).spawn().expect("spawn");
+        // Spread the kills over the whole tick: loading, checks, merging, delivery.
+        std::thread::sleep(Duration::from_millis(5 + (i * 37) % 400));
+        let _ = child.kill();
+        let _ = child.wait();
+        if f.path().join("state.json").exists() {
+            let state = f.state(); // panics if unreadable
+            for e in state["outbox"].as_array().unwrap() {
+                queued.insert((e["alert"]["job"].as_str().unwrap().to_string(), e["alert"]["at"].as_str().unwrap().to_string()));
+            }
+        }
+    }
+    // Mend the channel; ticks deliver everything that was ever queued.
+    std::fs::remove_file(f.path().join("capture.fail")).unwrap();
+    f.write("jobs/jobs.toml", "");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while f.state()["outbox"].as_array().is_some_and(|o| !o.is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "outbox never drained: {} entries left",
+            f.state()["outbox"].as_array().map_or(0, |o| o.len())
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        f.tick("minute");
+    }
+    let delivered: std::collections::BTreeSet<(String, String)> = f
+        .alerts()
+        .iter()
+        .map(|a| (a["job"].as_str().unwrap().to_string(), a["at"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(!queued.is_empty(), "the test must have queued alerts to be meaningful");
+    let lost: Vec<_> = queued.difference(&delivered).collect();
+    assert!(lost.is_empty(), "queued alerts never delivered: {lost:?}");
+}
+
+#[test]
+fn a_failed_delivery_stays_queued_and_goes_out_once_the_channel_works() {
+    let f = Fixture::new();
+    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.jobs("[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\nnotify_every = \"state_change\"\n");
+    f.write("capture.fail", "");
+    f.tick("minute");
+    let outbox = f.state()["outbox"].clone();
+    assert_eq!(outbox.as_array().unwrap().len(), 1);
+    assert!(outbox[0]["last_error"].as_str().unwrap().contains("capture is broken"), "{outbox}");
+    std::fs::remove_file(f.path().join("capture.fail")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100)); // delivery_retry = 1s
+    f.tick("minute");
+    f.tick("minute");
+    assert_eq!(f.alerts().len(), 1, "delivered exactly once");
+    assert!(f.state()["outbox"].as_array().unwrap().is_empty());
+    let attempts: Vec<bool> = f
+        .history()
+        .iter()
+        .filter(|e| e["event"] == "notify")
+        .map(|e| {
+            assert_eq!(e["channel"], "capture");
+            e["ok"].as_bool().unwrap()
+        })
+        .collect();
+    assert_eq!(attempts, vec![false, true], "each delivery attempt is in the history");
+}
+
+#[test]
+fn run_once_runs_named_jobs_now_and_reports_json() {
+    let f = Fixture::new();
+    ok_script(&f);
+    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.jobs(
+        "[[job]]\nname = \"good\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nfrequency = \"day\"\n\
+         [[job]]\nname = \"bad\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\nfrequency = \"day\"\n",
+    );
+    let out = f.run_ok(&["run-once", "good", "--json"], 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 1);
+    assert_eq!(v["results"][0]["job"], "good");
+    assert_eq!(v["results"][0]["ok"], true);
+    assert!(v["results"][0]["duration_ms"].is_u64());
+    let out = f.run_ok(&["run-once", "--json"], 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    assert_eq!(v["notifications"][0]["job"], "bad");
+    assert_eq!(v["notifications"][0]["channel"], "capture");
+    assert_eq!(v["notifications"][0]["kind"], "failure");
+    assert_eq!(v["notifications"][0]["delivered"], true);
+    assert_eq!(f.job_state("bad")["total_attempts"], 1);
+    // --dry-run changes nothing and sends nothing.
+    let before = std::fs::read(f.path().join("state.json")).unwrap();
+    f.run_ok(&["run-once", "--dry-run"], 1);
+    assert_eq!(std::fs::read(f.path().join("state.json")).unwrap(), before);
+    assert_eq!(f.alerts().len(), 1);
+}
+
+#[test]
+fn email_off_records_alerts_instead_of_sending() {
+    let f = Fixture::new();
+    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]").replace(
+            "[defaults]",
+            "[email]\nenabled = false\nfrom = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 1\n\n[defaults]",
+        ),
+    );
+    f.jobs("[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n");
+    f.tick("minute");
+    let notes: Vec<_> = f.history().into_iter().filter(|e| e["event"] == "notify").collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["ok"], true);
+    assert!(notes[0]["message"].as_str().unwrap().contains("recorded, not sent"));
+    assert!(f.state()["outbox"].as_array().unwrap().is_empty());
+}
