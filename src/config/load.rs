@@ -174,7 +174,13 @@ fn explain_toml_error(message: &str, table: &str) -> String {
 
 /// Which `[table]` an error offset falls in, for messages: "[email]", "[[job]]".
 fn table_at(src: &str, offset: usize) -> String {
-    let head = &src[..offset.min(src.len())];
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    // An error in a table header itself (`[emial]`) is about a top-level key.
+    if src[line_start..].trim_start().starts_with('[') {
+        return "the top level".to_string();
+    }
+    let head = &src[..line_start];
     head.lines()
         .rev()
         .map(str::trim)
@@ -194,12 +200,16 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
     problems: &mut Vec<Problem>,
 ) -> Option<(T, Vec<usize>)> {
     let first = problems.len();
-    let report = |problems: &mut Vec<Problem>, e: &toml::de::Error| {
+    let report = |problems: &mut Vec<Problem>, e: &toml::de::Error, key: Option<&str>| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let mut message = explain_toml_error(e.message(), &table_at(src, offset));
+        if let Some(key) = key.filter(|_| !message.starts_with("unknown key")) {
+            message = format!("`{key}`: {message}");
+        }
         problems.push(Problem {
             file: path.to_path_buf(),
             line: if e.span().is_some() { line_of(src, offset) } else { 0 },
-            message: explain_toml_error(e.message(), &table_at(src, offset)),
+            message,
         });
     };
     // The common case, a good file, parses once without the copies recovery needs.
@@ -209,7 +219,7 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
     let mut root = match toml::de::DeTable::parse(src) {
         Ok(root) => root,
         Err(e) => {
-            report(problems, &e);
+            report(problems, &e, None);
             return None;
         }
     };
@@ -218,9 +228,10 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
         match T::deserialize(toml::de::Deserializer::from(root.clone())) {
             Ok(v) => break Some(v),
             Err(e) => {
-                report(problems, &e);
-                match e.span().and_then(|s| remove_key_at(root.get_mut(), s.start)) {
-                    Some(offset) => set_aside.push(offset),
+                let removed = e.span().and_then(|s| remove_key_at(root.get_mut(), s.start));
+                report(problems, &e, removed.as_ref().map(|(key, _)| key.as_str()));
+                match removed {
+                    Some((_, offset)) => set_aside.push(offset),
                     None => break None,
                 }
             }
@@ -232,8 +243,8 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
 }
 
 /// Removes the key whose name or (non-table) value holds `at`, the innermost first;
-/// returns where the key was.
-fn remove_key_at(table: &mut toml::de::DeTable<'_>, at: usize) -> Option<usize> {
+/// returns the key and where it was.
+fn remove_key_at(table: &mut toml::de::DeTable<'_>, at: usize) -> Option<(String, usize)> {
     use toml::de::DeValue;
     for (_, v) in table.iter_mut() {
         let inner = match v.get_mut() {
@@ -258,7 +269,7 @@ fn remove_key_at(table: &mut toml::de::DeTable<'_>, at: usize) -> Option<usize> 
         .find(|(k, v)| k.span().contains(&at) || (!is_table(v.get_ref()) && v.span().contains(&at)))
         .map(|(k, _)| (k.get_ref().to_string(), k.span().start))?;
     table.remove(key.0.as_str());
-    Some(key.1)
+    Some(key)
 }
 
 fn resolve_path(base: &Path, p: &str) -> PathBuf {

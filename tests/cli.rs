@@ -1,0 +1,1082 @@
+//! The command line end to end, through the real binary (SPEC §2, §3, §8): configuration
+//! errors with file, line and fix; `validate`, `list`, `status`, `history`, `prune`; the cron
+//! tick's usage, heartbeat and retention; logging flags; finding the settings file.
+//!
+//! No test here depends on a check's result: the jobs either never run or are not due.
+//! Status and history are fed by writing the state file and history day files directly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use common::{stderr, stdout, Fixture};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// One history event in the format of `src/history.rs`.
+fn event(ts: DateTime<Utc>, job: &str, kind: &str, ok: Option<bool>, message: &str) -> Value {
+    json!({
+        "ts": rfc3339(ts),
+        "job": job,
+        "event": kind,
+        "ok": ok,
+        "message": message,
+        "channel": if kind == "notify" || kind == "recover" { json!("capture") } else { Value::Null },
+    })
+}
+
+/// Writes events into `history/YYYY-MM-DD.jsonl`, each in the file of its own UTC day.
+fn seed_history(f: &Fixture, events: &[Value]) {
+    let mut days: BTreeMap<String, String> = BTreeMap::new();
+    for e in events {
+        let ts: DateTime<Utc> = e["ts"].as_str().unwrap().parse().unwrap();
+        let text = days.entry(ts.format("%Y-%m-%d").to_string()).or_default();
+        text.push_str(&e.to_string());
+        text.push('\n');
+    }
+    for (day, text) in days {
+        f.write(&format!("history/{day}.jsonl"), &text);
+    }
+}
+
+/// A day file holding one event at noon of the day `days_ago` days back.
+fn day_file(f: &Fixture, now: DateTime<Utc>, days_ago: i64) -> std::path::PathBuf {
+    let day = (now - Duration::days(days_ago)).date_naive();
+    let noon = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    seed_history(f, &[event(noon, "web", "result", Some(true), "200 OK")]);
+    f.path()
+        .join("history")
+        .join(format!("{}.jsonl", day.format("%Y-%m-%d")))
+}
+
+/// The fixture's settings with another `[general]` key added.
+fn settings_with_general(line: &str) -> String {
+    common::BASE_SETTINGS.replace("[general]\n", &format!("[general]\n{line}\n"))
+}
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit status\nstdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Runs `validate`, insists on exit 2 and returns stderr.
+fn validate_fails(f: &Fixture) -> String {
+    let out = f.run(&["validate"]);
+    assert_exit(&out, 2);
+    stderr(&out)
+}
+
+/// The problem lines of a configuration error: "  file:line: message" under the summary.
+/// The message is printed once by `Error:`; take the lines after the last summary.
+fn problem_lines(err: &str) -> Vec<String> {
+    let start = err
+        .rfind("Error: configuration has")
+        .expect("a configuration error summary");
+    err[start..]
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("  "))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+fn jobs_path(f: &Fixture, file: &str) -> String {
+    f.path().join("jobs").join(file).display().to_string()
+}
+
+const QUIET_JOBS: &str = r#"
+[[job]]
+name = "web"
+kind = "http"
+url = "http://127.0.0.1:9/"
+notify_every = "state_change"
+failures_before_notify = 3
+failing_for = "1h"
+
+[[job]]
+name = "db port"
+kind = "tcp"
+host = "127.0.0.1"
+port = 5432
+frequency = "hour"
+
+[[job]]
+name = "backup"
+kind = "command"
+command = ["./backup.sh", "--quiet"]
+frequency = "day"
+
+[[job]]
+name = "report"
+kind = "command"
+command = ["true"]
+frequency = "day_noon"
+
+[[job]]
+name = "queue"
+kind = "command"
+command = ["true"]
+every = "5m"
+
+[[job]]
+name = "old thing"
+kind = "command"
+command = ["true"]
+enabled = false
+"#;
+
+// ---------------------------------------------------------------------------------------
+// 1. Configuration errors: exit 2, file:line and the fix
+
+#[test]
+fn an_unknown_key_in_a_job_file_names_the_file_the_line_and_the_nearest_key() {
+    let f = Fixture::new();
+    f.write(
+        "jobs/web.toml",
+        "[[job]]\nname = \"web\"\nkind = \"http\"\nurll = \"http://127.0.0.1:9/\"\n",
+    );
+    let err = validate_fails(&f);
+    let path = jobs_path(&f, "web.toml");
+    assert!(err.contains(&format!("{path}:4:")), "{err}");
+    assert!(err.contains("unknown key `urll`"), "{err}");
+    assert!(err.contains("did you mean `url`"), "{err}");
+}
+
+#[test]
+fn an_unknown_key_in_settings_general_suggests_the_nearest_key() {
+    let f = Fixture::new();
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("servername = ", "servrname = "),
+    );
+    let err = validate_fails(&f);
+    let path = f.settings_path().display().to_string();
+    assert!(err.contains(&format!("{path}:3:")), "{err}");
+    assert!(err.contains("unknown key `servrname`"), "{err}");
+    assert!(err.contains("did you mean `servername`"), "{err}");
+}
+
+#[test]
+fn a_key_of_another_kind_is_an_error_naming_the_kind_it_belongs_to() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\nport = 80\n");
+    let err = validate_fails(&f);
+    assert!(
+        err.contains(&format!("{}:5:", jobs_path(&f, "jobs.toml"))),
+        "{err}"
+    );
+    assert!(err.contains("`port` belongs to kind \"tcp\""), "{err}");
+}
+
+#[test]
+fn duplicate_job_names_across_two_files_name_both_locations() {
+    let f = Fixture::new();
+    f.write(
+        "jobs/a.toml",
+        "[[job]]\nname = \"nightly\"\nkind = \"command\"\ncommand = [\"true\"]\n",
+    );
+    f.write(
+        "jobs/b.toml",
+        "# the same again\n\n[[job]]\nname = \"nightly\"\nkind = \"command\"\ncommand = [\"true\"]\n",
+    );
+    let err = validate_fails(&f);
+    assert!(err.contains("duplicate job name \"nightly\""), "{err}");
+    assert!(
+        err.contains(&format!("{}:3:", jobs_path(&f, "b.toml"))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}:1", jobs_path(&f, "a.toml"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_key_and_line() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"db\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = \"5432\"\n");
+    let err = validate_fails(&f);
+    let problems = problem_lines(&err);
+    assert_eq!(problems.len(), 1, "{err}");
+    assert!(
+        problems[0].starts_with(&format!(
+            "{}:5: `port`: invalid type",
+            jobs_path(&f, "jobs.toml")
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_duration_is_reported_with_its_line() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"slow\"\nkind = \"command\"\ncommand = [\"true\"]\ntimeout = \"10 parsecs\"\n");
+    let err = validate_fails(&f);
+    let problems = problem_lines(&err);
+    assert_eq!(problems.len(), 1, "{err}");
+    assert!(
+        problems[0].starts_with(&format!("{}:5:", jobs_path(&f, "jobs.toml"))),
+        "{err}"
+    );
+    assert!(problems[0].contains("`timeout`"), "{err}");
+    assert!(problems[0].contains("10 parsecs"), "{err}");
+}
+
+#[test]
+fn an_unknown_channel_in_notify_suggests_the_nearest_channel() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"nightly\"\nkind = \"command\"\ncommand = [\"true\"]\nnotify = [\"captur\"]\n");
+    let err = validate_fails(&f);
+    assert!(
+        err.contains(&format!("{}:5:", jobs_path(&f, "jobs.toml"))),
+        "{err}"
+    );
+    assert!(err.contains("unknown channel \"captur\""), "{err}");
+    assert!(err.contains("did you mean \"capture\""), "{err}");
+}
+
+#[test]
+fn a_toml_syntax_error_names_its_line() {
+    let f = Fixture::new();
+    f.jobs("# a job\n[[job]]\nname = \"unterminated\nkind = \"command\"\n");
+    let err = validate_fails(&f);
+    assert!(
+        err.contains(&format!("{}:3:", jobs_path(&f, "jobs.toml"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_in_one_run() {
+    let f = Fixture::new();
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("servername = ", "servrname = "),
+    );
+    // One file holding several problems, in several jobs, of several sorts.
+    f.write(
+        "jobs/a.toml",
+        r#"[[job]]
+name = "web"
+kind = "http"
+urll = "http://127.0.0.1:9/"
+
+[[job]]
+name = "slow"
+kind = "command"
+command = ["true"]
+timeout = "10 parsecs"
+notify = ["captur"]
+
+[[job]]
+name = "db"
+kind = "tcp"
+host = "127.0.0.1"
+port = 5432
+hots = "x"
+
+[[job]]
+name = "web2"
+kind = "http"
+url = "http://127.0.0.1:9/"
+port = 80
+"#,
+    );
+    f.write(
+        "jobs/b.toml",
+        "[[job]]\nname = \"slow\"\nkind = \"command\"\ncommand = [\"true\"]\n",
+    );
+    let err = validate_fails(&f);
+    let problems = problem_lines(&err);
+    let a = jobs_path(&f, "a.toml");
+    let expected = [
+        format!("{}:3:", f.settings_path().display()),
+        format!("{a}:4:"),
+        format!("{a}:10:"),
+        format!("{a}:11:"),
+        format!("{a}:18:"),
+        format!("{a}:24:"),
+        format!("{}:1:", jobs_path(&f, "b.toml")),
+    ];
+    assert_eq!(problems.len(), expected.len(), "{err}");
+    assert!(
+        err.contains(&format!("configuration has {} problems", expected.len())),
+        "{err}"
+    );
+    for place in &expected {
+        assert!(
+            problems.iter().any(|p| p.starts_with(place.as_str())),
+            "no problem at {place}:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn a_configuration_error_stops_a_tick_and_other_commands_with_exit_2() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"web\"\nkind = \"http\"\nurll = \"http://127.0.0.1:9/\"\n");
+    for args in [&["-c", "minute"][..], &["list"], &["status"], &["run-once"]] {
+        let out = f.run(args);
+        assert_exit(&out, 2);
+        assert!(stderr(&out).contains("unknown key `urll`"), "{args:?}");
+    }
+    assert!(!f.path().join("state.json").exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. validate on a good configuration
+
+#[test]
+fn validate_on_a_good_config_prints_which_jobs_run_on_which_tick() {
+    let f = Fixture::new();
+    f.jobs(QUIET_JOBS);
+    let out = f.run_ok(&["validate"], 0);
+    let text = stdout(&out);
+    let line = |needle: &str| -> String {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+            .to_string()
+    };
+    assert!(text.contains("OK (6 job(s)"), "{text}");
+    assert!(line("every minute").contains("web"), "{text}");
+    assert!(line("every hour").contains("db port"), "{text}");
+    assert!(line("(day tick)").contains("backup"), "{text}");
+    assert!(line("(day_noon tick)").contains("report"), "{text}");
+    assert!(line("every 5m").contains("queue"), "{text}");
+    assert!(line("disabled").contains("old thing"), "{text}");
+    // A disabled job is listed as disabled only, never as running.
+    assert_eq!(text.matches("old thing").count(), 1, "{text}");
+    // validate only reads: no state, no history.
+    assert!(!f.path().join("state.json").exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. list
+
+#[test]
+fn list_shows_each_job_with_kind_target_schedule_and_rule() {
+    let f = Fixture::new();
+    f.jobs(QUIET_JOBS);
+    let out = f.run_ok(&["list"], 0);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("JOB"), "{text}");
+    for h in ["KIND", "TARGET", "SCHEDULE", "NOTIFY RULE", "CHANNELS"] {
+        assert!(lines[0].contains(h), "{text}");
+    }
+    assert_eq!(lines.len(), 7, "{text}");
+    let row = |job: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(job))
+            .unwrap()
+            .to_string()
+    };
+    let web = row("web");
+    for part in [
+        "http",
+        "http://127.0.0.1:9/",
+        "minute",
+        "state_change after 3",
+        "failing for 1h",
+        "capture",
+    ] {
+        assert!(web.contains(part), "{part:?} missing from {web:?}");
+    }
+    assert!(row("db port").contains("127.0.0.1:5432"), "{text}");
+    assert!(row("queue").contains("every 5m"), "{text}");
+    assert!(row("old thing").contains("disabled"), "{text}");
+}
+
+#[test]
+fn list_json_gives_each_job_with_the_fields_scripts_need() {
+    let f = Fixture::new();
+    f.jobs(QUIET_JOBS);
+    let out = f.run_ok(&["list", "--json"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("list --json is JSON");
+    let jobs = v["jobs"].as_array().expect("jobs array");
+    let names: Vec<&str> = jobs.iter().map(|j| j["job"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["web", "db port", "backup", "report", "queue", "old thing"]
+    );
+    let web = &jobs[0];
+    assert_eq!(web["kind"], "http");
+    assert_eq!(web["target"], "http://127.0.0.1:9/");
+    assert_eq!(web["schedule"], "minute");
+    assert_eq!(web["notify_every"], "state_change");
+    assert_eq!(web["failures_before_notify"], 3);
+    assert_eq!(web["failing_for"], "1h");
+    assert_eq!(web["notify"], json!(["capture"]));
+    assert_eq!(web["enabled"], true);
+    assert_eq!(jobs[1]["target"], "127.0.0.1:5432");
+    assert_eq!(jobs[1]["schedule"], "hour");
+    assert_eq!(jobs[1]["notify_every"], "every");
+    assert_eq!(jobs[1]["failures_before_notify"], 1);
+    assert_eq!(jobs[4]["schedule"], "every 5m");
+    assert_eq!(jobs[5]["enabled"], false);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. status
+
+const STATUS_JOBS: &str = r#"
+[[job]]
+name = "web"
+kind = "http"
+url = "http://127.0.0.1:9/"
+
+[[job]]
+name = "db"
+kind = "tcp"
+host = "127.0.0.1"
+port = 5432
+
+[[job]]
+name = "fresh"
+kind = "command"
+command = ["true"]
+
+[[job]]
+name = "retired"
+kind = "command"
+command = ["true"]
+enabled = false
+"#;
+
+/// web failing (3 in a row), db fine, fresh never run, retired disabled; history around
+/// `now` with events 1, 2 and 3 hours back (inside 24 h) and 30 hours back (outside).
+fn seed_status(f: &Fixture, now: DateTime<Utc>) {
+    f.jobs(STATUS_JOBS);
+    let h = |n: i64| now - Duration::hours(n);
+    let state = json!({
+        "version": 1,
+        "jobs": {
+            "web": {
+                "status": "failing",
+                "consecutive_failures": 3,
+                "first_failure": rfc3339(h(2)),
+                "last_run": rfc3339(h(1)),
+                "last_success": rfc3339(h(30)),
+                "last_error": "connection refused",
+                "recent": "++-+---",
+            },
+            "db": {
+                "status": "ok",
+                "last_run": rfc3339(h(1)),
+                "last_success": rfc3339(h(1)),
+                "last_error": "an old error, long recovered",
+                "recent": "+++",
+            },
+            "retired": {"status": "ok", "last_run": rfc3339(h(200)), "last_success": rfc3339(h(200))},
+        },
+    });
+    f.write("state.json", &serde_json::to_string_pretty(&state).unwrap());
+    let mut report = event(h(3), "web", "report", Some(true), "pushed");
+    report["count"] = json!(5);
+    let mut old_report = event(h(30), "web", "report", Some(true), "pushed long ago");
+    old_report["count"] = json!(100);
+    seed_history(
+        f,
+        &[
+            old_report,
+            event(h(30), "db", "result", Some(false), "refused, long ago"),
+            report,
+            event(h(2), "web", "result", Some(false), "connection refused"),
+            event(h(2), "web", "notify", Some(true), "alert sent"),
+            event(h(1), "web", "result", Some(true), "200 OK"),
+            event(h(1), "db", "result", Some(true), "connected"),
+        ],
+    );
+}
+
+#[test]
+fn status_json_counts_only_the_events_inside_the_hours_window() {
+    let f = Fixture::new();
+    let now = Utc::now();
+    seed_status(&f, now);
+    let out = f.run_ok(&["status", "--json", "--hours", "24"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("status --json is JSON");
+    assert_eq!(v["window_hours"], 24);
+    let jobs = v["jobs"].as_array().unwrap();
+    let job = |name: &str| jobs.iter().find(|j| j["job"] == name).unwrap().clone();
+    for j in jobs {
+        for key in [
+            "job",
+            "kind",
+            "state",
+            "consecutive_failures",
+            "total_attempts",
+            "successful",
+            "failed",
+            "success_rate",
+            "total_count",
+            "last_success",
+            "last_attempt",
+            "last_error",
+        ] {
+            assert!(j.get(key).is_some(), "{key} missing from {j}");
+        }
+    }
+    let web = job("web");
+    assert_eq!(web["kind"], "http");
+    assert_eq!(web["state"], "failing");
+    assert_eq!(web["consecutive_failures"], 3);
+    // report (count 5), failure, success: the notify event is not an attempt, and the
+    // report 30 h back is outside the window.
+    assert_eq!(web["total_attempts"], 3);
+    assert_eq!(web["successful"], 2);
+    assert_eq!(web["failed"], 1);
+    assert_eq!(web["success_rate"], 66.7);
+    assert_eq!(web["total_count"], 5);
+    assert_eq!(web["last_error"], "connection refused");
+    let last_attempt: DateTime<Utc> = web["last_attempt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        last_attempt.timestamp(),
+        (now - Duration::hours(1)).timestamp()
+    );
+    let last_success: DateTime<Utc> = web["last_success"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        last_success.timestamp(),
+        (now - Duration::hours(30)).timestamp()
+    );
+
+    let db = job("db");
+    assert_eq!(db["state"], "ok");
+    assert_eq!(
+        (db["total_attempts"].clone(), db["failed"].clone()),
+        (json!(1), json!(0))
+    );
+    assert_eq!(db["success_rate"], 100.0);
+    assert_eq!(db["last_error"], Value::Null, "an ok job shows no error");
+
+    let fresh = job("fresh");
+    assert_eq!(fresh["state"], "pending");
+    assert_eq!(fresh["total_attempts"], 0);
+    assert_eq!(fresh["success_rate"], Value::Null);
+    assert_eq!(fresh["last_success"], Value::Null);
+    assert_eq!(fresh["last_attempt"], Value::Null);
+
+    assert_eq!(job("retired")["state"], "disabled");
+
+    // A wider window takes in the older events.
+    let out = f.run_ok(&["status", "--json", "--hours", "48"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["window_hours"], 48);
+    let web = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "web")
+        .unwrap()
+        .clone();
+    assert_eq!(web["total_attempts"], 4);
+    assert_eq!(web["total_count"], 105);
+    let db = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "db")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (db["total_attempts"].clone(), db["failed"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(db["success_rate"], 50.0);
+}
+
+#[test]
+fn status_table_has_a_header_and_a_row_per_job() {
+    let f = Fixture::new();
+    seed_status(&f, Utc::now());
+    let out = f.run_ok(&["status"], 0);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    for h in [
+        "JOB",
+        "STATE",
+        "FAILS",
+        "LAST SUCCESS",
+        "LAST ATTEMPT",
+        "24h OK/ALL",
+        "LAST ERROR",
+    ] {
+        assert!(lines[0].contains(h), "{h} missing from the header: {text}");
+    }
+    let row = |job: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(job))
+            .unwrap()
+            .to_string()
+    };
+    let web = row("web ");
+    for part in ["failing", "2/3", "66.7%", "connection refused", "++-+---"] {
+        assert!(web.contains(part), "{part:?} missing from {web:?}");
+    }
+    assert!(row("fresh").contains("pending"), "{text}");
+    assert!(row("fresh").contains("never"), "{text}");
+    assert!(row("retired").contains("disabled"), "{text}");
+}
+
+#[test]
+fn status_table_has_no_colour_when_stdout_is_not_a_terminal() {
+    let f = Fixture::new();
+    seed_status(&f, Utc::now());
+    let mut cmd = f.cmd();
+    cmd.env_remove("NO_COLOR").arg("status");
+    let out = cmd.output().unwrap();
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("failing"));
+    assert!(!stdout(&out).contains('\x1b'), "{:?}", stdout(&out));
+}
+
+/// Runs checker under a pseudo-terminal (util-linux `script`), so stdout is a terminal.
+fn status_on_a_tty(f: &Fixture, no_color: Option<&str>) -> String {
+    let line = format!(
+        "'{}' -f '{}' status",
+        env!("CARGO_BIN_EXE_checker"),
+        f.settings_path().display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .env_remove("CHECKER_CONFIG");
+    match no_color {
+        Some(v) => cmd.env("NO_COLOR", v),
+        None => cmd.env_remove("NO_COLOR"),
+    };
+    let out = cmd.output().expect("run script(1)");
+    assert_exit(&out, 0);
+    stdout(&out)
+}
+
+#[test]
+fn status_colours_the_state_on_a_terminal_unless_no_color_is_set() {
+    let f = Fixture::new();
+    seed_status(&f, Utc::now());
+    let tty = status_on_a_tty(&f, None);
+    assert!(tty.contains("\x1b[31mfailing\x1b[0m"), "{tty:?}");
+    assert!(tty.contains("\x1b[32mok\x1b[0m"), "{tty:?}");
+    assert!(tty.contains("\x1b[33mpending\x1b[0m"), "{tty:?}");
+    let header = tty.lines().next().unwrap();
+    assert!(!header.contains('\x1b'), "the header is plain: {header:?}");
+
+    let plain = status_on_a_tty(&f, Some("1"));
+    assert!(plain.contains("failing"), "{plain:?}");
+    assert!(
+        !plain.contains('\x1b'),
+        "NO_COLOR=1 on a terminal: {plain:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. history
+
+fn seed_history_log(f: &Fixture, now: DateTime<Utc>) {
+    f.jobs(STATUS_JOBS);
+    let m = |n: i64| now - Duration::minutes(n);
+    seed_history(
+        f,
+        &[
+            event(m(60 * 26), "db", "result", Some(true), "connected"),
+            event(m(50), "web", "result", Some(false), "connection refused"),
+            event(m(49), "web", "notify", Some(true), "alert sent"),
+            event(m(40), "db", "result", Some(true), "connected"),
+            event(m(30), "web", "result", Some(true), "200 OK"),
+            event(m(29), "web", "recover", Some(false), "capture is broken"),
+            event(m(10), "db", "result", Some(false), "timed out"),
+        ],
+    );
+}
+
+fn history_json(f: &Fixture, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["history", "--json"];
+    all.extend_from_slice(args);
+    let out = f.run_ok(&all, 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("history --json is JSON");
+    v.as_array().expect("an array").clone()
+}
+
+fn messages(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn history_json_lists_events_newest_first_with_their_fields() {
+    let f = Fixture::new();
+    seed_history_log(&f, Utc::now());
+    let events = history_json(&f, &[]);
+    assert_eq!(
+        messages(&events),
+        [
+            "timed out",
+            "capture is broken",
+            "200 OK",
+            "connected",
+            "alert sent",
+            "connection refused",
+            "connected"
+        ]
+    );
+    for e in &events {
+        for key in ["ts", "job", "event", "ok", "message", "channel"] {
+            assert!(e.get(key).is_some(), "{key} missing from {e}");
+        }
+    }
+    assert_eq!(events[1]["event"], "recover");
+    assert_eq!(events[1]["channel"], "capture");
+    assert_eq!(events[1]["ok"], false);
+    assert_eq!(events[0]["channel"], Value::Null);
+    let ts: Vec<DateTime<Utc>> = events
+        .iter()
+        .map(|e| e["ts"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ts.windows(2).all(|w| w[0] >= w[1]), "{ts:?}");
+}
+
+#[test]
+fn history_filters_by_job_by_failures_and_by_limit() {
+    let f = Fixture::new();
+    seed_history_log(&f, Utc::now());
+    let web = history_json(&f, &["--job", "web"]);
+    assert_eq!(
+        messages(&web),
+        [
+            "capture is broken",
+            "200 OK",
+            "alert sent",
+            "connection refused"
+        ]
+    );
+    let failures = history_json(&f, &["--failures"]);
+    assert_eq!(
+        messages(&failures),
+        ["timed out", "capture is broken", "connection refused"]
+    );
+    let two = history_json(&f, &["--limit", "2"]);
+    assert_eq!(messages(&two), ["timed out", "capture is broken"]);
+    let combined = history_json(&f, &["--job", "db", "--failures", "--limit", "5"]);
+    assert_eq!(messages(&combined), ["timed out"]);
+
+    // The table says the same, newest first.
+    let out = f.run_ok(&["history", "--job", "web"], 0);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].contains("recover") && lines[0].contains("via capture"),
+        "{text}"
+    );
+    assert!(
+        lines[3].contains("FAIL") && lines[3].contains("connection refused"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. prune and retention
+
+#[test]
+fn prune_older_than_removes_older_day_files_and_keeps_newer_ones() {
+    let f = Fixture::new();
+    let now = Utc::now();
+    let old = [day_file(&f, now, 5), day_file(&f, now, 3)];
+    let kept = [day_file(&f, now, 1), day_file(&f, now, 0)];
+    let out = f.run_ok(&["prune", "--older-than", "2d"], 0);
+    for p in &old {
+        assert!(
+            !p.exists(),
+            "{} should be gone: {}",
+            p.display(),
+            stdout(&out)
+        );
+    }
+    for p in &kept {
+        assert!(p.exists(), "{} should be kept", p.display());
+    }
+    assert!(
+        stdout(&out).contains("2 day file(s) deleted"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn prune_without_older_than_uses_history_days() {
+    let f = Fixture::new();
+    f.write("settings.toml", &settings_with_general("history_days = 4"));
+    let now = Utc::now();
+    let old = day_file(&f, now, 6);
+    let kept = day_file(&f, now, 3);
+    f.run_ok(&["prune"], 0);
+    assert!(!old.exists(), "a day older than history_days is pruned");
+    assert!(kept.exists(), "a day within history_days is kept");
+}
+
+#[test]
+fn prune_with_a_bad_duration_is_a_usage_error() {
+    let f = Fixture::new();
+    let out = f.run(&["prune", "--older-than", "soon"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--older-than"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_tick_applies_history_retention() {
+    let f = Fixture::new();
+    f.write("settings.toml", &settings_with_general("history_days = 3"));
+    let now = Utc::now();
+    let old = day_file(&f, now, 10);
+    let kept = day_file(&f, now, 1);
+    f.tick("minute");
+    assert!(
+        !old.exists(),
+        "the tick deleted the day file past history_days"
+    );
+    assert!(kept.exists(), "the tick kept the recent day file");
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. usage
+
+#[test]
+fn no_arguments_is_a_usage_error_with_a_hint() {
+    let f = Fixture::new();
+    let out = f.run(&[]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("-c TICK") && err.contains("--help"), "{err}");
+}
+
+#[test]
+fn the_original_m_cron_form_runs_a_tick_and_records_the_heartbeat() {
+    let f = Fixture::new();
+    let before = Utc::now();
+    f.run_ok(&["-m", "cron", "-c", "minute"], 0);
+    let hb = f.state()["heartbeat"].clone();
+    assert_eq!(hb["last_tick"], "minute", "{hb}");
+    let started: DateTime<Utc> = hb["last_tick_started"].as_str().unwrap().parse().unwrap();
+    let finished: DateTime<Utc> = hb["last_tick_finished"].as_str().unwrap().parse().unwrap();
+    assert!(
+        started >= before - Duration::seconds(1) && finished >= started,
+        "{hb}"
+    );
+    assert_eq!(hb["last_tick_error"], Value::Null);
+
+    // `-c minute` alone does the same.
+    let g = Fixture::new();
+    g.tick("minute");
+    assert!(g.state()["heartbeat"]["last_tick_finished"].is_string());
+}
+
+#[test]
+fn m_cron_without_a_tick_is_a_usage_error() {
+    let f = Fixture::new();
+    let out = f.run(&["-m", "cron"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("-c"), "{}", stderr(&out));
+}
+
+#[test]
+fn run_once_with_an_unknown_job_is_a_usage_error() {
+    let f = Fixture::new();
+    f.jobs(STATUS_JOBS);
+    let out = f.run(&["run-once", "nosuchjob"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("unknown job \"nosuchjob\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!f.path().join("state.json").exists(), "nothing ran");
+}
+
+#[test]
+fn an_invalid_tick_is_a_usage_error() {
+    let f = Fixture::new();
+    let out = f.run(&["-c", "fortnight"]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("fortnight") && err.contains("day_noon"),
+        "{err}"
+    );
+    assert!(!f.path().join("state.json").exists());
+}
+
+#[test]
+fn a_tick_with_a_subcommand_is_a_usage_error() {
+    let f = Fixture::new();
+    let out = f.run(&["-c", "minute", "list"]);
+    assert_exit(&out, 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. logging
+
+#[test]
+fn d_puts_debug_lines_on_stderr() {
+    let f = Fixture::new();
+    let out = f.run_ok(&["-d", "-c", "minute"], 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("DEBUG") && err.contains("nothing due"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_d_debug_lines_stay_off_stderr() {
+    let f = Fixture::new();
+    let out = f.tick("minute");
+    let err = stderr(&out);
+    assert!(
+        !err.contains("nothing due") && !err.contains("DEBUG"),
+        "{err}"
+    );
+    // They still reach the log file, whose level is debug in the fixture.
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(log.contains("nothing due"), "{log}");
+}
+
+#[test]
+fn v_writes_debug_lines_to_the_log_file_even_at_file_level_warn() {
+    let f = Fixture::new();
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("file_level = \"debug\"", "file_level = \"warn\""),
+    );
+    f.tick("minute");
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap_or_default();
+    assert!(
+        !log.contains("nothing due"),
+        "warn level keeps debug out: {log}"
+    );
+
+    let out = f.run_ok(&["-v", "-c", "minute"], 0);
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(
+        log.contains("DEBUG") && log.contains("nothing due"),
+        "{log}"
+    );
+    assert!(
+        !stderr(&out).contains("nothing due"),
+        "-v is for the file only"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. finding the settings file
+
+#[test]
+fn a_missing_settings_file_is_a_configuration_error_naming_it() {
+    let f = Fixture::new();
+    let missing = f.path().join("nowhere.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("-f")
+        .arg(&missing)
+        .arg("list")
+        .env_remove("CHECKER_CONFIG")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The binary without the fixture's `-f`, run from an empty folder.
+fn bare(cwd: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_checker"));
+    c.current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("CHECKER_CONFIG");
+    c
+}
+
+#[test]
+fn checker_config_is_honoured_when_f_is_absent() {
+    let f = Fixture::new();
+    f.jobs(STATUS_JOBS);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = bare(elsewhere.path())
+        .env("CHECKER_CONFIG", f.settings_path())
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["jobs"][0]["job"], "web");
+
+    // Relative paths in it resolve against its own folder, not the working directory.
+    let out = bare(elsewhere.path())
+        .env("CHECKER_CONFIG", f.settings_path())
+        .args(["-c", "minute"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(f.path().join("state.json").exists());
+    assert!(!elsewhere.path().join("state.json").exists());
+
+    // A CHECKER_CONFIG naming a missing file is named in the error.
+    let missing = elsewhere.path().join("missing.toml");
+    let out = bare(elsewhere.path())
+        .env("CHECKER_CONFIG", &missing)
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&missing.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn f_wins_over_checker_config() {
+    let f = Fixture::new();
+    f.jobs(STATUS_JOBS);
+    let other = Fixture::new();
+    let out = bare(other.path())
+        .env("CHECKER_CONFIG", other.settings_path())
+        .arg("-f")
+        .arg(f.settings_path())
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn without_f_or_checker_config_the_settings_toml_in_the_working_directory_is_used() {
+    let f = Fixture::new();
+    f.jobs(STATUS_JOBS);
+    let out = bare(f.path()).args(["list", "--json"]).output().unwrap();
+    assert_exit(&out, 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 4);
+}
