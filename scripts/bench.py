@@ -8,6 +8,9 @@ idle: a cron tick with nothing due, 1,000 jobs configured and 30 days of history
       wall time (median of 30 runs) and peak resident memory.  Targets: < 20 ms, < 20 MB.
 http: 1,000 HTTP checks against a local server in one tick, against `curl --parallel`
       making the same 1,000 requests.  Target: checker / curl <= 1.5.
+hung: 100 HTTP checks in one tick, 10 of them against listeners that accept and never
+      answer, with a 2 s timeout (issue 5) and a 5 s one (SPEC section 9): the tick's wall
+      time against one timeout.  Target: about one timeout, not ten.
 """
 import json
 import os
@@ -133,7 +136,76 @@ def bench_http():
         shutil.rmtree(d, ignore_errors=True)
 
 
-BENCHES = {"idle": bench_idle, "http": bench_http}
+class HungListener:
+    """A listener on 127.0.0.1 that accepts connections and never sends a byte."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self):
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+def bench_hung():
+    d = tempfile.mkdtemp(prefix="checker-bench-hung-")
+    port_file = os.path.join(d, "port")
+    server = subprocess.Popen([SERVER, port_file], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hung = [HungListener() for _ in range(10)]
+    try:
+        for _ in range(100):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        port = int(open(port_file).read().strip())
+        settings(d)
+        cfg = ["-f", os.path.join(d, "settings.toml")]
+        for timeout in (2, 5):
+            with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+                for i, h in enumerate(hung):
+                    f.write(f'[[job]]\nname = "hung {i}"\nkind = "http"\nurl = "http://127.0.0.1:{h.port}/"\n'
+                            f'timeout = "{timeout}s"\n\n')
+                for i in range(90):
+                    f.write(f'[[job]]\nname = "fast {i}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/{i}"\n'
+                            f'timeout = "{timeout}s"\n\n')
+            walls = []
+            for _ in range(3):
+                w, _, code = run_measured([BIN, *cfg, "-c", "minute"])
+                assert code == 0, "checker tick failed"
+                walls.append(w)
+            state = json.load(open(os.path.join(d, "state.json")))
+            ok = sum(1 for n, j in state["jobs"].items() if n.startswith("fast") and j["status"] == "ok")
+            timed_out = sum(1 for n, j in state["jobs"].items()
+                            if n.startswith("hung") and j.get("last_error") == f"timed out after {timeout}s")
+            assert ok == 90 and timed_out == 10, f"{ok} fast checks passed, {timed_out} hung ones timed out"
+            w = statistics.median(walls)
+            print(f"100 HTTP checks, 10 never answering, timeout {timeout}s: tick median {w:.2f} s "
+                  f"(max {max(walls):.2f} s) = {w / timeout:.2f} x the timeout  (target: about 1x, not 10x)")
+    finally:
+        for h in hung:
+            h.close()
+        server.kill()
+        server.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+BENCHES = {"idle": bench_idle, "http": bench_http, "hung": bench_hung}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

@@ -37,6 +37,13 @@ pub struct Event {
     pub duration_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// Which attempt of a retried check this result is (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// `false` on an attempt that was retried: not the run's verdict, so not counted as
+    /// a result. Absent (or `true`) on every result that is one.
+    #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
+    pub is_final: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,6 +51,11 @@ pub struct Event {
 }
 
 impl Event {
+    /// Whether this event is a retried attempt rather than a result that counts.
+    pub fn is_retried_attempt(&self) -> bool {
+        self.is_final == Some(false)
+    }
+
     pub fn new(ts: DateTime<Utc>, event: EventKind, job: Option<&str>) -> Self {
         Event {
             ts,
@@ -54,6 +66,8 @@ impl Event {
             channel: None,
             duration_ms: None,
             attempts: None,
+            attempt: None,
+            is_final: None,
             count: None,
             perfdata: Vec::new(),
         }

@@ -61,7 +61,7 @@ pub enum RunError {
     Runtime(std::io::Error),
 }
 
-fn append(history: &History, events: &[Event]) -> Result<(), RunError> {
+pub(crate) fn append(history: &History, events: &[Event]) -> Result<(), RunError> {
     history.append(events).map_err(|source| RunError::History { dir: history.dir().display().to_string(), source })
 }
 
@@ -99,6 +99,14 @@ fn system_alert(config: &Config, state: &mut State, what: &str, message: String,
     }
 }
 
+/// When the store had to move an unreadable state file aside: an error event and an alert.
+pub(crate) fn note_recovered(config: &Config, state: &mut State, events: &mut Vec<Event>, now: DateTime<Utc>) {
+    if let Some(why) = state.recovered_from.take() {
+        events.push(Event::error(now, None, why.clone()));
+        system_alert(config, state, "checker state", why, now);
+    }
+}
+
 /// Runs the selection: the whole cycle of SPEC §1 and §5.
 pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunReport, RunError> {
     let store = Store::new(&config.general.state_file, config.general.lock_timeout);
@@ -112,15 +120,15 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     let guard = store.lock()?;
     let mut state = store.load_locked(&guard)?;
     let mut events = Vec::new();
-    if let Some(why) = state.recovered_from.take() {
-        events.push(Event::error(started, None, why.clone()));
-        system_alert(config, &mut state, "checker state", why, started);
-    }
+    note_recovered(config, &mut state, &mut events, started);
     if let Selection::Tick(t) = sel {
         state.heartbeat.last_tick = Some(t.as_str().to_string());
         state.heartbeat.last_tick_started = Some(started);
     }
     let due: Vec<Job> = selected(config, &sel, &state, started).into_iter().cloned().collect();
+    // Passive jobs have no check to run: their deadline is checked here, under the lock.
+    let (passive, due): (Vec<Job>, Vec<Job>) = due.into_iter().partition(|j| !j.kind.runs_a_check());
+    report.results.extend(crate::passive::check_deadlines(config, &mut state, &mut events, &passive, started));
     let previous_start: HashMap<String, Option<DateTime<Utc>>> =
         due.iter().map(|j| (j.name.clone(), state.jobs.get(&j.name).and_then(|s| s.last_started))).collect();
     for j in &due {
@@ -162,10 +170,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     let guard = store.lock()?;
     let mut state = store.load_locked(&guard)?;
     let mut events = Vec::new();
-    if let Some(why) = state.recovered_from.take() {
-        events.push(Event::error(now, None, why.clone()));
-        system_alert(config, &mut state, "checker state", why, now);
-    }
+    note_recovered(config, &mut state, &mut events, now);
     for (job, result) in due.iter().zip(results) {
         match result {
             Some(r) => {
@@ -192,18 +197,46 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     append(&history, &events)?;
     drop(guard);
 
-    // Phase 4, no lock: deliveries, concurrently, each channel on its own.
+    // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).
     let send = SendOptions { nomail: opts.nomail };
+    let not_started = report.not_started.len();
+    let notifications = deliver_and_settle(config, &store, &history, &runtime, &claimed, send, |state, now| {
+        if is_tick {
+            state.heartbeat.last_tick_finished = Some(now);
+            state.heartbeat.last_tick_error =
+                (not_started > 0).then(|| format!("{not_started} job(s) not started before the tick deadline"));
+        }
+    })?;
+    report.notifications.extend(notifications);
+    if is_tick {
+        retention(config, &history);
+    }
+    Ok(report)
+}
+
+/// Delivers claimed outbox entries concurrently without the lock (each channel on its
+/// own, under a hard time limit), then settles them under the lock: outbox, mail health,
+/// history. `finish` changes the state in that same locked step. Used by runs and by
+/// pushed results.
+pub(crate) fn deliver_and_settle(
+    config: &Config,
+    store: &Store,
+    history: &History,
+    runtime: &tokio::runtime::Runtime,
+    claimed: &[OutboxEntry],
+    send: SendOptions,
+    finish: impl FnOnce(&mut State, DateTime<Utc>),
+) -> Result<Vec<NotificationReport>, RunError> {
     let outcomes: Vec<Result<Delivered, DeliveryError>> = runtime.block_on(async {
         let futs = claimed.iter().map(|e| deliver_one(config, e, send));
         futures_util::future::join_all(futs).await
     });
 
-    // Phase 5, under the lock: settle deliveries, mail health, heartbeat.
     let now = Utc::now();
     let guard = store.lock()?;
     let mut state = store.load_locked(&guard)?;
     let mut events = Vec::new();
+    let mut notifications = Vec::new();
     for (entry, outcome) in claimed.iter().zip(&outcomes) {
         events.extend(outbox::settle(&mut state, &entry.id, outcome, now, config.general.delivery_retry));
         if entry.channel == "email" {
@@ -221,7 +254,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
                 Ok(Delivered::Recorded) => {}
             }
         }
-        report.notifications.push(NotificationReport {
+        notifications.push(NotificationReport {
             job: entry.alert.job.clone(),
             channel: entry.channel.clone(),
             kind: entry.alert.kind,
@@ -229,21 +262,11 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
             error: outcome.as_ref().err().map(|e| e.message().to_string()),
         });
     }
-    if is_tick {
-        state.heartbeat.last_tick_finished = Some(now);
-        state.heartbeat.last_tick_error = if report.not_started.is_empty() {
-            None
-        } else {
-            Some(format!("{} job(s) not started before the tick deadline", report.not_started.len()))
-        };
-    }
+    finish(&mut state, now);
     store.save_locked(&guard, &state)?;
-    append(&history, &events)?;
+    append(history, &events)?;
     drop(guard);
-    if is_tick {
-        retention(config, &history);
-    }
-    Ok(report)
+    Ok(notifications)
 }
 
 fn describe(sel: &Selection) -> String {
@@ -275,7 +298,7 @@ async fn deliver_one(config: &Config, e: &OutboxEntry, send: SendOptions) -> Res
 }
 
 /// The hard limit on one delivery through `channel`: its own timeout and a little more.
-fn delivery_limit(config: &Config, channel: &str) -> Duration {
+pub(crate) fn delivery_limit(config: &Config, channel: &str) -> Duration {
     channel_timeout(config, channel) + Duration::from_secs(5)
 }
 
@@ -283,11 +306,31 @@ fn channel_timeout(config: &Config, channel: &str) -> Duration {
     if channel == "email" {
         return config.email.timeout;
     }
+    if let (Some(p), "pushover") = (&config.pushover, channel) {
+        return p.timeout;
+    }
+    if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
+        return w.timeout;
+    }
     config.commands.iter().find(|c| c.name == channel).map(|c| c.timeout).unwrap_or(Duration::from_secs(30))
 }
 
-/// Applies one result to the state: counters, rules, queued notifications, history.
+/// Applies one check result to the state: counters, rules, queued notifications, history.
 fn merge_result(config: &Config, state: &mut State, events: &mut Vec<Event>, job: &Job, r: &CheckResult, now: DateTime<Utc>) {
+    merge_result_as(config, state, events, job, r, now, EventKind::Result);
+}
+
+/// Applies one result to the state: counters, rules, queued notifications, and a history
+/// event of kind `event` (`Result` for checks, `Report` for pushed results).
+pub(crate) fn merge_result_as(
+    config: &Config,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    job: &Job,
+    r: &CheckResult,
+    now: DateTime<Utc>,
+    event: EventKind,
+) {
     let js = state.jobs.entry(job.name.clone()).or_default();
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
@@ -295,11 +338,26 @@ fn merge_result(config: &Config, state: &mut State, events: &mut Vec<Event>, job
     if let Some(c) = r.count {
         js.total_count += c;
     }
-    let mut ev = Event::new(now, EventKind::Result, Some(&job.name));
+    // Each retried attempt is in the history too, marked `final: false` so that counts
+    // (status, success rates) take only the run's verdict.
+    for a in &r.earlier_attempts {
+        let mut ev = Event::new(a.at.min(now), event, Some(&job.name));
+        ev.ok = Some(false);
+        ev.message = Some(a.message.clone());
+        ev.duration_ms = Some(a.duration_ms);
+        ev.attempt = Some(a.attempt);
+        ev.is_final = Some(false);
+        events.push(ev);
+    }
+    let mut ev = Event::new(now, event, Some(&job.name));
     ev.ok = Some(r.ok);
     ev.message = Some(r.message.clone());
     ev.duration_ms = Some(r.duration_ms);
     ev.attempts = (r.attempts > 1).then_some(r.attempts);
+    if r.attempts > 1 {
+        ev.attempt = Some(r.attempts);
+        ev.is_final = Some(true);
+    }
     ev.count = r.count;
     ev.perfdata = r.perfdata.clone();
     events.push(ev);

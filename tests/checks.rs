@@ -393,6 +393,7 @@ async fn an_executable_plugin_runs_directly_with_its_arguments() {
         command: vec![script.display().to_string(), "arg".into()],
         env: Default::default(),
         cwd: None,
+        warning_is_failure: true,
     };
     // Another test thread forking while the script was open for writing can make the
     // first exec fail with "text file busy"; that is the test's doing, not the check's.
@@ -416,6 +417,7 @@ async fn a_missing_or_non_executable_program_fails_naming_its_path() {
         command: vec![missing.display().to_string()],
         env: Default::default(),
         cwd: None,
+        warning_is_failure: true,
     };
     let outcome = command::check(&spec, TIMEOUT).await;
     assert!(!outcome.ok);
@@ -430,6 +432,7 @@ async fn a_missing_or_non_executable_program_fails_naming_its_path() {
         command: vec![plain.display().to_string()],
         env: Default::default(),
         cwd: None,
+        warning_is_failure: true,
     };
     let outcome = command::check(&spec, TIMEOUT).await;
     assert_eq!(

@@ -25,15 +25,32 @@ const REAP_WAIT: Duration = Duration::from_secs(2);
 const MESSAGE_CAP: usize = 1024;
 
 pub async fn check(spec: &CommandSpec, timeout: Duration) -> Outcome {
+    match run(spec, timeout).await {
+        Ok(Finished { status, stdout, stderr }) => judge(status, &stdout, &stderr, spec.warning_is_failure),
+        Err(outcome) => outcome,
+    }
+}
+
+/// A program that ran to its end: its exit status and its output, each capped.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Runs the program of `spec` under `timeout` (also used by `peer` checks with a
+/// `command`). `Err` says why it did not run to its end: not found, timed out (its
+/// process group killed)...
+pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Finished, Outcome> {
     let Some((program, args)) = spec.command.split_first() else {
-        return Outcome::fail("the command is empty");
+        return Err(Outcome::fail("the command is empty"));
     };
     if let Some(cwd) = &spec.cwd {
         if !cwd.is_dir() {
-            return Outcome::fail(format!(
+            return Err(Outcome::fail(format!(
                 "working directory {} does not exist",
                 cwd.display()
-            ));
+            )));
         }
     }
     let deadline = Instant::now() + timeout;
@@ -52,7 +69,7 @@ pub async fn check(spec: &CommandSpec, timeout: Duration) -> Outcome {
     }
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(e) => return spawn_error(program, &e),
+        Err(e) => return Err(spawn_error(program, &e)),
     };
     let mut group = GroupGuard::new(child.id());
 
@@ -99,7 +116,7 @@ pub async fn check(spec: &CommandSpec, timeout: Duration) -> Outcome {
         // pid, so the group id cannot have been reused by anything else.
         group.kill();
         let _ = tokio::time::timeout(REAP_WAIT, child.wait()).await;
-        return Outcome::transient(format!("{} (process group killed)", timed_out(timeout)));
+        return Err(Outcome::transient(format!("{} (process group killed)", timed_out(timeout))));
     }
     if pipes_open {
         // The plugin exited but something it started still holds its output open.
@@ -111,9 +128,9 @@ pub async fn check(spec: &CommandSpec, timeout: Duration) -> Outcome {
     }
 
     match (status, wait_error) {
-        (Some(status), _) => judge(status, &out, &err),
-        (None, Some(e)) => Outcome::fail(format!("cannot wait for {program}: {e}")),
-        (None, None) => Outcome::fail(format!("{program} ended without a status")),
+        (Some(status), _) => Ok(Finished { status, stdout: out, stderr: err }),
+        (None, Some(e)) => Err(Outcome::fail(format!("cannot wait for {program}: {e}"))),
+        (None, None) => Err(Outcome::fail(format!("{program} ended without a status"))),
     }
 }
 
@@ -178,8 +195,9 @@ fn spawn_error(program: &str, e: &io::Error) -> Outcome {
     Outcome::fail(message)
 }
 
-/// Applies the plugin conventions to an exit status and the captured output.
-fn judge(status: ExitStatus, out: &[u8], err: &[u8]) -> Outcome {
+/// Applies the plugin conventions to an exit status and the captured output. A WARNING
+/// passes (still named in the message) when the job says `warning_is_failure = false`.
+fn judge(status: ExitStatus, out: &[u8], err: &[u8], warning_is_failure: bool) -> Outcome {
     let stdout = String::from_utf8_lossy(out);
     let text = if stdout.trim().is_empty() {
         String::from_utf8_lossy(err)
@@ -190,7 +208,8 @@ fn judge(status: ExitStatus, out: &[u8], err: &[u8]) -> Outcome {
     let message = truncate(&message, MESSAGE_CAP);
     let mut outcome = match status.code() {
         Some(0) => Outcome::ok(with_state("OK", &message)),
-        Some(1) => Outcome::fail(with_state("WARNING", &message)),
+        Some(1) if warning_is_failure => Outcome::fail(with_state("WARNING", &message)),
+        Some(1) => Outcome::ok(with_state("WARNING", &message)),
         Some(2) => Outcome::fail(with_state("CRITICAL", &message)),
         Some(3) => Outcome::fail(with_state("UNKNOWN", &message)),
         Some(code) => Outcome::fail(with_detail(format!("exited with code {code}"), &message)),

@@ -34,7 +34,7 @@ impl Clients {
         self.slots.iter().filter(|s| s.get().is_some()).count()
     }
 
-    fn get(
+    pub(crate) fn get(
         &self,
         follow_redirects: bool,
         accept_invalid_certs: bool,
@@ -117,7 +117,8 @@ async fn request(spec: &HttpSpec, timeout: Duration, clients: &Clients) -> Outco
         };
     }
 
-    let cap = if spec.contains.is_some() {
+    let searched = spec.contains.is_some() || spec.not_contains.is_some() || !spec.json.is_empty();
+    let cap = if searched {
         BODY_CAP
     } else {
         DRAIN_CAP
@@ -140,6 +141,16 @@ async fn request(spec: &HttpSpec, timeout: Duration, clients: &Clients) -> Outco
             ));
         }
     }
+    if let Some(needle) = &spec.not_contains {
+        if !needle.is_empty() && contains(&body, needle.as_bytes()) {
+            return Outcome::fail(format!("body contains {:?}", truncate(needle, 100)));
+        }
+    }
+    if !spec.json.is_empty() {
+        if let Err(message) = json_assertions(&body, &spec.json) {
+            return Outcome::fail(message);
+        }
+    }
     if let Some(max) = spec.max_response_time {
         if elapsed > max {
             return Outcome::fail(format!(
@@ -150,6 +161,54 @@ async fn request(spec: &HttpSpec, timeout: Duration, clients: &Clients) -> Outco
         }
     }
     Outcome::ok(format!("HTTP {status} in {}", human(elapsed)))
+}
+
+/// Checks each JSON pointer of `assertions` against the body; the first mismatch is the
+/// message: `JSON /status is "down", expected "ok"`.
+fn json_assertions(body: &[u8], assertions: &[(String, serde_json::Value)]) -> Result<(), String> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        let beyond = if body.len() >= BODY_CAP {
+            format!(" (only the first {} KiB were read)", BODY_CAP / 1024)
+        } else {
+            String::new()
+        };
+        if body.iter().all(u8::is_ascii_whitespace) {
+            "body is empty, expected JSON".to_string()
+        } else {
+            format!("body is not JSON: {e}{beyond}")
+        }
+    })?;
+    for (pointer, expected) in assertions {
+        match doc.pointer(pointer) {
+            None => return Err(format!("JSON {pointer} is missing, expected {}", show_json(expected))),
+            Some(found) if !json_equal(found, expected) => {
+                return Err(format!("JSON {pointer} is {}, expected {}", show_json(found), show_json(expected)))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Equality where 3 and 3.0 are the same number.
+fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) if x.is_finite() => x == y,
+            _ => x == y,
+        },
+        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A JSON value for a message, shortened.
+fn show_json(v: &serde_json::Value) -> String {
+    truncate(&v.to_string(), 200)
 }
 
 /// " to /login" for a redirect that was not followed, so the message says where it went.
@@ -169,7 +228,7 @@ fn redirect_target(response: &Response) -> String {
 
 /// Reads the body chunk by chunk up to `cap` bytes and stops there: a server that sends
 /// endless data costs at most `cap` bytes of memory.
-async fn read_body(response: &mut Response, cap: usize) -> Result<Vec<u8>, reqwest::Error> {
+pub(crate) async fn read_body(response: &mut Response, cap: usize) -> Result<Vec<u8>, reqwest::Error> {
     let mut body = Vec::new();
     while body.len() < cap {
         match response.chunk().await? {
@@ -188,7 +247,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// "35 ms" below a second, "2.3 s" above.
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
     } else {
@@ -199,7 +258,7 @@ fn human(d: Duration) -> String {
 /// Turns a reqwest error into words, looking down the source chain for the cause that
 /// means something (a refused connection, a certificate problem) rather than reqwest's
 /// "error sending request for url".
-fn request_error(e: &reqwest::Error, timeout: Duration) -> Outcome {
+pub(crate) fn request_error(e: &reqwest::Error, timeout: Duration) -> Outcome {
     if e.is_timeout() {
         return Outcome::transient(timed_out(timeout));
     }
@@ -238,7 +297,7 @@ fn request_error(e: &reqwest::Error, timeout: Duration) -> Outcome {
     Outcome::fail(chain(e))
 }
 
-fn tls_message(e: &rustls::Error) -> String {
+pub(crate) fn tls_message(e: &rustls::Error) -> String {
     use rustls::CertificateError as C;
     match e {
         rustls::Error::InvalidCertificate(cert) => {

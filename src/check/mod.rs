@@ -3,10 +3,14 @@
 //! transient errors, and the tick deadline.
 
 pub mod command;
+pub mod dns;
+pub mod file;
 pub mod http;
+pub mod peer;
 pub mod perfdata;
 pub mod runner;
 pub mod tcp;
+pub mod tls_cert;
 
 use std::time::Duration;
 
@@ -42,7 +46,7 @@ impl Outcome {
 }
 
 /// The result of running one job in a run: the last attempt's outcome plus timing.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CheckResult {
     pub job: String,
     pub ok: bool,
@@ -55,6 +59,21 @@ pub struct CheckResult {
     /// Summed count a pushed result carries ("files", "rows"); none for active checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// The failed attempts before the last one, oldest first, when the check was retried
+    /// (the last attempt is the result itself). Each becomes a history event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_attempts: Vec<Attempt>,
+}
+
+/// One attempt of a retried check that failed and was retried.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    /// 1-based.
+    pub attempt: u32,
+    pub message: String,
+    pub duration_ms: u64,
+    /// When the attempt ended.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Cap on what a check keeps of a response body or a command's output. Anything past it

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::http::Clients;
-use super::{command, http, tcp, timed_out, CheckResult, Outcome};
+use super::{command, dns, file, http, peer, tcp, timed_out, tls_cert, Attempt, CheckResult, Outcome};
 use crate::config::{Job, JobKind};
 
 pub struct RunnerOptions {
@@ -30,6 +30,8 @@ struct Progress {
     attempts: u32,
     /// The attempt that last failed and how, while the job waits to retry.
     last_failure: Option<(u32, String)>,
+    /// The attempts that failed and were retried, for the history.
+    earlier: Vec<Attempt>,
 }
 
 /// Runs every job in `jobs`; returns one entry per job, in the same order: `Some(result)`,
@@ -100,9 +102,9 @@ pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResu
         if results[index].is_some() {
             continue;
         }
-        let (attempts, last_failure) = match progress[index].lock() {
-            Ok(p) => (p.attempts, p.last_failure.clone()),
-            Err(_) => (0, None),
+        let (attempts, last_failure, earlier) = match progress[index].lock() {
+            Ok(p) => (p.attempts, p.last_failure.clone(), p.earlier.clone()),
+            Err(_) => (0, None, Vec::new()),
         };
         let mut message = if panicked.contains(&index) || !cut_off {
             "the check stopped unexpectedly (internal error)".to_string()
@@ -123,6 +125,7 @@ pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResu
             attempts: attempts.max(1),
             perfdata: Vec::new(),
             count: None,
+            earlier_attempts: earlier,
         });
     }
     results
@@ -138,11 +141,13 @@ async fn run_job(
 ) -> CheckResult {
     let start = Instant::now();
     let mut attempt = 0u32;
+    let mut earlier = Vec::new();
     let outcome = loop {
         attempt += 1;
         if let Ok(mut p) = progress.lock() {
             p.attempts = attempt;
         }
+        let attempt_start = Instant::now();
         let outcome = run_once(job, clients).await;
         if outcome.ok || !outcome.transient || attempt > job.retries {
             break outcome;
@@ -153,8 +158,15 @@ async fn run_job(
         if Instant::now() + wait >= deadline {
             break outcome;
         }
+        earlier.push(Attempt {
+            attempt,
+            message: outcome.message.clone(),
+            duration_ms: millis(attempt_start.elapsed()),
+            at: chrono::Utc::now(),
+        });
         if let Ok(mut p) = progress.lock() {
             p.last_failure = Some((attempt, outcome.message.clone()));
+            p.earlier = earlier.clone();
         }
         tokio::time::sleep(wait).await;
     };
@@ -166,6 +178,7 @@ async fn run_job(
         attempts: attempt,
         perfdata: outcome.perfdata,
         count: None,
+        earlier_attempts: earlier,
     }
 }
 
@@ -176,6 +189,12 @@ async fn run_once(job: &Job, clients: &Clients) -> Outcome {
             JobKind::Http(spec) => http::check(spec, timeout, clients).await,
             JobKind::Tcp(spec) => tcp::check(spec, timeout).await,
             JobKind::Command(spec) => command::check(spec, timeout).await,
+            JobKind::TlsCert(spec) => tls_cert::check(spec, timeout).await,
+            JobKind::File(spec) => file::check(spec).await,
+            JobKind::Dns(spec) => dns::check(spec, timeout).await,
+            JobKind::Peer(spec) => peer::check(spec, timeout, clients).await,
+            // Never selected by a run (its deadline is checked under the lock instead).
+            JobKind::Passive(_) => Outcome::fail("a passive job has no check of its own: results come from `checker report` and `checker wrap`"),
         }
     };
     match tokio::time::timeout(timeout.saturating_add(SAFETY_MARGIN), check).await {

@@ -40,6 +40,9 @@ pub fn run(config: &Config, job: Option<&str>, limit: usize, failures: bool, jso
             e.channel.as_deref().map(|c| format!(" via {c}")).unwrap_or_default(),
             e.message.as_deref().map(|m| format!(": {}", m.lines().next().unwrap_or(""))).unwrap_or_default()
         );
+        if let (true, Some(n)) = (e.is_retried_attempt(), e.attempt) {
+            println!("{:<28}(attempt {n}, retried)", "");
+        }
     }
     if events.is_empty() {
         println!("(no events)");

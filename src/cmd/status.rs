@@ -48,7 +48,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
         .map_err(|e| AppError::Other(anyhow::anyhow!("reading history in {}: {e}", history.dir().display())))?;
     let mut windows: HashMap<&str, Window> = HashMap::new();
     for e in &events {
-        if !matches!(e.event, EventKind::Result | EventKind::Report) {
+        if !matches!(e.event, EventKind::Result | EventKind::Report) || e.is_retried_attempt() {
             continue;
         }
         let Some(job) = e.job.as_deref() else { continue };

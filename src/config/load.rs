@@ -13,6 +13,9 @@ use super::model::*;
 use super::raw::*;
 use crate::schedule::Schedule;
 
+mod http_channels;
+mod peers;
+
 /// One thing wrong with the configuration, where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -86,9 +89,9 @@ fn line_of(src: &str, offset: usize) -> usize {
 }
 
 /// Collects problems for one file.
-struct FileCtx<'a> {
+pub(super) struct FileCtx<'a> {
     path: &'a Path,
-    src: &'a str,
+    pub(super) src: &'a str,
     problems: &'a mut Vec<Problem>,
 }
 
@@ -98,7 +101,7 @@ impl FileCtx<'_> {
         self.problems.push(Problem { file: self.path.to_path_buf(), line, message: message.into() });
     }
 
-    fn at_line(&mut self, line: usize, message: impl Into<String>) {
+    pub(super) fn at_line(&mut self, line: usize, message: impl Into<String>) {
         self.problems.push(Problem { file: self.path.to_path_buf(), line, message: message.into() });
     }
 
@@ -165,6 +168,9 @@ fn explain_toml_error(message: &str, table: &str) -> String {
     }
     if message.contains("did not match any variant of untagged enum OneOrMany") {
         return "expected an address or a list of addresses, e.g. \"ops@example.com\" or [\"a@example.com\", \"b@example.com\"]".into();
+    }
+    if message.contains("did not match any variant of untagged enum TextList") {
+        return "expected a text or a list of texts, e.g. \"192.0.2.1\" or [\"192.0.2.1\", \"192.0.2.2\"]".into();
     }
     if message.contains("did not match any variant of untagged enum StatusList") {
         return "`expect_status` takes a status code or a list of them, e.g. 200 or [200, 301]".into();
@@ -408,11 +414,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     }
 
     let defaults = resolve_defaults(&mut cx, &raw.defaults);
+    let (pushover, webhooks) = http_channels::resolve(&mut cx, &base, &raw, &commands);
 
     let default_notify = defaults.notify.clone();
+    let serve = peers::resolve_serve(&mut cx, &base, raw.serve.as_ref());
     let mut config =
-        Config { path: path.to_path_buf(), general, logging, email, commands, jobs: Vec::new(), default_notify };
+        Config { path: path.to_path_buf(), general, logging, email, commands, jobs: Vec::new(), default_notify, serve, pushover, webhooks };
     load_jobs(&mut config, &defaults, &mut problems);
+    peers::add_peer_jobs(&mut config, &base, &src, &raw.peers, &mut problems);
     check_channels(&config, &mut problems);
 
     if problems.is_empty() {
@@ -634,36 +643,40 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
             let offset = raw.span().start.clamp(counted_to, src.len());
             line += src.as_bytes()[counted_to..offset].iter().filter(|&&b| b == b'\n').count();
             counted_to = offset;
-            // Names are claimed before the job is checked, so a duplicate is reported even
-            // when either table has problems of its own.
-            let name = raw.get_ref().name.clone().filter(|n| !n.trim().is_empty());
-            let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
-            match (&duplicate_of, name) {
-                (Some(first), Some(name)) => cx.at_line(
-                    line,
-                    format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
-                ),
-                (None, Some(name)) => {
-                    seen.insert(name, SourceLoc { file: file.clone(), line });
-                }
-                _ => {}
-            }
-            // A job that lost a bad key has been reported; checking the rest of it would
-            // only add noise such as "needs `url`" after "unknown key `urll`".
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
-            if set_aside.iter().any(|&o| o >= offset && o < end) {
-                continue;
-            }
-            let job = resolve_job(&mut cx, &dir, defaults, &channels, raw.into_inner(), offset, line);
-            if let (Some(job), None) = (job, duplicate_of) {
-                config.jobs.push(job);
+            let lost_key = set_aside.iter().any(|&o| o >= offset && o < end);
+            // `targets` first: every job it makes is then checked like a table of its own.
+            for raw in super::targets::expand(&mut cx, raw.into_inner(), offset, line) {
+                // Names are claimed before the job is checked, so a duplicate is reported
+                // even when either table has problems of its own.
+                let name = raw.name.clone().filter(|n| !n.trim().is_empty());
+                let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
+                match (&duplicate_of, name) {
+                    (Some(first), Some(name)) => cx.at_line(
+                        line,
+                        format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
+                    ),
+                    (None, Some(name)) => {
+                        seen.insert(name, SourceLoc { file: file.clone(), line });
+                    }
+                    _ => {}
+                }
+                // A job that lost a bad key has been reported; checking the rest of it
+                // would only add noise such as "needs `url`" after "unknown key `urll`".
+                if lost_key {
+                    continue;
+                }
+                let job = resolve_job(&mut cx, &dir, defaults, &channels, raw, offset, line);
+                if let (Some(job), None) = (job, duplicate_of) {
+                    config.jobs.push(job);
+                }
             }
         }
     }
 }
 
 /// Line of `key = ...` inside the job table that starts at `offset`.
-fn key_line(src: &str, offset: usize, key: &str) -> usize {
+pub(super) fn key_line(src: &str, offset: usize, key: &str) -> usize {
     let start = line_of(src, offset);
     for (i, l) in src.lines().enumerate().skip(start) {
         let t = l.trim_start();
@@ -804,6 +817,8 @@ fn resolve_job(
                 max_response_time: dur(cx, "max_response_time", &r.max_response_time),
                 follow_redirects: r.follow_redirects.unwrap_or(true),
                 accept_invalid_certs: r.accept_invalid_certs.unwrap_or(false),
+                not_contains: r.not_contains.clone(),
+                json: json_assertions(cx, kl("json"), &name, r.json.as_ref()),
             })
         }
         "tcp" => {
@@ -824,6 +839,104 @@ fn resolve_job(
             };
             JobKind::Tcp(TcpSpec { host, port })
         }
+        "tls_cert" => {
+            let host = r.host.clone().unwrap_or_default();
+            if host.is_empty() {
+                cx.at_line(line, format!("job {name:?}: kind \"tls_cert\" needs `host`, e.g. host = \"example.com\""));
+            }
+            let port = match r.port {
+                None => 443,
+                Some(p) if (1..=65_535).contains(&p) => p as u16,
+                Some(p) => {
+                    cx.at_line(kl("port"), format!("job {name:?}: `port` = {p} is not a TCP port (1-65535)"));
+                    0
+                }
+            };
+            let sni = r.sni.clone().unwrap_or_else(|| host.clone());
+            if !sni.is_empty() && rustls::pki_types::ServerName::try_from(sni.as_str()).is_err() {
+                let key = if r.sni.is_some() { "sni" } else { "host" };
+                cx.at_line(kl(key), format!("job {name:?}: `{key}` {sni:?} is not a valid host name or IP address"));
+            }
+            let warn_days = match r.warn_days {
+                None => 30,
+                Some(d) if (0..=3650).contains(&d) => d as u32,
+                Some(d) => {
+                    cx.at_line(kl("warn_days"), format!("job {name:?}: `warn_days` = {d} is out of range: use a whole number of days from 0 to 3650"));
+                    0
+                }
+            };
+            let verify = r.verify.unwrap_or(false);
+            if r.ca_file.is_some() && !verify {
+                cx.at_line(kl("ca_file"), format!("job {name:?}: `ca_file` is used only with `verify = true`: add that, or remove `ca_file`"));
+            }
+            JobKind::TlsCert(TlsCertSpec {
+                host,
+                port,
+                sni,
+                warn_days,
+                verify,
+                ca_file: r.ca_file.as_deref().map(|f| resolve_path(jobs_dir, f)),
+            })
+        }
+        "file" => {
+            let path = r.path.clone().unwrap_or_default();
+            if path.is_empty() {
+                cx.at_line(line, format!("job {name:?}: kind \"file\" needs `path`, e.g. path = \"/var/backups/db.dump\""));
+            }
+            let min_size = match r.min_size {
+                Some(n) if n < 0 => {
+                    cx.at_line(kl("min_size"), format!("job {name:?}: `min_size` = {n}: use a size in bytes, 0 or more"));
+                    None
+                }
+                other => other.map(|n| n as u64),
+            };
+            JobKind::File(FileSpec { path: resolve_path(jobs_dir, &path), max_age: dur(cx, "max_age", &r.max_age), min_size })
+        }
+        "dns" => {
+            let query = r.query.clone().unwrap_or_default();
+            if query.trim().is_empty() {
+                cx.at_line(line, format!("job {name:?}: kind \"dns\" needs `query`, the name to resolve, e.g. query = \"example.com\""));
+            }
+            let record = match &r.record {
+                None => DnsRecord::A,
+                Some(rec) => DnsRecord::parse(rec).unwrap_or_else(|| {
+                    cx.at_line(kl("record"), format!("job {name:?}: `record` = {rec:?} is not supported: use one of {}", quoted(DnsRecord::NAMES)));
+                    DnsRecord::A
+                }),
+            };
+            let expect = r.expect.clone().map(TextList::into_vec).unwrap_or_default();
+            if expect.iter().any(|e| e.trim().is_empty()) {
+                cx.at_line(kl("expect"), format!("job {name:?}: `expect` holds an empty value"));
+            }
+            let server = r.server.as_deref().and_then(|s| {
+                let parsed = s
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+                    .or_else(|| s.parse::<std::net::IpAddr>().ok().map(|ip| std::net::SocketAddr::new(ip, 53)));
+                if parsed.is_none() {
+                    cx.at_line(
+                        kl("server"),
+                        format!("job {name:?}: `server` = {s:?} is not an IP address with an optional port, e.g. \"127.0.0.1:5353\" or \"[::1]:53\""),
+                    );
+                }
+                parsed
+            });
+            JobKind::Dns(DnsSpec { query: query.trim().to_string(), record, expect, server })
+        }
+        "passive" => {
+            if r.expect_every.is_none() {
+                cx.at_line(
+                    line,
+                    format!("job {name:?}: kind \"passive\" needs `expect_every`, how often a result should arrive, e.g. expect_every = \"1h\""),
+                );
+            }
+            let expect_every = dur(cx, "expect_every", &r.expect_every).unwrap_or(Duration::from_secs(3600));
+            if expect_every < Duration::from_secs(1) {
+                cx.at_line(kl("expect_every"), format!("job {name:?}: `expect_every` must be at least 1s"));
+            }
+            let grace = dur(cx, "grace", &r.grace).unwrap_or_else(|| PassiveSpec::default_grace(expect_every));
+            JobKind::Passive(PassiveSpec { expect_every, grace })
+        }
         _ => {
             let mut command = r.command.clone().unwrap_or_default();
             if command.first().is_none_or(|p| p.is_empty()) {
@@ -838,6 +951,7 @@ fn resolve_job(
                 command,
                 env: r.env.clone().unwrap_or_default(),
                 cwd: Some(r.cwd.as_deref().map(|c| resolve_path(jobs_dir, c)).unwrap_or_else(|| jobs_dir.to_path_buf())),
+                warning_is_failure: r.warning_is_failure.unwrap_or(true),
             })
         }
     };
@@ -869,6 +983,46 @@ fn resolve_job(
     })
 }
 
+/// An http job's `json` table: JSON pointers and the values expected there.
+fn json_assertions(
+    cx: &mut FileCtx<'_>,
+    line: usize,
+    name: &str,
+    table: Option<&toml::Table>,
+) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    for (pointer, value) in table.into_iter().flatten() {
+        if !(pointer.is_empty() || pointer.starts_with('/')) {
+            cx.at_line(
+                line,
+                format!("job {name:?}: `json` key {pointer:?} is not a JSON pointer: start it with /, e.g. \"/status\" or \"/items/0/name\""),
+            );
+            continue;
+        }
+        match toml_to_json(value) {
+            Some(v) => out.push((pointer.clone(), v)),
+            None => cx.at_line(line, format!("job {name:?}: `json` {pointer:?}: the expected value must be finite")),
+        }
+    }
+    out
+}
+
+/// A TOML value as the JSON value it stands for; dates become their text.
+fn toml_to_json(v: &toml::Value) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    Some(match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => J::Number(serde_json::Number::from_f64(*f)?),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect::<Option<_>>()?),
+        toml::Value::Table(t) => {
+            J::Object(t.iter().map(|(k, v)| Some((k.clone(), toml_to_json(v)?))).collect::<Option<_>>()?)
+        }
+    })
+}
+
 /// Every channel a job names must exist.
 fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
     let known = config.channel_names();
@@ -893,8 +1047,9 @@ fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
                 file: job.source.file.clone(),
                 line: job.source.line,
                 message: format!(
-                    "job {:?} notifies by email but there is no recipient: set `alertcontact` in [general] or `contact` on the job",
-                    job.name
+                    "job {:?} notifies by email but there is no recipient: set `alertcontact` in [general] or {}",
+                    job.name,
+                    if matches!(job.kind, JobKind::Peer(_)) { "`admin` on the peer" } else { "`contact` on the job" }
                 ),
             });
         }
@@ -911,7 +1066,9 @@ impl RawJob {
         present!(
             name, kind, description, enabled, frequency, every, notify_every, failures_before_notify, failing_for, notify,
             contact, notify_recovery, timeout, retries, retry_backoff, url, method, headers, body, expect_status, contains,
-            max_response_time, follow_redirects, accept_invalid_certs, host, port, command, env, cwd
+            max_response_time, follow_redirects, accept_invalid_certs, host, port, command, env, cwd, targets, not_contains,
+            json, sni, warn_days, verify, ca_file, warning_is_failure, path, max_age, min_size, query, record, expect, server,
+            expect_every, grace
         );
         keys
     }

@@ -60,6 +60,12 @@ pub struct Config {
     /// `[defaults] notify`: where alerts about checker itself go (an unreadable state
     /// file, a tick that overran its deadline).
     pub default_notify: Vec<String>,
+    /// `[serve]`: the status server peers ask.
+    pub serve: Serve,
+    /// `[pushover]`, when configured: the channel "pushover".
+    pub pushover: Option<super::Pushover>,
+    /// `[[webhooks]]`: one channel each, by name.
+    pub webhooks: Vec<super::Webhook>,
 }
 
 impl Config {
@@ -71,6 +77,10 @@ impl Config {
     pub fn channel_names(&self) -> Vec<String> {
         let mut names = vec!["email".to_string()];
         names.extend(self.commands.iter().map(|c| c.name.clone()));
+        if self.pushover.is_some() {
+            names.push("pushover".to_string());
+        }
+        names.extend(self.webhooks.iter().map(|w| w.name.clone()));
         names
     }
 }
@@ -293,6 +303,11 @@ impl Job {
             JobKind::Http(h) => h.url.clone(),
             JobKind::Tcp(t) => format!("{}:{}", t.host, t.port),
             JobKind::Command(c) => c.command.join(" "),
+            JobKind::TlsCert(t) => format!("{}:{}", t.host, t.port),
+            JobKind::File(f) => f.path.display().to_string(),
+            JobKind::Dns(d) => format!("{} {}", d.query, d.record.as_str()),
+            JobKind::Peer(p) => p.target.describe(),
+            JobKind::Passive(p) => p.describe(),
         }
     }
 }
@@ -302,6 +317,13 @@ pub enum JobKind {
     Http(HttpSpec),
     Tcp(TcpSpec),
     Command(CommandSpec),
+    TlsCert(TlsCertSpec),
+    File(FileSpec),
+    Dns(DnsSpec),
+    /// Built from `[[peers]]`, not from job files.
+    Peer(PeerSpec),
+    /// No check of its own: fed by `report` and `wrap`, with a dead-man's-switch deadline.
+    Passive(PassiveSpec),
 }
 
 impl JobKind {
@@ -310,7 +332,42 @@ impl JobKind {
             JobKind::Http(_) => "http",
             JobKind::Tcp(_) => "tcp",
             JobKind::Command(_) => "command",
+            JobKind::TlsCert(_) => "tls_cert",
+            JobKind::File(_) => "file",
+            JobKind::Dns(_) => "dns",
+            JobKind::Peer(_) => "peer",
+            JobKind::Passive(_) => "passive",
         }
+    }
+
+    /// Whether runs execute a check for this kind; passive jobs only have a deadline.
+    pub fn runs_a_check(&self) -> bool {
+        !matches!(self, JobKind::Passive(_))
+    }
+}
+
+/// A `passive` job: results arrive by `report` / `wrap`; none within `expect_every` +
+/// `grace` makes it fail as "missing".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassiveSpec {
+    pub expect_every: Duration,
+    /// Default: a tenth of `expect_every`, at least 1 minute and at most 1 hour.
+    pub grace: Duration,
+}
+
+impl PassiveSpec {
+    /// The grace when none is given: a tenth of `expect_every`, at least 1 minute (cron's
+    /// granularity) and at most 1 hour.
+    pub fn default_grace(expect_every: Duration) -> Duration {
+        (expect_every / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600))
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "pushed, expected every {} (grace {})",
+            crate::duration::format(self.expect_every),
+            crate::duration::format(self.grace)
+        )
     }
 }
 
@@ -328,6 +385,10 @@ pub struct HttpSpec {
     pub max_response_time: Option<Duration>,
     pub follow_redirects: bool,
     pub accept_invalid_certs: bool,
+    /// Text the body must not contain.
+    pub not_contains: Option<String>,
+    /// JSON assertions: a JSON pointer (RFC 6901) and the value expected there.
+    pub json: Vec<(String, serde_json::Value)>,
 }
 
 #[derive(Debug, Clone)]
@@ -343,4 +404,158 @@ pub struct CommandSpec {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
+    /// Whether a WARNING (exit 1) fails the check (default) or passes it.
+    pub warning_is_failure: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsCertSpec {
+    pub host: String,
+    pub port: u16,
+    /// The name sent in the TLS handshake (and checked when `verify`).
+    pub sni: String,
+    /// Fail when the certificate expires within this many days.
+    pub warn_days: u32,
+    /// Also fail on an untrusted chain or a name mismatch.
+    pub verify: bool,
+    /// Extra CA (PEM) trusted with `verify`, besides the public roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    /// Resolved against the jobs folder.
+    pub path: PathBuf,
+    pub max_age: Option<Duration>,
+    pub min_size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsRecord {
+    A,
+    Aaaa,
+    Cname,
+    Mx,
+    Txt,
+    Ns,
+}
+
+impl DnsRecord {
+    pub const NAMES: &'static [&'static str] = &["A", "AAAA", "CNAME", "MX", "TXT", "NS"];
+
+    pub fn parse(s: &str) -> Option<DnsRecord> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "A" => DnsRecord::A,
+            "AAAA" => DnsRecord::Aaaa,
+            "CNAME" => DnsRecord::Cname,
+            "MX" => DnsRecord::Mx,
+            "TXT" => DnsRecord::Txt,
+            "NS" => DnsRecord::Ns,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsRecord::A => "A",
+            DnsRecord::Aaaa => "AAAA",
+            DnsRecord::Cname => "CNAME",
+            DnsRecord::Mx => "MX",
+            DnsRecord::Txt => "TXT",
+            DnsRecord::Ns => "NS",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DnsSpec {
+    /// The name to resolve.
+    pub query: String,
+    pub record: DnsRecord,
+    /// Values that must all be among the answers.
+    pub expect: Vec<String>,
+    /// A nameserver to ask instead of the system resolver.
+    pub server: Option<std::net::SocketAddr>,
+}
+
+/// A `[[peers]]` entry: another checker (or an original Python Checker) that is asked
+/// whether it is running its jobs and can send mail.
+#[derive(Debug, Clone)]
+pub struct PeerSpec {
+    pub name: String,
+    pub target: PeerTarget,
+    /// Bearer token sent to the peer (`Authorization: Bearer ...`).
+    pub token: Option<Secret>,
+    pub accept_invalid_certs: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum PeerTarget {
+    /// The peer's status URL; `GET` answers the status word.
+    Url(String),
+    /// A program that prints the status word, e.g. `ssh backup checker peer-status`;
+    /// it runs in the settings file's folder.
+    Command(CommandSpec),
+}
+
+impl PeerTarget {
+    /// For tables and messages: the URL without any password in it, or the command line.
+    pub fn describe(&self) -> String {
+        match self {
+            PeerTarget::Url(url) => redact_userinfo(url),
+            PeerTarget::Command(c) => c.command.join(" "),
+        }
+    }
+}
+
+/// `http://user:pass@host/` becomes `http://user:***@host/`.
+fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// `[serve]`: the status server (`checker serve`).
+#[derive(Debug, Clone)]
+pub struct Serve {
+    /// Address to listen on, `host:port`.
+    pub listen: String,
+    /// Bearer token every request must carry; `None`: open.
+    pub token: Option<Secret>,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// A client must send a whole request head within this long (also the keep-alive
+    /// idle limit).
+    pub header_timeout: Duration,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Serve {
+            listen: "127.0.0.1:5000".into(),
+            token: None,
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[cfg(test)]
+mod peer_target_tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_a_peer_url_is_never_shown() {
+        assert_eq!(redact_userinfo("https://me:hunter2@peer.example/x@y"), "https://me:***@peer.example/x@y");
+        assert_eq!(redact_userinfo("http://peer.example:5000/"), "http://peer.example:5000/");
+        assert_eq!(redact_userinfo("http://me@peer.example/"), "http://me@peer.example/");
+    }
 }

@@ -37,6 +37,49 @@ pub struct RawSettings {
     pub defaults: RawDefaults,
     #[serde(default)]
     pub commands: Vec<S<RawCommandChannel>>,
+    #[serde(default)]
+    pub peers: Vec<S<RawPeer>>,
+    pub serve: Option<RawServe>,
+    pub pushover: Option<super::channels::RawPushover>,
+    #[serde(default)]
+    pub webhooks: Vec<S<super::channels::RawWebhook>>,
+}
+
+/// One `[[peers]]` table: becomes a job named `peer <name>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeer {
+    pub name: Option<S<String>>,
+    pub url: Option<S<String>>,
+    pub command: Option<S<Vec<String>>>,
+    pub admin: Option<S<OneOrMany>>,
+    pub token: Option<String>,
+    pub token_env: Option<S<String>>,
+    pub token_file: Option<S<String>>,
+    pub frequency: Option<S<String>>,
+    pub every: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub retries: Option<S<i64>>,
+    pub failures_before_notify: Option<S<i64>>,
+    pub failing_for: Option<S<String>>,
+    pub notify_every: Option<S<String>>,
+    pub notify: Option<S<Vec<String>>>,
+    pub notify_recovery: Option<bool>,
+    pub accept_invalid_certs: Option<bool>,
+    pub enabled: Option<bool>,
+    pub description: Option<String>,
+}
+
+/// `[serve]`: the status server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServe {
+    pub listen: Option<S<String>>,
+    pub token: Option<String>,
+    pub token_env: Option<S<String>>,
+    pub token_file: Option<S<String>>,
+    pub max_connections: Option<S<i64>>,
+    pub header_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -118,7 +161,7 @@ pub struct RawCommandChannel {
 
 /// One `[[job]]` table. Every key of every kind is here; which keys apply to which kind
 /// is checked in validation, so a key of the wrong kind is an error with its line.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJob {
     pub name: Option<String>,
@@ -136,6 +179,8 @@ pub struct RawJob {
     pub timeout: Option<String>,
     pub retries: Option<i64>,
     pub retry_backoff: Option<String>,
+    /// One job per target, `{target}` replaced in every string (SPEC §3).
+    pub targets: Option<Vec<String>>,
     // http
     pub url: Option<String>,
     pub method: Option<String>,
@@ -146,13 +191,51 @@ pub struct RawJob {
     pub max_response_time: Option<String>,
     pub follow_redirects: Option<bool>,
     pub accept_invalid_certs: Option<bool>,
-    // tcp
+    pub not_contains: Option<String>,
+    /// JSON pointer -> expected value.
+    pub json: Option<toml::Table>,
+    // tcp (and tls_cert)
     pub host: Option<String>,
     pub port: Option<i64>,
+    // tls_cert
+    pub sni: Option<String>,
+    pub warn_days: Option<i64>,
+    pub verify: Option<bool>,
+    pub ca_file: Option<String>,
     // command
     pub command: Option<Vec<String>>,
     pub env: Option<BTreeMap<String, String>>,
     pub cwd: Option<String>,
+    pub warning_is_failure: Option<bool>,
+    // file
+    pub path: Option<String>,
+    pub max_age: Option<String>,
+    pub min_size: Option<i64>,
+    // dns
+    pub query: Option<String>,
+    pub record: Option<String>,
+    pub expect: Option<TextList>,
+    pub server: Option<String>,
+    // passive
+    pub expect_every: Option<String>,
+    pub grace: Option<String>,
+}
+
+/// A text or a list of texts (a dns job's `expect`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TextList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl TextList {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            TextList::One(s) => vec![s],
+            TextList::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -179,6 +262,7 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "timeout",
     "retries",
     "retry_backoff",
+    "targets",
 ];
 
 /// The job kinds and the keys each adds to the common ones.
@@ -195,10 +279,16 @@ pub const KIND_KEYS: &[(&str, &[&str])] = &[
             "max_response_time",
             "follow_redirects",
             "accept_invalid_certs",
+            "not_contains",
+            "json",
         ],
     ),
     ("tcp", &["host", "port"]),
-    ("command", &["command", "env", "cwd"]),
+    ("command", &["command", "env", "cwd", "warning_is_failure"]),
+    ("tls_cert", &["host", "port", "sni", "warn_days", "verify", "ca_file"]),
+    ("file", &["path", "max_age", "min_size"]),
+    ("dns", &["query", "record", "expect", "server"]),
+    ("passive", &["expect_every", "grace"]),
 ];
 
 pub fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {

@@ -221,6 +221,8 @@ pub fn http_spec(url: &str) -> HttpSpec {
         max_response_time: None,
         follow_redirects: false,
         accept_invalid_certs: false,
+        not_contains: None,
+        json: Vec::new(),
     }
 }
 
@@ -292,6 +294,7 @@ pub fn sh(script: &Path, args: &[&str]) -> CommandSpec {
         command,
         env: BTreeMap::new(),
         cwd: None,
+        warning_is_failure: true,
     }
 }
 
