@@ -65,7 +65,14 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         Command::History { job, limit, failures, json } => {
             cmd::history::run(&load(&cli)?, job.as_deref(), *limit, *failures, *json)
         }
+        Command::Report { job, ok, fail: _, count, message } => {
+            cmd::report::run(&load(&cli)?, job, *ok, *count, message.as_deref(), cli.nomail)
+        }
+        Command::Wrap { job, command } => cmd::wrap::run(&load(&cli)?, job, command, cli.nomail),
         Command::Prune { older_than } => cmd::prune::run(&load(&cli)?, older_than.as_deref()),
         Command::List { json } => cmd::list::run(&load(&cli)?, *json),
+        Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
+        Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
+        Command::Peers { json } => cmd::peers::run(&load(&cli)?, *json),
     }
 }

@@ -75,6 +75,47 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record a result pushed by another program (a script, a cron job).
+    Report {
+        /// The job, usually one of `kind = "passive"`.
+        job: String,
+        /// The run worked.
+        #[arg(long, conflicts_with = "fail", required_unless_present = "fail")]
+        ok: bool,
+        /// The run failed.
+        #[arg(long)]
+        fail: bool,
+        /// Items the run handled (files, rows): added to the job's summed count.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// What happened, in a line (the error, for a failure).
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
+    },
+    /// Run COMMAND, record its outcome as JOB's result, and exit with its status.
+    Wrap {
+        /// The job, usually one of `kind = "passive"`.
+        job: String,
+        /// The command and its arguments, after `--` (run directly, not by a shell).
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// This instance's health as peers see it: True, MailProblem or JobProblem.
+    PeerStatus {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the peer-status word over HTTP (GET /), /status.json and /metrics.
+    Serve {
+        /// Address to listen on (default: [serve] listen, else 127.0.0.1:5000).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Ask every configured peer now and print what each answered.
+    Peers {
+        #[arg(long)]
+        json: bool,
+    },
     /// Drop history older than a duration (default: the configured retention).
     Prune {
         #[arg(long, value_name = "DURATION")]

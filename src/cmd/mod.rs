@@ -2,11 +2,15 @@
 
 pub mod history;
 pub mod list;
+pub mod peer_status;
+pub mod peers;
 pub mod prune;
+pub mod report;
 pub mod run_once;
 pub mod status;
 pub mod tick;
 pub mod validate;
+pub mod wrap;
 
 use crate::config::Config;
 use crate::error::AppError;

@@ -12,10 +12,11 @@ pub fn run(config: &Config, names: &[String], dry_run: bool, json: bool, nomail:
         super::known_job(config, n)?;
     }
     let report = if dry_run {
+        // Passive jobs have no check to run.
         let jobs: Vec<Job> = if names.is_empty() {
-            config.jobs.iter().filter(|j| j.enabled).cloned().collect()
+            config.jobs.iter().filter(|j| j.enabled && j.kind.runs_a_check()).cloned().collect()
         } else {
-            config.jobs.iter().filter(|j| names.contains(&j.name)).cloned().collect()
+            config.jobs.iter().filter(|j| names.contains(&j.name) && j.kind.runs_a_check()).cloned().collect()
         };
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
         let opts = RunnerOptions { max_concurrency: config.general.max_concurrency, deadline: config.general.tick_deadline };

@@ -97,6 +97,14 @@ pub struct JobState {
     pub recent: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub perfdata: Vec<PerfDatum>,
+    /// When a run first saw this job: a passive job that never reported is "missing"
+    /// only once its deadline has passed since then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    /// When the last result pushed by `report` or `wrap` arrived (a passive job's deadline
+    /// counts from it; its own "missing" failures do not move it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_pushed: Option<DateTime<Utc>>,
 }
 
 /// Each tick's start and end, for `peer-status` (SPEC §6).

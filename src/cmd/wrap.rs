@@ -1,0 +1,413 @@
+//! `checker wrap JOB -- COMMAND [ARGS...]`: runs COMMAND directly (no shell) with its
+//! input and output passed through, keeps the last 4 KiB of each output stream, records
+//! the outcome (exit status, duration, output tail) as JOB's result and exits with
+//! COMMAND's status (128 + N when signal N killed it). SIGINT, SIGTERM and SIGHUP sent to
+//! checker are passed on to COMMAND.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::check::truncate;
+use crate::config::{Config, Job};
+use crate::error::AppError;
+use crate::push;
+use crate::tick::RunOptions;
+
+/// How much of the end of each output stream the result keeps.
+pub const TAIL_CAP: usize = 4 * 1024;
+/// How long the output pipes may stay open once COMMAND has exited (something it started
+/// in the background may hold them) before the result is recorded without waiting more.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+/// The longest line quoted in the first line of the message.
+const LINE_CAP: usize = 200;
+
+pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Result<u8, AppError> {
+    let job = super::report::find_job(config, name)?;
+    let Some((program, args)) = command.split_first() else {
+        return Err(AppError::Usage(
+            "wrap needs a command after `--`, e.g. `checker wrap backup -- /usr/local/bin/backup.sh`".into(),
+        ));
+    };
+    // Before the child exists, so that no signal meant for it can be lost.
+    let forwarder = forward::Forwarder::install()
+        .map_err(|e| AppError::Other(anyhow::anyhow!("cannot set up signal forwarding: {e}")))?;
+    let start = Instant::now();
+    let spawned =
+        Command::new(program).args(args).stdin(Stdio::inherit()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            forwarder.restore();
+            // The shell's conventions: 127 not found, 126 found but not runnable.
+            let code = if e.kind() == io::ErrorKind::NotFound { 127 } else { 126 };
+            let message = format!("cannot run {program}: {e}");
+            eprintln!("checker wrap: {message}");
+            return finish(config, job, false, code, message, start.elapsed(), nomail);
+        }
+    };
+    forwarder.watch(child.id());
+
+    let (done_tx, done_rx) = mpsc::channel();
+    let out_tail = Arc::new(Mutex::new(Tail::default()));
+    let err_tail = Arc::new(Mutex::new(Tail::default()));
+    let mut pumps = 0;
+    if let Some(out) = child.stdout.take() {
+        pumps += 1;
+        pump(out, io::stdout(), Arc::clone(&out_tail), done_tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        pumps += 1;
+        pump(err, io::stderr(), Arc::clone(&err_tail), done_tx.clone());
+    }
+    drop(done_tx);
+
+    let status = forwarder.wait(&mut child);
+    let elapsed = start.elapsed();
+    forwarder.restore();
+    let grace_end = Instant::now() + PIPE_GRACE;
+    for _ in 0..pumps {
+        if done_rx.recv_timeout(grace_end.saturating_duration_since(Instant::now())).is_err() {
+            break;
+        }
+    }
+    let out = snapshot(&out_tail);
+    let err = snapshot(&err_tail);
+
+    let (ok, code, how) = match status {
+        Ok(status) => judge(status),
+        Err(e) => (false, 1, format!("cannot wait for {program}: {e}")),
+    };
+    let mut summary = format!("{how} after {}", crate::duration::format(elapsed));
+    if let Some(line) = last_line(&err).or_else(|| last_line(&out)) {
+        summary.push_str(": ");
+        summary.push_str(&line);
+    }
+    let message = compose(&summary, &[("stdout", &out), ("stderr", &err)]);
+    finish(config, job, ok, code, message, elapsed, nomail)
+}
+
+/// Records the result; the exit status stays COMMAND's even when recording fails, unless
+/// COMMAND succeeded (then the state error's own status, so the failure is not silent).
+fn finish(
+    config: &Config,
+    job: &Job,
+    ok: bool,
+    code: u8,
+    message: String,
+    elapsed: Duration,
+    nomail: bool,
+) -> Result<u8, AppError> {
+    let result = push::result(job, ok, message, u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX), None);
+    match push::record(config, job, &result, RunOptions { nomail }) {
+        Ok(notifications) => {
+            for n in notifications.iter().filter(|n| !n.delivered) {
+                log::warn!("{} notification for {} via {} queued for retry", n.kind.as_str(), n.job, n.channel);
+            }
+            Ok(code)
+        }
+        Err(e) if code != 0 => {
+            log::error!(target: crate::logging::FILE_ONLY, "could not record the result of {}: {e}", job.name);
+            eprintln!("Error: could not record the result of {}: {e}", job.name);
+            Ok(code)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Success, exit status, and how it ended in words.
+fn judge(status: ExitStatus) -> (bool, u8, String) {
+    if let Some(code) = status.code() {
+        return (code == 0, (code & 0xff) as u8, format!("exit status {code}"));
+    }
+    if let Some(sig) = status.signal() {
+        let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("unknown signal");
+        return (false, (128 + sig).clamp(0, 255) as u8, format!("killed by signal {sig} ({name})"));
+    }
+    (false, 1, "ended without an exit status".to_string())
+}
+
+/// The end of one output stream: at most `TAIL_CAP` bytes, and how much there was.
+#[derive(Default, Clone)]
+struct Tail {
+    buf: VecDeque<u8>,
+    total: u64,
+}
+
+impl Tail {
+    fn push(&mut self, data: &[u8]) {
+        self.total += data.len() as u64;
+        let data = &data[data.len().saturating_sub(TAIL_CAP)..];
+        self.buf.extend(data);
+        let excess = self.buf.len().saturating_sub(TAIL_CAP);
+        self.buf.drain(..excess);
+    }
+
+    fn truncated(&self) -> bool {
+        self.total > self.buf.len() as u64
+    }
+
+    fn text(&self) -> String {
+        let bytes: Vec<u8> = self.buf.iter().copied().collect();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        // A cut through a multi-byte character leaves replacement marks at the start.
+        if self.truncated() {
+            text.trim_start_matches('\u{fffd}').to_string()
+        } else {
+            text
+        }
+    }
+}
+
+fn snapshot(tail: &Mutex<Tail>) -> Tail {
+    match tail.lock() {
+        Ok(t) => t.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// Copies `from` to `to` as it comes, keeping the tail; `to` failing (a closed terminal)
+/// stops the copying, never the reading, so COMMAND cannot block on a full pipe.
+fn pump(
+    mut from: impl Read + Send + 'static,
+    mut to: impl Write + Send + 'static,
+    tail: Arc<Mutex<Tail>>,
+    done: mpsc::Sender<()>,
+) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut passing = true;
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if passing && (to.write_all(&buf[..n]).is_err() || to.flush().is_err()) {
+                        passing = false;
+                    }
+                    if let Ok(mut t) = tail.lock() {
+                        t.push(&buf[..n]);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        let _ = done.send(());
+    });
+}
+
+/// The last line with something on it, shortened.
+fn last_line(t: &Tail) -> Option<String> {
+    let text = t.text();
+    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(|l| truncate(l, LINE_CAP))
+}
+
+/// The message: the summary line, then each stream's tail under a header.
+fn compose(summary: &str, streams: &[(&str, &Tail)]) -> String {
+    let mut m = summary.to_string();
+    for (name, t) in streams {
+        if t.total == 0 {
+            continue;
+        }
+        if t.truncated() {
+            m.push_str(&format!("\n--- {name} (last {} of {} bytes) ---\n", t.buf.len(), t.total));
+        } else {
+            m.push_str(&format!("\n--- {name} ---\n"));
+        }
+        m.push_str(t.text().trim_end_matches('\n'));
+    }
+    m
+}
+
+/// Passing SIGINT, SIGTERM and SIGHUP on to the child. The handler only writes the
+/// signal's number to a socket (async-signal-safe); a thread reads it and signals the
+/// child. A signal the terminal sent (Ctrl-C, hang-up) went to the whole foreground
+/// process group, the child included, so it is not sent a second time. Signals that were
+/// ignored when checker started (`nohup`) stay ignored, for checker and the child.
+mod forward {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::process::{Child, ExitStatus};
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use nix::libc;
+    use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    use nix::unistd::Pid;
+
+    const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+    /// The write end of the socket the handler writes to; -1 when none.
+    static NOTIFY_FD: AtomicI32 = AtomicI32::new(-1);
+
+    extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+            if !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL {
+                return;
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = info;
+        let fd = NOTIFY_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let saved = nix::errno::Errno::last_raw();
+            let byte = sig as u8;
+            // SAFETY: write(2) is async-signal-safe; the buffer is one valid byte. The
+            // socket is non-blocking, so a full buffer drops the signal instead of hanging.
+            unsafe {
+                libc::write(fd, (&byte as *const u8).cast(), 1);
+            }
+            nix::errno::Errno::set_raw(saved);
+        }
+    }
+
+    #[derive(Default)]
+    struct Shared {
+        child: Option<Pid>,
+        exited: bool,
+        /// Signals that came before the child existed.
+        pending: Vec<Signal>,
+    }
+
+    pub struct Forwarder {
+        shared: Arc<Mutex<Shared>>,
+        previous: Mutex<Vec<(Signal, SigAction)>>,
+        _notify: UnixStream,
+    }
+
+    impl Forwarder {
+        pub fn install() -> std::io::Result<Forwarder> {
+            let (notify, mut listen) = UnixStream::pair()?;
+            notify.set_nonblocking(true)?;
+            NOTIFY_FD.store(notify.as_raw_fd(), Ordering::Relaxed);
+            let shared = Arc::new(Mutex::new(Shared::default()));
+            let reader = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                let mut byte = [0u8; 1];
+                while let Ok(1) = listen.read(&mut byte) {
+                    let Ok(sig) = Signal::try_from(i32::from(byte[0])) else { continue };
+                    let Ok(mut s) = reader.lock() else { break };
+                    match (s.child, s.exited) {
+                        (_, true) => {}
+                        (Some(pid), false) => {
+                            let _ = kill(pid, sig);
+                        }
+                        (None, false) => s.pending.push(sig),
+                    }
+                }
+            });
+            let action = SigAction::new(
+                SigHandler::SigAction(on_signal),
+                SaFlags::SA_SIGINFO | SaFlags::SA_RESTART,
+                SigSet::empty(),
+            );
+            let mut previous = Vec::new();
+            for sig in FORWARDED {
+                // SAFETY: the handler only does async-signal-safe work (see `on_signal`).
+                let old = unsafe { sigaction(sig, &action) }.map_err(std::io::Error::from)?;
+                if old.handler() == SigHandler::SigIgn {
+                    // SAFETY: putting back the disposition that was there.
+                    unsafe { sigaction(sig, &old) }.map_err(std::io::Error::from)?;
+                } else {
+                    previous.push((sig, old));
+                }
+            }
+            Ok(Forwarder { shared, previous: Mutex::new(previous), _notify: notify })
+        }
+
+        /// From now on signals go to `pid`, starting with any that came before.
+        pub fn watch(&self, pid: u32) {
+            let Ok(pid) = i32::try_from(pid) else { return };
+            let pid = Pid::from_raw(pid);
+            if let Ok(mut s) = self.shared.lock() {
+                s.child = Some(pid);
+                for sig in std::mem::take(&mut s.pending) {
+                    let _ = kill(pid, sig);
+                }
+            }
+        }
+
+        /// Waits for the child to end. It is marked as ended before it is reaped, so the
+        /// forwarding thread can never signal a reused process id.
+        pub fn wait(&self, child: &mut Child) -> std::io::Result<ExitStatus> {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                while let Err(nix::errno::Errno::EINTR) =
+                    waitid(Id::Pid(Pid::from_raw(pid)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+                {}
+            }
+            if let Ok(mut s) = self.shared.lock() {
+                s.exited = true;
+            }
+            child.wait()
+        }
+
+        /// Puts back the handlers checker had before, so that a signal during the
+        /// recording and delivery that follow stops checker as usual.
+        pub fn restore(&self) {
+            let Ok(mut previous) = self.previous.lock() else { return };
+            for (sig, old) in previous.drain(..) {
+                // SAFETY: restoring the disposition `install` replaced.
+                let _ = unsafe { sigaction(sig, &old) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_last_bytes_and_counts_them_all() {
+        let mut t = Tail::default();
+        t.push(b"first line\n");
+        assert!(!t.truncated());
+        for i in 0..1000 {
+            t.push(format!("line {i}\n").as_bytes());
+        }
+        assert!(t.truncated());
+        assert_eq!(t.buf.len(), TAIL_CAP);
+        let text = t.text();
+        assert!(text.ends_with("line 999\n"));
+        assert!(!text.contains("first line"));
+        // One push bigger than the cap.
+        let mut big = Tail::default();
+        big.push(&vec![b'x'; 3 * TAIL_CAP]);
+        assert_eq!((big.buf.len(), big.total), (TAIL_CAP, 3 * TAIL_CAP as u64));
+    }
+
+    #[test]
+    fn a_cut_through_a_character_does_not_show_as_garbage() {
+        let mut t = Tail::default();
+        t.push("é".repeat(TAIL_CAP).as_bytes());
+        t.push(b"x");
+        assert!(t.text().starts_with('é'));
+    }
+
+    #[test]
+    fn the_message_has_a_summary_line_then_each_non_empty_stream() {
+        let mut out = Tail::default();
+        out.push(b"copied 3 files\n");
+        let err = Tail::default();
+        let m = compose("exit status 0 after 2s: copied 3 files", &[("stdout", &out), ("stderr", &err)]);
+        assert_eq!(m, "exit status 0 after 2s: copied 3 files\n--- stdout ---\ncopied 3 files");
+        assert_eq!(last_line(&out).as_deref(), Some("copied 3 files"));
+        assert_eq!(last_line(&err), None);
+    }
+
+    #[test]
+    fn exit_statuses_and_signals_map_to_the_shells_numbers() {
+        let code = |raw: i32| judge(ExitStatus::from_raw(raw));
+        assert_eq!(code(0), (true, 0, "exit status 0".to_string()));
+        assert_eq!(code(3 << 8), (false, 3, "exit status 3".to_string()));
+        assert_eq!(code(15), (false, 143, "killed by signal 15 (SIGTERM)".to_string()));
+        assert_eq!(code(9), (false, 137, "killed by signal 9 (SIGKILL)".to_string()));
+    }
+}

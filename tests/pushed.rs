@@ -1,0 +1,500 @@
+//! Pushed results end to end through the real binary: `report` and `wrap`, passive jobs
+//! and their dead-man's-switch deadlines, seed 000's rule in real time, per-job metrics
+//! in `status`, history filters and pruning, and contention (many reports at once,
+//! reports during a long tick).
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{stderr, stdout, Fixture};
+use serde_json::Value;
+
+fn passive(name: &str, extra: &str) -> String {
+    format!("[[job]]\nname = \"{name}\"\nkind = \"passive\"\nexpect_every = \"1h\"\n{extra}\n")
+}
+
+fn report(f: &Fixture, args: &[&str]) {
+    let mut all = vec!["report"];
+    all.extend_from_slice(args);
+    let out = f.run_ok(&all, 0);
+    assert_eq!(stdout(&out), "", "report is silent when all went well (cron mails any output)");
+}
+
+fn events_of(f: &Fixture, kind: &str) -> Vec<Value> {
+    f.history().into_iter().filter(|e| e["event"] == kind).collect()
+}
+
+fn alert_summary(f: &Fixture) -> Vec<(String, String, u64)> {
+    f.alerts()
+        .iter()
+        .map(|a| {
+            (
+                a["job"].as_str().unwrap_or("").to_string(),
+                a["kind"].as_str().unwrap_or("").to_string(),
+                a["consecutive_failures"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn summary(job: &str, kind: &str, n: u64) -> (String, String, u64) {
+    (job.to_string(), kind.to_string(), n)
+}
+
+fn wait_for_file(path: &std::path::Path, within: Duration) {
+    let deadline = Instant::now() + within;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// 1. report
+
+#[test]
+fn report_records_a_result_with_its_count_and_message_and_keeps_seed_001s_metrics() {
+    let f = Fixture::new();
+    f.jobs(&passive("fastdl", ""));
+    report(&f, &["fastdl", "--ok", "--count", "120", "--message", "120 files"]);
+    report(&f, &["fastdl", "--ok", "--count", "95"]);
+    report(&f, &["fastdl", "--fail", "--message", "Cloudflare challenge"]);
+    let s = f.job_state("fastdl");
+    assert_eq!(s["total_count"], 215, "counts are summed: {s}");
+    assert_eq!(s["total_attempts"], 3);
+    assert_eq!(s["successes"], 2);
+    assert_eq!(s["failures"], 1);
+    assert_eq!(s["consecutive_failures"], 1);
+    assert_eq!(s["status"], "failing");
+    assert_eq!(s["last_error"], "Cloudflare challenge");
+    let (last_run, last_success) = (s["last_run"].as_str().unwrap(), s["last_success"].as_str().unwrap());
+    assert!(last_run > last_success, "the last run is the failure, after the last success");
+    let reports = events_of(&f, "report");
+    assert_eq!(reports.len(), 3, "each pushed result is a `report` event");
+    assert!(events_of(&f, "result").is_empty());
+    let counts: Vec<Value> = reports.iter().map(|e| e["count"].clone()).collect();
+    assert_eq!(counts, vec![Value::from(120), Value::from(95), Value::Null]);
+    assert_eq!(reports[0]["message"], "120 files");
+    assert_eq!(reports[1]["message"], "reported OK");
+    assert_eq!(reports[2]["ok"], false);
+    // Consecutive errors reset on the next success.
+    report(&f, &["fastdl", "--ok"]);
+    assert_eq!(f.job_state("fastdl")["consecutive_failures"], 0);
+}
+
+#[test]
+fn report_to_an_unknown_job_names_the_nearest_one_and_exits_2() {
+    let f = Fixture::new();
+    f.jobs(&passive("fastdl", ""));
+    let out = f.run_ok(&["report", "fastld", "--ok"], 2);
+    let err = stderr(&out);
+    assert!(err.contains("unknown job \"fastld\"") && err.contains("did you mean \"fastdl\""), "{err}");
+    assert!(!f.path().join("state.json").exists(), "nothing recorded");
+    // Exactly one of --ok and --fail.
+    f.run_ok(&["report", "fastdl"], 2);
+    f.run_ok(&["report", "fastdl", "--ok", "--fail"], 2);
+    f.run_ok(&["report", "fastdl", "--ok", "--count", "many"], 2);
+}
+
+#[test]
+fn report_works_for_a_job_of_any_kind_and_alerts_by_its_rules() {
+    let f = Fixture::new();
+    f.script("jobs/ok.sh", "#!/bin/sh\necho 'OK - fine'\n");
+    f.jobs("[[job]]\nname = \"nightly\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nfrequency = \"day\"\n");
+    report(&f, &["nightly", "--fail", "--message", "rsync: connection refused"]);
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "failures_before_notify = 1, every: the report alerts at once");
+    assert_eq!(alerts[0]["job"], "nightly");
+    assert_eq!(alerts[0]["message"], "rsync: connection refused");
+    assert!(f.state()["outbox"].as_array().unwrap().is_empty(), "delivered and settled");
+    let notes = events_of(&f, "notify");
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["ok"], true);
+    report(&f, &["nightly", "--ok"]);
+    assert_eq!(alert_summary(&f)[1], summary("nightly", "recovery", 1));
+}
+
+// 2. Seed 000 in real time: failing_for = "2s" stands for its 3 hours.
+
+#[test]
+fn seed_000_rule_end_to_end_alerts_once_for_the_failing_source_only() {
+    let f = Fixture::new();
+    let rule = "notify_every = \"state_change\"\nfailures_before_notify = 2\nfailing_for = \"2s\"";
+    f.jobs(&format!("{}{}{}", passive("fastdl", rule), passive("toolzu", rule), passive("imginn", rule)));
+    // 09:00
+    report(&f, &["fastdl", "--ok", "--count", "3"]);
+    report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
+    report(&f, &["imginn", "--fail", "--message", "Cloudflare"]);
+    // Two failures within less than failing_for: not yet.
+    report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
+    assert!(f.alerts().is_empty(), "{:?}", alert_summary(&f));
+    std::thread::sleep(Duration::from_millis(2100));
+    // 12:00: toolzu has failed for failing_for with 3 failures: the one alert. imginn
+    // recovered before the threshold: nothing, not even a recovery notice.
+    report(&f, &["fastdl", "--ok", "--count", "2"]);
+    report(&f, &["imginn", "--ok", "--count", "5"]);
+    report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
+    assert_eq!(alert_summary(&f), vec![summary("toolzu", "failure", 3)]);
+    let a = &f.alerts()[0];
+    assert_eq!(a["message"], "Rate limited");
+    assert!(a["failing_since"].is_string() && a["last_success"].is_null(), "{a}");
+    // 15:00: still failing, no repeat.
+    report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
+    report(&f, &["fastdl", "--ok"]);
+    assert_eq!(f.alerts().len(), 1);
+    // It works again: the recovery notice.
+    report(&f, &["toolzu", "--ok", "--count", "7"]);
+    assert_eq!(alert_summary(&f), vec![summary("toolzu", "failure", 3), summary("toolzu", "recovery", 4)]);
+    assert_eq!(f.job_state("fastdl")["total_count"], 5);
+}
+
+// 3. wrap
+
+fn wrap(f: &Fixture, args: &[&str]) -> std::process::Command {
+    let mut c = f.cmd();
+    c.args(["wrap"]).args(args);
+    c
+}
+
+#[test]
+fn wrap_passes_output_through_records_its_tail_and_exits_with_the_commands_status() {
+    let f = Fixture::new();
+    f.jobs(&passive("backup", ""));
+    // 1,000 numbered lines (about 9 KB) on stdout, an error on stderr, exit 3.
+    f.script(
+        "task.sh",
+        "#!/bin/sh\necho 'starting backup'\ni=0\nwhile [ $i -lt 1000 ]; do echo \"copied file $i\"; i=$((i+1)); done\necho 'disk full' >&2\nexit 3\n",
+    );
+    let task = f.path().join("task.sh").display().to_string();
+    let out = wrap(&f, &["backup", "--", &task]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let passed = stdout(&out);
+    assert!(passed.starts_with("starting backup\ncopied file 0\n"), "all output passes through");
+    assert!(passed.ends_with("copied file 999\n"));
+    assert!(stderr(&out).contains("disk full"));
+    let s = f.job_state("backup");
+    assert_eq!(s["status"], "failing");
+    let msg = s["last_error"].as_str().unwrap();
+    let first = msg.lines().next().unwrap();
+    assert!(first.starts_with("exit status 3 after ") && first.ends_with(": disk full"), "{first}");
+    assert!(msg.contains("--- stdout (last 4096 of "), "{msg}");
+    assert!(msg.contains("copied file 999") && !msg.contains("starting backup"), "only the tail is kept");
+    assert!(msg.contains("--- stderr ---\ndisk full"), "{msg}");
+    assert!(msg.len() < 4096 + 4096 + 300, "capped: {} bytes", msg.len());
+    let ev = &events_of(&f, "report")[0];
+    assert_eq!(ev["ok"], false);
+    assert!(ev["duration_ms"].is_u64());
+    assert_eq!(f.alerts().len(), 1, "the failure alerted through the job's rules");
+
+    // A command that works; its input passes through too.
+    let mut child = wrap(&f, &["backup", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello from stdin\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "hello from stdin\n");
+    let s = f.job_state("backup");
+    assert_eq!(s["status"], "ok");
+    let msg = s["last_message"].as_str().unwrap();
+    assert!(msg.starts_with("exit status 0 after ") && msg.contains(": hello from stdin"), "{msg}");
+    assert_eq!(alert_summary(&f)[1], summary("backup", "recovery", 1));
+}
+
+#[test]
+fn wrap_records_the_duration_of_the_command() {
+    let f = Fixture::new();
+    f.jobs(&passive("slow", ""));
+    let out = wrap(&f, &["slow", "--", "sleep", "1.2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let ms = f.job_state("slow")["last_duration_ms"].as_u64().unwrap();
+    assert!((1200..5000).contains(&ms), "{ms} ms");
+    assert!(f.job_state("slow")["last_message"].as_str().unwrap().starts_with("exit status 0 after 1s"));
+}
+
+#[test]
+fn wrap_keeps_a_bounded_tail_of_endless_output_and_does_not_wait_for_background_children() {
+    let f = Fixture::new();
+    f.jobs(&passive("noisy", ""));
+    // 20 MB through the pipe: all of it passes, only 4 KiB is kept.
+    let out = wrap(&f, &["noisy", "--", "sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' 'x'; echo; echo end"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let msg = f.job_state("noisy")["last_message"].as_str().unwrap().to_string();
+    assert!(msg.contains("--- stdout (last 4096 of 20000005 bytes) ---"), "{}", &msg[..200.min(msg.len())]);
+    assert!(msg.len() < 4096 + 300 && msg.ends_with("\nend"));
+    // The command exits but leaves a child holding its output open.
+    let t = Instant::now();
+    let out = wrap(&f, &["noisy", "--", "sh", "-c", "sleep 8 & echo started"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(t.elapsed() < Duration::from_secs(5), "waited {:?} for the background child", t.elapsed());
+    assert!(f.job_state("noisy")["last_message"].as_str().unwrap().contains("started"));
+}
+
+#[test]
+fn wrap_exits_128_plus_the_signal_that_killed_the_command() {
+    let f = Fixture::new();
+    f.jobs(&passive("crashy", ""));
+    let out = wrap(&f, &["crashy", "--", "sh", "-c", "echo about to die; kill -KILL $$"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(137));
+    let msg = f.job_state("crashy")["last_error"].as_str().unwrap().to_string();
+    assert!(msg.starts_with("killed by signal 9 (SIGKILL) after "), "{msg}");
+    assert!(msg.contains("about to die"));
+}
+
+#[test]
+fn wrap_passes_sigint_sigterm_and_sighup_on_to_the_command() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let f = Fixture::new();
+    f.jobs(&passive("long", ""));
+    f.script(
+        "long.sh",
+        "#!/bin/sh\ntrap 'echo \"got $1\" > \"$2\"; exit 7' INT TERM HUP\ntouch \"$2.ready\"\nwhile true; do sleep 0.05; done\n",
+    );
+    let script = f.path().join("long.sh").display().to_string();
+    for (sig, name) in [(Signal::SIGINT, "INT"), (Signal::SIGTERM, "TERM"), (Signal::SIGHUP, "HUP")] {
+        let marker = f.path().join(format!("got-{name}"));
+        let marker_s = marker.display().to_string();
+        let mut child: Child = wrap(&f, &["long", "--", &script, name, &marker_s])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_file(&f.path().join(format!("got-{name}.ready")), Duration::from_secs(10));
+        kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(7), "SIG{name}: checker exits with the command's status");
+        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), format!("got {name}"));
+        assert!(f.job_state("long")["last_error"].as_str().unwrap().starts_with("exit status 7 after "));
+    }
+    assert_eq!(f.job_state("long")["total_attempts"], 3);
+}
+
+#[test]
+fn wrap_of_a_program_that_cannot_run_records_a_failure_and_exits_127() {
+    let f = Fixture::new();
+    f.jobs(&passive("typo", ""));
+    let out = wrap(&f, &["typo", "--", "/nonexistent/backup.sh", "--all"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let msg = f.job_state("typo")["last_error"].as_str().unwrap().to_string();
+    assert!(msg.starts_with("cannot run /nonexistent/backup.sh: "), "{msg}");
+    assert!(stderr(&out).contains("cannot run /nonexistent/backup.sh"));
+}
+
+#[test]
+fn wrap_for_an_unknown_job_exits_2_without_running_the_command() {
+    let f = Fixture::new();
+    f.jobs(&passive("backup", ""));
+    let marker = f.path().join("ran");
+    let out = wrap(&f, &["bakup", "--", "touch", &marker.display().to_string()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean \"backup\""), "{}", stderr(&out));
+    assert!(!marker.exists(), "the command did not run");
+    // Without a command.
+    let out = wrap(&f, &["backup"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+// 4. passive jobs: the dead-man's switch
+
+#[test]
+fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_result_recovers_it() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"collector\"\nkind = \"passive\"\nexpect_every = \"2s\"\ngrace = \"1s\"\n");
+    f.tick("minute");
+    let s = f.job_state("collector");
+    assert_eq!(s["total_attempts"], 0, "a passive job is never run as a check");
+    assert!(s["first_seen"].is_string());
+    report(&f, &["collector", "--ok", "--count", "10"]);
+    f.tick("minute");
+    assert_eq!(f.job_state("collector")["status"], "ok", "in time");
+    std::thread::sleep(Duration::from_millis(3200));
+    f.tick("minute");
+    let s = f.job_state("collector");
+    assert_eq!(s["status"], "failing");
+    let msg = s["last_error"].as_str().unwrap();
+    assert!(msg.starts_with("missing: no result since ") && msg.ends_with("ago), expected every 2s"), "{msg}");
+    let pushed_at = chrono::DateTime::parse_from_rfc3339(s["last_pushed"].as_str().unwrap()).unwrap();
+    assert!(
+        msg.contains(&pushed_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        "says when the last result came: {msg}"
+    );
+    assert_eq!(alert_summary(&f), vec![summary("collector", "failure", 1)]);
+    assert!(f.alerts()[0]["message"].as_str().unwrap().starts_with("missing: "));
+    f.tick("minute");
+    assert_eq!(f.job_state("collector")["consecutive_failures"], 2, "one missing failure per tick");
+    let missing = events_of(&f, "result");
+    assert_eq!(missing.len(), 2);
+    assert!(missing.iter().all(|e| e["ok"] == false));
+    // The late result.
+    report(&f, &["collector", "--ok", "--count", "4"]);
+    assert_eq!(f.job_state("collector")["status"], "ok");
+    let kinds: Vec<String> = f.alerts().iter().map(|a| a["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, vec!["failure", "failure", "recovery"], "notify_every = every: each missing tick alerted");
+    f.tick("minute");
+    assert_eq!(f.job_state("collector")["status"], "ok", "the deadline restarts from the late result");
+}
+
+#[test]
+fn a_new_passive_job_that_never_reports_is_missing_only_after_a_full_period() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"new\"\nkind = \"passive\"\nexpect_every = \"2s\"\ngrace = \"0s\"\nnotify_every = \"state_change\"\n");
+    f.tick("minute");
+    f.tick("hour");
+    assert_eq!(f.job_state("new")["status"], "pending");
+    std::thread::sleep(Duration::from_millis(2200));
+    f.tick("minute");
+    let msg = f.job_state("new")["last_error"].as_str().unwrap().to_string();
+    assert!(msg.starts_with("missing: no result yet; watched since "), "{msg}");
+    // run-once checks the deadline too, and says so.
+    let out = f.run_ok(&["run-once", "new"], 1);
+    assert!(stdout(&out).contains("missing: no result yet"), "{}", stdout(&out));
+    assert_eq!(f.alerts().len(), 1, "state_change: one alert for the streak");
+}
+
+#[test]
+fn passive_jobs_need_expect_every_and_refuse_keys_of_other_kinds() {
+    let f = Fixture::new();
+    f.jobs(
+        "[[job]]\nname = \"a\"\nkind = \"passive\"\n\
+         [[job]]\nname = \"b\"\nkind = \"passive\"\nexpect_every = \"1h\"\nurl = \"http://x/\"\n\
+         [[job]]\nname = \"c\"\nkind = \"http\"\nurl = \"http://x/\"\nexpect_every = \"1h\"\n\
+         [[job]]\nname = \"d\"\nkind = \"passive\"\nexpect_every = \"soon\"\n",
+    );
+    let out = f.run_ok(&["validate"], 2);
+    let err = stderr(&out);
+    assert!(err.contains("jobs.toml:1: job \"a\": kind \"passive\" needs `expect_every`"), "{err}");
+    assert!(err.contains("jobs.toml:8: job \"b\": `url` belongs to kind \"http\""), "{err}");
+    assert!(err.contains("jobs.toml:13: job \"c\": `expect_every` belongs to kind \"passive\""), "{err}");
+    assert!(err.contains("jobs.toml:17: job \"d\": `expect_every`: \"soon\" is not a duration"), "{err}");
+    f.jobs(&passive("ok", ""));
+    let out = f.run_ok(&["list", "--json"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["jobs"][0]["kind"], "passive");
+    assert_eq!(v["jobs"][0]["target"], "pushed, expected every 1h (grace 6m)", "the default grace is a tenth");
+}
+
+// 5. metrics in status
+
+#[test]
+fn status_json_gives_seed_000s_fields_for_pushed_results() {
+    let f = Fixture::new();
+    f.jobs(&format!("{}{}", passive("fastdl", ""), passive("idle", "")));
+    report(&f, &["fastdl", "--ok", "--count", "120"]);
+    report(&f, &["fastdl", "--ok", "--count", "95"]);
+    report(&f, &["fastdl", "--fail", "--message", "Cloudflare challenge"]);
+    let out = f.run_ok(&["status", "--hours", "1", "--json"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["window_hours"], 1);
+    let row = v["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "fastdl").unwrap().clone();
+    assert_eq!(row["kind"], "passive");
+    assert_eq!(row["state"], "failing");
+    assert_eq!(row["total_attempts"], 3);
+    assert_eq!(row["successful"], 2);
+    assert_eq!(row["failed"], 1);
+    assert_eq!(row["total_count"], 215);
+    assert_eq!(row["success_rate"], 66.7);
+    assert_eq!(row["consecutive_failures"], 1);
+    assert_eq!(row["last_error"], "Cloudflare challenge");
+    let state = f.job_state("fastdl");
+    assert_eq!(row["last_success"], state["last_success"]);
+    assert_eq!(row["last_attempt"], state["last_run"]);
+    assert!(row["last_attempt"].as_str().unwrap() > row["last_success"].as_str().unwrap());
+    let idle = v["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "idle").unwrap().clone();
+    assert_eq!((idle["state"].clone(), idle["total_attempts"].clone()), (Value::from("pending"), Value::from(0)));
+    assert!(idle["success_rate"].is_null() && idle["last_success"].is_null());
+}
+
+// 6. history and prune with pushed results
+
+#[test]
+fn history_filters_pushed_results_and_prune_drops_them() {
+    let f = Fixture::new();
+    f.jobs(&format!("{}{}", passive("a", "notify = []"), passive("b", "notify = []")));
+    report(&f, &["a", "--ok", "--message", "a1"]);
+    report(&f, &["a", "--fail", "--message", "a2"]);
+    report(&f, &["b", "--fail", "--message", "b1"]);
+    report(&f, &["a", "--ok", "--message", "a3"]);
+    let hist = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["history", "--json"];
+        all.extend_from_slice(args);
+        let v: Value = serde_json::from_str(&stdout(&f.run_ok(&all, 0))).unwrap();
+        v.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap_or("").to_string()).collect()
+    };
+    assert_eq!(hist(&[]), vec!["a3", "b1", "a2", "a1"], "newest first");
+    assert_eq!(hist(&["--job", "a"]), vec!["a3", "a2", "a1"]);
+    assert_eq!(hist(&["--failures"]), vec!["b1", "a2"]);
+    assert_eq!(hist(&["--job", "a", "--failures"]), vec!["a2"]);
+    assert_eq!(hist(&["--limit", "2"]), vec!["a3", "b1"]);
+    let out = f.run_ok(&["history", "--job", "b"], 0);
+    assert!(stdout(&out).contains("report  FAIL b: b1"), "{}", stdout(&out));
+    std::thread::sleep(Duration::from_millis(1100));
+    report(&f, &["b", "--ok", "--message", "b2"]);
+    f.run_ok(&["prune", "--older-than", "1s"], 0);
+    assert_eq!(hist(&[]), vec!["b2"], "older pushed results are pruned");
+}
+
+// 7. contention
+
+#[test]
+fn fifty_concurrent_reports_lose_nothing() {
+    let f = Fixture::new();
+    f.jobs(&format!("{}{}", passive("rows", "notify = []"), passive("files", "notify = []")));
+    let children: Vec<Child> = (0..50)
+        .map(|i| {
+            let job = if i % 2 == 0 { "rows" } else { "files" };
+            f.cmd().args(["report", job, "--ok", "--count", "3"]).stdout(Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let state = f.state();
+    let attempts: u64 = ["rows", "files"].iter().map(|j| state["jobs"][j]["total_attempts"].as_u64().unwrap()).sum();
+    let count: u64 = ["rows", "files"].iter().map(|j| state["jobs"][j]["total_count"].as_u64().unwrap()).sum();
+    assert_eq!(attempts, 50, "every report counted in the state");
+    assert_eq!(count, 150);
+    assert_eq!(events_of(&f, "report").len(), 50, "and every report in the history");
+    let out = f.run_ok(&["status", "--json"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let window: u64 = v["jobs"].as_array().unwrap().iter().map(|j| j["total_count"].as_u64().unwrap()).sum();
+    assert_eq!(window, 150);
+}
+
+#[test]
+fn a_report_during_a_long_tick_does_not_wait_for_the_ticks_checks() {
+    let f = Fixture::new();
+    f.script("jobs/slow.sh", "#!/bin/sh\ntouch \"$1\"\nsleep 5\necho 'OK - slow but fine'\n");
+    let started = f.path().join("slow.started");
+    f.jobs(&format!(
+        "[[job]]\nname = \"slow\"\nkind = \"command\"\ncommand = [\"./slow.sh\", \"{}\"]\n{}",
+        started.display(),
+        passive("pushed", "")
+    ));
+    let tick_start = Instant::now();
+    let mut tick = f.cmd().args(["-c", "minute"]).spawn().unwrap();
+    wait_for_file(&started, Duration::from_secs(10));
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let t = Instant::now();
+        f.run_ok(&["report", "pushed", "--ok", "--count", &i.to_string()], 0);
+        latencies.push(t.elapsed());
+    }
+    assert!(tick.try_wait().unwrap().is_none(), "the tick is still waiting on its check");
+    assert!(tick.wait().unwrap().success());
+    assert!(tick_start.elapsed() >= Duration::from_secs(5));
+    latencies.sort();
+    let (median, max) = (latencies[latencies.len() / 2], latencies[latencies.len() - 1]);
+    println!("report latency during a 5 s tick, 20 reports: median {median:?}, max {max:?}");
+    assert!(max < Duration::from_secs(1), "a report waited for the tick: median {median:?}, max {max:?}");
+    // Nothing lost on either side.
+    assert_eq!(f.job_state("slow")["total_attempts"], 1);
+    assert_eq!(f.job_state("pushed")["total_attempts"], 20);
+    assert_eq!(f.job_state("pushed")["total_count"], (0..20).sum::<u64>());
+}
