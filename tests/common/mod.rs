@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod peers;
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -141,7 +143,10 @@ impl Fixture {
     /// Alerts the capture channel received, oldest first.
     pub fn alerts(&self) -> Vec<Value> {
         match std::fs::read_to_string(self.path().join("alerts.jsonl")) {
-            Ok(text) => text.lines().map(|l| serde_json::from_str(l).expect("alert line parses")).collect(),
+            Ok(text) => text
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("alert line parses"))
+                .collect(),
             Err(_) => Vec::new(),
         }
     }

@@ -1,0 +1,222 @@
+//! The `peer` check: asks another checker, or an original Python Checker, whether it is
+//! running its jobs and can send mail — by `GET` on its status URL or by running a command
+//! that prints the answer — and judges the word it answers (`True`, `MailProblem`,
+//! `JobProblem`), saying plainly what was wrong when it is not `True`.
+
+use std::time::Duration;
+
+use super::command::{self, Finished};
+use super::http::{human, read_body, request_error, Clients};
+use super::{timed_out, truncate, Outcome};
+use crate::config::{PeerSpec, PeerTarget};
+
+/// The most of a peer's answer that is read: the words are short, anything longer is
+/// already wrong.
+const ANSWER_CAP: usize = 4 * 1024;
+/// The longest piece of an unexpected answer quoted in a message.
+const QUOTE_CAP: usize = 80;
+
+/// What a peer answered, in a few words for tables ("True", "HTTP 500", "no answer"),
+/// and the check's verdict on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub answer: String,
+    pub outcome: Outcome,
+}
+
+pub async fn check(spec: &PeerSpec, timeout: Duration, clients: &Clients) -> Outcome {
+    ask(spec, timeout, clients).await.outcome
+}
+
+/// Asks the peer once, within `timeout`.
+pub async fn ask(spec: &PeerSpec, timeout: Duration, clients: &Clients) -> Answer {
+    let started = tokio::time::Instant::now();
+    let mut answer = match &spec.target {
+        PeerTarget::Url(url) => ask_url(spec, url, timeout, clients).await,
+        PeerTarget::Command(c) => match command::run(c, timeout).await {
+            Ok(done) => from_command(&done),
+            Err(why) => no_answer(&why.message, why.transient),
+        },
+    };
+    if answer.outcome.ok {
+        answer
+            .outcome
+            .message
+            .push_str(&format!(" ({})", human(started.elapsed())));
+    }
+    answer
+}
+
+async fn ask_url(spec: &PeerSpec, url: &str, timeout: Duration, clients: &Clients) -> Answer {
+    let exchange = async {
+        // Redirects are followed, as the original's `requests.get` does.
+        let client = clients
+            .get(true, spec.accept_invalid_certs)
+            .map_err(Outcome::fail)?;
+        let mut request = client.get(url).timeout(timeout);
+        if let Some(token) = &spec.token {
+            request = request.bearer_auth(token.expose());
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| request_error(&e, timeout))?;
+        let status = response.status().as_u16();
+        let body = read_body(&mut response, ANSWER_CAP)
+            .await
+            .map_err(|e| request_error(&e, timeout))?;
+        Ok::<_, Outcome>((status, body))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => no_answer(&timed_out(timeout), true),
+        Ok(Err(why)) => no_answer(&why.message, why.transient),
+        Ok(Ok((200, body))) => judge(&String::from_utf8_lossy(&body)),
+        Ok(Ok((status, _))) => {
+            let hint = match status {
+                401 | 403 => ": is its `token` right?",
+                404 => ": is the URL its status page?",
+                _ => "",
+            };
+            let message = format!("peer answered HTTP {status}{hint}");
+            Answer {
+                answer: format!("HTTP {status}"),
+                outcome: if status >= 500 {
+                    Outcome::transient(message)
+                } else {
+                    Outcome::fail(message)
+                },
+            }
+        }
+    }
+}
+
+fn no_answer(why: &str, transient: bool) -> Answer {
+    let message = format!("no answer: {why}");
+    Answer {
+        answer: "no answer".into(),
+        outcome: if transient {
+            Outcome::transient(message)
+        } else {
+            Outcome::fail(message)
+        },
+    }
+}
+
+/// `checker peer-status` exits 1 when it is unwell, so the exit status does not decide:
+/// the word on standard output does. Only a command that printed nothing is judged by
+/// how it ended (an ssh that could not connect, a missing program on the far side).
+fn from_command(done: &Finished) -> Answer {
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    if !stdout.trim().is_empty() {
+        return judge(&stdout);
+    }
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    let why = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| format!(": {}", truncate(l, 200)));
+    let ended = match done.status.code() {
+        Some(0) => "printed nothing".to_string(),
+        Some(code) => format!("exited with status {code} and printed nothing"),
+        None => "was killed by a signal".to_string(),
+    };
+    // ssh says 255 when it could not reach the far side: worth a retry.
+    let transient = done.status.code() == Some(255);
+    no_answer(
+        &format!("the command {ended}{}", why.unwrap_or_default()),
+        transient,
+    )
+}
+
+/// Judges a peer's answer. The original serves exactly the word; surrounding white space
+/// is forgiven, anything else is not.
+fn judge(body: &str) -> Answer {
+    let word = body.trim();
+    let (answer, outcome) = match word {
+        "True" => ("True".to_string(), Outcome::ok("peer says True")),
+        "MailProblem" => ("MailProblem".into(), Outcome::fail("peer says MailProblem: it cannot send mail")),
+        "JobProblem" => ("JobProblem".into(), Outcome::fail("peer says JobProblem: it is not running its jobs")),
+        "" => ("(empty)".into(), Outcome::fail("empty answer (expected True, MailProblem or JobProblem)")),
+        w if looks_like_status(w) => (
+            w.to_string(),
+            Outcome::fail(format!(
+                "peer says {w:?}: not a status this checker knows (expected True, MailProblem or JobProblem)"
+            )),
+        ),
+        other => {
+            let quoted = format!("{:?}", truncate(other, QUOTE_CAP));
+            (format!("unexpected {quoted}"), Outcome::fail(format!("unexpected answer {quoted}")))
+        }
+    };
+    Answer { answer, outcome }
+}
+
+/// One capitalised word, as the original's status words are: a status from some other
+/// version, rather than a page that is not a status page at all.
+fn looks_like_status(w: &str) -> bool {
+    w.len() <= 40
+        && w.starts_with(|c: char| c.is_ascii_uppercase())
+        && w.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_true_is_healthy_and_every_other_answer_says_what_it_was() {
+        let cases = [
+            ("True", true, "True", "peer says True"),
+            ("  True\r\n", true, "True", "peer says True"),
+            (
+                "MailProblem",
+                false,
+                "MailProblem",
+                "peer says MailProblem: it cannot send mail",
+            ),
+            (
+                "JobProblem\n",
+                false,
+                "JobProblem",
+                "peer says JobProblem: it is not running its jobs",
+            ),
+            (
+                "Maintenance",
+                false,
+                "Maintenance",
+                "peer says \"Maintenance\": not a status this checker knows",
+            ),
+            (
+                "hello",
+                false,
+                "unexpected \"hello\"",
+                "unexpected answer \"hello\"",
+            ),
+            (
+                "<html>True</html>",
+                false,
+                "unexpected \"<html>True</html>\"",
+                "unexpected answer",
+            ),
+            ("", false, "(empty)", "empty answer"),
+        ];
+        for (body, ok, answer, message) in cases {
+            let a = judge(body);
+            assert_eq!(a.outcome.ok, ok, "{body:?}");
+            assert_eq!(a.answer, answer, "{body:?}");
+            assert!(
+                a.outcome.message.starts_with(message),
+                "{body:?}: {}",
+                a.outcome.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_unexpected_answer_is_quoted_shortened() {
+        let page = "x".repeat(5000);
+        let a = judge(&page);
+        assert!(a.outcome.message.len() < 200, "{}", a.outcome.message);
+    }
+}

@@ -1,0 +1,266 @@
+//! The peer-status word (SPEC §6), what this instance tells its peers: `MailProblem` when
+//! email is on and the last self-check or delivery failed; else `JobProblem` when no tick
+//! finished within `stale_after` or the last one ended in error; else `True`. A pure
+//! function of the state, the settings and `now`, so tests control the clock.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::duration::{format as short, humanize};
+use crate::state::State;
+
+/// The three answers of the original's status site, spelled as it spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Word {
+    True,
+    MailProblem,
+    JobProblem,
+}
+
+impl Word {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Word::True => "True",
+            Word::MailProblem => "MailProblem",
+            Word::JobProblem => "JobProblem",
+        }
+    }
+}
+
+/// What the word depends on besides the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub servername: String,
+    pub email_enabled: bool,
+    pub stale_after: Duration,
+}
+
+impl Policy {
+    pub fn from_config(config: &Config) -> Self {
+        Policy {
+            servername: config.general.servername.clone(),
+            email_enabled: config.email.enabled,
+            stale_after: config.general.stale_after,
+        }
+    }
+}
+
+/// The word and what it was decided from (`peer-status --json`, `/status.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeerStatus {
+    pub status: Word,
+    pub servername: String,
+    pub last_tick_finished: Option<DateTime<Utc>>,
+    /// `None` when email is off or has never been tried.
+    pub mail_ok: Option<bool>,
+    pub mail_checked_at: Option<DateTime<Utc>>,
+    /// One line a person can act on.
+    pub detail: String,
+    pub last_tick_error: Option<String>,
+    pub mail_error: Option<String>,
+}
+
+pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus {
+    let hb = &state.heartbeat;
+    let mail = &state.mail;
+    let ago = |t: DateTime<Utc>| humanize(now - t);
+    let (status, detail) = if policy.email_enabled && mail.ok == Some(false) {
+        let why = mail.last_error.as_deref().unwrap_or("no reason recorded");
+        let when = mail
+            .checked_at
+            .map(|t| format!(" ({} ago)", ago(t)))
+            .unwrap_or_default();
+        (Word::MailProblem, format!("cannot send mail: {why}{when}"))
+    } else if let Some(problem) = job_problem(state, policy, now) {
+        (Word::JobProblem, problem)
+    } else {
+        let mail_words = match (policy.email_enabled, mail.ok, mail.checked_at) {
+            (false, _, _) => "email is off".to_string(),
+            (true, Some(true), Some(t)) => format!("mail works (checked {} ago)", ago(t)),
+            (true, Some(true), None) => "mail works".to_string(),
+            _ => "mail not checked yet".to_string(),
+        };
+        let tick = hb
+            .last_tick_finished
+            .map(|t| format!("last tick finished {} ago", ago(t)))
+            .unwrap_or_default();
+        (Word::True, format!("{tick}; {mail_words}"))
+    };
+    PeerStatus {
+        status,
+        servername: policy.servername.clone(),
+        last_tick_finished: hb.last_tick_finished,
+        mail_ok: if policy.email_enabled { mail.ok } else { None },
+        mail_checked_at: mail.checked_at,
+        detail,
+        last_tick_error: hb.last_tick_error.clone(),
+        mail_error: if policy.email_enabled {
+            mail.last_error.clone()
+        } else {
+            None
+        },
+    }
+}
+
+/// Why the jobs are not being run, if they are not.
+fn job_problem(state: &State, policy: &Policy, now: DateTime<Utc>) -> Option<String> {
+    let hb = &state.heartbeat;
+    let Some(finished) = hb.last_tick_finished else {
+        return Some("no tick has finished yet: is cron running `checker -c minute`?".into());
+    };
+    // A finish in the future (the clock was set back) counts as just now.
+    let age = (now - finished).to_std().unwrap_or(Duration::ZERO);
+    if age > policy.stale_after {
+        return Some(format!(
+            "no tick has finished for {} (stale after {}): is cron running `checker -c minute`?",
+            humanize(now - finished),
+            short(policy.stale_after)
+        ));
+    }
+    hb.last_tick_error
+        .as_ref()
+        .map(|e| format!("the last tick ended in error: {e}"))
+}
+
+/// The answer when the state itself cannot be read: the jobs cannot be running well.
+pub fn unreadable(policy: &Policy, why: &str) -> PeerStatus {
+    PeerStatus {
+        status: Word::JobProblem,
+        servername: policy.servername.clone(),
+        last_tick_finished: None,
+        mail_ok: None,
+        mail_checked_at: None,
+        detail: format!("the state cannot be read: {why}"),
+        last_tick_error: None,
+        mail_error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_750_000_000 + secs, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn policy(email: bool) -> Policy {
+        Policy {
+            servername: "box".into(),
+            email_enabled: email,
+            stale_after: Duration::from_secs(180),
+        }
+    }
+
+    /// A state whose last tick finished at `finished` (seconds from `at(0)`).
+    fn state(finished: Option<i64>, tick_error: bool, mail_ok: Option<bool>) -> State {
+        let mut s = State::default();
+        s.heartbeat.last_tick_finished = finished.map(at);
+        s.heartbeat.last_tick_error =
+            tick_error.then(|| "2 job(s) not started before the tick deadline".into());
+        s.mail.ok = mail_ok;
+        s.mail.checked_at = mail_ok.map(|_| at(-30));
+        s.mail.last_error = (mail_ok == Some(false)).then(|| "connection refused".into());
+        s
+    }
+
+    #[test]
+    fn the_word_follows_the_precedence_of_the_spec() {
+        use Word::*;
+        let now = at(100);
+        // (email on, last tick finished, tick error, mail ok) -> word
+        let table = [
+            (true, Some(90), false, Some(true), True),
+            (true, Some(90), false, None, True),
+            (false, Some(90), false, Some(false), True),
+            (true, Some(90), false, Some(false), MailProblem),
+            (true, None, false, Some(false), MailProblem),
+            (true, Some(-200), true, Some(false), MailProblem),
+            (true, Some(90), true, Some(true), JobProblem),
+            (true, Some(-81), false, Some(true), JobProblem),
+            (true, Some(-80), false, Some(true), True),
+            (false, None, false, None, JobProblem),
+            (false, Some(-500), false, Some(false), JobProblem),
+            // A finish in the future (clock set back) is fresh.
+            (true, Some(1000), false, Some(true), True),
+        ];
+        for (email, finished, tick_error, mail_ok, expected) in table {
+            let s = state(finished, tick_error, mail_ok);
+            let got = compute(&s, &policy(email), now);
+            assert_eq!(
+                got.status, expected,
+                "email {email}, finished {finished:?}, error {tick_error}, mail {mail_ok:?}: {}",
+                got.detail
+            );
+        }
+    }
+
+    #[test]
+    fn the_detail_says_why() {
+        let now = at(100);
+        let mail = compute(&state(Some(90), false, Some(false)), &policy(true), now);
+        assert_eq!(
+            mail.detail,
+            "cannot send mail: connection refused (2m 10s ago)"
+        );
+        let stale = compute(&state(Some(-200), false, Some(true)), &policy(true), now);
+        assert!(
+            stale
+                .detail
+                .starts_with("no tick has finished for 5m (stale after 3m)"),
+            "{}",
+            stale.detail
+        );
+        let never = compute(&state(None, false, None), &policy(true), now);
+        assert!(
+            never.detail.starts_with("no tick has finished yet"),
+            "{}",
+            never.detail
+        );
+        let errored = compute(&state(Some(90), true, Some(true)), &policy(true), now);
+        assert!(
+            errored
+                .detail
+                .contains("ended in error: 2 job(s) not started"),
+            "{}",
+            errored.detail
+        );
+        let fine = compute(&state(Some(90), false, Some(true)), &policy(true), now);
+        assert_eq!(
+            fine.detail,
+            "last tick finished 10s ago; mail works (checked 2m 10s ago)"
+        );
+        assert_eq!(fine.mail_ok, Some(true));
+        let off = compute(&state(Some(90), false, Some(false)), &policy(false), now);
+        assert_eq!(
+            off.mail_ok, None,
+            "with email off, its old health is not reported"
+        );
+        assert!(off.detail.ends_with("email is off"));
+    }
+
+    #[test]
+    fn json_has_the_fields_of_the_spec() {
+        let s = compute(&state(Some(90), false, Some(true)), &policy(true), at(100));
+        let v = serde_json::to_value(&s).expect("serialises");
+        for key in [
+            "status",
+            "servername",
+            "last_tick_finished",
+            "mail_ok",
+            "mail_checked_at",
+            "detail",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}: {v}");
+        }
+        assert_eq!(v["status"], "True");
+        assert_eq!(v["servername"], "box");
+        assert_eq!(v["last_tick_finished"], "2025-06-15T15:08:10Z");
+    }
+}
