@@ -1,7 +1,406 @@
-//! HELPER-TODO
-use super::{Alert, Delivered, DeliveryError, SendOptions};
-use crate::config::Email;
+//! The email channel: one alert, one message over SMTP (STARTTLS, implicit TLS or plain,
+//! with AUTH), and the wording of every way a delivery can fail, sorted into transient
+//! (kept in the outbox) and permanent (dropped) as SPEC §5 and §7 require.
 
-pub async fn send(_email: &Email, _alert: &Alert, _opts: SendOptions) -> Result<Delivered, DeliveryError> {
-    Err(DeliveryError::Transient("HELPER-TODO".into()))
+use std::error::Error as StdError;
+use std::io;
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{Alert, Delivered, DeliveryError, SendOptions};
+use crate::config::{Email, Security};
+
+/// Sends `alert` to its recipients, or only logs it when email is off.
+pub async fn send(
+    email: &Email,
+    alert: &Alert,
+    opts: SendOptions,
+) -> Result<Delivered, DeliveryError> {
+    let mut subject = alert.subject();
+    if !email.enabled || opts.nomail {
+        let why = if opts.nomail {
+            "--nomail"
+        } else {
+            "email disabled in settings"
+        };
+        log::info!("not sending email ({why}): {subject}");
+        return Ok(Delivered::Recorded);
+    }
+    if alert.recipients.is_empty() {
+        return Err(DeliveryError::Permanent(format!(
+            "email alert for job {:?} has no recipients: set general.alertcontact or the job's contact",
+            alert.job
+        )));
+    }
+    if email.bust_threading {
+        subject.push_str(&thread_buster());
+    }
+    send_raw(email, &alert.recipients, &subject, &alert.body()).await?;
+    log::info!("sent email to {}: {subject}", alert.recipients.join(", "));
+    Ok(Delivered::Sent)
+}
+
+/// Sends one plain-text message from `email.from` to `to` with the settings' SMTP server,
+/// security, credentials and timeout. It does not look at `email.enabled`: callers decide
+/// whether mail should go out (the self-check sends its probes with it).
+pub async fn send_raw(
+    email: &Email,
+    to: &[String],
+    subject: &str,
+    body: &str,
+) -> Result<(), DeliveryError> {
+    let message = build_message(email, to, subject, body)?;
+    let transport = transport(email)?;
+    let server = format!("{}:{}", email.smtp_host, email.smtp_port);
+    match tokio::time::timeout(email.timeout, transport.send(message)).await {
+        Ok(Ok(_response)) => Ok(()),
+        Ok(Err(e)) => Err(classify(&e, &server, email)),
+        Err(_elapsed) => Err(DeliveryError::Transient(format!(
+            "SMTP {server}: {}",
+            crate::check::timed_out(email.timeout)
+        ))),
+    }
+}
+
+/// `" [a1b2c3]"`: a suffix that differs on every message, so mail clients that group by
+/// subject show each alert on its own.
+fn thread_buster() -> String {
+    format!(" [{:06x}]", rand::random::<u32>() & 0xff_ffff)
+}
+
+fn build_message(
+    email: &Email,
+    to: &[String],
+    subject: &str,
+    body: &str,
+) -> Result<Message, DeliveryError> {
+    if to.is_empty() {
+        return Err(DeliveryError::Permanent(
+            "email has no recipients".to_string(),
+        ));
+    }
+    // A bad sender is a settings problem: once fixed, queued alerts can go out.
+    let from: Mailbox = email.from.parse().map_err(|e| {
+        DeliveryError::Transient(format!(
+            "email.from {:?} is not a valid address: {e}",
+            email.from
+        ))
+    })?;
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(subject)
+        .message_id(None)
+        .header(ContentType::TEXT_PLAIN)
+        // RFC 3834: tells vacation responders and the like not to answer.
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_string(),
+        ));
+    for address in to {
+        // Recipients travel with the queued alert: a bad one will not get better.
+        let mailbox: Mailbox = address.parse().map_err(|e| {
+            DeliveryError::Permanent(format!(
+                "recipient {address:?} is not a valid email address: {e}"
+            ))
+        })?;
+        builder = builder.to(mailbox);
+    }
+    builder
+        .body(body.to_string())
+        .map_err(|e| DeliveryError::Permanent(format!("cannot build the email: {e}")))
+}
+
+fn transport(email: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(email.smtp_host.as_str())
+            .port(email.smtp_port)
+            .timeout(Some(email.timeout));
+    builder = match email.smtp_security {
+        Security::StartTls => builder.tls(Tls::Required(tls_parameters(email)?)),
+        Security::Tls => builder.tls(Tls::Wrapper(tls_parameters(email)?)),
+        Security::None => builder.tls(Tls::None),
+    };
+    if let (Some(user), Some(password)) = (&email.user, &email.password) {
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose().to_string(),
+        ));
+    }
+    Ok(builder.build())
+}
+
+fn tls_parameters(email: &Email) -> Result<TlsParameters, DeliveryError> {
+    let mut builder = TlsParameters::builder(email.smtp_host.clone())
+        .dangerous_accept_invalid_certs(email.accept_invalid_certs);
+    if let Some(path) = &email.ca_file {
+        // Settings problems: transient, so alerts queued meanwhile go out once fixed.
+        let pem = std::fs::read(path).map_err(|e| {
+            DeliveryError::Transient(format!(
+                "email.ca_file {}: cannot read: {e}",
+                path.display()
+            ))
+        })?;
+        let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                DeliveryError::Transient(format!("email.ca_file {}: not PEM: {e}", path.display()))
+            })?;
+        if certs.is_empty() {
+            return Err(DeliveryError::Transient(format!(
+                "email.ca_file {}: no certificate in it (expected PEM \"BEGIN CERTIFICATE\" blocks)",
+                path.display()
+            )));
+        }
+        for der in certs {
+            let cert = Certificate::from_der(der.to_vec()).map_err(|e| {
+                DeliveryError::Transient(format!(
+                    "email.ca_file {}: unusable certificate: {e}",
+                    path.display()
+                ))
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| DeliveryError::Transient(format!("SMTP TLS setup failed: {e}")))
+}
+
+/// SMTP reply codes that mean the login itself failed or is needed.
+const AUTH_CODES: [&str; 4] = ["530", "534", "535", "538"];
+
+/// Turns lettre's error into a sentence that says which step failed, and decides whether
+/// retrying later can help.
+fn classify(e: &SmtpError, server: &str, email: &Email) -> DeliveryError {
+    if let Some(code) = e.status() {
+        let code = code.to_string();
+        let text = source_text(e);
+        let reply = format!("{code} {text}").trim().to_string();
+        let about_auth = AUTH_CODES.contains(&code.as_str())
+            || (code.starts_with('4') && text.to_ascii_lowercase().contains("auth"));
+        if about_auth {
+            // Transient: fixing the password lets the queued alerts go out.
+            return DeliveryError::Transient(match &email.user {
+                Some(user) => format!(
+                    "SMTP AUTH failed at {server} for user {user}: {reply} (check email.user and email.password)"
+                ),
+                None => format!("SMTP {server} requires authentication: {reply} (set email.user and email.password)"),
+            });
+        }
+        if code.starts_with('4') {
+            return DeliveryError::Transient(format!("SMTP {server}: temporary failure: {reply}"));
+        }
+        return DeliveryError::Permanent(format!("SMTP {server} rejected the message: {reply}"));
+    }
+    if let Some(tls) = find_tls_error(e) {
+        return DeliveryError::Transient(format!(
+            "SMTP {server}: TLS failure ({}): {tls}{}",
+            email.smtp_security.as_str(),
+            if email.ca_file.is_none() && tls.contains("certificate") {
+                " (for a self-signed server set email.ca_file)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if e.is_timeout() {
+        return DeliveryError::Transient(format!(
+            "SMTP {server}: {}",
+            crate::check::timed_out(email.timeout)
+        ));
+    }
+    if let Some(io) = find_io_error(e) {
+        let what = match io.kind() {
+            io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                crate::check::timed_out(email.timeout)
+            }
+            io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
+            io::ErrorKind::UnexpectedEof => "the server closed the connection".to_string(),
+            _ => io.to_string(),
+        };
+        return DeliveryError::Transient(format!("SMTP {server}: {what}"));
+    }
+    let text = source_text(e);
+    if text.contains("STARTTLS is not supported") {
+        return DeliveryError::Transient(format!(
+            "SMTP {server} does not offer STARTTLS, which smtp_security = \"starttls\" requires"
+        ));
+    }
+    if text.contains("authentication mechanism") {
+        return DeliveryError::Transient(format!(
+            "SMTP AUTH failed at {server}: the server offers no PLAIN or LOGIN authentication{}",
+            if email.smtp_security == Security::None {
+                " (servers often offer it only over TLS)"
+            } else {
+                ""
+            }
+        ));
+    }
+    DeliveryError::Transient(format!("SMTP {server}: {e}"))
+}
+
+/// The message lettre attached to its error (the server's reply text, for SMTP codes).
+fn source_text(e: &SmtpError) -> String {
+    e.source().map(|s| s.to_string()).unwrap_or_default()
+}
+
+fn find_io_error(e: &SmtpError) -> Option<&io::Error> {
+    let mut source = e.source();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io);
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// A rustls error anywhere in the chain: the handshake wraps it in an `io::Error`, whose
+/// `source()` skips it, hence the `get_ref`.
+fn find_tls_error(e: &SmtpError) -> Option<String> {
+    if e.is_tls() {
+        return Some(source_text(e));
+    }
+    let mut source = e.source();
+    while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls.to_string());
+            }
+        }
+        source = err.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use crate::notify::AlertKind;
+    use chrono::{TimeZone, Utc};
+    use std::time::Duration;
+
+    fn email() -> Email {
+        Email {
+            enabled: true,
+            from: "checker@example.com".into(),
+            user: Some("checker@example.com".into()),
+            password: Some(Secret::new("hunter2".into())),
+            smtp_host: "127.0.0.1".into(),
+            // Nothing listens on port 1; tests below must never get that far.
+            smtp_port: 1,
+            smtp_security: Security::StartTls,
+            imap_host: None,
+            imap_port: 993,
+            imap_security: Security::Tls,
+            imap_mailbox: "INBOX".into(),
+            self_check: None,
+            self_check_wait: Duration::from_secs(60),
+            ca_file: None,
+            accept_invalid_certs: false,
+            bust_threading: false,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn alert(recipients: &[&str]) -> Alert {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        Alert {
+            kind: AlertKind::Failure,
+            servername: "web1".into(),
+            job: "shop".into(),
+            job_kind: "http".into(),
+            description: None,
+            message: "connection refused".into(),
+            consecutive_failures: 3,
+            failing_since: Some(at),
+            last_success: None,
+            next_reminder: "at the next failing check".into(),
+            at,
+            recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn thread_buster_is_a_bracketed_six_digit_hex_suffix_that_changes() {
+        let a = thread_buster();
+        assert_eq!(a.len(), 9, "{a:?}");
+        assert!(a.starts_with(" [") && a.ends_with(']'), "{a:?}");
+        assert!(a[2..8].chars().all(|c| c.is_ascii_hexdigit()), "{a:?}");
+        let distinct: std::collections::HashSet<String> =
+            (0..20).map(|_| thread_buster()).collect();
+        assert!(distinct.len() > 1);
+    }
+
+    #[tokio::test]
+    async fn an_alert_without_recipients_is_a_permanent_error() {
+        let err = send(&email(), &alert(&[]), SendOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::Permanent(_)), "{err:?}");
+        assert!(err.message().contains("no recipients"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_recipient_is_a_permanent_error_naming_it() {
+        let err = send(
+            &email(),
+            &alert(&["not an address"]),
+            SendOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, DeliveryError::Permanent(_)), "{err:?}");
+        assert!(err.message().contains("not an address"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_sender_is_a_transient_settings_error() {
+        let mut e = email();
+        e.from = "nobody at all".into();
+        let err = send(&e, &alert(&["ops@example.com"]), SendOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::Transient(_)), "{err:?}");
+        assert!(err.message().contains("email.from"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_ca_file_is_reported_with_its_path() {
+        let mut e = email();
+        e.ca_file = Some("/nonexistent/ca.pem".into());
+        let err = send(&e, &alert(&["ops@example.com"]), SendOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.message().contains("/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_ca_file_without_certificates_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let mut e = email();
+        e.ca_file = Some(path);
+        let err = send(&e, &alert(&["ops@example.com"]), SendOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.message().contains("no certificate"), "{err}");
+    }
+
+    #[test]
+    fn the_password_never_shows_in_the_transport_debug_output() {
+        let t = transport(&email()).unwrap();
+        assert!(!format!("{t:?}").contains("hunter2"));
+    }
 }
