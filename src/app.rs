@@ -74,5 +74,11 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
         Command::Peers { json } => cmd::peers::run(&load(&cli)?, *json),
+        Command::TestNotify { channel } => cmd::test_notify::run(&load(&cli)?, channel.as_deref(), cli.nomail),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "checker", &mut std::io::stdout());
+            Ok(0)
+        }
     }
 }

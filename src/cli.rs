@@ -45,6 +45,16 @@ pub enum TickArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Send a test message through each configured channel (or one) and say which worked.
+    TestNotify {
+        /// Only this channel.
+        channel: Option<String>,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Run jobs now, whatever their schedule (all enabled jobs when none are named).
     RunOnce {
         /// Job names.

@@ -17,6 +17,7 @@ pub mod peer;
 pub mod push;
 pub mod rules;
 pub mod schedule;
+pub mod selfcheck;
 pub mod serve;
 pub mod state;
 pub mod tick;

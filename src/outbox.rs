@@ -28,6 +28,7 @@ pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc
         next_attempt: now,
         last_error: None,
         lease_until: None,
+        fallback_done: false,
     });
 }
 

@@ -134,7 +134,16 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     for j in &due {
         state.jobs.entry(j.name.clone()).or_default().last_started = Some(started);
     }
-    let idle = due.is_empty() && !outbox::has_due(&state, started);
+    let self_check_due = match (sel.clone(), config.email.self_check) {
+        (Selection::Tick(tick), Some(schedule)) if config.email.enabled && !opts.nomail => {
+            schedule.is_due(tick, started, state.mail.last_self_check)
+        }
+        _ => false,
+    };
+    if self_check_due {
+        state.mail.last_self_check = Some(started);
+    }
+    let idle = due.is_empty() && !self_check_due && !outbox::has_due(&state, started);
     if idle {
         if is_tick {
             state.heartbeat.last_tick_finished = Some(Utc::now());
@@ -156,13 +165,26 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
 
-    // Phase 2, no lock: the checks.
-    let results = if due.is_empty() {
-        Vec::new()
-    } else {
-        let opts = RunnerOptions { max_concurrency: config.general.max_concurrency, deadline: config.general.tick_deadline };
-        runtime.block_on(run_all(&due, &opts))
-    };
+    // Phase 2, no lock: the checks, and the email self-check beside them.
+    let (results, self_check) = runtime.block_on(async {
+        let checks = async {
+            if due.is_empty() {
+                Vec::new()
+            } else {
+                let opts =
+                    RunnerOptions { max_concurrency: config.general.max_concurrency, deadline: config.general.tick_deadline };
+                run_all(&due, &opts).await
+            }
+        };
+        let probe = async {
+            if self_check_due {
+                Some(crate::selfcheck::run(&config.email, &config.general.servername).await)
+            } else {
+                None
+            }
+        };
+        tokio::join!(checks, probe)
+    });
 
     // Phase 3, under the lock: merge results, decide and queue notifications, claim
     // what is due for delivery.
@@ -171,6 +193,9 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     let mut state = store.load_locked(&guard)?;
     let mut events = Vec::new();
     note_recovered(config, &mut state, &mut events, now);
+    if let Some(o) = &self_check {
+        merge_self_check(config, &mut state, &mut events, o, now);
+    }
     for (job, result) in due.iter().zip(results) {
         match result {
             Some(r) => {
@@ -227,45 +252,52 @@ pub(crate) fn deliver_and_settle(
     send: SendOptions,
     finish: impl FnOnce(&mut State, DateTime<Utc>),
 ) -> Result<Vec<NotificationReport>, RunError> {
-    let outcomes: Vec<Result<Delivered, DeliveryError>> = runtime.block_on(async {
-        let futs = claimed.iter().map(|e| deliver_one(config, e, send));
-        futures_util::future::join_all(futs).await
-    });
-
-    let now = Utc::now();
-    let guard = store.lock()?;
-    let mut state = store.load_locked(&guard)?;
-    let mut events = Vec::new();
     let mut notifications = Vec::new();
-    for (entry, outcome) in claimed.iter().zip(&outcomes) {
-        events.extend(outbox::settle(&mut state, &entry.id, outcome, now, config.general.delivery_retry));
-        if entry.channel == "email" {
-            match outcome {
-                Ok(Delivered::Sent) => {
-                    state.mail.ok = Some(true);
-                    state.mail.checked_at = Some(now);
-                    state.mail.last_error = None;
-                }
-                Err(e) => {
-                    state.mail.ok = Some(false);
-                    state.mail.checked_at = Some(now);
-                    state.mail.last_error = Some(format!("delivering an alert: {}", e.message()));
-                }
-                Ok(Delivered::Recorded) => {}
+    let mut claimed = claimed.to_vec();
+    let mut finish = Some(finish);
+    // A failed email delivery queues the alert on the other channels; a second round
+    // delivers those at once rather than a tick later. Never more than two rounds.
+    for round in 0..2 {
+        let outcomes: Vec<Result<Delivered, DeliveryError>> = runtime.block_on(async {
+            let futs = claimed.iter().map(|e| deliver_one(config, e, send));
+            futures_util::future::join_all(futs).await
+        });
+
+        let now = Utc::now();
+        let guard = store.lock()?;
+        let mut state = store.load_locked(&guard)?;
+        let mut events = Vec::new();
+        let mut fanned_out = false;
+        for (entry, outcome) in claimed.iter().zip(&outcomes) {
+            if entry.channel == "email" && outcome.is_err() {
+                fanned_out |= fan_out_after_mail_failure(config, &mut state, entry, now);
+            }
+            events.extend(outbox::settle(&mut state, &entry.id, outcome, now, config.general.delivery_retry));
+            if entry.channel == "email" {
+                note_email_outcome(&mut state, outcome, now, "delivering an alert");
+            }
+            notifications.push(NotificationReport {
+                job: entry.alert.job.clone(),
+                channel: entry.channel.clone(),
+                kind: entry.alert.kind,
+                delivered: outcome.is_ok(),
+                error: outcome.as_ref().err().map(|e| e.message().to_string()),
+            });
+        }
+        let again = fanned_out && round == 0;
+        claimed = if again { outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch)) } else { Vec::new() };
+        if claimed.is_empty() {
+            if let Some(finish) = finish.take() {
+                finish(&mut state, now);
             }
         }
-        notifications.push(NotificationReport {
-            job: entry.alert.job.clone(),
-            channel: entry.channel.clone(),
-            kind: entry.alert.kind,
-            delivered: outcome.is_ok(),
-            error: outcome.as_ref().err().map(|e| e.message().to_string()),
-        });
+        store.save_locked(&guard, &state)?;
+        append(history, &events)?;
+        drop(guard);
+        if claimed.is_empty() {
+            break;
+        }
     }
-    finish(&mut state, now);
-    store.save_locked(&guard, &state)?;
-    append(history, &events)?;
-    drop(guard);
     Ok(notifications)
 }
 
@@ -398,8 +430,126 @@ pub(crate) fn merge_result_as(
             recipients: job.contact.clone().unwrap_or_else(|| config.general.alertcontact.clone()),
         },
     };
-    log::info!("{}: queued {} notification to {}", job.name, alert.kind.as_str(), job.notify.join(", "));
-    for ch in &job.notify {
+    let channels = route(config, state, &job.notify);
+    log::info!("{}: queued {} notification to {}", job.name, alert.kind.as_str(), channels.join(", "));
+    for ch in &channels {
         outbox::enqueue(state, ch, alert.clone(), now);
+    }
+}
+
+/// The channels an alert goes to: the job's, and while mail is known to be broken, every
+/// other channel too, so that no alert is silently lost with the mail (SPEC §6).
+pub(crate) fn route(config: &Config, state: &State, notify: &[String]) -> Vec<String> {
+    let mut channels = notify.to_vec();
+    if config.email.enabled && state.mail.ok == Some(false) && notify.iter().any(|c| c == "email") {
+        for c in fallback_channels(config, notify) {
+            if !channels.contains(&c) {
+                channels.push(c);
+            }
+        }
+    }
+    channels
+}
+
+/// Where alerts go when email does not work: the other channels the job and `[defaults]`
+/// name; when they name none, every configured channel but email.
+pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in notify.iter().chain(&config.default_notify) {
+        if c != "email" && !out.contains(c) {
+            out.push(c.clone());
+        }
+    }
+    if out.is_empty() {
+        out = config.channel_names().into_iter().filter(|c| c != "email").collect();
+    }
+    out
+}
+
+/// An email delivery of `entry` just failed: queue the alert once on the fallback
+/// channels it was not already sent to. Returns whether anything was queued.
+fn fan_out_after_mail_failure(config: &Config, state: &mut State, entry: &OutboxEntry, now: DateTime<Utc>) -> bool {
+    if entry.alert.kind == AlertKind::Test {
+        return false;
+    }
+    if let Some(e) = state.outbox.iter_mut().find(|e| e.id == entry.id) {
+        if e.fallback_done {
+            return false;
+        }
+        e.fallback_done = true;
+    }
+    let mut queued = false;
+    let own: Vec<String> = match config.job(&entry.alert.job) {
+        Some(j) => j.notify.clone(),
+        None => config.default_notify.clone(),
+    };
+    for ch in fallback_channels(config, &own) {
+        if !own.contains(&ch) {
+            log::warn!("email is failing: also sending the {} alert for {} through {ch}", entry.alert.kind.as_str(), entry.alert.job);
+            outbox::enqueue(state, &ch, entry.alert.clone(), now);
+            queued = true;
+        }
+    }
+    queued
+}
+
+/// What an email delivery says of mail health: a sent message proves it, a failure
+/// disproves it; a recorded one (email off) says nothing.
+pub(crate) fn note_email_outcome(state: &mut State, outcome: &Result<Delivered, DeliveryError>, now: DateTime<Utc>, what: &str) {
+    match outcome {
+        Ok(Delivered::Sent) => {
+            state.mail.ok = Some(true);
+            state.mail.checked_at = Some(now);
+            state.mail.last_error = None;
+        }
+        Err(e) => {
+            state.mail.ok = Some(false);
+            state.mail.checked_at = Some(now);
+            state.mail.last_error = Some(format!("{what}: {}", e.message()));
+        }
+        Ok(Delivered::Recorded) => {}
+    }
+}
+
+/// Name of the email self-check in history and alerts.
+pub const SELF_CHECK: &str = "email self-check";
+
+/// Records a self-check outcome: mail health, a history event, and on a change of
+/// health an alert (or recovery) through the channels that do not depend on mail.
+fn merge_self_check(config: &Config, state: &mut State, events: &mut Vec<Event>, o: &crate::selfcheck::Outcome, now: DateTime<Utc>) {
+    let was_ok = state.mail.ok;
+    state.mail.ok = Some(o.ok);
+    state.mail.checked_at = Some(now);
+    state.mail.last_error = (!o.ok).then(|| o.message.clone());
+    let mut ev = Event::new(now, EventKind::Result, Some(SELF_CHECK));
+    ev.ok = Some(o.ok);
+    ev.message = Some(o.message.clone());
+    events.push(ev);
+    let kind = match (was_ok, o.ok) {
+        (Some(false), true) => AlertKind::Recovery,
+        (Some(true) | None, false) => AlertKind::Failure,
+        _ => return,
+    };
+    if o.ok {
+        log::info!("{SELF_CHECK}: mail works again: {}", o.message);
+    } else {
+        log::error!("{SELF_CHECK} failed: {}", o.message);
+    }
+    let alert = Alert {
+        kind,
+        servername: config.general.servername.clone(),
+        job: SELF_CHECK.into(),
+        job_kind: "selfcheck".into(),
+        description: Some("checker mails itself and looks for the message over IMAP".into()),
+        message: o.message.clone(),
+        consecutive_failures: 1,
+        failing_since: if o.ok { state.mail.checked_at } else { Some(now) },
+        last_success: None,
+        next_reminder: "none: told again only when mail health changes".into(),
+        at: now,
+        recipients: config.general.alertcontact.clone(),
+    };
+    for ch in fallback_channels(config, &[]) {
+        outbox::enqueue(state, &ch, alert.clone(), now);
     }
 }

@@ -8,6 +8,7 @@ pub mod prune;
 pub mod report;
 pub mod run_once;
 pub mod status;
+pub mod test_notify;
 pub mod tick;
 pub mod validate;
 pub mod wrap;

@@ -93,11 +93,30 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
         })
         .collect();
     if json {
-        super::print_json(&serde_json::json!({ "window_hours": hours, "jobs": rows }))?;
+        let mail = serde_json::json!({
+            "enabled": config.email.enabled,
+            "ok": state.mail.ok,
+            "checked_at": state.mail.checked_at,
+            "last_error": state.mail.last_error,
+            "last_self_check": state.mail.last_self_check,
+        });
+        super::print_json(&serde_json::json!({ "window_hours": hours, "jobs": rows, "mail": mail }))?;
         return Ok(0);
     }
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     print_table(&rows, hours, now, colour);
+    let mail = &state.mail;
+    let line = match (config.email.enabled, mail.ok) {
+        (false, _) => "mail: off (alerts are recorded, not sent)".to_string(),
+        (true, None) => "mail: not checked yet".to_string(),
+        (true, Some(true)) => format!("mail: ok (checked {})", ago(mail.checked_at, now)),
+        (true, Some(false)) => format!(
+            "mail: FAILING (checked {}): {}",
+            ago(mail.checked_at, now),
+            mail.last_error.as_deref().unwrap_or("unknown error")
+        ),
+    };
+    println!("\n{line}");
     Ok(0)
 }
 

@@ -438,6 +438,8 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
             from: String::new(),
             user: None,
             password: None,
+            imap_user: None,
+            imap_password: None,
             smtp_host: String::new(),
             smtp_port: 587,
             smtp_security: Security::StartTls,
@@ -479,10 +481,20 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
         Some(v) => schedule_from(cx, "self_check", v.get_ref(), v.span().start, true),
     };
     // A disabled email section may name a variable that is not set on this machine.
-    let password = if enabled {
-        secret(cx, base, "password", e.password.as_ref(), e.password_env.as_ref(), e.password_file.as_ref())
+    let (password, imap_password) = if enabled {
+        (
+            secret(cx, base, "password", e.password.as_ref(), e.password_env.as_ref(), e.password_file.as_ref()),
+            secret(
+                cx,
+                base,
+                "imap_password",
+                e.imap_password.as_ref(),
+                e.imap_password_env.as_ref(),
+                e.imap_password_file.as_ref(),
+            ),
+        )
     } else {
-        None
+        (None, None)
     };
     let user = e.user.clone().filter(|u| !u.is_empty());
     let from = e.from.clone().or_else(|| user.clone()).unwrap_or_default();
@@ -503,6 +515,8 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
         from,
         user,
         password,
+        imap_user: e.imap_user.clone().filter(|u| !u.is_empty()),
+        imap_password,
         smtp_host,
         smtp_port,
         smtp_security,

@@ -180,6 +180,9 @@ pub struct Email {
     pub from: String,
     pub user: Option<String>,
     pub password: Option<Secret>,
+    /// IMAP login for the self-check when it differs from SMTP's (default: user/password).
+    pub imap_user: Option<String>,
+    pub imap_password: Option<Secret>,
     pub smtp_host: String,
     pub smtp_port: u16,
     pub smtp_security: Security,

@@ -296,6 +296,8 @@ mod tests {
             from: "checker@example.com".into(),
             user: Some("checker@example.com".into()),
             password: Some(Secret::new("hunter2".into())),
+            imap_user: None,
+            imap_password: None,
             smtp_host: "127.0.0.1".into(),
             // Nothing listens on port 1; tests below must never get that far.
             smtp_port: 1,

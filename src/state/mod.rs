@@ -146,6 +146,10 @@ pub struct OutboxEntry {
     /// that a process killed mid-delivery cannot hold it forever (at most a repeat).
     #[serde(default)]
     pub lease_until: Option<DateTime<Utc>>,
+    /// After a failed email delivery this alert was also queued on the other channels
+    /// (mail is broken: SPEC §6), so later failures do not queue it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback_done: bool,
 }
 
 impl JobState {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod mailserver;
 pub mod peers;
 pub mod receiver;
 

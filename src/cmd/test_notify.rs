@@ -1,0 +1,97 @@
+//! `checker test-notify [CHANNEL]`: send a test message through each configured channel
+//! (or the one named) right now, print per channel whether it was delivered, and exit 1
+//! if any failed. Each attempt is in the history; email attempts set the mail health.
+
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::history::{Event, EventKind, History};
+use crate::notify::{deliver, Alert, AlertKind, Delivered, SendOptions};
+use crate::state::Store;
+use crate::tick::RunError;
+
+pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppError> {
+    let all = config.channel_names();
+    let channels: Vec<String> = match only {
+        Some(name) if all.iter().any(|c| c == name) => vec![name.to_string()],
+        Some(name) => {
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            let hint = crate::config::nearest(name, &refs).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
+            return Err(AppError::Usage(format!("unknown channel {name:?}{hint} (channels: {})", all.join(", "))));
+        }
+        None => all,
+    };
+    let now = Utc::now();
+    let alert = Alert {
+        kind: AlertKind::Test,
+        servername: config.general.servername.clone(),
+        job: "test-notify".into(),
+        job_kind: "test".into(),
+        description: None,
+        message: "test notification: if you read this, the channel works".into(),
+        consecutive_failures: 0,
+        failing_since: None,
+        last_success: None,
+        next_reminder: String::new(),
+        at: now,
+        recipients: config.general.alertcontact.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    let send = SendOptions { nomail };
+    let outcomes = runtime.block_on(async {
+        let futs = channels.iter().map(|c| {
+            let limit = crate::tick::delivery_limit(config, c);
+            let alert = &alert;
+            async move {
+                match tokio::time::timeout(limit, deliver(config, c, alert, send)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(crate::notify::DeliveryError::Transient(format!(
+                        "no answer within {}",
+                        crate::duration::format(limit)
+                    ))),
+                }
+            }
+        });
+        futures_util::future::join_all(futs).await
+    });
+
+    let width = channels.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    let mut failed = false;
+    let mut events = Vec::new();
+    let done = Utc::now();
+    for (c, outcome) in channels.iter().zip(&outcomes) {
+        let mut ev = Event::new(done, EventKind::Notify, Some("test-notify"));
+        ev.channel = Some(c.clone());
+        ev.ok = Some(outcome.is_ok());
+        match outcome {
+            Ok(Delivered::Sent) => {
+                println!("{c:<width$}  delivered");
+                ev.message = Some("test notification delivered".into());
+            }
+            Ok(Delivered::Recorded) => {
+                println!("{c:<width$}  recorded, not sent (email is off or --nomail)");
+                ev.message = Some("test notification recorded, not sent (email off)".into());
+            }
+            Err(e) => {
+                failed = true;
+                println!("{c:<width$}  FAILED: {}", e.message());
+                ev.message = Some(format!("test notification failed: {}", e.message()));
+            }
+        }
+        events.push(ev);
+    }
+
+    // Record the attempts (and what they say of mail health) under the state lock.
+    let store = Store::new(&config.general.state_file, config.general.lock_timeout);
+    let history = History::new(&config.general.history_dir);
+    let guard = store.lock()?;
+    let mut state = store.load_locked(&guard)?;
+    if let Some(pos) = channels.iter().position(|c| c == "email") {
+        crate::tick::note_email_outcome(&mut state, &outcomes[pos], done, "test-notify");
+    }
+    store.save_locked(&guard, &state)?;
+    crate::tick::append(&history, &events)?;
+    drop(guard);
+    Ok(if failed { 1 } else { 0 })
+}
