@@ -606,8 +606,10 @@ fn status_table_has_a_header_and_a_row_per_job() {
     seed_status(&f, Utc::now());
     let out = f.run_ok(&["status"], 0);
     let text = stdout(&out);
-    let lines: Vec<&str> = text.lines().collect();
+    // The table, a blank line, then the mail health line.
+    let lines: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(text.lines().last(), Some("mail: off (alerts are recorded, not sent)"), "{text}");
     for h in [
         "JOB",
         "STATE",
@@ -1079,4 +1081,13 @@ fn without_f_or_checker_config_the_settings_toml_in_the_working_directory_is_use
     assert_exit(&out, 0);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["jobs"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn completions_print_a_script_for_the_shell_asked() {
+    let f = Fixture::new();
+    let out = f.run_ok(&["completions", "bash"], 0);
+    let text = common::stdout(&out);
+    assert!(text.contains("_checker()") && text.contains("run-once"), "{text}");
+    f.run_ok(&["completions", "tcsh"], 2);
 }

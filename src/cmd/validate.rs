@@ -39,5 +39,8 @@ pub fn run(path: &Path) -> Result<u8, AppError> {
             println!("  email: via {}:{}; self-check {}", config.email.smtp_host, config.email.smtp_port, s.describe())
         }
     }
+    for line in crate::notify::http::describe_channels(&config) {
+        println!("  {line}");
+    }
     Ok(0)
 }

@@ -3,6 +3,10 @@
 
 pub mod command;
 pub mod email;
+pub mod http;
+pub mod pushover;
+pub mod template;
+pub mod webhook;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -170,6 +174,12 @@ pub async fn deliver(config: &Config, channel: &str, alert: &Alert, opts: SendOp
     }
     if let Some(c) = config.commands.iter().find(|c| c.name == channel) {
         return command::send(c, alert).await.map(|()| Delivered::Sent);
+    }
+    if let (Some(p), "pushover") = (&config.pushover, channel) {
+        return pushover::send(p, alert).await.map(|()| Delivered::Sent);
+    }
+    if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
+        return webhook::send(w, alert).await.map(|()| Delivered::Sent);
     }
     Err(DeliveryError::Permanent(format!(
         "channel {channel:?} is no longer configured; known channels: {}",

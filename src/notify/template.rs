@@ -1,0 +1,497 @@
+//! Title and body templates of the channels (minijinja): the variables an alert offers
+//! them, rendering with a fall-back to the default wording, and the checks `validate`
+//! runs so that a bad template is a configuration error rather than a lost alert.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use super::{Alert, AlertKind};
+use crate::duration::humanize;
+
+/// The variables every template can use, in the order the documentation lists them.
+pub const VARIABLES: &[&str] = &[
+    "kind",
+    "status",
+    "servername",
+    "job",
+    "job_kind",
+    "description",
+    "message",
+    "consecutive_failures",
+    "failing_since",
+    "failing_since_ago",
+    "last_success",
+    "last_success_ago",
+    "next_reminder",
+    "at",
+    "recipients",
+    "title",
+    "subject",
+    "body",
+];
+
+/// One template as written in the settings. Compiled when used: compiling is cheap next to
+/// an HTTP request, and keeps the configuration free of borrowed engine state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// The settings key it came from (`title_template`...), named in errors.
+    pub key: &'static str,
+    pub source: String,
+}
+
+/// A channel's optional title and body templates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Templates {
+    pub title: Option<Template>,
+    pub body: Option<Template>,
+}
+
+impl Templates {
+    /// The title: the `title_template` rendered, else the alert's subject
+    /// (`[servername] FAILED: job (error)`).
+    pub fn title(&self, alert: &Alert, channel: &str) -> String {
+        render_or(self.title.as_ref(), alert, channel, Alert::subject)
+    }
+
+    /// The body: the `body_template` rendered, else the alert's default body text.
+    pub fn body(&self, alert: &Alert, channel: &str) -> String {
+        render_or(self.body.as_ref(), alert, channel, Alert::body)
+    }
+}
+
+fn render_or(
+    t: Option<&Template>,
+    alert: &Alert,
+    channel: &str,
+    default: fn(&Alert) -> String,
+) -> String {
+    let Some(t) = t else { return default(alert) };
+    match t.render(alert) {
+        Ok(text) => text,
+        Err(e) => {
+            // Validation renders every template against sample alerts, so this is rare
+            // (a branch no sample reaches); the alert still goes out, in default words.
+            log::warn!(
+                "{channel}: `{}` failed ({e}); sending the default text instead",
+                t.key
+            );
+            default(alert)
+        }
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A misspelt variable is an error, not silently empty text; `{% if description %}`
+    // still works for the variables that may be none.
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    // Keeps the spans errors are located with.
+    env.set_debug(true);
+    env
+}
+
+impl Template {
+    pub fn new(key: &'static str, source: impl Into<String>) -> Self {
+        Template {
+            key,
+            source: source.into(),
+        }
+    }
+
+    pub fn render(&self, alert: &Alert) -> Result<String, TemplateError> {
+        let env = environment();
+        let tmpl = env
+            .template_from_named_str(self.key, &self.source)
+            .map_err(|e| TemplateError::from_engine(&e, &self.source))?;
+        tmpl.render(context(alert))
+            .map_err(|e| TemplateError::from_engine(&e, &self.source))
+    }
+
+    /// Everything `validate` can find wrong without an alert: syntax, unknown variables,
+    /// unknown filters, and errors while rendering sample alerts of every kind.
+    pub fn check(&self) -> Result<(), TemplateError> {
+        let env = environment();
+        let tmpl = env
+            .template_from_named_str(self.key, &self.source)
+            .map_err(|e| TemplateError::from_engine(&e, &self.source))?;
+        let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+        let mut unknown: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| {
+                !VARIABLES.contains(&v.as_str()) && !globals.contains(&v.as_str()) && v != "loop"
+            })
+            .collect();
+        unknown.sort();
+        if let Some(v) = unknown.first() {
+            return Err(TemplateError {
+                message: format!(
+                    "unknown variable `{v}` (variables: {})",
+                    VARIABLES.join(", ")
+                ),
+                location: find_word(&self.source, v),
+            });
+        }
+        for (name, offset) in filters_used(&self.source) {
+            let probe = format!("{{{{ none|{name} }}}}");
+            if let Err(e) = env.render_str(&probe, ()) {
+                if e.kind() == minijinja::ErrorKind::UnknownFilter {
+                    return Err(TemplateError {
+                        message: format!("unknown filter `{name}`"),
+                        location: Some(line_col(&self.source, offset)),
+                    });
+                }
+            }
+        }
+        for alert in samples() {
+            tmpl.render(context(&alert))
+                .map_err(|e| TemplateError::from_engine(&e, &self.source))?;
+        }
+        Ok(())
+    }
+}
+
+/// What is wrong with a template, and where in it (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    pub location: Option<(usize, usize)>,
+}
+
+impl TemplateError {
+    fn from_engine(e: &minijinja::Error, source: &str) -> Self {
+        let message = match e.detail() {
+            Some(d) => format!("{}: {d}", e.kind()),
+            None => e.kind().to_string(),
+        };
+        let location = match (e.range(), e.line()) {
+            (Some(r), _) => Some(line_col(source, r.start)),
+            (None, Some(line)) => Some((line, 1)),
+            _ => None,
+        };
+        TemplateError { message, location }
+    }
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.location {
+            Some((line, col)) => write!(f, "{} (template line {line}, column {col})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(source.len());
+    while !source.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &source[..end];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Where `word` first appears inside a `{{ }}` or `{% %}` block.
+fn find_word(source: &str, word: &str) -> Option<(usize, usize)> {
+    code_spans(source).into_iter().find_map(|(start, end)| {
+        let code = &source[start..end];
+        code.match_indices(word)
+            .find(|(i, _)| {
+                let before = code[..*i].chars().next_back();
+                let after = code[i + word.len()..].chars().next();
+                !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+            })
+            .map(|(i, _)| line_col(source, start + i))
+    })
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Byte ranges of the code inside `{{ ... }}` and `{% ... %}` blocks.
+fn code_spans(source: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut rest = 0;
+    while let Some(open) = source[rest..].find(['{']).map(|i| rest + i) {
+        let close = match source[open..].chars().nth(1) {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            Some('#') => "#}",
+            _ => {
+                rest = open + 1;
+                continue;
+            }
+        };
+        let start = open + 2;
+        let end = source[start..]
+            .find(close)
+            .map_or(source.len(), |i| start + i);
+        if close != "#}" {
+            spans.push((start, end));
+        }
+        rest = (end + 2).min(source.len());
+        if rest >= source.len() {
+            break;
+        }
+    }
+    spans
+}
+
+/// The filters a template applies (`x|name`), outside string literals, with offsets.
+fn filters_used(source: &str) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    for (start, end) in code_spans(source) {
+        let code = &source[start..end];
+        let mut quote: Option<char> = None;
+        let mut chars = code.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match (quote, c) {
+                (Some(_), '\\') => {
+                    chars.next();
+                }
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '|') => {
+                    let after = &code[i + 1..];
+                    let trimmed = after.trim_start();
+                    let name: String = trimmed.chars().take_while(|&c| is_ident(c)).collect();
+                    if !name.is_empty() {
+                        let at = start + i + 1 + (after.len() - trimmed.len());
+                        found.push((name, at));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The job's state the alert reports: "failing", "ok" (a recovery) or "test".
+pub fn status(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Failure => "failing",
+        AlertKind::Recovery => "ok",
+        AlertKind::Test => "test",
+    }
+}
+
+/// The template variables of `alert` (see `VARIABLES` and docs/channels.md).
+pub fn context(alert: &Alert) -> Value {
+    let opt_time =
+        |t: Option<DateTime<Utc>>| t.map(rfc3339).map(Value::from).unwrap_or(Value::from(()));
+    let ago = |t: Option<DateTime<Utc>>| {
+        t.map(|t| Value::from(humanize(alert.at - t)))
+            .unwrap_or(Value::from(()))
+    };
+    let mut m: BTreeMap<String, Value> = BTreeMap::new();
+    let mut set = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    set("kind", Value::from(alert.kind.as_str()));
+    set("status", Value::from(status(alert.kind)));
+    set("servername", Value::from(alert.servername.as_str()));
+    set("job", Value::from(alert.job.as_str()));
+    set("job_kind", Value::from(alert.job_kind.as_str()));
+    set(
+        "description",
+        alert
+            .description
+            .as_deref()
+            .map(Value::from)
+            .unwrap_or(Value::from(())),
+    );
+    set("message", Value::from(alert.message.as_str()));
+    set(
+        "consecutive_failures",
+        Value::from(alert.consecutive_failures),
+    );
+    set("failing_since", opt_time(alert.failing_since));
+    set("failing_since_ago", ago(alert.failing_since));
+    set("last_success", opt_time(alert.last_success));
+    set("last_success_ago", ago(alert.last_success));
+    set("next_reminder", Value::from(alert.next_reminder.as_str()));
+    set("at", Value::from(rfc3339(alert.at)));
+    set("recipients", Value::from(alert.recipients.clone()));
+    set("title", Value::from(alert.title()));
+    set("subject", Value::from(alert.subject()));
+    set("body", Value::from(alert.body()));
+    Value::from(m)
+}
+
+/// Alerts of every kind, with optional fields both set and unset, for `check`.
+fn samples() -> Vec<Alert> {
+    let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+    let failure = Alert {
+        kind: AlertKind::Failure,
+        servername: "web1".into(),
+        job: "shop front page".into(),
+        job_kind: "http".into(),
+        description: Some("the shop".into()),
+        message: "HTTP 503 Service Unavailable".into(),
+        consecutive_failures: 3,
+        failing_since: Some(at - chrono::Duration::minutes(3)),
+        last_success: Some(at - chrono::Duration::minutes(4)),
+        next_reminder: "at the next failing check".into(),
+        at,
+        recipients: vec!["ops@example.com".into()],
+    };
+    let bare = Alert {
+        description: None,
+        last_success: None,
+        recipients: Vec::new(),
+        ..failure.clone()
+    };
+    let recovery = Alert {
+        kind: AlertKind::Recovery,
+        message: "HTTP 200".into(),
+        next_reminder: String::new(),
+        ..failure.clone()
+    };
+    let test = Alert {
+        kind: AlertKind::Test,
+        job: "test".into(),
+        job_kind: "test".into(),
+        message: "test notification".into(),
+        consecutive_failures: 0,
+        failing_since: None,
+        last_success: None,
+        ..bare.clone()
+    };
+    vec![failure, bare, recovery, test]
+}
+
+/// Cuts `s` to at most `max` characters, the last of them an ellipsis when anything was cut.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let keep: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", keep.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert() -> Alert {
+        samples().remove(0)
+    }
+
+    #[test]
+    fn defaults_are_the_alerts_own_subject_and_body() {
+        let t = Templates::default();
+        let a = alert();
+        assert_eq!(
+            t.title(&a, "x"),
+            "[web1] FAILED: shop front page (HTTP 503 Service Unavailable)"
+        );
+        assert_eq!(t.body(&a, "x"), a.body());
+        assert!(t.body(&a, "x").contains("Consecutive failures: 3"));
+    }
+
+    #[test]
+    fn templates_see_every_documented_variable() {
+        let src: String = VARIABLES
+            .iter()
+            .map(|v| format!("{v}={{{{ {v} }}}};"))
+            .collect();
+        let out = Template::new("body_template", src)
+            .render(&alert())
+            .unwrap();
+        assert!(out.contains("kind=failure;"), "{out}");
+        assert!(out.contains("status=failing;"), "{out}");
+        assert!(out.contains("job=shop front page;"), "{out}");
+        assert!(out.contains("consecutive_failures=3;"), "{out}");
+        assert!(out.contains("failing_since=2025-12-31T23:57:00Z;"), "{out}");
+        assert!(out.contains("failing_since_ago=3m;"), "{out}");
+        assert!(out.contains("at=2026-01-01T00:00:00Z;"), "{out}");
+        assert!(out.contains("subject=[web1] FAILED"), "{out}");
+        assert!(out.contains("title=FAILED: shop front page"), "{out}");
+    }
+
+    #[test]
+    fn optional_values_are_none_and_can_be_tested() {
+        let a = Alert {
+            last_success: None,
+            ..alert()
+        };
+        let t = Template::new(
+            "body_template",
+            "{% if last_success %}seen{% else %}never{% endif %} {{ last_success_ago or 'never' }}",
+        );
+        assert_eq!(t.render(&a).unwrap(), "never never");
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line_and_column() {
+        let e = Template::new("body_template", "ok\n{{ job }\n")
+            .check()
+            .unwrap_err();
+        assert!(e.message.contains("syntax error"), "{e}");
+        assert_eq!(e.location.map(|l| l.0), Some(2), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_filter_is_found_even_in_a_branch_no_sample_reaches() {
+        let e = Template::new(
+            "title_template",
+            "{% if consecutive_failures > 99 %}{{ job | shout }}{% endif %}",
+        )
+        .check()
+        .unwrap_err();
+        assert_eq!(e.message, "unknown filter `shout`");
+        assert_eq!(e.location, Some((1, 44)));
+        assert!(Template::new(
+            "t",
+            "{{ job|upper }} {{ 'a|b' }} {{ message|replace('a', 'b') }} {{ message[:10] }}"
+        )
+        .check()
+        .is_ok());
+    }
+
+    #[test]
+    fn an_unknown_variable_is_an_error_with_the_list_of_variables() {
+        let e = Template::new("body_template", "line one\n{{ jbo }}")
+            .check()
+            .unwrap_err();
+        assert!(
+            e.message
+                .starts_with("unknown variable `jbo` (variables: kind, status"),
+            "{e}"
+        );
+        assert_eq!(e.location, Some((2, 4)));
+    }
+
+    #[test]
+    fn a_template_that_fails_at_render_time_falls_back_to_the_default_text() {
+        let t = Templates {
+            title: Some(Template::new("title_template", "{{ job.nope.deeper }}")),
+            body: None,
+        };
+        let a = alert();
+        assert_eq!(t.title(&a, "x"), a.subject());
+        assert!(
+            t.title.as_ref().unwrap().check().is_err(),
+            "and validation catches it"
+        );
+    }
+
+    #[test]
+    fn truncation_keeps_the_limit_and_marks_the_cut() {
+        assert_eq!(truncate_chars("short", 10), "short");
+        let cut = truncate_chars(&"é".repeat(3000), 2000);
+        assert_eq!(cut.chars().count(), 2000);
+        assert!(cut.ends_with('…'));
+    }
+}

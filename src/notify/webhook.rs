@@ -1,0 +1,454 @@
+//! `[[webhooks]]` channels: one POST per alert in the format of the service at the other
+//! end: Slack incoming webhooks (`text`), Discord webhooks (`content`, 2,000 characters),
+//! ntfy topics (plain text with Title/Priority/Tags headers), or a generic JSON object.
+//! The URL often is the credential, so only its scheme and host are ever shown.
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::json;
+
+use super::http::{self, redact};
+use super::template::{self, truncate_chars};
+use super::{Alert, AlertKind, DeliveryError};
+use crate::config::{Webhook, WebhookFormat};
+
+/// Discord's limit on a message's `content`, in characters.
+pub const DISCORD_MAX: usize = 2000;
+/// Slack truncates `text` past 40,000 characters; stay well inside.
+pub const SLACK_MAX: usize = 39_000;
+/// ntfy turns a body past 4,096 bytes into an attachment.
+pub const NTFY_BODY_MAX: usize = 4096;
+/// ntfy's default priority for failures ("high") and for recoveries ("default").
+pub const NTFY_FAILURE_PRIORITY: u8 = 4;
+pub const NTFY_RECOVERY_PRIORITY: u8 = 3;
+
+/// The request a webhook sends: body, content type and extra headers (before the
+/// configured `headers`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    pub content_type: &'static str,
+    pub body: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// Slack's three control characters, escaped as its API asks.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The chat text of Slack and Discord: by default the subject in bold and the body in a
+/// code block (its columns stay aligned); with templates, the title and body as rendered.
+fn chat_text(
+    w: &Webhook,
+    alert: &Alert,
+    bold: &str,
+    escape: fn(&str) -> String,
+    max: usize,
+) -> String {
+    let t = &w.templates;
+    let title = match &t.title {
+        Some(_) => t.title(alert, &w.name),
+        None => format!("{bold}{}{bold}", escape(&alert.subject())),
+    };
+    match &t.body {
+        Some(_) => truncate_chars(
+            format!("{}\n{}", title, t.body(alert, &w.name)).trim_end(),
+            max,
+        ),
+        None => {
+            let open = format!("{title}\n```\n");
+            let close = "\n```";
+            let room = max.saturating_sub(open.chars().count() + close.chars().count());
+            if room < 20 {
+                return truncate_chars(&title, max);
+            }
+            let body = escape(alert.body().trim_end());
+            format!("{open}{}{close}", truncate_chars(&body, room))
+        }
+    }
+}
+
+/// The ntfy priority of an alert: failures (and tests) at the configured one, else 4;
+/// recoveries never above 3, the default.
+pub fn ntfy_priority(w: &Webhook, kind: AlertKind) -> u8 {
+    let p = w.priority.unwrap_or(NTFY_FAILURE_PRIORITY);
+    match kind {
+        AlertKind::Recovery => p.min(NTFY_RECOVERY_PRIORITY),
+        AlertKind::Failure | AlertKind::Test => p,
+    }
+}
+
+fn ntfy_tag(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Failure => "rotating_light",
+        AlertKind::Recovery => "white_check_mark",
+        AlertKind::Test => "test_tube",
+    }
+}
+
+/// A header value from free text: one line, no control characters, and non-ASCII text
+/// as an RFC 2047 encoded word, which ntfy decodes.
+pub fn header_text(s: &str) -> String {
+    let line: String = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line: String = line.chars().filter(|c| !c.is_control()).collect();
+    let line = truncate_chars(&line, 250);
+    if line.is_ascii() {
+        line
+    } else {
+        format!("=?UTF-8?B?{}?=", base64(line.as_bytes()))
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
+fn truncate_bytes(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// The generic JSON object (documented in docs/channels.md).
+pub fn generic_json(w: &Webhook, alert: &Alert) -> serde_json::Value {
+    let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    json!({
+        "servername": alert.servername,
+        "job": alert.job,
+        "kind": alert.kind.as_str(),
+        "job_kind": alert.job_kind,
+        "status": template::status(alert.kind),
+        "message": alert.message,
+        "description": alert.description,
+        "consecutive_failures": alert.consecutive_failures,
+        "failing_since": t(alert.failing_since),
+        "last_success": t(alert.last_success),
+        "next_reminder": alert.next_reminder,
+        "at": t(Some(alert.at)),
+        "subject": w.templates.title(alert, &w.name),
+        "body": alert.body(),
+    })
+}
+
+/// What `w` sends for `alert`.
+pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
+    const JSON: &str = "application/json";
+    match w.format {
+        WebhookFormat::Slack => Payload {
+            content_type: JSON,
+            body: json!({ "text": chat_text(w, alert, "*", slack_escape, SLACK_MAX) }).to_string(),
+            headers: Vec::new(),
+        },
+        WebhookFormat::Discord => Payload {
+            content_type: JSON,
+            body: json!({
+                "content": chat_text(w, alert, "**", str::to_string, DISCORD_MAX),
+                // An error message that says "@everyone" must not ping everyone.
+                "allowed_mentions": { "parse": [] },
+            })
+            .to_string(),
+            headers: Vec::new(),
+        },
+        WebhookFormat::Ntfy => {
+            let mut headers = vec![
+                ("Title", header_text(&w.templates.title(alert, &w.name))),
+                ("Priority", ntfy_priority(w, alert.kind).to_string()),
+                ("Tags", ntfy_tag(alert.kind).to_string()),
+            ];
+            if let Some(token) = &w.token {
+                headers.push(("Authorization", format!("Bearer {}", token.expose())));
+            }
+            let body = w.templates.body(alert, &w.name);
+            Payload {
+                content_type: "text/plain; charset=utf-8",
+                body: truncate_bytes(body.trim_end(), NTFY_BODY_MAX),
+                headers,
+            }
+        }
+        WebhookFormat::Generic => match &w.templates.body {
+            Some(_) => {
+                let body = w.templates.body(alert, &w.name);
+                let is_json = serde_json::from_str::<serde_json::Value>(&body).is_ok();
+                Payload {
+                    content_type: if is_json {
+                        JSON
+                    } else {
+                        "text/plain; charset=utf-8"
+                    },
+                    body,
+                    headers: Vec::new(),
+                }
+            }
+            None => Payload {
+                content_type: JSON,
+                body: generic_json(w, alert).to_string(),
+                headers: Vec::new(),
+            },
+        },
+    }
+}
+
+/// Everything of `w` that must not show in a message.
+fn secrets(w: &Webhook) -> Vec<String> {
+    let mut s = http::url_secrets(&w.url);
+    if let Some(t) = &w.token {
+        s.push(t.expose().to_string());
+    }
+    s.extend(w.headers.iter().map(|(_, v)| v.expose().to_string()));
+    s
+}
+
+/// The request headers: the payload's, then the configured ones, which replace any of the
+/// same name (a `Content-Type` of one's own, say). Every value is marked sensitive.
+/// Fails with the name of a header whose value cannot be sent.
+fn header_map(w: &Webhook, p: &Payload) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    let ours = std::iter::once(("Content-Type", p.content_type.to_string()))
+        .chain(p.headers.iter().map(|(k, v)| (*k, v.clone())));
+    let configured = w
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.expose().to_string()));
+    for (k, v) in ours.chain(configured) {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| k.to_string())?;
+        let mut value = HeaderValue::from_str(&v).map_err(|_| k.to_string())?;
+        value.set_sensitive(true);
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+pub async fn send(w: &Webhook, alert: &Alert) -> Result<(), DeliveryError> {
+    let secrets = secrets(w);
+    let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let scrub = |e: DeliveryError| match e {
+        DeliveryError::Transient(m) => DeliveryError::Transient(redact(&m, &secret_refs)),
+        DeliveryError::Permanent(m) => DeliveryError::Permanent(redact(&m, &secret_refs)),
+    };
+    let origin = http::origin(w.url.expose());
+    let what = format!("webhook {} ({origin})", w.name);
+    let p = payload(w, alert);
+    log::debug!(
+        "{what}: POST {} {} alert, {} bytes",
+        w.format.as_str(),
+        alert.kind.as_str(),
+        p.body.len()
+    );
+    let client = http::client(w.timeout).map_err(scrub)?;
+    let headers = header_map(w, &p).map_err(|k| {
+        DeliveryError::Permanent(format!("{what}: header {k} has a value HTTP cannot carry"))
+    })?;
+    let req = client.post(w.url.expose()).headers(headers).body(p.body);
+    let answer = http::send(req, &what).await.map_err(scrub)?;
+    let detail = match http::snippet(&answer.body) {
+        s if s.is_empty() => format!("{what}: HTTP {}", answer.status),
+        s => format!("{what}: HTTP {}: {s}", answer.status),
+    };
+    http::classify(answer.status, detail).map_err(scrub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use crate::notify::template::{Template, Templates};
+    use chrono::TimeZone;
+
+    fn hook(format: WebhookFormat) -> Webhook {
+        Webhook {
+            name: "hook".into(),
+            url: Secret::new("https://hooks.example.com/services/T0/B0/secretpath".into()),
+            format,
+            headers: Vec::new(),
+            token: None,
+            priority: None,
+            timeout: std::time::Duration::from_secs(10),
+            templates: Templates::default(),
+        }
+    }
+
+    fn alert(kind: AlertKind, message: &str) -> Alert {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        Alert {
+            kind,
+            servername: "web1".into(),
+            job: "shop".into(),
+            job_kind: "http".into(),
+            description: None,
+            message: message.into(),
+            consecutive_failures: 2,
+            failing_since: Some(at - chrono::Duration::minutes(2)),
+            last_success: None,
+            next_reminder: "at the next failing check".into(),
+            at,
+            recipients: Vec::new(),
+        }
+    }
+
+    fn body_json(p: &Payload) -> serde_json::Value {
+        serde_json::from_str(&p.body).unwrap()
+    }
+
+    #[test]
+    fn slack_gets_text_with_its_control_characters_escaped() {
+        let p = payload(
+            &hook(WebhookFormat::Slack),
+            &alert(AlertKind::Failure, "expected <b> & got 503"),
+        );
+        let text = body_json(&p)["text"].as_str().unwrap().to_string();
+        assert!(
+            text.starts_with("*[web1] FAILED: shop (expected &lt;b&gt; &amp; got 503)*\n```\n"),
+            "{text}"
+        );
+        assert!(text.contains("Consecutive failures: 2"), "{text}");
+    }
+
+    #[test]
+    fn discord_content_never_passes_2000_characters_and_mentions_nobody() {
+        let long = "e".repeat(5000);
+        let p = payload(
+            &hook(WebhookFormat::Discord),
+            &alert(AlertKind::Failure, &long),
+        );
+        let v = body_json(&p);
+        let content = v["content"].as_str().unwrap();
+        assert!(
+            content.chars().count() <= DISCORD_MAX,
+            "{}",
+            content.chars().count()
+        );
+        assert!(content.contains('…'));
+        assert!(content.ends_with("\n```"), "the code block stays closed");
+        assert_eq!(v["allowed_mentions"]["parse"], json!([]));
+        let mut w = hook(WebhookFormat::Discord);
+        w.templates.body = Some(Template::new("body_template", "{{ message }}"));
+        let v = body_json(&payload(&w, &alert(AlertKind::Failure, &long)));
+        assert_eq!(v["content"].as_str().unwrap().chars().count(), DISCORD_MAX);
+    }
+
+    #[test]
+    fn ntfy_sends_plain_text_with_title_priority_tags_and_token() {
+        let mut w = hook(WebhookFormat::Ntfy);
+        w.token = Some(Secret::new("tk_abc".into()));
+        let p = payload(&w, &alert(AlertKind::Failure, "down"));
+        let h = |k: &str| {
+            p.headers
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(h("Title").as_deref(), Some("[web1] FAILED: shop (down)"));
+        assert_eq!(h("Priority").as_deref(), Some("4"));
+        assert_eq!(h("Tags").as_deref(), Some("rotating_light"));
+        assert_eq!(h("Authorization").as_deref(), Some("Bearer tk_abc"));
+        assert!(p.body.starts_with("Job shop on web1 is failing."));
+        let p = payload(&w, &alert(AlertKind::Recovery, "up"));
+        assert_eq!(p.headers[1].1, "3");
+        assert_eq!(p.headers[2].1, "white_check_mark");
+        w.priority = Some(5);
+        assert_eq!(ntfy_priority(&w, AlertKind::Failure), 5);
+        assert_eq!(ntfy_priority(&w, AlertKind::Recovery), 3);
+        w.priority = Some(2);
+        assert_eq!(ntfy_priority(&w, AlertKind::Recovery), 2);
+    }
+
+    #[test]
+    fn non_ascii_titles_are_rfc_2047_encoded_and_bodies_capped_in_bytes() {
+        assert_eq!(
+            header_text("Grüße\nline two"),
+            format!("=?UTF-8?B?{}?=", base64("Grüße line two".as_bytes()))
+        );
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"M"), "TQ==");
+        let cut = truncate_bytes(&"ü".repeat(5000), NTFY_BODY_MAX);
+        assert!(cut.len() <= NTFY_BODY_MAX && cut.ends_with('…'));
+    }
+
+    #[test]
+    fn generic_json_has_the_documented_fields_with_rfc3339_times() {
+        let v = body_json(&payload(
+            &hook(WebhookFormat::Generic),
+            &alert(AlertKind::Failure, "down"),
+        ));
+        assert_eq!(v["servername"], "web1");
+        assert_eq!(v["kind"], "failure");
+        assert_eq!(v["status"], "failing");
+        assert_eq!(v["consecutive_failures"], 2);
+        assert_eq!(v["failing_since"], "2026-03-01T11:58:00Z");
+        assert_eq!(v["last_success"], serde_json::Value::Null);
+        assert_eq!(v["at"], "2026-03-01T12:00:00Z");
+        assert_eq!(v["subject"], "[web1] FAILED: shop (down)");
+    }
+
+    #[test]
+    fn configured_headers_replace_the_payloads_own_and_bad_values_are_named() {
+        let mut w = hook(WebhookFormat::Generic);
+        w.headers = vec![
+            (
+                "Content-Type".into(),
+                Secret::new("application/vnd.x+json".into()),
+            ),
+            ("X-Key".into(), Secret::new("k".into())),
+        ];
+        let p = payload(&w, &alert(AlertKind::Failure, "down"));
+        let m = header_map(&w, &p).unwrap();
+        assert_eq!(m.get_all("content-type").iter().count(), 1);
+        assert_eq!(m["content-type"], "application/vnd.x+json");
+        assert!(m["x-key"].is_sensitive());
+        w.headers = vec![("X-Bad".into(), Secret::new("a\nb".into()))];
+        assert_eq!(header_map(&w, &p).unwrap_err(), "X-Bad");
+    }
+
+    #[test]
+    fn a_generic_body_template_replaces_the_json() {
+        let mut w = hook(WebhookFormat::Generic);
+        w.templates.body = Some(Template::new(
+            "body_template",
+            r#"{"alert": {{ subject|tojson }}, "n": {{ consecutive_failures }}}"#,
+        ));
+        let p = payload(&w, &alert(AlertKind::Failure, "down \"quoted\""));
+        assert_eq!(p.content_type, "application/json");
+        assert_eq!(
+            body_json(&p)["alert"],
+            "[web1] FAILED: shop (down \"quoted\")"
+        );
+        w.templates.body = Some(Template::new("body_template", "{{ job }} is {{ status }}"));
+        let p = payload(&w, &alert(AlertKind::Failure, "down"));
+        assert_eq!(
+            (p.content_type, p.body.as_str()),
+            ("text/plain; charset=utf-8", "shop is failing")
+        );
+    }
+}
