@@ -7,7 +7,9 @@ use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> std::io::Result<()> {
-    let port_file = std::env::args().nth(1).unwrap_or_else(|| "bench_server.port".into());
+    let port_file = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "bench_server.port".into());
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     std::fs::write(&port_file, listener.local_addr()?.port().to_string())?;
     loop {
@@ -39,7 +41,8 @@ async fn main() -> std::io::Result<()> {
                 if r.read_exact(&mut body).await.is_err() {
                     return;
                 }
-                let resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n";
+                let resp =
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n";
                 if w.write_all(resp).await.is_err() {
                     return;
                 }

@@ -36,7 +36,9 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
     let _ = crate::logging::init_stderr_only(if cli.debug { Level::Debug } else { Level::Warn });
     if let Some(tick) = cli.tick {
         if cli.command.is_some() {
-            return Err(AppError::Usage("-c TICK runs a cron tick; it does not combine with a subcommand".into()));
+            return Err(AppError::Usage(
+                "-c TICK runs a cron tick; it does not combine with a subcommand".into(),
+            ));
         }
         let config = load(&cli)?;
         let tick = match tick {
@@ -48,7 +50,9 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         return cmd::tick::run(&config, tick, cli.nomail);
     }
     if cli.mode.is_some() {
-        return Err(AppError::Usage("-m cron needs -c TICK, e.g. `checker -m cron -c minute`".into()));
+        return Err(AppError::Usage(
+            "-m cron needs -c TICK, e.g. `checker -m cron -c minute`".into(),
+        ));
     }
     let Some(command) = &cli.command else {
         return Err(AppError::Usage(
@@ -60,21 +64,41 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             let path = config::locate(cli.config.as_deref())?;
             cmd::validate::run(&path)
         }
-        Command::RunOnce { jobs, dry_run, json } => cmd::run_once::run(&load(&cli)?, jobs, *dry_run, *json, cli.nomail),
+        Command::RunOnce {
+            jobs,
+            dry_run,
+            json,
+        } => cmd::run_once::run(&load(&cli)?, jobs, *dry_run, *json, cli.nomail),
         Command::Status { hours, json } => cmd::status::run(&load(&cli)?, *hours, *json),
-        Command::History { job, limit, failures, json } => {
-            cmd::history::run(&load(&cli)?, job.as_deref(), *limit, *failures, *json)
-        }
-        Command::Report { job, ok, fail: _, count, message } => {
-            cmd::report::run(&load(&cli)?, job, *ok, *count, message.as_deref(), cli.nomail)
-        }
+        Command::History {
+            job,
+            limit,
+            failures,
+            json,
+        } => cmd::history::run(&load(&cli)?, job.as_deref(), *limit, *failures, *json),
+        Command::Report {
+            job,
+            ok,
+            fail: _,
+            count,
+            message,
+        } => cmd::report::run(
+            &load(&cli)?,
+            job,
+            *ok,
+            *count,
+            message.as_deref(),
+            cli.nomail,
+        ),
         Command::Wrap { job, command } => cmd::wrap::run(&load(&cli)?, job, command, cli.nomail),
         Command::Prune { older_than } => cmd::prune::run(&load(&cli)?, older_than.as_deref()),
         Command::List { json } => cmd::list::run(&load(&cli)?, *json),
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
         Command::Peers { json } => cmd::peers::run(&load(&cli)?, *json),
-        Command::TestNotify { channel } => cmd::test_notify::run(&load(&cli)?, channel.as_deref(), cli.nomail),
+        Command::TestNotify { channel } => {
+            cmd::test_notify::run(&load(&cli)?, channel.as_deref(), cli.nomail)
+        }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "checker", &mut std::io::stdout());

@@ -18,10 +18,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             return Err(bad(text));
         }
         let (num, tail) = rest.split_at(digits);
-        let unit_len = tail
-            .bytes()
-            .take_while(|b| b.is_ascii_alphabetic())
-            .count();
+        let unit_len = tail.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
         let (unit, tail) = tail.split_at(unit_len);
         let n: u128 = num.parse().map_err(|_| bad(text))?;
         let factor: u128 = match unit {
@@ -124,7 +121,13 @@ mod tests {
     #[test]
     fn humanizes_with_two_units_at_most() {
         assert_eq!(humanize(chrono::Duration::seconds(12)), "12s");
-        assert_eq!(humanize(chrono::Duration::seconds(3 * 3600 + 5 * 60 + 7)), "3h 5m");
-        assert_eq!(humanize(chrono::Duration::seconds(2 * 86400 + 4 * 3600)), "2d 4h");
+        assert_eq!(
+            humanize(chrono::Duration::seconds(3 * 3600 + 5 * 60 + 7)),
+            "3h 5m"
+        );
+        assert_eq!(
+            humanize(chrono::Duration::seconds(2 * 86400 + 4 * 3600)),
+            "2d 4h"
+        );
     }
 }

@@ -116,7 +116,9 @@ pub struct History {
 
 impl History {
     pub fn new(dir: &Path) -> Self {
-        History { dir: dir.to_path_buf() }
+        History {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -143,7 +145,11 @@ impl History {
                 buf.push(b'\n');
                 i += 1;
             }
-            let mut f = OpenOptions::new().create(true).append(true).read(true).open(self.file_for(day))?;
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .open(self.file_for(day))?;
             // A crash mid-write can leave a last line without its newline; start on a
             // fresh line so only the torn event is lost, not this batch's first one.
             if ends_without_newline(&mut f)? {
@@ -166,7 +172,8 @@ impl History {
             .filter_map(|e| {
                 let name = e.file_name();
                 let name = name.to_str()?;
-                let day = NaiveDate::parse_from_str(name.strip_suffix(".jsonl")?, "%Y-%m-%d").ok()?;
+                let day =
+                    NaiveDate::parse_from_str(name.strip_suffix(".jsonl")?, "%Y-%m-%d").ok()?;
                 Some((day, e.path()))
             })
             .collect();
@@ -232,7 +239,9 @@ impl History {
                 let text = std::fs::read_to_string(&path)?;
                 let mut kept = String::with_capacity(text.len());
                 for line in text.lines() {
-                    let old = serde_json::from_str::<Event>(line).map(|e| e.ts < cutoff).unwrap_or(false);
+                    let old = serde_json::from_str::<Event>(line)
+                        .map(|e| e.ts < cutoff)
+                        .unwrap_or(false);
                     if old {
                         dropped += 1;
                     } else if !line.trim().is_empty() {
@@ -296,19 +305,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let h = History::new(dir.path());
         let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 23, 59, 0).unwrap();
-        let events: Vec<Event> = (0..6).map(|i| ev(t0 + chrono::Duration::minutes(i), if i % 2 == 0 { "a" } else { "b" }, i != 3)).collect();
+        let events: Vec<Event> = (0..6)
+            .map(|i| {
+                ev(
+                    t0 + chrono::Duration::minutes(i),
+                    if i % 2 == 0 { "a" } else { "b" },
+                    i != 3,
+                )
+            })
+            .collect();
         h.append(&events).unwrap();
         assert_eq!(h.days().unwrap().len(), 2);
         let (all, bad) = h.read(&Query::default()).unwrap();
         assert_eq!(bad, 0);
         assert_eq!(all.len(), 6);
         assert!(all.windows(2).all(|w| w[0].ts >= w[1].ts));
-        let (b, _) = h.read(&Query { job: Some("b".into()), ..Default::default() }).unwrap();
+        let (b, _) = h
+            .read(&Query {
+                job: Some("b".into()),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(b.len(), 3);
-        let (f, _) = h.read(&Query { failures_only: true, ..Default::default() }).unwrap();
+        let (f, _) = h
+            .read(&Query {
+                failures_only: true,
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(f.len(), 1);
-        let (l, _) = h.read(&Query { limit: Some(2), ..Default::default() }).unwrap();
-        assert_eq!(l.iter().map(|e| e.ts).collect::<Vec<_>>(), vec![events[5].ts, events[4].ts]);
+        let (l, _) = h
+            .read(&Query {
+                limit: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            l.iter().map(|e| e.ts).collect::<Vec<_>>(),
+            vec![events[5].ts, events[4].ts]
+        );
     }
 
     #[test]
@@ -316,9 +351,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let h = History::new(dir.path());
         let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
-        let events: Vec<Event> = (0..4).map(|d| ev(t0 + chrono::Duration::days(d), "a", true)).collect();
+        let events: Vec<Event> = (0..4)
+            .map(|d| ev(t0 + chrono::Duration::days(d), "a", true))
+            .collect();
         h.append(&events).unwrap();
-        let (files, dropped) = h.prune(t0 + chrono::Duration::days(2) + chrono::Duration::hours(1)).unwrap();
+        let (files, dropped) = h
+            .prune(t0 + chrono::Duration::days(2) + chrono::Duration::hours(1))
+            .unwrap();
         assert_eq!((files, dropped), (2, 1));
         let (left, _) = h.read(&Query::default()).unwrap();
         assert_eq!(left.len(), 1);
@@ -330,7 +369,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let h = History::new(dir.path());
         let now = Utc.with_ymd_and_hms(2026, 3, 31, 12, 0, 0).unwrap();
-        let events: Vec<Event> = (0..40).rev().map(|d| ev(now - chrono::Duration::days(d), "a", true)).collect();
+        let events: Vec<Event> = (0..40)
+            .rev()
+            .map(|d| ev(now - chrono::Duration::days(d), "a", true))
+            .collect();
         h.append(&events).unwrap();
         assert_eq!(h.apply_retention(now, 30).unwrap(), 9);
         assert_eq!(h.days().unwrap().len(), 31);
@@ -344,8 +386,10 @@ mod tests {
         h.append(&[ev(t0, "a", true)]).unwrap();
         let path = h.days().unwrap()[0].1.clone();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"ts\": \"2026-03-01T12:00:01Z\", \"jo").unwrap();
-        h.append(&[ev(t0 + chrono::Duration::seconds(2), "a", true)]).unwrap();
+        f.write_all(b"{\"ts\": \"2026-03-01T12:00:01Z\", \"jo")
+            .unwrap();
+        h.append(&[ev(t0 + chrono::Duration::seconds(2), "a", true)])
+            .unwrap();
         let (events, bad) = h.read(&Query::default()).unwrap();
         assert_eq!((events.len(), bad), (2, 1));
     }

@@ -18,7 +18,11 @@ pub const GIVE_UP_AFTER: Duration = Duration::hours(24);
 const MAX_BACKOFF: Duration = Duration::minutes(30);
 
 pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc>) {
-    let id = format!("{}-{:08x}", now.format("%Y%m%dT%H%M%S%.6f"), rand::random::<u32>());
+    let id = format!(
+        "{}-{:08x}",
+        now.format("%Y%m%dT%H%M%S%.6f"),
+        rand::random::<u32>()
+    );
     state.outbox.push(OutboxEntry {
         id,
         channel: channel.to_string(),
@@ -51,7 +55,8 @@ pub fn claim_due(
     let mut claimed = Vec::new();
     for e in state.outbox.iter_mut() {
         if is_due(e, now) {
-            let lease = Duration::from_std(limit(&e.channel)).unwrap_or(Duration::hours(1)) + LEASE_MARGIN;
+            let lease =
+                Duration::from_std(limit(&e.channel)).unwrap_or(Duration::hours(1)) + LEASE_MARGIN;
             e.lease_until = Some(now + lease);
             claimed.push(e.clone());
         }
@@ -85,7 +90,9 @@ pub fn settle(
             attempt.ok = Some(true);
             attempt.message = Some(match how {
                 Delivered::Sent => entry.alert.subject(),
-                Delivered::Recorded => format!("recorded, not sent (email off): {}", entry.alert.subject()),
+                Delivered::Recorded => {
+                    format!("recorded, not sent (email off): {}", entry.alert.subject())
+                }
             });
             events.push(attempt);
             state.outbox.remove(pos);
@@ -95,12 +102,20 @@ pub fn settle(
             entry.last_error = Some(err.message().to_string());
             entry.lease_until = None;
             attempt.ok = Some(false);
-            attempt.message = Some(format!("attempt {} failed: {}", entry.attempts, err.message()));
+            attempt.message = Some(format!(
+                "attempt {} failed: {}",
+                entry.attempts,
+                err.message()
+            ));
             attempt.attempts = Some(entry.attempts);
             events.push(attempt);
             let permanent = matches!(err, DeliveryError::Permanent(_));
             if permanent || now - entry.created >= GIVE_UP_AFTER {
-                let why = if permanent { "the error will not pass by retrying" } else { "undelivered for 24 hours" };
+                let why = if permanent {
+                    "the error will not pass by retrying"
+                } else {
+                    "undelivered for 24 hours"
+                };
                 events.push(Event::error(
                     now,
                     Some(&entry.alert.job),
@@ -112,7 +127,12 @@ pub fn settle(
                         err.message()
                     ),
                 ));
-                log::error!("gave up delivering {} through {}: {}", entry.alert.subject(), entry.channel, err.message());
+                log::error!(
+                    "gave up delivering {} through {}: {}",
+                    entry.alert.subject(),
+                    entry.channel,
+                    err.message()
+                );
                 state.outbox.remove(pos);
             } else {
                 let base = Duration::from_std(retry_base).unwrap_or(Duration::minutes(1));
@@ -153,7 +173,10 @@ mod tests {
         enqueue(&mut s, "email", alert(t0), t0);
         let limit = |_: &str| std::time::Duration::from_secs(30);
         assert_eq!(claim_due(&mut s, t0, limit).len(), 1);
-        assert_eq!(claim_due(&mut s, t0 + Duration::seconds(44), limit).len(), 0);
+        assert_eq!(
+            claim_due(&mut s, t0 + Duration::seconds(44), limit).len(),
+            0
+        );
         assert_eq!(
             claim_due(&mut s, t0 + Duration::seconds(45), limit).len(),
             1,
@@ -171,13 +194,19 @@ mod tests {
         let mut now = t0;
         let mut waits = Vec::new();
         for _ in 0..4 {
-            let id = claim_due(&mut s, now, |_| std::time::Duration::from_secs(30))[0].id.clone();
+            let id = claim_due(&mut s, now, |_| std::time::Duration::from_secs(30))[0]
+                .id
+                .clone();
             settle(&mut s, &id, &err, now, base);
             waits.push((s.outbox[0].next_attempt - now).num_minutes());
             now = s.outbox[0].next_attempt;
         }
         assert_eq!(waits, vec![1, 2, 4, 8]);
-        let id = claim_due(&mut s, t0 + Duration::hours(24), |_| std::time::Duration::from_secs(30))[0].id.clone();
+        let id = claim_due(&mut s, t0 + Duration::hours(24), |_| {
+            std::time::Duration::from_secs(30)
+        })[0]
+            .id
+            .clone();
         let events = settle(&mut s, &id, &err, t0 + Duration::hours(24), base);
         assert!(s.outbox.is_empty());
         assert_eq!(events.last().map(|e| e.event), Some(EventKind::Error));
@@ -189,10 +218,25 @@ mod tests {
         let mut s = State::default();
         enqueue(&mut s, "a", alert(t0), t0);
         enqueue(&mut s, "b", alert(t0), t0);
-        let ids: Vec<String> = claim_due(&mut s, t0, |_| std::time::Duration::from_secs(30)).into_iter().map(|e| e.id).collect();
-        let ev = settle(&mut s, &ids[0], &Err(DeliveryError::Permanent("401 bad token".into())), t0, std::time::Duration::from_secs(60));
+        let ids: Vec<String> = claim_due(&mut s, t0, |_| std::time::Duration::from_secs(30))
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        let ev = settle(
+            &mut s,
+            &ids[0],
+            &Err(DeliveryError::Permanent("401 bad token".into())),
+            t0,
+            std::time::Duration::from_secs(60),
+        );
         assert_eq!(ev.len(), 2);
-        let ev = settle(&mut s, &ids[1], &Ok(Delivered::Sent), t0, std::time::Duration::from_secs(60));
+        let ev = settle(
+            &mut s,
+            &ids[1],
+            &Ok(Delivered::Sent),
+            t0,
+            std::time::Duration::from_secs(60),
+        );
         assert_eq!(ev[0].ok, Some(true));
         assert_eq!(ev[0].channel.as_deref(), Some("b"));
         assert!(s.outbox.is_empty());

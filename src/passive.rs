@@ -21,8 +21,8 @@ pub fn overdue(spec: &PassiveSpec, js: &JobState, now: DateTime<Utc>) -> Option<
         (None, Some(t)) => (t, false),
         (None, None) => return None,
     };
-    let allowed =
-        chrono::Duration::from_std(spec.expect_every.saturating_add(spec.grace)).unwrap_or(chrono::Duration::MAX);
+    let allowed = chrono::Duration::from_std(spec.expect_every.saturating_add(spec.grace))
+        .unwrap_or(chrono::Duration::MAX);
     let age = now.signed_duration_since(since);
     if age <= allowed {
         return None;
@@ -30,7 +30,10 @@ pub fn overdue(spec: &PassiveSpec, js: &JobState, now: DateTime<Utc>) -> Option<
     let when = since.format("%Y-%m-%d %H:%M:%S UTC");
     let every = duration::format(spec.expect_every);
     Some(if reported {
-        format!("missing: no result since {when} ({} ago), expected every {every}", duration::humanize(age))
+        format!(
+            "missing: no result since {when} ({} ago), expected every {every}",
+            duration::humanize(age)
+        )
     } else {
         format!(
             "missing: no result yet; watched since {when} ({} ago), expected every {every}",
@@ -51,12 +54,16 @@ pub(crate) fn check_deadlines(
 ) -> Vec<CheckResult> {
     let mut missing = Vec::new();
     for job in jobs.iter().filter(|j| j.enabled) {
-        let JobKind::Passive(spec) = &job.kind else { continue };
+        let JobKind::Passive(spec) = &job.kind else {
+            continue;
+        };
         let js = state.jobs.entry(job.name.clone()).or_default();
         js.first_seen.get_or_insert(now);
         // `every` schedules count from here, as for a check.
         js.last_started = Some(now);
-        let Some(message) = overdue(spec, js, now) else { continue };
+        let Some(message) = overdue(spec, js, now) else {
+            continue;
+        };
         let r = crate::push::result(job, false, message, 0, None);
         tick::merge_result_as(config, state, events, job, &r, now, EventKind::Result);
         missing.push(r);
@@ -79,21 +86,38 @@ mod tests {
 
     #[test]
     fn the_deadline_is_expect_every_plus_grace_from_the_last_result() {
-        let spec = PassiveSpec { expect_every: Duration::from_secs(3600), grace: Duration::from_secs(300) };
+        let spec = PassiveSpec {
+            expect_every: Duration::from_secs(3600),
+            grace: Duration::from_secs(300),
+        };
         let mut js = JobState::default();
-        assert_eq!(overdue(&spec, &js, t(10, 0)), None, "never seen: nothing to count from");
+        assert_eq!(
+            overdue(&spec, &js, t(10, 0)),
+            None,
+            "never seen: nothing to count from"
+        );
         js.first_seen = Some(t(10, 0));
-        assert_eq!(overdue(&spec, &js, t(11, 5)), None, "exactly at the deadline is still in time");
+        assert_eq!(
+            overdue(&spec, &js, t(11, 5)),
+            None,
+            "exactly at the deadline is still in time"
+        );
         let never = overdue(&spec, &js, t(11, 6)).expect("missing");
         assert_eq!(
             never,
             "missing: no result yet; watched since 2026-03-01 10:00:00 UTC (1h 6m ago), expected every 1h"
         );
         js.last_pushed = Some(t(10, 30));
-        assert_eq!(overdue(&spec, &js, t(11, 6)), None, "a result restarts the deadline");
+        assert_eq!(
+            overdue(&spec, &js, t(11, 6)),
+            None,
+            "a result restarts the deadline"
+        );
         assert_eq!(
             overdue(&spec, &js, t(12, 0)).as_deref(),
-            Some("missing: no result since 2026-03-01 10:30:00 UTC (1h 30m ago), expected every 1h")
+            Some(
+                "missing: no result since 2026-03-01 10:30:00 UTC (1h 30m ago), expected every 1h"
+            )
         );
     }
 
@@ -103,30 +127,46 @@ mod tests {
         assert_eq!(g(60), 60);
         assert_eq!(g(3600), 360);
         assert_eq!(g(86_400), 3600);
-        let (_dir, config) = test_config("[[job]]\nname = \"b\"\nkind = \"passive\"\nexpect_every = \"2h\"\n");
-        assert!(matches!(&config.jobs[0].kind, JobKind::Passive(p) if p.grace == Duration::from_secs(720)));
+        let (_dir, config) =
+            test_config("[[job]]\nname = \"b\"\nkind = \"passive\"\nexpect_every = \"2h\"\n");
+        assert!(
+            matches!(&config.jobs[0].kind, JobKind::Passive(p) if p.grace == Duration::from_secs(720))
+        );
     }
 
     #[test]
-    fn a_new_job_is_not_missing_at_once_but_a_silent_one_fails_once_per_run_and_a_late_result_recovers() {
+    fn a_new_job_is_not_missing_at_once_but_a_silent_one_fails_once_per_run_and_a_late_result_recovers(
+    ) {
         let (_dir, config) = test_config(JOB);
         let jobs = config.jobs.clone();
         let mut state = State::default();
         let mut events = Vec::new();
-        assert!(check_deadlines(&config, &mut state, &mut events, &jobs, t(10, 0)).is_empty(), "first seen");
+        assert!(
+            check_deadlines(&config, &mut state, &mut events, &jobs, t(10, 0)).is_empty(),
+            "first seen"
+        );
         assert!(check_deadlines(&config, &mut state, &mut events, &jobs, t(11, 0)).is_empty());
         // Every run past the deadline adds one failure; `hour` mode alerts once an hour.
         for m in [6, 7, 8] {
             let missing = check_deadlines(&config, &mut state, &mut events, &jobs, t(11, m));
             assert_eq!(missing.len(), 1);
-            assert!(missing[0].message.starts_with("missing: no result yet"), "{}", missing[0].message);
+            assert!(
+                missing[0].message.starts_with("missing: no result yet"),
+                "{}",
+                missing[0].message
+            );
         }
         let js = &state.jobs["backup"];
         assert_eq!(js.consecutive_failures, 3);
         assert_eq!(js.first_failure, Some(t(11, 6)));
         assert_eq!(state.outbox.len(), 1, "one alert for the hour");
-        assert_eq!(state.outbox[0].alert.kind, crate::notify::AlertKind::Failure);
-        assert!(events.iter().all(|e| e.event == EventKind::Result && e.ok == Some(false)));
+        assert_eq!(
+            state.outbox[0].alert.kind,
+            crate::notify::AlertKind::Failure
+        );
+        assert!(events
+            .iter()
+            .all(|e| e.event == EventKind::Result && e.ok == Some(false)));
         // The late result: a recovery notice, and the deadline restarts from it.
         apply(
             &config,
@@ -137,11 +177,17 @@ mod tests {
             t(11, 30),
         );
         assert_eq!(state.outbox.len(), 2);
-        assert_eq!(state.outbox[1].alert.kind, crate::notify::AlertKind::Recovery);
+        assert_eq!(
+            state.outbox[1].alert.kind,
+            crate::notify::AlertKind::Recovery
+        );
         assert_eq!(state.outbox[1].alert.consecutive_failures, 3);
         assert!(check_deadlines(&config, &mut state, &mut events, &jobs, t(12, 35)).is_empty());
         let again = check_deadlines(&config, &mut state, &mut events, &jobs, t(12, 36));
-        assert_eq!(again[0].message, "missing: no result since 2026-03-01 11:30:00 UTC (1h 6m ago), expected every 1h");
+        assert_eq!(
+            again[0].message,
+            "missing: no result since 2026-03-01 11:30:00 UTC (1h 6m ago), expected every 1h"
+        );
     }
 
     #[test]
@@ -158,7 +204,10 @@ mod tests {
             &crate::push::result(&jobs[0], false, "done".into(), 0, None),
             t(10, 0),
         );
-        assert!(check_deadlines(&config, &mut state, &mut events, &jobs, t(11, 0)).is_empty(), "it reported, if badly");
+        assert!(
+            check_deadlines(&config, &mut state, &mut events, &jobs, t(11, 0)).is_empty(),
+            "it reported, if badly"
+        );
         let mut off = jobs.clone();
         off[0].enabled = false;
         assert!(check_deadlines(&config, &mut state, &mut events, &off, t(23, 0)).is_empty());

@@ -14,7 +14,13 @@ use crate::tick::{self, NotificationReport, RunError, RunOptions};
 
 /// A result that did not come from a check of checker's own (one attempt, no perfdata):
 /// pushed ones, and a passive job's "missing".
-pub fn result(job: &Job, ok: bool, message: String, duration_ms: u64, count: Option<u64>) -> CheckResult {
+pub fn result(
+    job: &Job,
+    ok: bool,
+    message: String,
+    duration_ms: u64,
+    count: Option<u64>,
+) -> CheckResult {
     CheckResult {
         job: job.name.clone(),
         ok,
@@ -65,7 +71,11 @@ pub fn record(
     store.save_locked(&guard, &state)?;
     tick::append(&history, &events)?;
     drop(guard);
-    log::info!("{}: pushed result recorded ({})", job.name, if r.ok { "ok" } else { "failed" });
+    log::info!(
+        "{}: pushed result recorded ({})",
+        job.name,
+        if r.ok { "ok" } else { "failed" }
+    );
 
     if claimed.is_empty() {
         return Ok(Vec::new());
@@ -81,7 +91,9 @@ pub fn record(
         &history,
         &runtime,
         &claimed,
-        SendOptions { nomail: opts.nomail },
+        SendOptions {
+            nomail: opts.nomail,
+        },
         |_, _| {},
     )
 }
@@ -99,7 +111,8 @@ pub(crate) fn test_config(jobs: &str) -> (tempfile::TempDir, Config) {
     )
     .expect("settings");
     std::fs::write(dir.path().join("jobs/jobs.toml"), jobs).expect("jobs");
-    let config = crate::config::load(&dir.path().join("settings.toml")).expect("test configuration loads");
+    let config =
+        crate::config::load(&dir.path().join("settings.toml")).expect("test configuration loads");
     (dir, config)
 }
 
@@ -133,14 +146,27 @@ failing_for = "3h"
 
     /// Feeds `(hour, job, ok, count)` results and returns the state and the alerts queued,
     /// as (job, kind, hour decided).
-    fn feed(steps: &[(u32, &str, bool, Option<u64>)]) -> (State, Vec<(String, String, u32)>, Vec<Event>) {
+    fn feed(
+        steps: &[(u32, &str, bool, Option<u64>)],
+    ) -> (State, Vec<(String, String, u32)>, Vec<Event>) {
         let (_dir, config) = test_config(SOURCES);
         let mut state = State::default();
         let mut events = Vec::new();
         for &(hour, job, ok, count) in steps {
             let j = config.job(job).expect("job configured");
-            let msg = if ok { "downloaded" } else { "Cloudflare challenge" };
-            apply(&config, &mut state, &mut events, j, &result(j, ok, msg.into(), 0, count), at(hour));
+            let msg = if ok {
+                "downloaded"
+            } else {
+                "Cloudflare challenge"
+            };
+            apply(
+                &config,
+                &mut state,
+                &mut events,
+                j,
+                &result(j, ok, msg.into(), 0, count),
+                at(hour),
+            );
         }
         let alerts = state
             .outbox
@@ -168,9 +194,15 @@ failing_for = "3h"
 
     #[test]
     fn seed_000_a_persistent_failure_sends_exactly_one_alert_at_twelve() {
-        let (state, alerts, _) =
-            feed(&[(9, "fastdl", false, None), (12, "fastdl", false, None), (15, "fastdl", false, None)]);
-        assert_eq!(alerts, vec![("fastdl".to_string(), "failure".to_string(), 12)]);
+        let (state, alerts, _) = feed(&[
+            (9, "fastdl", false, None),
+            (12, "fastdl", false, None),
+            (15, "fastdl", false, None),
+        ]);
+        assert_eq!(
+            alerts,
+            vec![("fastdl".to_string(), "failure".to_string(), 12)]
+        );
         let alert = &state.outbox[0].alert;
         assert_eq!(alert.consecutive_failures, 2);
         assert_eq!(alert.failing_since, Some(at(9)));
@@ -190,7 +222,10 @@ failing_for = "3h"
             (12, "fastdl", true, Some(2)),
             (12, "toolzu", false, None),
         ]);
-        assert_eq!(alerts, vec![("toolzu".to_string(), "failure".to_string(), 12)]);
+        assert_eq!(
+            alerts,
+            vec![("toolzu".to_string(), "failure".to_string(), 12)]
+        );
         assert_eq!(state.jobs["fastdl"].total_count, 5);
         assert_eq!(state.jobs["fastdl"].status, crate::state::JobStatus::Ok);
         assert_eq!(state.jobs["toolzu"].consecutive_failures, 2);
@@ -214,16 +249,25 @@ failing_for = "3h"
         assert_eq!(js.first_seen, Some(at(9)));
         assert_eq!((js.total_attempts, js.successes, js.failures), (4, 2, 2));
         assert!(events.iter().all(|e| e.event == EventKind::Report));
-        assert_eq!(events.iter().map(|e| e.count).collect::<Vec<_>>(), vec![Some(120), Some(95), None, None]);
+        assert_eq!(
+            events.iter().map(|e| e.count).collect::<Vec<_>>(),
+            vec![Some(120), Some(95), None, None]
+        );
     }
 
     #[test]
     fn a_late_success_recovers_and_says_so() {
-        let (state, alerts, _) =
-            feed(&[(9, "toolzu", false, None), (12, "toolzu", false, None), (18, "toolzu", true, Some(1))]);
+        let (state, alerts, _) = feed(&[
+            (9, "toolzu", false, None),
+            (12, "toolzu", false, None),
+            (18, "toolzu", true, Some(1)),
+        ]);
         assert_eq!(
             alerts,
-            vec![("toolzu".to_string(), "failure".to_string(), 12), ("toolzu".to_string(), "recovery".to_string(), 18)]
+            vec![
+                ("toolzu".to_string(), "failure".to_string(), 12),
+                ("toolzu".to_string(), "recovery".to_string(), 18)
+            ]
         );
         assert_eq!(state.outbox[1].alert.consecutive_failures, 2);
     }

@@ -13,7 +13,10 @@ pub enum Decision {
     /// Send a failure notification.
     Failure,
     /// Send a recovery notification for the streak that just ended.
-    Recovery { failures: u32, since: Option<DateTime<Utc>> },
+    Recovery {
+        failures: u32,
+        since: Option<DateTime<Utc>>,
+    },
 }
 
 /// The minimum gap between two failure notifications of a time-based mode, as the
@@ -29,7 +32,13 @@ pub fn reminder_gap(mode: NotifyEvery) -> Option<Duration> {
 }
 
 /// Records one result in `js` and decides whether to notify.
-pub fn record(js: &mut JobState, ok: bool, message: &str, now: DateTime<Utc>, rules: &Rules) -> Decision {
+pub fn record(
+    js: &mut JobState,
+    ok: bool,
+    message: &str,
+    now: DateTime<Utc>,
+    rules: &Rules,
+) -> Decision {
     js.last_run = Some(now);
     js.total_attempts += 1;
     js.push_recent(ok);
@@ -37,7 +46,10 @@ pub fn record(js: &mut JobState, ok: bool, message: &str, now: DateTime<Utc>, ru
     if ok {
         js.successes += 1;
         let decision = if js.consecutive_failures > 0 && js.notified && rules.notify_recovery {
-            Decision::Recovery { failures: js.consecutive_failures, since: js.first_failure }
+            Decision::Recovery {
+                failures: js.consecutive_failures,
+                since: js.first_failure,
+            }
         } else {
             Decision::Nothing
         };
@@ -99,7 +111,8 @@ fn should_notify(js: &JobState, now: DateTime<Utc>, rules: &Rules) -> bool {
 pub fn next_reminder(js: &JobState, rules: &Rules) -> String {
     match rules.notify_every {
         NotifyEvery::StateChange => {
-            "none: state_change sends one alert per failure streak (a recovery notice follows)".into()
+            "none: state_change sends one alert per failure streak (a recovery notice follows)"
+                .into()
         }
         NotifyEvery::Every => "at the next failing check".into(),
         mode => match (js.last_notify, reminder_gap(mode)) {
@@ -119,7 +132,12 @@ mod tests {
     use chrono::TimeZone;
 
     fn rules(mode: NotifyEvery, m: u32) -> Rules {
-        Rules { notify_every: mode, failures_before_notify: m, failing_for: None, notify_recovery: true }
+        Rules {
+            notify_every: mode,
+            failures_before_notify: m,
+            failing_for: None,
+            notify_recovery: true,
+        }
     }
 
     /// Feeds results at the given minutes (from t0) and returns the minutes at which a
@@ -152,9 +170,58 @@ mod tests {
         let seq = fail_minutes(12);
         type Row<'a> = (NotifyEvery, u32, &'a [(i64, char)]);
         let table: &[Row] = &[
-            (Every, 1, &[(0, 'F'), (1, 'F'), (2, 'F'), (3, 'F'), (4, 'F'), (5, 'F'), (6, 'F'), (7, 'F'), (8, 'F'), (9, 'F'), (10, 'F'), (11, 'F'), (12, 'R')]),
-            (Every, 2, &[(1, 'F'), (2, 'F'), (3, 'F'), (4, 'F'), (5, 'F'), (6, 'F'), (7, 'F'), (8, 'F'), (9, 'F'), (10, 'F'), (11, 'F'), (12, 'R')]),
-            (Every, 5, &[(4, 'F'), (5, 'F'), (6, 'F'), (7, 'F'), (8, 'F'), (9, 'F'), (10, 'F'), (11, 'F'), (12, 'R')]),
+            (
+                Every,
+                1,
+                &[
+                    (0, 'F'),
+                    (1, 'F'),
+                    (2, 'F'),
+                    (3, 'F'),
+                    (4, 'F'),
+                    (5, 'F'),
+                    (6, 'F'),
+                    (7, 'F'),
+                    (8, 'F'),
+                    (9, 'F'),
+                    (10, 'F'),
+                    (11, 'F'),
+                    (12, 'R'),
+                ],
+            ),
+            (
+                Every,
+                2,
+                &[
+                    (1, 'F'),
+                    (2, 'F'),
+                    (3, 'F'),
+                    (4, 'F'),
+                    (5, 'F'),
+                    (6, 'F'),
+                    (7, 'F'),
+                    (8, 'F'),
+                    (9, 'F'),
+                    (10, 'F'),
+                    (11, 'F'),
+                    (12, 'R'),
+                ],
+            ),
+            (
+                Every,
+                5,
+                &[
+                    (4, 'F'),
+                    (5, 'F'),
+                    (6, 'F'),
+                    (7, 'F'),
+                    (8, 'F'),
+                    (9, 'F'),
+                    (10, 'F'),
+                    (11, 'F'),
+                    (12, 'R'),
+                ],
+            ),
             // 5min: > 4m30s since the last notification: minutes 0, 5, 10.
             (FiveMin, 1, &[(0, 'F'), (5, 'F'), (10, 'F'), (12, 'R')]),
             (FiveMin, 2, &[(1, 'F'), (6, 'F'), (11, 'F'), (12, 'R')]),
@@ -175,7 +242,11 @@ mod tests {
             (StateChange, 5, &[(4, 'F'), (12, 'R')]),
         ];
         for (mode, m, want) in table {
-            assert_eq!(run(&rules(*mode, *m), &seq), want.to_vec(), "{mode:?} with failures_before_notify = {m}");
+            assert_eq!(
+                run(&rules(*mode, *m), &seq),
+                want.to_vec(),
+                "{mode:?} with failures_before_notify = {m}"
+            );
         }
     }
 
@@ -202,8 +273,22 @@ mod tests {
             let r = rules(mode, 1);
             let mut js = JobState::default();
             assert_eq!(record(&mut js, false, "x", t0, &r), Decision::Failure);
-            assert_eq!(record(&mut js, false, "x", t0 + Duration::seconds(gap_secs), &r), Decision::Nothing, "{mode:?} at the gap");
-            assert_eq!(record(&mut js, false, "x", t0 + Duration::seconds(gap_secs + 1), &r), Decision::Failure, "{mode:?} past the gap");
+            assert_eq!(
+                record(&mut js, false, "x", t0 + Duration::seconds(gap_secs), &r),
+                Decision::Nothing,
+                "{mode:?} at the gap"
+            );
+            assert_eq!(
+                record(
+                    &mut js,
+                    false,
+                    "x",
+                    t0 + Duration::seconds(gap_secs + 1),
+                    &r
+                ),
+                Decision::Failure,
+                "{mode:?} past the gap"
+            );
         };
         check(FiveMin, 270);
         check(TenMin, 555);
@@ -216,13 +301,21 @@ mod tests {
         use NotifyEvery::*;
         // Seed 000: failures at 09:00, 12:00, 15:00 with m = 2 and failing_for = 3h.
         let hours = |h: i64| h * 60;
-        let seq = [(hours(0), false), (hours(3), false), (hours(6), false), (hours(7), true)];
+        let seq = [
+            (hours(0), false),
+            (hours(3), false),
+            (hours(6), false),
+            (hours(7), true),
+        ];
         let mut r = rules(StateChange, 2);
         r.failing_for = Some(std::time::Duration::from_secs(3 * 3600));
         assert_eq!(run(&r, &seq), vec![(hours(3), 'F'), (hours(7), 'R')]);
         // With every: each failure once the window is open.
         r.notify_every = Every;
-        assert_eq!(run(&r, &seq), vec![(hours(3), 'F'), (hours(6), 'F'), (hours(7), 'R')]);
+        assert_eq!(
+            run(&r, &seq),
+            vec![(hours(3), 'F'), (hours(6), 'F'), (hours(7), 'R')]
+        );
         // A window longer than the streak: nothing, and no recovery either.
         r.failing_for = Some(std::time::Duration::from_secs(10 * 3600));
         assert_eq!(run(&r, &seq), vec![]);
@@ -242,10 +335,23 @@ mod tests {
     #[test]
     fn a_new_streak_starts_fresh() {
         // state_change notifies once per streak: twice for two streaks.
-        let seq = [(0, false), (1, false), (2, true), (3, false), (4, false), (5, true)];
-        assert_eq!(run(&rules(NotifyEvery::StateChange, 2), &seq), vec![(1, 'F'), (2, 'R'), (4, 'F'), (5, 'R')]);
+        let seq = [
+            (0, false),
+            (1, false),
+            (2, true),
+            (3, false),
+            (4, false),
+            (5, true),
+        ];
+        assert_eq!(
+            run(&rules(NotifyEvery::StateChange, 2), &seq),
+            vec![(1, 'F'), (2, 'R'), (4, 'F'), (5, 'R')]
+        );
         // hour mode: the second streak notifies at once, not an hour after the first.
-        assert_eq!(run(&rules(NotifyEvery::Hour, 1), &seq), vec![(0, 'F'), (2, 'R'), (3, 'F'), (5, 'R')]);
+        assert_eq!(
+            run(&rules(NotifyEvery::Hour, 1), &seq),
+            vec![(0, 'F'), (2, 'R'), (3, 'F'), (5, 'R')]
+        );
     }
 
     #[test]
@@ -256,7 +362,13 @@ mod tests {
         record(&mut js, false, "down", t0, &r);
         record(&mut js, false, "down", t0 + Duration::minutes(1), &r);
         let d = record(&mut js, true, "up", t0 + Duration::minutes(2), &r);
-        assert_eq!(d, Decision::Recovery { failures: 2, since: Some(t0) });
+        assert_eq!(
+            d,
+            Decision::Recovery {
+                failures: 2,
+                since: Some(t0)
+            }
+        );
         assert_eq!(js.status, JobStatus::Ok);
         assert_eq!(js.consecutive_failures, 0);
         assert_eq!(js.total_attempts, 3);
@@ -269,8 +381,14 @@ mod tests {
         let r = rules(NotifyEvery::Hour, 1);
         let mut js = JobState::default();
         record(&mut js, false, "x", t0, &r);
-        assert_eq!(next_reminder(&js, &r), "at the first failing check after 2026-03-01 10:59:00 UTC (hour)");
+        assert_eq!(
+            next_reminder(&js, &r),
+            "at the first failing check after 2026-03-01 10:59:00 UTC (hour)"
+        );
         assert!(next_reminder(&js, &rules(NotifyEvery::StateChange, 1)).starts_with("none"));
-        assert_eq!(next_reminder(&js, &rules(NotifyEvery::Every, 1)), "at the next failing check");
+        assert_eq!(
+            next_reminder(&js, &rules(NotifyEvery::Every, 1)),
+            "at the next failing check"
+        );
     }
 }

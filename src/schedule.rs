@@ -70,7 +70,12 @@ impl Schedule {
     /// started. Cron starts ticks a little late and runs take time, so an interval counts
     /// as passed a little early: by a tenth of it, at most 30 s. Without that slack a
     /// 5-minute job started at 10:00:00.8 would be skipped at 10:05:00.3 and run at 10:06.
-    pub fn is_due(&self, tick: Tick, now: DateTime<Utc>, last_started: Option<DateTime<Utc>>) -> bool {
+    pub fn is_due(
+        &self,
+        tick: Tick,
+        now: DateTime<Utc>,
+        last_started: Option<DateTime<Utc>>,
+    ) -> bool {
         match self {
             Schedule::Tick(f) => tick.runs(*f),
             Schedule::Every(every) => match last_started {

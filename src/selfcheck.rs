@@ -26,15 +26,28 @@ pub async fn run(email: &Email, servername: &str) -> Outcome {
     let started = Instant::now();
     let token = format!("{:016x}", rand::random::<u64>());
     let subject = format!("[{servername}] {PROBE_SUBJECT} {token}");
-    let Some(account) = email.user.clone().or_else(|| Some(email.from.clone())).filter(|a| !a.is_empty()) else {
-        return Outcome { ok: false, message: "self-check: [email] has no `user` to send the probe to".into() };
+    let Some(account) = email
+        .user
+        .clone()
+        .or_else(|| Some(email.from.clone()))
+        .filter(|a| !a.is_empty())
+    else {
+        return Outcome {
+            ok: false,
+            message: "self-check: [email] has no `user` to send the probe to".into(),
+        };
     };
     let body = format!(
         "checker on {servername} sends this to itself to prove that its mail works.\nToken: {token}\nSent: {}\nIt deletes this message when it finds it.\n",
         Utc::now().to_rfc3339()
     );
-    if let Err(e) = crate::notify::email::send_raw(email, std::slice::from_ref(&account), &subject, &body).await {
-        return Outcome { ok: false, message: format!("self-check: sending the probe over SMTP failed: {e}") };
+    if let Err(e) =
+        crate::notify::email::send_raw(email, std::slice::from_ref(&account), &subject, &body).await
+    {
+        return Outcome {
+            ok: false,
+            message: format!("self-check: sending the probe over SMTP failed: {e}"),
+        };
     }
     let sent = started.elapsed();
     let email = email.clone();
@@ -48,8 +61,14 @@ pub async fn run(email: &Email, servername: &str) -> Outcome {
                 after.as_millis()
             ),
         },
-        Ok(Err(e)) => Outcome { ok: false, message: format!("self-check: {e}") },
-        Err(e) => Outcome { ok: false, message: format!("self-check: the IMAP task failed: {e}") },
+        Ok(Err(e)) => Outcome {
+            ok: false,
+            message: format!("self-check: {e}"),
+        },
+        Err(e) => Outcome {
+            ok: false,
+            message: format!("self-check: the IMAP task failed: {e}"),
+        },
     }
 }
 
@@ -58,33 +77,45 @@ trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
 
 fn connect(email: &Email) -> Result<imap::Client<Box<dyn Stream>>, String> {
-    let host = email.imap_host.clone().ok_or("[email] has no `imap_host` for the self-check")?;
+    let host = email
+        .imap_host
+        .clone()
+        .ok_or("[email] has no `imap_host` for the self-check")?;
     let addr = format!("{host}:{}", email.imap_port);
     let timeout = email.timeout;
     let tcp = connect_tcp(&addr, timeout).map_err(|e| format!("IMAP {addr}: {e}"))?;
     let _ = tcp.set_read_timeout(Some(timeout));
     let _ = tcp.set_write_timeout(Some(timeout));
     let tls = |tcp: TcpStream| -> Result<Box<dyn Stream>, String> {
-        let config = crate::tls::client_config(email.ca_file.as_deref(), email.accept_invalid_certs)?;
+        let config =
+            crate::tls::client_config(email.ca_file.as_deref(), email.accept_invalid_certs)?;
         let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|e| format!("IMAP host {host:?} is not a valid TLS name: {e}"))?;
-        let conn = rustls::ClientConnection::new(config, name).map_err(|e| format!("IMAP TLS: {e}"))?;
+        let conn =
+            rustls::ClientConnection::new(config, name).map_err(|e| format!("IMAP TLS: {e}"))?;
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         // Drive the handshake now so a certificate problem is reported as such.
         while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut stream.sock).map_err(|e| format!("IMAP {addr}: TLS handshake failed: {e}"))?;
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .map_err(|e| format!("IMAP {addr}: TLS handshake failed: {e}"))?;
         }
         Ok(Box::new(stream))
     };
     match email.imap_security {
         Security::Tls => {
             let mut client = imap::Client::new(tls(tcp)?);
-            client.read_greeting().map_err(|e| format!("IMAP {addr}: no greeting: {e}"))?;
+            client
+                .read_greeting()
+                .map_err(|e| format!("IMAP {addr}: no greeting: {e}"))?;
             Ok(client)
         }
         Security::None => {
             let mut client = imap::Client::new(Box::new(tcp) as Box<dyn Stream>);
-            client.read_greeting().map_err(|e| format!("IMAP {addr}: no greeting: {e}"))?;
+            client
+                .read_greeting()
+                .map_err(|e| format!("IMAP {addr}: no greeting: {e}"))?;
             Ok(client)
         }
         Security::StartTls => {
@@ -101,7 +132,8 @@ fn starttls(mut tcp: TcpStream) -> Result<TcpStream, String> {
     if !greeting.starts_with("* OK") {
         return Err(format!("unexpected greeting {:?}", greeting.trim_end()));
     }
-    tcp.write_all(b"s1 STARTTLS\r\n").map_err(|e| e.to_string())?;
+    tcp.write_all(b"s1 STARTTLS\r\n")
+        .map_err(|e| e.to_string())?;
     loop {
         let line = read_line(&mut tcp)?;
         if line.starts_with("s1 OK") {
@@ -150,9 +182,17 @@ fn connect_tcp(addr: &str, timeout: Duration) -> std::io::Result<TcpStream> {
 fn find_probe(email: &Email, account: &str, token: &str) -> Result<Duration, String> {
     let started = Instant::now();
     let client = connect(email)?;
-    let user = email.imap_user.clone().or_else(|| email.user.clone()).unwrap_or_else(|| account.to_string());
-    let password =
-        email.imap_password.as_ref().or(email.password.as_ref()).map(|p| p.expose().to_string()).unwrap_or_default();
+    let user = email
+        .imap_user
+        .clone()
+        .or_else(|| email.user.clone())
+        .unwrap_or_else(|| account.to_string());
+    let password = email
+        .imap_password
+        .as_ref()
+        .or(email.password.as_ref())
+        .map(|p| p.expose().to_string())
+        .unwrap_or_default();
     let mut session = client
         .login(&user, &password)
         .map_err(|(e, _)| format!("IMAP login as {user} failed (check user and password): {e}"))?;
@@ -161,9 +201,14 @@ fn find_probe(email: &Email, account: &str, token: &str) -> Result<Duration, Str
     let wait = email.self_check_wait;
     let mut pause = Duration::from_millis(100);
     let found = loop {
-        session.select(&email.imap_mailbox).map_err(|e| format!("IMAP SELECT {}: {e}", email.imap_mailbox))?;
+        session
+            .select(&email.imap_mailbox)
+            .map_err(|e| format!("IMAP SELECT {}: {e}", email.imap_mailbox))?;
         let hits = session
-            .uid_search(format!("FROM {from} SINCE {since} SUBJECT {}", quote(token)))
+            .uid_search(format!(
+                "FROM {from} SINCE {since} SUBJECT {}",
+                quote(token)
+            ))
             .map_err(|e| format!("IMAP SEARCH: {e}"))?;
         if !hits.is_empty() {
             break started.elapsed();
@@ -184,9 +229,17 @@ fn find_probe(email: &Email, account: &str, token: &str) -> Result<Duration, Str
         .uid_search(format!("FROM {from} SUBJECT {}", quote(PROBE_SUBJECT)))
         .map_err(|e| format!("IMAP SEARCH: {e}"))?;
     if !probes.is_empty() {
-        let set = probes.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(",");
-        session.uid_store(&set, "+FLAGS (\\Deleted)").map_err(|e| format!("IMAP STORE: {e}"))?;
-        session.expunge().map_err(|e| format!("IMAP EXPUNGE: {e}"))?;
+        let set = probes
+            .iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        session
+            .uid_store(&set, "+FLAGS (\\Deleted)")
+            .map_err(|e| format!("IMAP STORE: {e}"))?;
+        session
+            .expunge()
+            .map_err(|e| format!("IMAP EXPUNGE: {e}"))?;
     }
     let _ = session.logout();
     Ok(found)

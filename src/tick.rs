@@ -62,24 +62,51 @@ pub enum RunError {
 }
 
 pub(crate) fn append(history: &History, events: &[Event]) -> Result<(), RunError> {
-    history.append(events).map_err(|source| RunError::History { dir: history.dir().display().to_string(), source })
+    history.append(events).map_err(|source| RunError::History {
+        dir: history.dir().display().to_string(),
+        source,
+    })
 }
 
 /// Jobs the selection asks for, in configuration order.
-fn selected<'a>(config: &'a Config, sel: &Selection, state: &State, now: DateTime<Utc>) -> Vec<&'a Job> {
+fn selected<'a>(
+    config: &'a Config,
+    sel: &Selection,
+    state: &State,
+    now: DateTime<Utc>,
+) -> Vec<&'a Job> {
     match sel {
         Selection::Tick(tick) => config
             .jobs
             .iter()
-            .filter(|j| j.enabled && j.schedule.is_due(*tick, now, state.jobs.get(&j.name).and_then(|s| s.last_started)))
+            .filter(|j| {
+                j.enabled
+                    && j.schedule.is_due(
+                        *tick,
+                        now,
+                        state.jobs.get(&j.name).and_then(|s| s.last_started),
+                    )
+            })
             .collect(),
-        Selection::Jobs(names) if names.is_empty() => config.jobs.iter().filter(|j| j.enabled).collect(),
-        Selection::Jobs(names) => config.jobs.iter().filter(|j| names.contains(&j.name)).collect(),
+        Selection::Jobs(names) if names.is_empty() => {
+            config.jobs.iter().filter(|j| j.enabled).collect()
+        }
+        Selection::Jobs(names) => config
+            .jobs
+            .iter()
+            .filter(|j| names.contains(&j.name))
+            .collect(),
     }
 }
 
 /// An alert about checker itself (not about one job), sent to `[defaults] notify`.
-fn system_alert(config: &Config, state: &mut State, what: &str, message: String, now: DateTime<Utc>) {
+fn system_alert(
+    config: &Config,
+    state: &mut State,
+    what: &str,
+    message: String,
+    now: DateTime<Utc>,
+) {
     let alert = Alert {
         kind: AlertKind::Failure,
         servername: config.general.servername.clone(),
@@ -100,7 +127,12 @@ fn system_alert(config: &Config, state: &mut State, what: &str, message: String,
 }
 
 /// When the store had to move an unreadable state file aside: an error event and an alert.
-pub(crate) fn note_recovered(config: &Config, state: &mut State, events: &mut Vec<Event>, now: DateTime<Utc>) {
+pub(crate) fn note_recovered(
+    config: &Config,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    now: DateTime<Utc>,
+) {
     if let Some(why) = state.recovered_from.take() {
         events.push(Event::error(now, None, why.clone()));
         system_alert(config, state, "checker state", why, now);
@@ -125,12 +157,29 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
         state.heartbeat.last_tick = Some(t.as_str().to_string());
         state.heartbeat.last_tick_started = Some(started);
     }
-    let due: Vec<Job> = selected(config, &sel, &state, started).into_iter().cloned().collect();
+    let due: Vec<Job> = selected(config, &sel, &state, started)
+        .into_iter()
+        .cloned()
+        .collect();
     // Passive jobs have no check to run: their deadline is checked here, under the lock.
-    let (passive, due): (Vec<Job>, Vec<Job>) = due.into_iter().partition(|j| !j.kind.runs_a_check());
-    report.results.extend(crate::passive::check_deadlines(config, &mut state, &mut events, &passive, started));
-    let previous_start: HashMap<String, Option<DateTime<Utc>>> =
-        due.iter().map(|j| (j.name.clone(), state.jobs.get(&j.name).and_then(|s| s.last_started))).collect();
+    let (passive, due): (Vec<Job>, Vec<Job>) =
+        due.into_iter().partition(|j| !j.kind.runs_a_check());
+    report.results.extend(crate::passive::check_deadlines(
+        config,
+        &mut state,
+        &mut events,
+        &passive,
+        started,
+    ));
+    let previous_start: HashMap<String, Option<DateTime<Utc>>> = due
+        .iter()
+        .map(|j| {
+            (
+                j.name.clone(),
+                state.jobs.get(&j.name).and_then(|s| s.last_started),
+            )
+        })
+        .collect();
     for j in &due {
         state.jobs.entry(j.name.clone()).or_default().last_started = Some(started);
     }
@@ -163,7 +212,10 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     drop(guard);
     log::info!("{}: {} job(s) due", describe(&sel), due.len());
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
 
     // Phase 2, no lock: the checks, and the email self-check beside them.
     let (results, self_check) = runtime.block_on(async {
@@ -171,8 +223,10 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
             if due.is_empty() {
                 Vec::new()
             } else {
-                let opts =
-                    RunnerOptions { max_concurrency: config.general.max_concurrency, deadline: config.general.tick_deadline };
+                let opts = RunnerOptions {
+                    max_concurrency: config.general.max_concurrency,
+                    deadline: config.general.tick_deadline,
+                };
                 run_all(&due, &opts).await
             }
         };
@@ -212,7 +266,10 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
                 events.push(Event::error(
                     now,
                     Some(&job.name),
-                    format!("not started: the tick deadline ({}) passed first", crate::duration::format(config.general.tick_deadline)),
+                    format!(
+                        "not started: the tick deadline ({}) passed first",
+                        crate::duration::format(config.general.tick_deadline)
+                    ),
                 ));
             }
         }
@@ -223,15 +280,25 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     drop(guard);
 
     // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).
-    let send = SendOptions { nomail: opts.nomail };
+    let send = SendOptions {
+        nomail: opts.nomail,
+    };
     let not_started = report.not_started.len();
-    let notifications = deliver_and_settle(config, &store, &history, &runtime, &claimed, send, |state, now| {
-        if is_tick {
-            state.heartbeat.last_tick_finished = Some(now);
-            state.heartbeat.last_tick_error =
-                (not_started > 0).then(|| format!("{not_started} job(s) not started before the tick deadline"));
-        }
-    })?;
+    let notifications = deliver_and_settle(
+        config,
+        &store,
+        &history,
+        &runtime,
+        &claimed,
+        send,
+        |state, now| {
+            if is_tick {
+                state.heartbeat.last_tick_finished = Some(now);
+                state.heartbeat.last_tick_error = (not_started > 0)
+                    .then(|| format!("{not_started} job(s) not started before the tick deadline"));
+            }
+        },
+    )?;
     report.notifications.extend(notifications);
     if is_tick {
         retention(config, &history);
@@ -272,7 +339,13 @@ pub(crate) fn deliver_and_settle(
             if entry.channel == "email" && outcome.is_err() {
                 fanned_out |= fan_out_after_mail_failure(config, &mut state, entry, now);
             }
-            events.extend(outbox::settle(&mut state, &entry.id, outcome, now, config.general.delivery_retry));
+            events.extend(outbox::settle(
+                &mut state,
+                &entry.id,
+                outcome,
+                now,
+                config.general.delivery_retry,
+            ));
             if entry.channel == "email" {
                 note_email_outcome(&mut state, outcome, now, "delivering an alert");
             }
@@ -285,7 +358,11 @@ pub(crate) fn deliver_and_settle(
             });
         }
         let again = fanned_out && round == 0;
-        claimed = if again { outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch)) } else { Vec::new() };
+        claimed = if again {
+            outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch))
+        } else {
+            Vec::new()
+        };
         if claimed.is_empty() {
             if let Some(finish) = finish.take() {
                 finish(&mut state, now);
@@ -315,7 +392,11 @@ fn retention(config: &Config, history: &History) {
 }
 
 /// Delivers one entry under a hard limit, so a hung channel cannot hold the run.
-async fn deliver_one(config: &Config, e: &OutboxEntry, send: SendOptions) -> Result<Delivered, DeliveryError> {
+async fn deliver_one(
+    config: &Config,
+    e: &OutboxEntry,
+    send: SendOptions,
+) -> Result<Delivered, DeliveryError> {
     let limit = delivery_limit(config, &e.channel);
     match tokio::time::timeout(limit, deliver(config, &e.channel, &e.alert, send)).await {
         Ok(r) => {
@@ -325,7 +406,11 @@ async fn deliver_one(config: &Config, e: &OutboxEntry, send: SendOptions) -> Res
             }
             r
         }
-        Err(_) => Err(DeliveryError::Transient(format!("{} did not finish within {}", e.channel, crate::duration::format(limit)))),
+        Err(_) => Err(DeliveryError::Transient(format!(
+            "{} did not finish within {}",
+            e.channel,
+            crate::duration::format(limit)
+        ))),
     }
 }
 
@@ -344,11 +429,23 @@ fn channel_timeout(config: &Config, channel: &str) -> Duration {
     if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
         return w.timeout;
     }
-    config.commands.iter().find(|c| c.name == channel).map(|c| c.timeout).unwrap_or(Duration::from_secs(30))
+    config
+        .commands
+        .iter()
+        .find(|c| c.name == channel)
+        .map(|c| c.timeout)
+        .unwrap_or(Duration::from_secs(30))
 }
 
 /// Applies one check result to the state: counters, rules, queued notifications, history.
-fn merge_result(config: &Config, state: &mut State, events: &mut Vec<Event>, job: &Job, r: &CheckResult, now: DateTime<Utc>) {
+fn merge_result(
+    config: &Config,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    job: &Job,
+    r: &CheckResult,
+    now: DateTime<Utc>,
+) {
     merge_result_as(config, state, events, job, r, now, EventKind::Result);
 }
 
@@ -396,7 +493,12 @@ pub(crate) fn merge_result_as(
     if r.ok {
         log::debug!("{}: ok: {}", job.name, r.message);
     } else {
-        log::info!("{}: FAILED ({} in a row): {}", job.name, js.consecutive_failures, r.message);
+        log::info!(
+            "{}: FAILED ({} in a row): {}",
+            job.name,
+            js.consecutive_failures,
+            r.message
+        );
     }
 
     let alert = match decision {
@@ -413,7 +515,10 @@ pub(crate) fn merge_result_as(
             last_success: js.last_success,
             next_reminder: rules::next_reminder(js, &job.rules),
             at: now,
-            recipients: job.contact.clone().unwrap_or_else(|| config.general.alertcontact.clone()),
+            recipients: job
+                .contact
+                .clone()
+                .unwrap_or_else(|| config.general.alertcontact.clone()),
         },
         Decision::Recovery { failures, since } => Alert {
             kind: AlertKind::Recovery,
@@ -427,11 +532,19 @@ pub(crate) fn merge_result_as(
             last_success: js.last_success,
             next_reminder: String::new(),
             at: now,
-            recipients: job.contact.clone().unwrap_or_else(|| config.general.alertcontact.clone()),
+            recipients: job
+                .contact
+                .clone()
+                .unwrap_or_else(|| config.general.alertcontact.clone()),
         },
     };
     let channels = route(config, state, &job.notify);
-    log::info!("{}: queued {} notification to {}", job.name, alert.kind.as_str(), channels.join(", "));
+    log::info!(
+        "{}: queued {} notification to {}",
+        job.name,
+        alert.kind.as_str(),
+        channels.join(", ")
+    );
     for ch in &channels {
         outbox::enqueue(state, ch, alert.clone(), now);
     }
@@ -461,14 +574,23 @@ pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<Strin
         }
     }
     if out.is_empty() {
-        out = config.channel_names().into_iter().filter(|c| c != "email").collect();
+        out = config
+            .channel_names()
+            .into_iter()
+            .filter(|c| c != "email")
+            .collect();
     }
     out
 }
 
 /// An email delivery of `entry` just failed: queue the alert once on the fallback
 /// channels it was not already sent to. Returns whether anything was queued.
-fn fan_out_after_mail_failure(config: &Config, state: &mut State, entry: &OutboxEntry, now: DateTime<Utc>) -> bool {
+fn fan_out_after_mail_failure(
+    config: &Config,
+    state: &mut State,
+    entry: &OutboxEntry,
+    now: DateTime<Utc>,
+) -> bool {
     if entry.alert.kind == AlertKind::Test {
         return false;
     }
@@ -485,7 +607,11 @@ fn fan_out_after_mail_failure(config: &Config, state: &mut State, entry: &Outbox
     };
     for ch in fallback_channels(config, &own) {
         if !own.contains(&ch) {
-            log::warn!("email is failing: also sending the {} alert for {} through {ch}", entry.alert.kind.as_str(), entry.alert.job);
+            log::warn!(
+                "email is failing: also sending the {} alert for {} through {ch}",
+                entry.alert.kind.as_str(),
+                entry.alert.job
+            );
             outbox::enqueue(state, &ch, entry.alert.clone(), now);
             queued = true;
         }
@@ -495,7 +621,12 @@ fn fan_out_after_mail_failure(config: &Config, state: &mut State, entry: &Outbox
 
 /// What an email delivery says of mail health: a sent message proves it, a failure
 /// disproves it; a recorded one (email off) says nothing.
-pub(crate) fn note_email_outcome(state: &mut State, outcome: &Result<Delivered, DeliveryError>, now: DateTime<Utc>, what: &str) {
+pub(crate) fn note_email_outcome(
+    state: &mut State,
+    outcome: &Result<Delivered, DeliveryError>,
+    now: DateTime<Utc>,
+    what: &str,
+) {
     match outcome {
         Ok(Delivered::Sent) => {
             state.mail.ok = Some(true);
@@ -516,7 +647,13 @@ pub const SELF_CHECK: &str = "email self-check";
 
 /// Records a self-check outcome: mail health, a history event, and on a change of
 /// health an alert (or recovery) through the channels that do not depend on mail.
-fn merge_self_check(config: &Config, state: &mut State, events: &mut Vec<Event>, o: &crate::selfcheck::Outcome, now: DateTime<Utc>) {
+fn merge_self_check(
+    config: &Config,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    o: &crate::selfcheck::Outcome,
+    now: DateTime<Utc>,
+) {
     let was_ok = state.mail.ok;
     state.mail.ok = Some(o.ok);
     state.mail.checked_at = Some(now);
@@ -543,7 +680,11 @@ fn merge_self_check(config: &Config, state: &mut State, events: &mut Vec<Event>,
         description: Some("checker mails itself and looks for the message over IMAP".into()),
         message: o.message.clone(),
         consecutive_failures: 1,
-        failing_since: if o.ok { state.mail.checked_at } else { Some(now) },
+        failing_since: if o.ok {
+            state.mail.checked_at
+        } else {
+            Some(now)
+        },
         last_success: None,
         next_reminder: "none: told again only when mail health changes".into(),
         at: now,

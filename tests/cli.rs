@@ -609,7 +609,11 @@ fn status_table_has_a_header_and_a_row_per_job() {
     // The table, a blank line, then the mail health line.
     let lines: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 5, "{text}");
-    assert_eq!(text.lines().last(), Some("mail: off (alerts are recorded, not sent)"), "{text}");
+    assert_eq!(
+        text.lines().last(),
+        Some("mail: off (alerts are recorded, not sent)"),
+        "{text}"
+    );
     for h in [
         "JOB",
         "STATE",
@@ -1088,6 +1092,9 @@ fn completions_print_a_script_for_the_shell_asked() {
     let f = Fixture::new();
     let out = f.run_ok(&["completions", "bash"], 0);
     let text = common::stdout(&out);
-    assert!(text.contains("_checker()") && text.contains("run-once"), "{text}");
+    assert!(
+        text.contains("_checker()") && text.contains("run-once"),
+        "{text}"
+    );
     f.run_ok(&["completions", "tcsh"], 2);
 }

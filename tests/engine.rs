@@ -43,7 +43,10 @@ frequency = "day_noon"
     );
     let runs = |f: &Fixture| -> Vec<u64> {
         let s = f.state();
-        ["m", "h", "d", "n"].iter().map(|j| s["jobs"][j]["total_attempts"].as_u64().unwrap_or(0)).collect()
+        ["m", "h", "d", "n"]
+            .iter()
+            .map(|j| s["jobs"][j]["total_attempts"].as_u64().unwrap_or(0))
+            .collect()
     };
     f.tick("minute");
     assert_eq!(runs(&f), vec![1, 0, 0, 0]);
@@ -74,14 +77,19 @@ fn every_jobs_run_on_any_tick_once_their_interval_has_passed() {
 }
 
 fn http_job(url: &str, extra: &str) -> String {
-    format!("[[job]]\nname = \"web\"\nkind = \"http\"\nurl = \"{url}\"\ntimeout = \"5s\"\n{extra}\n")
+    format!(
+        "[[job]]\nname = \"web\"\nkind = \"http\"\nurl = \"{url}\"\ntimeout = \"5s\"\n{extra}\n"
+    )
 }
 
 #[test]
 fn state_change_alerts_once_per_streak_and_tells_the_recovery_end_to_end() {
     let f = Fixture::new();
     let server = HttpServer::start();
-    f.jobs(&http_job(&server.url("/"), "notify_every = \"state_change\"\nfailures_before_notify = 2"));
+    f.jobs(&http_job(
+        &server.url("/"),
+        "notify_every = \"state_change\"\nfailures_before_notify = 2",
+    ));
     f.tick("minute");
     server.set_status(503);
     f.tick("minute"); // n = 1: below the threshold
@@ -96,9 +104,18 @@ fn state_change_alerts_once_per_streak_and_tells_the_recovery_end_to_end() {
     assert_eq!(a["servername"], "testbox");
     assert_eq!(a["consecutive_failures"], 2);
     assert!(a["message"].as_str().unwrap().contains("503"), "{a}");
-    assert!(a["subject"].as_str().unwrap().starts_with("[testbox] "), "{a}");
+    assert!(
+        a["subject"].as_str().unwrap().starts_with("[testbox] "),
+        "{a}"
+    );
     let body = a["body"].as_str().unwrap();
-    for field in ["Latest error:", "Consecutive failures:", "Failing since:", "Last success:", "Next reminder:"] {
+    for field in [
+        "Latest error:",
+        "Consecutive failures:",
+        "Failing since:",
+        "Last success:",
+        "Next reminder:",
+    ] {
         assert!(body.contains(field), "body lacks {field}: {body}");
     }
     server.set_status(200);
@@ -107,7 +124,10 @@ fn state_change_alerts_once_per_streak_and_tells_the_recovery_end_to_end() {
     let alerts = f.alerts();
     assert_eq!(alerts.len(), 2);
     assert_eq!(alerts[1]["kind"], "recovery");
-    assert_eq!(alerts[1]["consecutive_failures"], 3, "the recovery tells the streak that ended");
+    assert_eq!(
+        alerts[1]["consecutive_failures"], 3,
+        "the recovery tells the streak that ended"
+    );
     let s = f.job_state("web");
     assert_eq!(s["status"], "ok");
     assert_eq!(s["total_attempts"], 6);
@@ -118,17 +138,27 @@ fn state_change_alerts_once_per_streak_and_tells_the_recovery_end_to_end() {
 fn every_mode_alerts_on_each_failure_past_the_threshold_and_not_for_short_blips() {
     let f = Fixture::new();
     let server = HttpServer::start();
-    f.jobs(&http_job(&server.url("/"), "notify_every = \"every\"\nfailures_before_notify = 2"));
+    f.jobs(&http_job(
+        &server.url("/"),
+        "notify_every = \"every\"\nfailures_before_notify = 2",
+    ));
     server.set_status(500);
     f.tick("minute");
     server.set_status(200);
     f.tick("minute");
-    assert!(f.alerts().is_empty(), "a single failure below the threshold alerts nobody, and recovers silently");
+    assert!(
+        f.alerts().is_empty(),
+        "a single failure below the threshold alerts nobody, and recovers silently"
+    );
     server.set_status(404);
     for _ in 0..4 {
         f.tick("minute");
     }
-    let kinds: Vec<String> = f.alerts().iter().map(|a| a["kind"].as_str().unwrap().to_string()).collect();
+    let kinds: Vec<String> = f
+        .alerts()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(kinds, vec!["failure", "failure", "failure"]);
 }
 
@@ -142,14 +172,20 @@ fn hour_mode_does_not_repeat_within_the_hour_across_real_ticks() {
         f.tick("minute");
     }
     assert_eq!(f.alerts().len(), 1);
-    assert!(f.alerts()[0]["next_reminder"].as_str().unwrap().contains("(hour)"));
+    assert!(f.alerts()[0]["next_reminder"]
+        .as_str()
+        .unwrap()
+        .contains("(hour)"));
 }
 
 #[test]
 fn failing_for_waits_until_the_streak_is_old_enough() {
     let f = Fixture::new();
     let server = HttpServer::start();
-    f.jobs(&http_job(&server.url("/"), "notify_every = \"state_change\"\nfailing_for = \"2s\""));
+    f.jobs(&http_job(
+        &server.url("/"),
+        "notify_every = \"state_change\"\nfailing_for = \"2s\"",
+    ));
     server.set_status(503);
     f.tick("minute");
     f.tick("minute");
@@ -167,8 +203,14 @@ fn concurrent_ticks_and_by_hand_runs_lose_no_attempt() {
     f.script("jobs/slowish.sh", "#!/bin/sh\nsleep 0.2\necho 'OK'\n");
     let mut jobs = String::new();
     for i in 0..10 {
-        let script = if i % 2 == 0 { "./ok.sh" } else { "./slowish.sh" };
-        jobs.push_str(&format!("[[job]]\nname = \"j{i}\"\nkind = \"command\"\ncommand = [\"{script}\"]\n"));
+        let script = if i % 2 == 0 {
+            "./ok.sh"
+        } else {
+            "./slowish.sh"
+        };
+        jobs.push_str(&format!(
+            "[[job]]\nname = \"j{i}\"\nkind = \"command\"\ncommand = [\"{script}\"]\n"
+        ));
     }
     f.jobs(&jobs);
     let mut children = Vec::new();
@@ -182,9 +224,19 @@ fn concurrent_ticks_and_by_hand_runs_lose_no_attempt() {
         assert!(c.wait().expect("wait").success());
     }
     let state = f.state();
-    let total: u64 = (0..10).map(|i| state["jobs"][format!("j{i}")]["total_attempts"].as_u64().unwrap()).sum();
+    let total: u64 = (0..10)
+        .map(|i| {
+            state["jobs"][format!("j{i}")]["total_attempts"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
     assert_eq!(total, 11 * 10, "every run of every job is counted");
-    let results = f.history().iter().filter(|e| e["event"] == "result").count();
+    let results = f
+        .history()
+        .iter()
+        .filter(|e| e["event"] == "result")
+        .count();
     assert_eq!(results, 110, "and every result is in the history");
     assert!(state["heartbeat"]["last_tick_finished"].is_string());
 }
@@ -194,7 +246,10 @@ fn a_corrupt_state_file_is_kept_aside_reported_and_the_tick_goes_on() {
     let f = Fixture::new();
     ok_script(&f);
     f.jobs("[[job]]\nname = \"a\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\n");
-    f.write("state.json", "{\"version\": 1, \"jobs\": {\"a\": {\"status\": ");
+    f.write(
+        "state.json",
+        "{\"version\": 1, \"jobs\": {\"a\": {\"status\": ",
+    );
     f.tick("minute");
     assert_eq!(f.job_state("a")["total_attempts"], 1);
     let aside: Vec<String> = std::fs::read_dir(f.path())
@@ -205,10 +260,20 @@ fn a_corrupt_state_file_is_kept_aside_reported_and_the_tick_goes_on() {
         .collect();
     assert_eq!(aside.len(), 1);
     let corrupt = std::fs::read_to_string(f.path().join(&aside[0])).unwrap();
-    assert!(corrupt.contains("\"status\": "), "the bad file is kept as it was");
-    let errors: Vec<_> = f.history().into_iter().filter(|e| e["event"] == "error").collect();
+    assert!(
+        corrupt.contains("\"status\": "),
+        "the bad file is kept as it was"
+    );
+    let errors: Vec<_> = f
+        .history()
+        .into_iter()
+        .filter(|e| e["event"] == "error")
+        .collect();
     assert_eq!(errors.len(), 1);
-    assert!(errors[0]["message"].as_str().unwrap().contains("moved aside"));
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("moved aside"));
     let alerts = f.alerts();
     assert_eq!(alerts.len(), 1, "an alert says so");
     assert_eq!(alerts[0]["job"], "checker state");
@@ -217,10 +282,15 @@ fn a_corrupt_state_file_is_kept_aside_reported_and_the_tick_goes_on() {
 #[test]
 fn a_process_killed_at_any_moment_leaves_a_readable_state_and_loses_no_queued_alert() {
     let f = Fixture::new();
-    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.script(
+        "jobs/fail.sh",
+        "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n",
+    );
     let mut jobs = String::new();
     for i in 0..30 {
-        jobs.push_str(&format!("[[job]]\nname = \"f{i}\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n"));
+        jobs.push_str(&format!(
+            "[[job]]\nname = \"f{i}\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n"
+        ));
     }
     f.jobs(&jobs);
     // Deliveries fail while the flag file exists: alerts stay queued in the outbox.
@@ -235,7 +305,10 @@ fn a_process_killed_at_any_moment_leaves_a_readable_state_and_loses_no_queued_al
         if f.path().join("state.json").exists() {
             let state = f.state(); // panics if unreadable
             for e in state["outbox"].as_array().unwrap() {
-                queued.insert((e["alert"]["job"].as_str().unwrap().to_string(), e["alert"]["at"].as_str().unwrap().to_string()));
+                queued.insert((
+                    e["alert"]["job"].as_str().unwrap().to_string(),
+                    e["alert"]["at"].as_str().unwrap().to_string(),
+                ));
             }
         }
     }
@@ -243,7 +316,10 @@ fn a_process_killed_at_any_moment_leaves_a_readable_state_and_loses_no_queued_al
     std::fs::remove_file(f.path().join("capture.fail")).unwrap();
     f.write("jobs/jobs.toml", "");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while f.state()["outbox"].as_array().is_some_and(|o| !o.is_empty()) {
+    while f.state()["outbox"]
+        .as_array()
+        .is_some_and(|o| !o.is_empty())
+    {
         assert!(
             Instant::now() < deadline,
             "outbox never drained: {} entries left",
@@ -255,9 +331,17 @@ fn a_process_killed_at_any_moment_leaves_a_readable_state_and_loses_no_queued_al
     let delivered: std::collections::BTreeSet<(String, String)> = f
         .alerts()
         .iter()
-        .map(|a| (a["job"].as_str().unwrap().to_string(), a["at"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["job"].as_str().unwrap().to_string(),
+                a["at"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert!(!queued.is_empty(), "the test must have queued alerts to be meaningful");
+    assert!(
+        !queued.is_empty(),
+        "the test must have queued alerts to be meaningful"
+    );
     let lost: Vec<_> = queued.difference(&delivered).collect();
     assert!(lost.is_empty(), "queued alerts never delivered: {lost:?}");
 }
@@ -265,13 +349,22 @@ fn a_process_killed_at_any_moment_leaves_a_readable_state_and_loses_no_queued_al
 #[test]
 fn a_failed_delivery_stays_queued_and_goes_out_once_the_channel_works() {
     let f = Fixture::new();
-    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.script(
+        "jobs/fail.sh",
+        "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n",
+    );
     f.jobs("[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\nnotify_every = \"state_change\"\n");
     f.write("capture.fail", "");
     f.tick("minute");
     let outbox = f.state()["outbox"].clone();
     assert_eq!(outbox.as_array().unwrap().len(), 1);
-    assert!(outbox[0]["last_error"].as_str().unwrap().contains("capture is broken"), "{outbox}");
+    assert!(
+        outbox[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("capture is broken"),
+        "{outbox}"
+    );
     std::fs::remove_file(f.path().join("capture.fail")).unwrap();
     std::thread::sleep(Duration::from_millis(1100)); // delivery_retry = 1s
     f.tick("minute");
@@ -287,14 +380,21 @@ fn a_failed_delivery_stays_queued_and_goes_out_once_the_channel_works() {
             e["ok"].as_bool().unwrap()
         })
         .collect();
-    assert_eq!(attempts, vec![false, true], "each delivery attempt is in the history");
+    assert_eq!(
+        attempts,
+        vec![false, true],
+        "each delivery attempt is in the history"
+    );
 }
 
 #[test]
 fn run_once_runs_named_jobs_now_and_reports_json() {
     let f = Fixture::new();
     ok_script(&f);
-    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.script(
+        "jobs/fail.sh",
+        "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n",
+    );
     f.jobs(
         "[[job]]\nname = \"good\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nfrequency = \"day\"\n\
          [[job]]\nname = \"bad\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\nfrequency = \"day\"\n",
@@ -323,7 +423,10 @@ fn run_once_runs_named_jobs_now_and_reports_json() {
 #[test]
 fn email_off_records_alerts_instead_of_sending() {
     let f = Fixture::new();
-    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.script(
+        "jobs/fail.sh",
+        "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n",
+    );
     f.write(
         "settings.toml",
         &common::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]").replace(
@@ -333,9 +436,16 @@ fn email_off_records_alerts_instead_of_sending() {
     );
     f.jobs("[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n");
     f.tick("minute");
-    let notes: Vec<_> = f.history().into_iter().filter(|e| e["event"] == "notify").collect();
+    let notes: Vec<_> = f
+        .history()
+        .into_iter()
+        .filter(|e| e["event"] == "notify")
+        .collect();
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["ok"], true);
-    assert!(notes[0]["message"].as_str().unwrap().contains("recorded, not sent"));
+    assert!(notes[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("recorded, not sent"));
     assert!(f.state()["outbox"].as_array().unwrap().is_empty());
 }

@@ -19,11 +19,18 @@ fn report(f: &Fixture, args: &[&str]) {
     let mut all = vec!["report"];
     all.extend_from_slice(args);
     let out = f.run_ok(&all, 0);
-    assert_eq!(stdout(&out), "", "report is silent when all went well (cron mails any output)");
+    assert_eq!(
+        stdout(&out),
+        "",
+        "report is silent when all went well (cron mails any output)"
+    );
 }
 
 fn events_of(f: &Fixture, kind: &str) -> Vec<Value> {
-    f.history().into_iter().filter(|e| e["event"] == kind).collect()
+    f.history()
+        .into_iter()
+        .filter(|e| e["event"] == kind)
+        .collect()
 }
 
 fn alert_summary(f: &Fixture) -> Vec<(String, String, u64)> {
@@ -46,7 +53,11 @@ fn summary(job: &str, kind: &str, n: u64) -> (String, String, u64) {
 fn wait_for_file(path: &std::path::Path, within: Duration) {
     let deadline = Instant::now() + within;
     while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -57,9 +68,15 @@ fn wait_for_file(path: &std::path::Path, within: Duration) {
 fn report_records_a_result_with_its_count_and_message_and_keeps_seed_001s_metrics() {
     let f = Fixture::new();
     f.jobs(&passive("fastdl", ""));
-    report(&f, &["fastdl", "--ok", "--count", "120", "--message", "120 files"]);
+    report(
+        &f,
+        &["fastdl", "--ok", "--count", "120", "--message", "120 files"],
+    );
     report(&f, &["fastdl", "--ok", "--count", "95"]);
-    report(&f, &["fastdl", "--fail", "--message", "Cloudflare challenge"]);
+    report(
+        &f,
+        &["fastdl", "--fail", "--message", "Cloudflare challenge"],
+    );
     let s = f.job_state("fastdl");
     assert_eq!(s["total_count"], 215, "counts are summed: {s}");
     assert_eq!(s["total_attempts"], 3);
@@ -68,8 +85,14 @@ fn report_records_a_result_with_its_count_and_message_and_keeps_seed_001s_metric
     assert_eq!(s["consecutive_failures"], 1);
     assert_eq!(s["status"], "failing");
     assert_eq!(s["last_error"], "Cloudflare challenge");
-    let (last_run, last_success) = (s["last_run"].as_str().unwrap(), s["last_success"].as_str().unwrap());
-    assert!(last_run > last_success, "the last run is the failure, after the last success");
+    let (last_run, last_success) = (
+        s["last_run"].as_str().unwrap(),
+        s["last_success"].as_str().unwrap(),
+    );
+    assert!(
+        last_run > last_success,
+        "the last run is the failure, after the last success"
+    );
     let reports = events_of(&f, "report");
     assert_eq!(reports.len(), 3, "each pushed result is a `report` event");
     assert!(events_of(&f, "result").is_empty());
@@ -89,7 +112,10 @@ fn report_to_an_unknown_job_names_the_nearest_one_and_exits_2() {
     f.jobs(&passive("fastdl", ""));
     let out = f.run_ok(&["report", "fastld", "--ok"], 2);
     let err = stderr(&out);
-    assert!(err.contains("unknown job \"fastld\"") && err.contains("did you mean \"fastdl\""), "{err}");
+    assert!(
+        err.contains("unknown job \"fastld\"") && err.contains("did you mean \"fastdl\""),
+        "{err}"
+    );
     assert!(!f.path().join("state.json").exists(), "nothing recorded");
     // Exactly one of --ok and --fail.
     f.run_ok(&["report", "fastdl"], 2);
@@ -102,12 +128,27 @@ fn report_works_for_a_job_of_any_kind_and_alerts_by_its_rules() {
     let f = Fixture::new();
     f.script("jobs/ok.sh", "#!/bin/sh\necho 'OK - fine'\n");
     f.jobs("[[job]]\nname = \"nightly\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nfrequency = \"day\"\n");
-    report(&f, &["nightly", "--fail", "--message", "rsync: connection refused"]);
+    report(
+        &f,
+        &[
+            "nightly",
+            "--fail",
+            "--message",
+            "rsync: connection refused",
+        ],
+    );
     let alerts = f.alerts();
-    assert_eq!(alerts.len(), 1, "failures_before_notify = 1, every: the report alerts at once");
+    assert_eq!(
+        alerts.len(),
+        1,
+        "failures_before_notify = 1, every: the report alerts at once"
+    );
     assert_eq!(alerts[0]["job"], "nightly");
     assert_eq!(alerts[0]["message"], "rsync: connection refused");
-    assert!(f.state()["outbox"].as_array().unwrap().is_empty(), "delivered and settled");
+    assert!(
+        f.state()["outbox"].as_array().unwrap().is_empty(),
+        "delivered and settled"
+    );
     let notes = events_of(&f, "notify");
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["ok"], true);
@@ -121,7 +162,12 @@ fn report_works_for_a_job_of_any_kind_and_alerts_by_its_rules() {
 fn seed_000_rule_end_to_end_alerts_once_for_the_failing_source_only() {
     let f = Fixture::new();
     let rule = "notify_every = \"state_change\"\nfailures_before_notify = 2\nfailing_for = \"2s\"";
-    f.jobs(&format!("{}{}{}", passive("fastdl", rule), passive("toolzu", rule), passive("imginn", rule)));
+    f.jobs(&format!(
+        "{}{}{}",
+        passive("fastdl", rule),
+        passive("toolzu", rule),
+        passive("imginn", rule)
+    ));
     // 09:00
     report(&f, &["fastdl", "--ok", "--count", "3"]);
     report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
@@ -138,14 +184,23 @@ fn seed_000_rule_end_to_end_alerts_once_for_the_failing_source_only() {
     assert_eq!(alert_summary(&f), vec![summary("toolzu", "failure", 3)]);
     let a = &f.alerts()[0];
     assert_eq!(a["message"], "Rate limited");
-    assert!(a["failing_since"].is_string() && a["last_success"].is_null(), "{a}");
+    assert!(
+        a["failing_since"].is_string() && a["last_success"].is_null(),
+        "{a}"
+    );
     // 15:00: still failing, no repeat.
     report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
     report(&f, &["fastdl", "--ok"]);
     assert_eq!(f.alerts().len(), 1);
     // It works again: the recovery notice.
     report(&f, &["toolzu", "--ok", "--count", "7"]);
-    assert_eq!(alert_summary(&f), vec![summary("toolzu", "failure", 3), summary("toolzu", "recovery", 4)]);
+    assert_eq!(
+        alert_summary(&f),
+        vec![
+            summary("toolzu", "failure", 3),
+            summary("toolzu", "recovery", 4)
+        ]
+    );
     assert_eq!(f.job_state("fastdl")["total_count"], 5);
 }
 
@@ -170,25 +225,42 @@ fn wrap_passes_output_through_records_its_tail_and_exits_with_the_commands_statu
     let out = wrap(&f, &["backup", "--", &task]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let passed = stdout(&out);
-    assert!(passed.starts_with("starting backup\ncopied file 0\n"), "all output passes through");
+    assert!(
+        passed.starts_with("starting backup\ncopied file 0\n"),
+        "all output passes through"
+    );
     assert!(passed.ends_with("copied file 999\n"));
     assert!(stderr(&out).contains("disk full"));
     let s = f.job_state("backup");
     assert_eq!(s["status"], "failing");
     let msg = s["last_error"].as_str().unwrap();
     let first = msg.lines().next().unwrap();
-    assert!(first.starts_with("exit status 3 after ") && first.ends_with(": disk full"), "{first}");
+    assert!(
+        first.starts_with("exit status 3 after ") && first.ends_with(": disk full"),
+        "{first}"
+    );
     assert!(msg.contains("--- stdout (last 4096 of "), "{msg}");
-    assert!(msg.contains("copied file 999") && !msg.contains("starting backup"), "only the tail is kept");
+    assert!(
+        msg.contains("copied file 999") && !msg.contains("starting backup"),
+        "only the tail is kept"
+    );
     assert!(msg.contains("--- stderr ---\ndisk full"), "{msg}");
     assert!(msg.len() < 4096 + 4096 + 300, "capped: {} bytes", msg.len());
     let ev = &events_of(&f, "report")[0];
     assert_eq!(ev["ok"], false);
     assert!(ev["duration_ms"].is_u64());
-    assert_eq!(f.alerts().len(), 1, "the failure alerted through the job's rules");
+    assert_eq!(
+        f.alerts().len(),
+        1,
+        "the failure alerted through the job's rules"
+    );
 
     // A command that works; its input passes through too.
-    let mut child = wrap(&f, &["backup", "--", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = wrap(&f, &["backup", "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
@@ -200,7 +272,10 @@ fn wrap_passes_output_through_records_its_tail_and_exits_with_the_commands_statu
     let s = f.job_state("backup");
     assert_eq!(s["status"], "ok");
     let msg = s["last_message"].as_str().unwrap();
-    assert!(msg.starts_with("exit status 0 after ") && msg.contains(": hello from stdin"), "{msg}");
+    assert!(
+        msg.starts_with("exit status 0 after ") && msg.contains(": hello from stdin"),
+        "{msg}"
+    );
     assert_eq!(alert_summary(&f)[1], summary("backup", "recovery", 1));
 }
 
@@ -212,7 +287,10 @@ fn wrap_records_the_duration_of_the_command() {
     assert_eq!(out.status.code(), Some(0));
     let ms = f.job_state("slow")["last_duration_ms"].as_u64().unwrap();
     assert!((1200..5000).contains(&ms), "{ms} ms");
-    assert!(f.job_state("slow")["last_message"].as_str().unwrap().starts_with("exit status 0 after 1s"));
+    assert!(f.job_state("slow")["last_message"]
+        .as_str()
+        .unwrap()
+        .starts_with("exit status 0 after 1s"));
 }
 
 #[test]
@@ -220,30 +298,72 @@ fn wrap_keeps_a_bounded_tail_of_endless_output_and_does_not_wait_for_background_
     let f = Fixture::new();
     f.jobs(&passive("noisy", ""));
     // 20 MB through the pipe: all of it passes, only 4 KiB is kept.
-    let out = wrap(&f, &["noisy", "--", "sh", "-c", "head -c 20000000 /dev/zero | tr '\\0' 'x'; echo; echo end"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
+    let out = wrap(
+        &f,
+        &[
+            "noisy",
+            "--",
+            "sh",
+            "-c",
+            "head -c 20000000 /dev/zero | tr '\\0' 'x'; echo; echo end",
+        ],
+    )
+    .stdout(Stdio::null())
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let msg = f.job_state("noisy")["last_message"].as_str().unwrap().to_string();
-    assert!(msg.contains("--- stdout (last 4096 of 20000005 bytes) ---"), "{}", &msg[..200.min(msg.len())]);
+    let msg = f.job_state("noisy")["last_message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("--- stdout (last 4096 of 20000005 bytes) ---"),
+        "{}",
+        &msg[..200.min(msg.len())]
+    );
     assert!(msg.len() < 4096 + 300 && msg.ends_with("\nend"));
     // The command exits but leaves a child holding its output open.
     let t = Instant::now();
-    let out = wrap(&f, &["noisy", "--", "sh", "-c", "sleep 8 & echo started"]).output().unwrap();
+    let out = wrap(&f, &["noisy", "--", "sh", "-c", "sleep 8 & echo started"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(t.elapsed() < Duration::from_secs(5), "waited {:?} for the background child", t.elapsed());
-    assert!(f.job_state("noisy")["last_message"].as_str().unwrap().contains("started"));
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "waited {:?} for the background child",
+        t.elapsed()
+    );
+    assert!(f.job_state("noisy")["last_message"]
+        .as_str()
+        .unwrap()
+        .contains("started"));
 }
 
 #[test]
 fn wrap_exits_128_plus_the_signal_that_killed_the_command() {
     let f = Fixture::new();
     f.jobs(&passive("crashy", ""));
-    let out = wrap(&f, &["crashy", "--", "sh", "-c", "echo about to die; kill -KILL $$"]).output().unwrap();
+    let out = wrap(
+        &f,
+        &[
+            "crashy",
+            "--",
+            "sh",
+            "-c",
+            "echo about to die; kill -KILL $$",
+        ],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(137));
-    let msg = f.job_state("crashy")["last_error"].as_str().unwrap().to_string();
-    assert!(msg.starts_with("killed by signal 9 (SIGKILL) after "), "{msg}");
+    let msg = f.job_state("crashy")["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.starts_with("killed by signal 9 (SIGKILL) after "),
+        "{msg}"
+    );
     assert!(msg.contains("about to die"));
 }
 
@@ -258,7 +378,11 @@ fn wrap_passes_sigint_sigterm_and_sighup_on_to_the_command() {
         "#!/bin/sh\ntrap 'echo \"got $1\" > \"$2\"; exit 7' INT TERM HUP\ntouch \"$2.ready\"\nwhile true; do sleep 0.05; done\n",
     );
     let script = f.path().join("long.sh").display().to_string();
-    for (sig, name) in [(Signal::SIGINT, "INT"), (Signal::SIGTERM, "TERM"), (Signal::SIGHUP, "HUP")] {
+    for (sig, name) in [
+        (Signal::SIGINT, "INT"),
+        (Signal::SIGTERM, "TERM"),
+        (Signal::SIGHUP, "HUP"),
+    ] {
         let marker = f.path().join(format!("got-{name}"));
         let marker_s = marker.display().to_string();
         let mut child: Child = wrap(&f, &["long", "--", &script, name, &marker_s])
@@ -266,12 +390,25 @@ fn wrap_passes_sigint_sigterm_and_sighup_on_to_the_command() {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        wait_for_file(&f.path().join(format!("got-{name}.ready")), Duration::from_secs(10));
+        wait_for_file(
+            &f.path().join(format!("got-{name}.ready")),
+            Duration::from_secs(10),
+        );
         kill(Pid::from_raw(child.id() as i32), sig).unwrap();
         let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(7), "SIG{name}: checker exits with the command's status");
-        assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), format!("got {name}"));
-        assert!(f.job_state("long")["last_error"].as_str().unwrap().starts_with("exit status 7 after "));
+        assert_eq!(
+            status.code(),
+            Some(7),
+            "SIG{name}: checker exits with the command's status"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap().trim(),
+            format!("got {name}")
+        );
+        assert!(f.job_state("long")["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("exit status 7 after "));
     }
     assert_eq!(f.job_state("long")["total_attempts"], 3);
 }
@@ -280,10 +417,18 @@ fn wrap_passes_sigint_sigterm_and_sighup_on_to_the_command() {
 fn wrap_of_a_program_that_cannot_run_records_a_failure_and_exits_127() {
     let f = Fixture::new();
     f.jobs(&passive("typo", ""));
-    let out = wrap(&f, &["typo", "--", "/nonexistent/backup.sh", "--all"]).output().unwrap();
+    let out = wrap(&f, &["typo", "--", "/nonexistent/backup.sh", "--all"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(127));
-    let msg = f.job_state("typo")["last_error"].as_str().unwrap().to_string();
-    assert!(msg.starts_with("cannot run /nonexistent/backup.sh: "), "{msg}");
+    let msg = f.job_state("typo")["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.starts_with("cannot run /nonexistent/backup.sh: "),
+        "{msg}"
+    );
     assert!(stderr(&out).contains("cannot run /nonexistent/backup.sh"));
 }
 
@@ -292,9 +437,15 @@ fn wrap_for_an_unknown_job_exits_2_without_running_the_command() {
     let f = Fixture::new();
     f.jobs(&passive("backup", ""));
     let marker = f.path().join("ran");
-    let out = wrap(&f, &["bakup", "--", "touch", &marker.display().to_string()]).output().unwrap();
+    let out = wrap(&f, &["bakup", "--", "touch", &marker.display().to_string()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("did you mean \"backup\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean \"backup\""),
+        "{}",
+        stderr(&out)
+    );
     assert!(!marker.exists(), "the command did not run");
     // Without a command.
     let out = wrap(&f, &["backup"]).output().unwrap();
@@ -309,7 +460,10 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
     f.jobs("[[job]]\nname = \"collector\"\nkind = \"passive\"\nexpect_every = \"2s\"\ngrace = \"1s\"\n");
     f.tick("minute");
     let s = f.job_state("collector");
-    assert_eq!(s["total_attempts"], 0, "a passive job is never run as a check");
+    assert_eq!(
+        s["total_attempts"], 0,
+        "a passive job is never run as a check"
+    );
     assert!(s["first_seen"].is_string());
     report(&f, &["collector", "--ok", "--count", "10"]);
     f.tick("minute");
@@ -319,26 +473,49 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
     let s = f.job_state("collector");
     assert_eq!(s["status"], "failing");
     let msg = s["last_error"].as_str().unwrap();
-    assert!(msg.starts_with("missing: no result since ") && msg.ends_with("ago), expected every 2s"), "{msg}");
-    let pushed_at = chrono::DateTime::parse_from_rfc3339(s["last_pushed"].as_str().unwrap()).unwrap();
+    assert!(
+        msg.starts_with("missing: no result since ") && msg.ends_with("ago), expected every 2s"),
+        "{msg}"
+    );
+    let pushed_at =
+        chrono::DateTime::parse_from_rfc3339(s["last_pushed"].as_str().unwrap()).unwrap();
     assert!(
         msg.contains(&pushed_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
         "says when the last result came: {msg}"
     );
     assert_eq!(alert_summary(&f), vec![summary("collector", "failure", 1)]);
-    assert!(f.alerts()[0]["message"].as_str().unwrap().starts_with("missing: "));
+    assert!(f.alerts()[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("missing: "));
     f.tick("minute");
-    assert_eq!(f.job_state("collector")["consecutive_failures"], 2, "one missing failure per tick");
+    assert_eq!(
+        f.job_state("collector")["consecutive_failures"],
+        2,
+        "one missing failure per tick"
+    );
     let missing = events_of(&f, "result");
     assert_eq!(missing.len(), 2);
     assert!(missing.iter().all(|e| e["ok"] == false));
     // The late result.
     report(&f, &["collector", "--ok", "--count", "4"]);
     assert_eq!(f.job_state("collector")["status"], "ok");
-    let kinds: Vec<String> = f.alerts().iter().map(|a| a["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds, vec!["failure", "failure", "recovery"], "notify_every = every: each missing tick alerted");
+    let kinds: Vec<String> = f
+        .alerts()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["failure", "failure", "recovery"],
+        "notify_every = every: each missing tick alerted"
+    );
     f.tick("minute");
-    assert_eq!(f.job_state("collector")["status"], "ok", "the deadline restarts from the late result");
+    assert_eq!(
+        f.job_state("collector")["status"],
+        "ok",
+        "the deadline restarts from the late result"
+    );
 }
 
 #[test]
@@ -350,12 +527,26 @@ fn a_new_passive_job_that_never_reports_is_missing_only_after_a_full_period() {
     assert_eq!(f.job_state("new")["status"], "pending");
     std::thread::sleep(Duration::from_millis(2200));
     f.tick("minute");
-    let msg = f.job_state("new")["last_error"].as_str().unwrap().to_string();
-    assert!(msg.starts_with("missing: no result yet; watched since "), "{msg}");
+    let msg = f.job_state("new")["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.starts_with("missing: no result yet; watched since "),
+        "{msg}"
+    );
     // run-once checks the deadline too, and says so.
     let out = f.run_ok(&["run-once", "new"], 1);
-    assert!(stdout(&out).contains("missing: no result yet"), "{}", stdout(&out));
-    assert_eq!(f.alerts().len(), 1, "state_change: one alert for the streak");
+    assert!(
+        stdout(&out).contains("missing: no result yet"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        f.alerts().len(),
+        1,
+        "state_change: one alert for the streak"
+    );
 }
 
 #[test]
@@ -369,15 +560,30 @@ fn passive_jobs_need_expect_every_and_refuse_keys_of_other_kinds() {
     );
     let out = f.run_ok(&["validate"], 2);
     let err = stderr(&out);
-    assert!(err.contains("jobs.toml:1: job \"a\": kind \"passive\" needs `expect_every`"), "{err}");
-    assert!(err.contains("jobs.toml:8: job \"b\": `url` belongs to kind \"http\""), "{err}");
-    assert!(err.contains("jobs.toml:13: job \"c\": `expect_every` belongs to kind \"passive\""), "{err}");
-    assert!(err.contains("jobs.toml:17: job \"d\": `expect_every`: \"soon\" is not a duration"), "{err}");
+    assert!(
+        err.contains("jobs.toml:1: job \"a\": kind \"passive\" needs `expect_every`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("jobs.toml:8: job \"b\": `url` belongs to kind \"http\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("jobs.toml:13: job \"c\": `expect_every` belongs to kind \"passive\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("jobs.toml:17: job \"d\": `expect_every`: \"soon\" is not a duration"),
+        "{err}"
+    );
     f.jobs(&passive("ok", ""));
     let out = f.run_ok(&["list", "--json"], 0);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["jobs"][0]["kind"], "passive");
-    assert_eq!(v["jobs"][0]["target"], "pushed, expected every 1h (grace 6m)", "the default grace is a tenth");
+    assert_eq!(
+        v["jobs"][0]["target"], "pushed, expected every 1h (grace 6m)",
+        "the default grace is a tenth"
+    );
 }
 
 // 5. metrics in status
@@ -388,11 +594,20 @@ fn status_json_gives_seed_000s_fields_for_pushed_results() {
     f.jobs(&format!("{}{}", passive("fastdl", ""), passive("idle", "")));
     report(&f, &["fastdl", "--ok", "--count", "120"]);
     report(&f, &["fastdl", "--ok", "--count", "95"]);
-    report(&f, &["fastdl", "--fail", "--message", "Cloudflare challenge"]);
+    report(
+        &f,
+        &["fastdl", "--fail", "--message", "Cloudflare challenge"],
+    );
     let out = f.run_ok(&["status", "--hours", "1", "--json"], 0);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["window_hours"], 1);
-    let row = v["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "fastdl").unwrap().clone();
+    let row = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "fastdl")
+        .unwrap()
+        .clone();
     assert_eq!(row["kind"], "passive");
     assert_eq!(row["state"], "failing");
     assert_eq!(row["total_attempts"], 3);
@@ -406,8 +621,17 @@ fn status_json_gives_seed_000s_fields_for_pushed_results() {
     assert_eq!(row["last_success"], state["last_success"]);
     assert_eq!(row["last_attempt"], state["last_run"]);
     assert!(row["last_attempt"].as_str().unwrap() > row["last_success"].as_str().unwrap());
-    let idle = v["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "idle").unwrap().clone();
-    assert_eq!((idle["state"].clone(), idle["total_attempts"].clone()), (Value::from("pending"), Value::from(0)));
+    let idle = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "idle")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (idle["state"].clone(), idle["total_attempts"].clone()),
+        (Value::from("pending"), Value::from(0))
+    );
     assert!(idle["success_rate"].is_null() && idle["last_success"].is_null());
 }
 
@@ -416,7 +640,11 @@ fn status_json_gives_seed_000s_fields_for_pushed_results() {
 #[test]
 fn history_filters_pushed_results_and_prune_drops_them() {
     let f = Fixture::new();
-    f.jobs(&format!("{}{}", passive("a", "notify = []"), passive("b", "notify = []")));
+    f.jobs(&format!(
+        "{}{}",
+        passive("a", "notify = []"),
+        passive("b", "notify = []")
+    ));
     report(&f, &["a", "--ok", "--message", "a1"]);
     report(&f, &["a", "--fail", "--message", "a2"]);
     report(&f, &["b", "--fail", "--message", "b1"]);
@@ -425,7 +653,11 @@ fn history_filters_pushed_results_and_prune_drops_them() {
         let mut all = vec!["history", "--json"];
         all.extend_from_slice(args);
         let v: Value = serde_json::from_str(&stdout(&f.run_ok(&all, 0))).unwrap();
-        v.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap_or("").to_string()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
     };
     assert_eq!(hist(&[]), vec!["a3", "b1", "a2", "a1"], "newest first");
     assert_eq!(hist(&["--job", "a"]), vec!["a3", "a2", "a1"]);
@@ -433,7 +665,11 @@ fn history_filters_pushed_results_and_prune_drops_them() {
     assert_eq!(hist(&["--job", "a", "--failures"]), vec!["a2"]);
     assert_eq!(hist(&["--limit", "2"]), vec!["a3", "b1"]);
     let out = f.run_ok(&["history", "--job", "b"], 0);
-    assert!(stdout(&out).contains("report  FAIL b: b1"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("report  FAIL b: b1"),
+        "{}",
+        stdout(&out)
+    );
     std::thread::sleep(Duration::from_millis(1100));
     report(&f, &["b", "--ok", "--message", "b2"]);
     f.run_ok(&["prune", "--older-than", "1s"], 0);
@@ -445,32 +681,58 @@ fn history_filters_pushed_results_and_prune_drops_them() {
 #[test]
 fn fifty_concurrent_reports_lose_nothing() {
     let f = Fixture::new();
-    f.jobs(&format!("{}{}", passive("rows", "notify = []"), passive("files", "notify = []")));
+    f.jobs(&format!(
+        "{}{}",
+        passive("rows", "notify = []"),
+        passive("files", "notify = []")
+    ));
     let children: Vec<Child> = (0..50)
         .map(|i| {
             let job = if i % 2 == 0 { "rows" } else { "files" };
-            f.cmd().args(["report", job, "--ok", "--count", "3"]).stdout(Stdio::null()).spawn().unwrap()
+            f.cmd()
+                .args(["report", job, "--ok", "--count", "3"])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
         })
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
     let state = f.state();
-    let attempts: u64 = ["rows", "files"].iter().map(|j| state["jobs"][j]["total_attempts"].as_u64().unwrap()).sum();
-    let count: u64 = ["rows", "files"].iter().map(|j| state["jobs"][j]["total_count"].as_u64().unwrap()).sum();
+    let attempts: u64 = ["rows", "files"]
+        .iter()
+        .map(|j| state["jobs"][j]["total_attempts"].as_u64().unwrap())
+        .sum();
+    let count: u64 = ["rows", "files"]
+        .iter()
+        .map(|j| state["jobs"][j]["total_count"].as_u64().unwrap())
+        .sum();
     assert_eq!(attempts, 50, "every report counted in the state");
     assert_eq!(count, 150);
-    assert_eq!(events_of(&f, "report").len(), 50, "and every report in the history");
+    assert_eq!(
+        events_of(&f, "report").len(),
+        50,
+        "and every report in the history"
+    );
     let out = f.run_ok(&["status", "--json"], 0);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let window: u64 = v["jobs"].as_array().unwrap().iter().map(|j| j["total_count"].as_u64().unwrap()).sum();
+    let window: u64 = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["total_count"].as_u64().unwrap())
+        .sum();
     assert_eq!(window, 150);
 }
 
 #[test]
 fn a_report_during_a_long_tick_does_not_wait_for_the_ticks_checks() {
     let f = Fixture::new();
-    f.script("jobs/slow.sh", "#!/bin/sh\ntouch \"$1\"\nsleep 5\necho 'OK - slow but fine'\n");
+    f.script(
+        "jobs/slow.sh",
+        "#!/bin/sh\ntouch \"$1\"\nsleep 5\necho 'OK - slow but fine'\n",
+    );
     let started = f.path().join("slow.started");
     f.jobs(&format!(
         "[[job]]\nname = \"slow\"\nkind = \"command\"\ncommand = [\"./slow.sh\", \"{}\"]\n{}",
@@ -486,13 +748,22 @@ fn a_report_during_a_long_tick_does_not_wait_for_the_ticks_checks() {
         f.run_ok(&["report", "pushed", "--ok", "--count", &i.to_string()], 0);
         latencies.push(t.elapsed());
     }
-    assert!(tick.try_wait().unwrap().is_none(), "the tick is still waiting on its check");
+    assert!(
+        tick.try_wait().unwrap().is_none(),
+        "the tick is still waiting on its check"
+    );
     assert!(tick.wait().unwrap().success());
     assert!(tick_start.elapsed() >= Duration::from_secs(5));
     latencies.sort();
-    let (median, max) = (latencies[latencies.len() / 2], latencies[latencies.len() - 1]);
+    let (median, max) = (
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1],
+    );
     println!("report latency during a 5 s tick, 20 reports: median {median:?}, max {max:?}");
-    assert!(max < Duration::from_secs(1), "a report waited for the tick: median {median:?}, max {max:?}");
+    assert!(
+        max < Duration::from_secs(1),
+        "a report waited for the tick: median {median:?}, max {max:?}"
+    );
     // Nothing lost on either side.
     assert_eq!(f.job_state("slow")["total_attempts"], 1);
     assert_eq!(f.job_state("pushed")["total_attempts"], 20);

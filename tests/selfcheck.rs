@@ -26,7 +26,13 @@ struct Opts {
 
 impl Opts {
     fn new(m: &MailServer) -> Self {
-        Opts { imap: Imap::Tls, imap_password: m.password.clone(), ca: true, accept_invalid: false, self_check: "hour" }
+        Opts {
+            imap: Imap::Tls,
+            imap_password: m.password.clone(),
+            ca: true,
+            accept_invalid: false,
+            self_check: "hour",
+        }
     }
 }
 
@@ -38,9 +44,16 @@ fn settings(m: &MailServer, o: &Opts, smtp_plain: bool) -> String {
         Imap::StartTls => (m.imap_port_starttls, "starttls"),
         Imap::Plain => (m.imap_port_starttls, "none"),
     };
-    let (smtp_port, smtp_security) =
-        if smtp_plain { (m.smtp_port_plain, "none") } else { (m.smtp_port_starttls, "starttls") };
-    let ca = if o.ca { format!("ca_file = {:?}\n", m.ca_file.display().to_string()) } else { String::new() };
+    let (smtp_port, smtp_security) = if smtp_plain {
+        (m.smtp_port_plain, "none")
+    } else {
+        (m.smtp_port_starttls, "starttls")
+    };
+    let ca = if o.ca {
+        format!("ca_file = {:?}\n", m.ca_file.display().to_string())
+    } else {
+        String::new()
+    };
     // The self-check logs in with the same password as SMTP; a wrong IMAP password is
     // simulated by a wrong password for both only where the test wants it.
     format!(
@@ -91,11 +104,17 @@ timeout = "10s"
 }
 
 fn probes(m: &MailServer) -> usize {
-    m.messages().iter().filter(|msg| msg.contains("checker self-check")).count()
+    m.messages()
+        .iter()
+        .filter(|msg| msg.contains("checker self-check"))
+        .count()
 }
 
 fn self_check_events(f: &Fixture) -> Vec<serde_json::Value> {
-    f.history().into_iter().filter(|e| e["job"] == "email self-check").collect()
+    f.history()
+        .into_iter()
+        .filter(|e| e["job"] == "email self-check")
+        .collect()
 }
 
 #[test]
@@ -104,7 +123,10 @@ fn the_self_check_runs_on_its_own_schedule_round_trips_and_leaves_no_probe() {
     let f = Fixture::new();
     f.write("settings.toml", &settings(&m, &Opts::new(&m), false));
     f.tick("minute");
-    assert!(f.state()["mail"]["last_self_check"].is_null(), "minute ticks do not run an hourly self-check");
+    assert!(
+        f.state()["mail"]["last_self_check"].is_null(),
+        "minute ticks do not run an hourly self-check"
+    );
     let start = Instant::now();
     f.tick("hour");
     let took = start.elapsed();
@@ -114,7 +136,11 @@ fn the_self_check_runs_on_its_own_schedule_round_trips_and_leaves_no_probe() {
     let events = self_check_events(&f);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["ok"], true);
-    eprintln!("self-check round trip: {} (whole hour tick {} ms)", events[0]["message"], took.as_millis());
+    eprintln!(
+        "self-check round trip: {} (whole hour tick {} ms)",
+        events[0]["message"],
+        took.as_millis()
+    );
     assert_eq!(probes(&m), 0, "the probe is deleted once found");
     // Minute ticks in between do not run it; the next hour tick does.
     f.tick("minute");
@@ -124,9 +150,11 @@ fn the_self_check_runs_on_its_own_schedule_round_trips_and_leaves_no_probe() {
     // status and peer-status show mail health.
     let status = stdout(&f.run_ok(&["status"], 0));
     assert!(status.contains("mail: ok"), "{status}");
-    let v: serde_json::Value = serde_json::from_str(&stdout(&f.run_ok(&["status", "--json"], 0))).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["status", "--json"], 0))).unwrap();
     assert_eq!(v["mail"]["ok"], true);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&f.run_ok(&["peer-status", "--json"], 0))).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["peer-status", "--json"], 0))).unwrap();
     assert_eq!(v["mail_ok"], true);
     assert_eq!(v["status"], "True");
 }
@@ -170,7 +198,10 @@ fn a_self_signed_imap_server_is_refused_without_ca_file_unless_invalid_certs_are
     let mail = f.state()["mail"].clone();
     assert_eq!(mail["ok"], false);
     let err = mail["last_error"].as_str().unwrap();
-    assert!(err.contains("IMAP") && err.to_lowercase().contains("certificate"), "{err}");
+    assert!(
+        err.contains("IMAP") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
     let f = Fixture::new();
     o.accept_invalid = true;
     f.write("settings.toml", &settings(&m, &o, true));
@@ -190,7 +221,10 @@ fn a_wrong_imap_password_makes_mail_unhealthy_tells_the_other_channels_and_recov
     let mail = f.state()["mail"].clone();
     assert_eq!(mail["ok"], false);
     let err = mail["last_error"].as_str().unwrap().to_string();
-    assert!(err.contains("IMAP login") && !err.contains("SMTP"), "the error says it is IMAP: {err}");
+    assert!(
+        err.contains("IMAP login") && !err.contains("SMTP"),
+        "the error says it is IMAP: {err}"
+    );
     assert_eq!(stdout(&f.run_ok(&["peer-status"], 1)).trim(), "MailProblem");
     let status = stdout(&f.run_ok(&["status"], 0));
     assert!(status.contains("mail: FAILING"), "{status}");
@@ -199,7 +233,11 @@ fn a_wrong_imap_password_makes_mail_unhealthy_tells_the_other_channels_and_recov
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["job"], "email self-check");
     assert_eq!(alerts[0]["kind"], "failure");
-    assert_eq!(probes(&m), 1, "the failed run's probe was sent but could not be found");
+    assert_eq!(
+        probes(&m),
+        1,
+        "the failed run's probe was sent but could not be found"
+    );
     // Mended: healthy again, and the recovery is told.
     o.imap_password = m.password.clone();
     f.write("settings.toml", &settings(&m, &o, false));
@@ -212,7 +250,11 @@ fn a_wrong_imap_password_makes_mail_unhealthy_tells_the_other_channels_and_recov
     let alerts = f.alerts();
     assert_eq!(alerts.len(), 2);
     assert_eq!(alerts[1]["kind"], "recovery");
-    assert_eq!(probes(&m), 0, "the found probe and the older one the failed run left are deleted");
+    assert_eq!(
+        probes(&m),
+        0,
+        "the found probe and the older one the failed run left are deleted"
+    );
 }
 
 #[test]
@@ -220,7 +262,10 @@ fn a_missing_imap_mailbox_is_named_as_such() {
     let m = MailServer::start();
     let f = Fixture::new();
     let o = Opts::new(&m);
-    let text = settings(&m, &o, false).replace("self_check_wait = \"10s\"", "self_check_wait = \"10s\"\nimap_mailbox = \"NoSuchBox\"");
+    let text = settings(&m, &o, false).replace(
+        "self_check_wait = \"10s\"",
+        "self_check_wait = \"10s\"\nimap_mailbox = \"NoSuchBox\"",
+    );
     f.write("settings.toml", &text);
     f.tick("hour");
     let mail = f.state()["mail"].clone();
@@ -249,14 +294,18 @@ fn a_stopped_smtp_server_makes_mail_unhealthy_saying_smtp_and_a_restart_mends_it
 }
 
 fn failing_job(f: &Fixture, extra: &str) {
-    f.script("jobs/fail.sh", "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n");
+    f.script(
+        "jobs/fail.sh",
+        "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n",
+    );
     f.jobs(&format!(
         "[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\nnotify_every = \"state_change\"\n{extra}\n"
     ));
 }
 
 #[test]
-fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_meanwhile_through_the_other_channels() {
+fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_meanwhile_through_the_other_channels(
+) {
     let m = MailServer::start();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
@@ -271,7 +320,11 @@ fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_
     assert_eq!(outbox[0]["channel"], "email");
     assert_eq!(state["mail"]["ok"], false);
     let alerts = f.alerts();
-    assert_eq!(alerts.len(), 1, "mail failed, so the alert went through the other channel in the same tick");
+    assert_eq!(
+        alerts.len(),
+        1,
+        "mail failed, so the alert went through the other channel in the same tick"
+    );
     assert_eq!(alerts[0]["job"], "x");
     m.start_smtp();
     std::thread::sleep(Duration::from_millis(1100));
@@ -283,8 +336,16 @@ fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_
     std::thread::sleep(Duration::from_millis(500));
     let msgs_after = m.messages();
     assert_eq!(msgs_after.len(), 1, "delivered exactly once: {msgs:?}");
-    assert!(msgs_after[0].contains("[testbox] FAILED: x"), "{}", msgs_after[0]);
-    assert!(msgs_after[0].contains("To: checker+ops@localhost"), "{}", msgs_after[0]);
+    assert!(
+        msgs_after[0].contains("[testbox] FAILED: x"),
+        "{}",
+        msgs_after[0]
+    );
+    assert!(
+        msgs_after[0].contains("To: checker+ops@localhost"),
+        "{}",
+        msgs_after[0]
+    );
     assert!(f.state()["outbox"].as_array().unwrap().is_empty());
     assert_eq!(f.state()["mail"]["ok"], true);
     assert_eq!(f.alerts().len(), 1, "the other channel was told once");
@@ -303,13 +364,22 @@ fn while_mail_is_unhealthy_new_alerts_also_go_through_the_other_channels() {
     f.write("state.json", &state.to_string());
     f.tick("minute");
     let alerts = f.alerts();
-    assert_eq!(alerts.len(), 1, "queued on capture at decision time: {alerts:?}");
+    assert_eq!(
+        alerts.len(),
+        1,
+        "queued on capture at decision time: {alerts:?}"
+    );
     m.wait_for_messages(1, Duration::from_secs(10));
     // Healthy mail: email only.
     state = f.state();
     state["mail"]["ok"] = serde_json::Value::Bool(true);
     state["jobs"]["x"] = serde_json::Value::Null;
-    f.write("state.json", &serde_json::to_string(&state).unwrap().replace("\"x\":null", "\"x\":{}"));
+    f.write(
+        "state.json",
+        &serde_json::to_string(&state)
+            .unwrap()
+            .replace("\"x\":null", "\"x\":{}"),
+    );
     f.tick("minute");
     assert_eq!(f.alerts().len(), 1);
 }
@@ -321,18 +391,32 @@ fn a_jobs_contact_overrides_alertcontact_and_every_recipient_gets_it() {
     let mut o = Opts::new(&m);
     o.self_check = "never";
     f.write("settings.toml", &settings(&m, &o, false));
-    failing_job(&f, "contact = [\"checker+a@localhost\", \"checker+b@localhost\"]");
+    failing_job(
+        &f,
+        "contact = [\"checker+a@localhost\", \"checker+b@localhost\"]",
+    );
     f.tick("minute");
     let msgs = m.wait_for_messages(2, Duration::from_secs(10));
     for msg in &msgs {
-        assert!(msg.contains("checker+a@localhost") && msg.contains("checker+b@localhost"), "{msg}");
+        assert!(
+            msg.contains("checker+a@localhost") && msg.contains("checker+b@localhost"),
+            "{msg}"
+        );
         assert!(!msg.contains("checker+ops@localhost"), "{msg}");
     }
     let delivered: Vec<String> = msgs
         .iter()
-        .filter_map(|msg| msg.lines().find(|l| l.starts_with("Delivered-To:")).map(str::to_string))
+        .filter_map(|msg| {
+            msg.lines()
+                .find(|l| l.starts_with("Delivered-To:"))
+                .map(str::to_string)
+        })
         .collect();
-    assert!(delivered.iter().any(|d| d.contains("checker+a@")) && delivered.iter().any(|d| d.contains("checker+b@")), "{delivered:?}");
+    assert!(
+        delivered.iter().any(|d| d.contains("checker+a@"))
+            && delivered.iter().any(|d| d.contains("checker+b@")),
+        "{delivered:?}"
+    );
 }
 
 #[test]
@@ -346,7 +430,11 @@ fn nomail_records_email_alerts_instead_of_sending_them() {
     f.run_ok(&["--nomail", "-c", "minute"], 0);
     std::thread::sleep(Duration::from_millis(500));
     assert!(m.messages().is_empty());
-    let notes: Vec<_> = f.history().into_iter().filter(|e| e["event"] == "notify").collect();
+    let notes: Vec<_> = f
+        .history()
+        .into_iter()
+        .filter(|e| e["event"] == "notify")
+        .collect();
     assert_eq!(notes.len(), 1);
     assert!(notes[0]["message"].as_str().unwrap().contains("recorded"));
 }
@@ -359,8 +447,16 @@ fn test_notify_says_per_channel_whether_it_worked_and_exits_1_if_any_failed() {
     o.self_check = "never";
     f.write("settings.toml", &settings(&m, &o, false));
     let out = stdout(&f.run_ok(&["test-notify"], 0));
-    assert!(out.lines().any(|l| l.starts_with("email") && l.contains("delivered")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("capture") && l.contains("delivered")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("email") && l.contains("delivered")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("capture") && l.contains("delivered")),
+        "{out}"
+    );
     let msgs = m.wait_for_messages(1, Duration::from_secs(10));
     assert!(msgs[0].contains("test notification"), "{}", msgs[0]);
     assert_eq!(f.alerts()[0]["kind"], "test");
@@ -368,11 +464,61 @@ fn test_notify_says_per_channel_whether_it_worked_and_exits_1_if_any_failed() {
     assert_eq!(out.lines().count(), 1, "{out}");
     m.stop_smtp();
     let out = stdout(&f.run_ok(&["test-notify"], 1));
-    assert!(out.lines().any(|l| l.starts_with("email") && l.contains("FAILED") && l.contains("refused")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("capture") && l.contains("delivered")), "{out}");
-    assert_eq!(f.state()["mail"]["ok"], false, "a failed email delivery marks mail unhealthy");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("email") && l.contains("FAILED") && l.contains("refused")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("capture") && l.contains("delivered")),
+        "{out}"
+    );
+    assert_eq!(
+        f.state()["mail"]["ok"],
+        false,
+        "a failed email delivery marks mail unhealthy"
+    );
     let out = f.run_ok(&["test-notify", "emial"], 2);
-    assert!(common::stderr(&out).contains("did you mean \"email\""), "{}", common::stderr(&out));
-    let attempts = f.history().into_iter().filter(|e| e["event"] == "notify" && e["job"] == "test-notify").count();
+    assert!(
+        common::stderr(&out).contains("did you mean \"email\""),
+        "{}",
+        common::stderr(&out)
+    );
+    let attempts = f
+        .history()
+        .into_iter()
+        .filter(|e| e["event"] == "notify" && e["job"] == "test-notify")
+        .count();
     assert_eq!(attempts, 5, "each attempt is in the history");
+}
+
+#[test]
+fn email_subject_and_body_follow_their_templates_and_a_bad_one_is_a_validate_error() {
+    let m = MailServer::start();
+    let f = Fixture::new();
+    let mut o = Opts::new(&m);
+    o.self_check = "never";
+    let text = settings(&m, &o, false).replace(
+        "timeout = \"5s\"\n",
+        "timeout = \"5s\"\ntitle_template = \"{{ servername }}: {{ job }} is {{ status }}\"\nbody_template = \"Error was: {{ message }}\"\n",
+    );
+    f.write("settings.toml", &text);
+    failing_job(&f, "");
+    f.tick("minute");
+    let msgs = m.wait_for_messages(1, Duration::from_secs(10));
+    assert!(msgs[0].contains("Subject: testbox: x is "), "{}", msgs[0]);
+    assert!(
+        msgs[0].contains("Error was: CRITICAL - broken"),
+        "{}",
+        msgs[0]
+    );
+    let bad = text.replace("{{ job }} is", "{{ job is");
+    f.write("settings.toml", &bad);
+    let out = f.run_ok(&["validate"], 2);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("settings.toml:") && err.contains("title_template"),
+        "{err}"
+    );
 }

@@ -26,7 +26,11 @@ const MESSAGE_CAP: usize = 1024;
 
 pub async fn check(spec: &CommandSpec, timeout: Duration) -> Outcome {
     match run(spec, timeout).await {
-        Ok(Finished { status, stdout, stderr }) => judge(status, &stdout, &stderr, spec.warning_is_failure),
+        Ok(Finished {
+            status,
+            stdout,
+            stderr,
+        }) => judge(status, &stdout, &stderr, spec.warning_is_failure),
         Err(outcome) => outcome,
     }
 }
@@ -116,7 +120,10 @@ pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Finished, Outc
         // pid, so the group id cannot have been reused by anything else.
         group.kill();
         let _ = tokio::time::timeout(REAP_WAIT, child.wait()).await;
-        return Err(Outcome::transient(format!("{} (process group killed)", timed_out(timeout))));
+        return Err(Outcome::transient(format!(
+            "{} (process group killed)",
+            timed_out(timeout)
+        )));
     }
     if pipes_open {
         // The plugin exited but something it started still holds its output open.
@@ -128,7 +135,11 @@ pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Finished, Outc
     }
 
     match (status, wait_error) {
-        (Some(status), _) => Ok(Finished { status, stdout: out, stderr: err }),
+        (Some(status), _) => Ok(Finished {
+            status,
+            stdout: out,
+            stderr: err,
+        }),
         (None, Some(e)) => Err(Outcome::fail(format!("cannot wait for {program}: {e}"))),
         (None, None) => Err(Outcome::fail(format!("{program} ended without a status"))),
     }

@@ -118,11 +118,7 @@ async fn request(spec: &HttpSpec, timeout: Duration, clients: &Clients) -> Outco
     }
 
     let searched = spec.contains.is_some() || spec.not_contains.is_some() || !spec.json.is_empty();
-    let cap = if searched {
-        BODY_CAP
-    } else {
-        DRAIN_CAP
-    };
+    let cap = if searched { BODY_CAP } else { DRAIN_CAP };
     let body = match read_body(&mut response, cap).await {
         Ok(body) => body,
         Err(e) => return request_error(&e, timeout),
@@ -180,9 +176,18 @@ fn json_assertions(body: &[u8], assertions: &[(String, serde_json::Value)]) -> R
     })?;
     for (pointer, expected) in assertions {
         match doc.pointer(pointer) {
-            None => return Err(format!("JSON {pointer} is missing, expected {}", show_json(expected))),
+            None => {
+                return Err(format!(
+                    "JSON {pointer} is missing, expected {}",
+                    show_json(expected)
+                ))
+            }
             Some(found) if !json_equal(found, expected) => {
-                return Err(format!("JSON {pointer} is {}, expected {}", show_json(found), show_json(expected)))
+                return Err(format!(
+                    "JSON {pointer} is {}, expected {}",
+                    show_json(found),
+                    show_json(expected)
+                ))
             }
             Some(_) => {}
         }
@@ -198,9 +203,13 @@ fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
             (Some(x), Some(y)) if x.is_finite() => x == y,
             _ => x == y,
         },
-        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+        }
         (J::Object(x), J::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }
@@ -228,7 +237,10 @@ fn redirect_target(response: &Response) -> String {
 
 /// Reads the body chunk by chunk up to `cap` bytes and stops there: a server that sends
 /// endless data costs at most `cap` bytes of memory.
-pub(crate) async fn read_body(response: &mut Response, cap: usize) -> Result<Vec<u8>, reqwest::Error> {
+pub(crate) async fn read_body(
+    response: &mut Response,
+    cap: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
     let mut body = Vec::new();
     while body.len() < cap {
         match response.chunk().await? {

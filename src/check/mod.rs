@@ -33,15 +33,30 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(message: impl Into<String>) -> Self {
-        Outcome { ok: true, message: message.into(), transient: false, perfdata: Vec::new() }
+        Outcome {
+            ok: true,
+            message: message.into(),
+            transient: false,
+            perfdata: Vec::new(),
+        }
     }
     /// A failure that a retry will not mend (a 404, a missing `contains`, a CRITICAL).
     pub fn fail(message: impl Into<String>) -> Self {
-        Outcome { ok: false, message: message.into(), transient: false, perfdata: Vec::new() }
+        Outcome {
+            ok: false,
+            message: message.into(),
+            transient: false,
+            perfdata: Vec::new(),
+        }
     }
     /// A failure that may pass by itself.
     pub fn transient(message: impl Into<String>) -> Self {
-        Outcome { ok: false, message: message.into(), transient: true, perfdata: Vec::new() }
+        Outcome {
+            ok: false,
+            message: message.into(),
+            transient: true,
+            perfdata: Vec::new(),
+        }
     }
 }
 

@@ -4,7 +4,13 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::history::{History, Query};
 
-pub fn run(config: &Config, job: Option<&str>, limit: usize, failures: bool, json: bool) -> Result<u8, AppError> {
+pub fn run(
+    config: &Config,
+    job: Option<&str>,
+    limit: usize,
+    failures: bool,
+    json: bool,
+) -> Result<u8, AppError> {
     if let Some(j) = job {
         // A job removed from the config still has history: only warn-free lookups for
         // configured names; unknown names simply match nothing, unless it looks like a typo.
@@ -13,10 +19,18 @@ pub fn run(config: &Config, job: Option<&str>, limit: usize, failures: bool, jso
         }
     }
     let history = History::new(&config.general.history_dir);
-    let q = Query { job: job.map(str::to_string), failures_only: failures, since: None, limit: Some(limit) };
-    let (events, bad) = history
-        .read(&q)
-        .map_err(|e| AppError::Other(anyhow::anyhow!("reading history in {}: {e}", history.dir().display())))?;
+    let q = Query {
+        job: job.map(str::to_string),
+        failures_only: failures,
+        since: None,
+        limit: Some(limit),
+    };
+    let (events, bad) = history.read(&q).map_err(|e| {
+        AppError::Other(anyhow::anyhow!(
+            "reading history in {}: {e}",
+            history.dir().display()
+        ))
+    })?;
     if bad > 0 {
         log::warn!("{bad} unreadable history line(s) skipped (torn writes from a crash)");
     }
@@ -30,15 +44,24 @@ pub fn run(config: &Config, job: Option<&str>, limit: usize, failures: bool, jso
             Some(false) => "FAIL",
             None => "    ",
         };
-        let kind = serde_json::to_value(e.event).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let kind = serde_json::to_value(e.event)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         println!(
             "{}  {:<7} {} {}{}{}",
             e.ts.format("%Y-%m-%d %H:%M:%S"),
             kind,
             ok,
             e.job.as_deref().unwrap_or("-"),
-            e.channel.as_deref().map(|c| format!(" via {c}")).unwrap_or_default(),
-            e.message.as_deref().map(|m| format!(": {}", m.lines().next().unwrap_or(""))).unwrap_or_default()
+            e.channel
+                .as_deref()
+                .map(|c| format!(" via {c}"))
+                .unwrap_or_default(),
+            e.message
+                .as_deref()
+                .map(|m| format!(": {}", m.lines().next().unwrap_or("")))
+                .unwrap_or_default()
         );
         if let (true, Some(n)) = (e.is_retried_attempt(), e.attempt) {
             println!("{:<28}(attempt {n}, retried)", "");

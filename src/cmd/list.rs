@@ -35,7 +35,11 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
         .jobs
         .iter()
         .map(|j| {
-            let mut rules = format!("{} after {}", j.rules.notify_every.as_str(), j.rules.failures_before_notify);
+            let mut rules = format!(
+                "{} after {}",
+                j.rules.notify_every.as_str(),
+                j.rules.failures_before_notify
+            );
             if let Some(f) = j.rules.failing_for {
                 rules.push_str(&format!(", failing for {}", crate::duration::format(f)));
             }
@@ -43,13 +47,27 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
                 j.name.clone(),
                 j.kind.name().to_string(),
                 crate::check::truncate(&j.target(), 50),
-                if j.enabled { j.schedule.describe() } else { "disabled".into() },
+                if j.enabled {
+                    j.schedule.describe()
+                } else {
+                    "disabled".into()
+                },
                 rules,
                 j.notify.join(","),
             ]
         })
         .collect();
-    print_rows(&["JOB", "KIND", "TARGET", "SCHEDULE", "NOTIFY RULE", "CHANNELS"], &rows);
+    print_rows(
+        &[
+            "JOB",
+            "KIND",
+            "TARGET",
+            "SCHEDULE",
+            "NOTIFY RULE",
+            "CHANNELS",
+        ],
+        &rows,
+    );
     Ok(0)
 }
 

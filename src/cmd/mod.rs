@@ -22,8 +22,12 @@ pub fn known_job(config: &Config, name: &str) -> Result<(), AppError> {
         return Ok(());
     }
     let names: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
-    let hint = crate::config::nearest(name, &names).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
-    Err(AppError::Usage(format!("unknown job {name:?}{hint} (see `checker list`)")))
+    let hint = crate::config::nearest(name, &names)
+        .map(|n| format!("; did you mean {n:?}?"))
+        .unwrap_or_default();
+    Err(AppError::Usage(format!(
+        "unknown job {name:?}{hint} (see `checker list`)"
+    )))
 }
 
 /// JSON for scripts, pretty and newline-terminated.

@@ -14,7 +14,9 @@ pub const MESSAGE_CAP: usize = 8 * 1024;
 /// The configured job named `name`, or a usage error naming the nearest one.
 pub fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a Job, AppError> {
     super::known_job(config, name)?;
-    config.job(name).ok_or_else(|| AppError::Usage(format!("unknown job {name:?} (see `checker list`)")))
+    config
+        .job(name)
+        .ok_or_else(|| AppError::Usage(format!("unknown job {name:?} (see `checker list`)")))
 }
 
 pub fn run(

@@ -7,19 +7,41 @@ use crate::config::{Config, Job};
 use crate::error::AppError;
 use crate::tick::{run as run_jobs, RunError, RunOptions, RunReport, Selection};
 
-pub fn run(config: &Config, names: &[String], dry_run: bool, json: bool, nomail: bool) -> Result<u8, AppError> {
+pub fn run(
+    config: &Config,
+    names: &[String],
+    dry_run: bool,
+    json: bool,
+    nomail: bool,
+) -> Result<u8, AppError> {
     for n in names {
         super::known_job(config, n)?;
     }
     let report = if dry_run {
         // Passive jobs have no check to run.
         let jobs: Vec<Job> = if names.is_empty() {
-            config.jobs.iter().filter(|j| j.enabled && j.kind.runs_a_check()).cloned().collect()
+            config
+                .jobs
+                .iter()
+                .filter(|j| j.enabled && j.kind.runs_a_check())
+                .cloned()
+                .collect()
         } else {
-            config.jobs.iter().filter(|j| names.contains(&j.name) && j.kind.runs_a_check()).cloned().collect()
+            config
+                .jobs
+                .iter()
+                .filter(|j| names.contains(&j.name) && j.kind.runs_a_check())
+                .cloned()
+                .collect()
         };
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-        let opts = RunnerOptions { max_concurrency: config.general.max_concurrency, deadline: config.general.tick_deadline };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(RunError::Runtime)?;
+        let opts = RunnerOptions {
+            max_concurrency: config.general.max_concurrency,
+            deadline: config.general.tick_deadline,
+        };
         let results = rt.block_on(run_all(&jobs, &opts));
         let mut report = RunReport::default();
         for (job, r) in jobs.iter().zip(results) {
@@ -30,7 +52,11 @@ pub fn run(config: &Config, names: &[String], dry_run: bool, json: bool, nomail:
         }
         report
     } else {
-        run_jobs(config, Selection::Jobs(names.to_vec()), RunOptions { nomail })?
+        run_jobs(
+            config,
+            Selection::Jobs(names.to_vec()),
+            RunOptions { nomail },
+        )?
     };
     let failed = report.results.iter().any(|r| !r.ok) || !report.not_started.is_empty();
     if json {
@@ -52,9 +78,20 @@ pub fn run(config: &Config, names: &[String], dry_run: bool, json: bool, nomail:
             "dry_run": dry_run,
         }))?;
     } else {
-        let width = report.results.iter().map(|r| r.job.chars().count()).max().unwrap_or(0);
+        let width = report
+            .results
+            .iter()
+            .map(|r| r.job.chars().count())
+            .max()
+            .unwrap_or(0);
         for r in &report.results {
-            println!("{:<4} {:<width$}  {:>6} ms  {}", if r.ok { "ok" } else { "FAIL" }, r.job, r.duration_ms, r.message);
+            println!(
+                "{:<4} {:<width$}  {:>6} ms  {}",
+                if r.ok { "ok" } else { "FAIL" },
+                r.job,
+                r.duration_ms,
+                r.message
+            );
         }
         for n in &report.not_started {
             println!("SKIP {n:<width$}  not started before the tick deadline");
@@ -66,7 +103,10 @@ pub fn run(config: &Config, names: &[String], dry_run: bool, json: bool, nomail:
                 n.kind.as_str(),
                 n.job,
                 n.channel,
-                n.error.as_deref().map(|e| format!(" (failed: {e}; will retry)")).unwrap_or_default()
+                n.error
+                    .as_deref()
+                    .map(|e| format!(" (failed: {e}; will retry)"))
+                    .unwrap_or_default()
             );
         }
         if dry_run {

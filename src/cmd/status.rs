@@ -44,14 +44,24 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
     let since = now - chrono::Duration::hours(i64::from(hours));
     let history = History::new(&config.general.history_dir);
     let (events, _) = history
-        .read(&Query { since: Some(since), ..Default::default() })
-        .map_err(|e| AppError::Other(anyhow::anyhow!("reading history in {}: {e}", history.dir().display())))?;
+        .read(&Query {
+            since: Some(since),
+            ..Default::default()
+        })
+        .map_err(|e| {
+            AppError::Other(anyhow::anyhow!(
+                "reading history in {}: {e}",
+                history.dir().display()
+            ))
+        })?;
     let mut windows: HashMap<&str, Window> = HashMap::new();
     for e in &events {
         if !matches!(e.event, EventKind::Result | EventKind::Report) || e.is_retried_attempt() {
             continue;
         }
-        let Some(job) = e.job.as_deref() else { continue };
+        let Some(job) = e.job.as_deref() else {
+            continue;
+        };
         let w = windows.entry(job).or_default();
         w.attempts += 1;
         if e.ok == Some(true) {
@@ -82,11 +92,16 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
                 total_attempts: w.attempts,
                 successful: w.ok,
                 failed: w.attempts - w.ok,
-                success_rate: (w.attempts > 0).then(|| (w.ok as f64 * 1000.0 / w.attempts as f64).round() / 10.0),
+                success_rate: (w.attempts > 0)
+                    .then(|| (w.ok as f64 * 1000.0 / w.attempts as f64).round() / 10.0),
                 total_count: w.count,
                 last_success: js.last_success,
                 last_attempt: js.last_run,
-                last_error: if js.status == JobStatus::Failing { js.last_error.clone() } else { None },
+                last_error: if js.status == JobStatus::Failing {
+                    js.last_error.clone()
+                } else {
+                    None
+                },
                 recent: js.recent.clone(),
                 perfdata: js.perfdata.clone(),
             }
@@ -100,10 +115,13 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
             "last_error": state.mail.last_error,
             "last_self_check": state.mail.last_self_check,
         });
-        super::print_json(&serde_json::json!({ "window_hours": hours, "jobs": rows, "mail": mail }))?;
+        super::print_json(
+            &serde_json::json!({ "window_hours": hours, "jobs": rows, "mail": mail }),
+        )?;
         return Ok(0);
     }
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     print_table(&rows, hours, now, colour);
     let mail = &state.mail;
     let line = match (config.email.enabled, mail.ok) {
@@ -128,7 +146,17 @@ fn ago(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
 }
 
 fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
-    let header = ["JOB", "KIND", "STATE", "FAILS", "LAST SUCCESS", "LAST ATTEMPT", &format!("{hours}h OK/ALL"), "RECENT", "LAST ERROR"];
+    let header = [
+        "JOB",
+        "KIND",
+        "STATE",
+        "FAILS",
+        "LAST SUCCESS",
+        "LAST ATTEMPT",
+        &format!("{hours}h OK/ALL"),
+        "RECENT",
+        "LAST ERROR",
+    ];
     let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
@@ -144,7 +172,10 @@ fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
                     None => "-".into(),
                 },
                 r.recent.clone(),
-                r.last_error.as_deref().map(|e| crate::check::truncate(e.lines().next().unwrap_or(""), 60)).unwrap_or_default(),
+                r.last_error
+                    .as_deref()
+                    .map(|e| crate::check::truncate(e.lines().next().unwrap_or(""), 60))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
@@ -171,7 +202,10 @@ fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
         }
         println!("{}", out.trim_end());
     };
-    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>(), None);
+    line(
+        &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        None,
+    );
     for (row, c) in rows.iter().zip(&cells) {
         let paint = colour.then_some(match row.state {
             "ok" => "32",

@@ -17,8 +17,13 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
         Some(name) if all.iter().any(|c| c == name) => vec![name.to_string()],
         Some(name) => {
             let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-            let hint = crate::config::nearest(name, &refs).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
-            return Err(AppError::Usage(format!("unknown channel {name:?}{hint} (channels: {})", all.join(", "))));
+            let hint = crate::config::nearest(name, &refs)
+                .map(|n| format!("; did you mean {n:?}?"))
+                .unwrap_or_default();
+            return Err(AppError::Usage(format!(
+                "unknown channel {name:?}{hint} (channels: {})",
+                all.join(", ")
+            )));
         }
         None => all,
     };
@@ -37,7 +42,10 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
         at: now,
         recipients: config.general.alertcontact.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
     let send = SendOptions { nomail };
     let outcomes = runtime.block_on(async {
         let futs = channels.iter().map(|c| {
@@ -56,7 +64,11 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
         futures_util::future::join_all(futs).await
     });
 
-    let width = channels.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    let width = channels
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut failed = false;
     let mut events = Vec::new();
     let done = Utc::now();

@@ -9,34 +9,65 @@ use crate::schedule::Schedule;
 
 pub fn run(path: &Path) -> Result<u8, AppError> {
     let config = config::load(path)?;
-    println!("{}: OK ({} job(s), {} channel(s))", path.display(), config.jobs.len(), config.channel_names().len());
+    println!(
+        "{}: OK ({} job(s), {} channel(s))",
+        path.display(),
+        config.jobs.len(),
+        config.channel_names().len()
+    );
     let when = |f: Frequency| match f {
         Frequency::Minute => "every minute (minute, hour, day and day_noon ticks)",
         Frequency::Hour => "every hour (hour, day and day_noon ticks)",
         Frequency::Day => "daily at midnight (day tick)",
         Frequency::DayNoon => "daily at noon (day_noon tick)",
     };
-    for f in [Frequency::Minute, Frequency::Hour, Frequency::Day, Frequency::DayNoon] {
-        let names: Vec<&str> =
-            config.jobs.iter().filter(|j| j.enabled && j.schedule == Schedule::Tick(f)).map(|j| j.name.as_str()).collect();
+    for f in [
+        Frequency::Minute,
+        Frequency::Hour,
+        Frequency::Day,
+        Frequency::DayNoon,
+    ] {
+        let names: Vec<&str> = config
+            .jobs
+            .iter()
+            .filter(|j| j.enabled && j.schedule == Schedule::Tick(f))
+            .map(|j| j.name.as_str())
+            .collect();
         if !names.is_empty() {
             println!("  {}: {}", when(f), names.join(", "));
         }
     }
     for j in config.jobs.iter().filter(|j| j.enabled) {
         if let Schedule::Every(_) = j.schedule {
-            println!("  {} on the first tick after the interval: {}", j.schedule.describe(), j.name);
+            println!(
+                "  {} on the first tick after the interval: {}",
+                j.schedule.describe(),
+                j.name
+            );
         }
     }
-    let disabled: Vec<&str> = config.jobs.iter().filter(|j| !j.enabled).map(|j| j.name.as_str()).collect();
+    let disabled: Vec<&str> = config
+        .jobs
+        .iter()
+        .filter(|j| !j.enabled)
+        .map(|j| j.name.as_str())
+        .collect();
     if !disabled.is_empty() {
         println!("  disabled: {}", disabled.join(", "));
     }
     match (config.email.enabled, config.email.self_check) {
         (false, _) => println!("  email: off (alerts are recorded, not sent)"),
-        (true, None) => println!("  email: via {}:{}; self-check off", config.email.smtp_host, config.email.smtp_port),
+        (true, None) => println!(
+            "  email: via {}:{}; self-check off",
+            config.email.smtp_host, config.email.smtp_port
+        ),
         (true, Some(s)) => {
-            println!("  email: via {}:{}; self-check {}", config.email.smtp_host, config.email.smtp_port, s.describe())
+            println!(
+                "  email: via {}:{}; self-check {}",
+                config.email.smtp_host,
+                config.email.smtp_port,
+                s.describe()
+            )
         }
     }
     for line in crate::notify::http::describe_channels(&config) {

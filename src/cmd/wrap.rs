@@ -36,14 +36,22 @@ pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Res
     let forwarder = forward::Forwarder::install()
         .map_err(|e| AppError::Other(anyhow::anyhow!("cannot set up signal forwarding: {e}")))?;
     let start = Instant::now();
-    let spawned =
-        Command::new(program).args(args).stdin(Stdio::inherit()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let spawned = Command::new(program)
+        .args(args)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
             forwarder.restore();
             // The shell's conventions: 127 not found, 126 found but not runnable.
-            let code = if e.kind() == io::ErrorKind::NotFound { 127 } else { 126 };
+            let code = if e.kind() == io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
             let message = format!("cannot run {program}: {e}");
             eprintln!("checker wrap: {message}");
             return finish(config, job, false, code, message, start.elapsed(), nomail);
@@ -70,7 +78,10 @@ pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Res
     forwarder.restore();
     let grace_end = Instant::now() + PIPE_GRACE;
     for _ in 0..pumps {
-        if done_rx.recv_timeout(grace_end.saturating_duration_since(Instant::now())).is_err() {
+        if done_rx
+            .recv_timeout(grace_end.saturating_duration_since(Instant::now()))
+            .is_err()
+        {
             break;
         }
     }
@@ -101,11 +112,22 @@ fn finish(
     elapsed: Duration,
     nomail: bool,
 ) -> Result<u8, AppError> {
-    let result = push::result(job, ok, message, u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX), None);
+    let result = push::result(
+        job,
+        ok,
+        message,
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        None,
+    );
     match push::record(config, job, &result, RunOptions { nomail }) {
         Ok(notifications) => {
             for n in notifications.iter().filter(|n| !n.delivered) {
-                log::warn!("{} notification for {} via {} queued for retry", n.kind.as_str(), n.job, n.channel);
+                log::warn!(
+                    "{} notification for {} via {} queued for retry",
+                    n.kind.as_str(),
+                    n.job,
+                    n.channel
+                );
             }
             Ok(code)
         }
@@ -121,11 +143,21 @@ fn finish(
 /// Success, exit status, and how it ended in words.
 fn judge(status: ExitStatus) -> (bool, u8, String) {
     if let Some(code) = status.code() {
-        return (code == 0, (code & 0xff) as u8, format!("exit status {code}"));
+        return (
+            code == 0,
+            (code & 0xff) as u8,
+            format!("exit status {code}"),
+        );
     }
     if let Some(sig) = status.signal() {
-        let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("unknown signal");
-        return (false, (128 + sig).clamp(0, 255) as u8, format!("killed by signal {sig} ({name})"));
+        let name = nix::sys::signal::Signal::try_from(sig)
+            .map(|s| s.as_str())
+            .unwrap_or("unknown signal");
+        return (
+            false,
+            (128 + sig).clamp(0, 255) as u8,
+            format!("killed by signal {sig} ({name})"),
+        );
     }
     (false, 1, "ended without an exit status".to_string())
 }
@@ -202,7 +234,11 @@ fn pump(
 /// The last line with something on it, shortened.
 fn last_line(t: &Tail) -> Option<String> {
     let text = t.text();
-    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(|l| truncate(l, LINE_CAP))
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| truncate(l, LINE_CAP))
 }
 
 /// The message: the summary line, then each stream's tail under a header.
@@ -213,7 +249,11 @@ fn compose(summary: &str, streams: &[(&str, &Tail)]) -> String {
             continue;
         }
         if t.truncated() {
-            m.push_str(&format!("\n--- {name} (last {} of {} bytes) ---\n", t.buf.len(), t.total));
+            m.push_str(&format!(
+                "\n--- {name} (last {} of {} bytes) ---\n",
+                t.buf.len(),
+                t.total
+            ));
         } else {
             m.push_str(&format!("\n--- {name} ---\n"));
         }
@@ -292,7 +332,9 @@ mod forward {
             std::thread::spawn(move || {
                 let mut byte = [0u8; 1];
                 while let Ok(1) = listen.read(&mut byte) {
-                    let Ok(sig) = Signal::try_from(i32::from(byte[0])) else { continue };
+                    let Ok(sig) = Signal::try_from(i32::from(byte[0])) else {
+                        continue;
+                    };
                     let Ok(mut s) = reader.lock() else { break };
                     match (s.child, s.exited) {
                         (_, true) => {}
@@ -319,7 +361,11 @@ mod forward {
                     previous.push((sig, old));
                 }
             }
-            Ok(Forwarder { shared, previous: Mutex::new(previous), _notify: notify })
+            Ok(Forwarder {
+                shared,
+                previous: Mutex::new(previous),
+                _notify: notify,
+            })
         }
 
         /// From now on signals go to `pid`, starting with any that came before.
@@ -338,9 +384,10 @@ mod forward {
         /// forwarding thread can never signal a reused process id.
         pub fn wait(&self, child: &mut Child) -> std::io::Result<ExitStatus> {
             if let Ok(pid) = i32::try_from(child.id()) {
-                while let Err(nix::errno::Errno::EINTR) =
-                    waitid(Id::Pid(Pid::from_raw(pid)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
-                {}
+                while let Err(nix::errno::Errno::EINTR) = waitid(
+                    Id::Pid(Pid::from_raw(pid)),
+                    WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+                ) {}
             }
             if let Ok(mut s) = self.shared.lock() {
                 s.exited = true;
@@ -351,7 +398,9 @@ mod forward {
         /// Puts back the handlers checker had before, so that a signal during the
         /// recording and delivery that follow stops checker as usual.
         pub fn restore(&self) {
-            let Ok(mut previous) = self.previous.lock() else { return };
+            let Ok(mut previous) = self.previous.lock() else {
+                return;
+            };
             for (sig, old) in previous.drain(..) {
                 // SAFETY: restoring the disposition `install` replaced.
                 let _ = unsafe { sigaction(sig, &old) };
@@ -396,8 +445,14 @@ mod tests {
         let mut out = Tail::default();
         out.push(b"copied 3 files\n");
         let err = Tail::default();
-        let m = compose("exit status 0 after 2s: copied 3 files", &[("stdout", &out), ("stderr", &err)]);
-        assert_eq!(m, "exit status 0 after 2s: copied 3 files\n--- stdout ---\ncopied 3 files");
+        let m = compose(
+            "exit status 0 after 2s: copied 3 files",
+            &[("stdout", &out), ("stderr", &err)],
+        );
+        assert_eq!(
+            m,
+            "exit status 0 after 2s: copied 3 files\n--- stdout ---\ncopied 3 files"
+        );
         assert_eq!(last_line(&out).as_deref(), Some("copied 3 files"));
         assert_eq!(last_line(&err), None);
     }
@@ -407,7 +462,13 @@ mod tests {
         let code = |raw: i32| judge(ExitStatus::from_raw(raw));
         assert_eq!(code(0), (true, 0, "exit status 0".to_string()));
         assert_eq!(code(3 << 8), (false, 3, "exit status 3".to_string()));
-        assert_eq!(code(15), (false, 143, "killed by signal 15 (SIGTERM)".to_string()));
-        assert_eq!(code(9), (false, 137, "killed by signal 9 (SIGKILL)".to_string()));
+        assert_eq!(
+            code(15),
+            (false, 143, "killed by signal 15 (SIGTERM)".to_string())
+        );
+        assert_eq!(
+            code(9),
+            (false, 137, "killed by signal 9 (SIGKILL)".to_string())
+        );
     }
 }

@@ -44,7 +44,11 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(f, "configuration has {n} problem{}:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "configuration has {n} problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }
@@ -56,7 +60,13 @@ impl std::error::Error for ConfigError {}
 
 impl ConfigError {
     fn one(file: &Path, line: usize, message: impl Into<String>) -> Self {
-        ConfigError { problems: vec![Problem { file: file.to_path_buf(), line, message: message.into() }] }
+        ConfigError {
+            problems: vec![Problem {
+                file: file.to_path_buf(),
+                line,
+                message: message.into(),
+            }],
+        }
     }
 }
 
@@ -85,7 +95,11 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
 /// Line and column of a byte offset, both 1-based.
 fn line_of(src: &str, offset: usize) -> usize {
     let end = offset.min(src.len());
-    src.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    src.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Collects problems for one file.
@@ -98,11 +112,19 @@ pub(super) struct FileCtx<'a> {
 impl FileCtx<'_> {
     fn at(&mut self, offset: usize, message: impl Into<String>) {
         let line = line_of(self.src, offset);
-        self.problems.push(Problem { file: self.path.to_path_buf(), line, message: message.into() });
+        self.problems.push(Problem {
+            file: self.path.to_path_buf(),
+            line,
+            message: message.into(),
+        });
     }
 
     pub(super) fn at_line(&mut self, line: usize, message: impl Into<String>) {
-        self.problems.push(Problem { file: self.path.to_path_buf(), line, message: message.into() });
+        self.problems.push(Problem {
+            file: self.path.to_path_buf(),
+            line,
+            message: message.into(),
+        });
     }
 
     fn duration(&mut self, key: &str, v: &Spanned<String>) -> Option<Duration> {
@@ -118,18 +140,34 @@ impl FileCtx<'_> {
     fn ranged(&mut self, key: &str, v: &Spanned<i64>, min: i64, max: i64) -> Option<i64> {
         let n = *v.get_ref();
         if n < min || n > max {
-            self.at(v.span().start, format!("`{key}` = {n} is out of range: use a whole number from {min} to {max}"));
+            self.at(
+                v.span().start,
+                format!("`{key}` = {n} is out of range: use a whole number from {min} to {max}"),
+            );
             None
         } else {
             Some(n)
         }
     }
 
-    fn choice<T>(&mut self, key: &str, v: &Spanned<String>, parse: fn(&str) -> Option<T>, valid: &[&str]) -> Option<T> {
+    fn choice<T>(
+        &mut self,
+        key: &str,
+        v: &Spanned<String>,
+        parse: fn(&str) -> Option<T>,
+        valid: &[&str],
+    ) -> Option<T> {
         match parse(v.get_ref()) {
             Some(t) => Some(t),
             None => {
-                self.at(v.span().start, format!("`{key}` = {:?} is not valid: use one of {}", v.get_ref(), quoted(valid)));
+                self.at(
+                    v.span().start,
+                    format!(
+                        "`{key}` = {:?} is not valid: use one of {}",
+                        v.get_ref(),
+                        quoted(valid)
+                    ),
+                );
                 None
             }
         }
@@ -137,7 +175,11 @@ impl FileCtx<'_> {
 }
 
 fn quoted(words: &[&str]) -> String {
-    words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
+    words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The nearest of `candidates` to `word`, for "did you mean" hints.
@@ -154,16 +196,30 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 /// names the nearest valid key, and other serde wording into this project's words.
 fn explain_toml_error(message: &str, table: &str) -> String {
     if let Some(rest) = message.strip_prefix("unknown field `") {
-        let words: Vec<&str> = rest.split('`').enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, w)| w).collect();
+        let words: Vec<&str> = rest
+            .split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, w)| w)
+            .collect();
         let unknown = words.first().copied().unwrap_or("");
-        let expected: Vec<&str> = words.iter().skip(1).copied().filter(|w| !w.is_empty()).collect();
+        let expected: Vec<&str> = words
+            .iter()
+            .skip(1)
+            .copied()
+            .filter(|w| !w.is_empty())
+            .collect();
         let hint = match nearest(unknown, &expected) {
             Some(n) => format!("; did you mean `{n}`?"),
             None => String::new(),
         };
         return format!(
             "unknown key `{unknown}` in {table}{hint} (valid keys: {})",
-            expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            expected
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if message.contains("did not match any variant of untagged enum OneOrMany") {
@@ -173,7 +229,8 @@ fn explain_toml_error(message: &str, table: &str) -> String {
         return "expected a text or a list of texts, e.g. \"192.0.2.1\" or [\"192.0.2.1\", \"192.0.2.2\"]".into();
     }
     if message.contains("did not match any variant of untagged enum StatusList") {
-        return "`expect_status` takes a status code or a list of them, e.g. 200 or [200, 301]".into();
+        return "`expect_status` takes a status code or a list of them, e.g. 200 or [200, 301]"
+            .into();
     }
     message.trim_end().to_string()
 }
@@ -191,8 +248,19 @@ fn table_at(src: &str, offset: usize) -> String {
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('['))
-        .map(|l| l.split(']').next().map(|s| format!("{s}]")).unwrap_or_default())
-        .map(|s| if s.starts_with("[[") { format!("{s}]") } else { s })
+        .map(|l| {
+            l.split(']')
+                .next()
+                .map(|s| format!("{s}]"))
+                .unwrap_or_default()
+        })
+        .map(|s| {
+            if s.starts_with("[[") {
+                format!("{s}]")
+            } else {
+                s
+            }
+        })
         .unwrap_or_else(|| "the top level".to_string())
 }
 
@@ -214,7 +282,11 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
         }
         problems.push(Problem {
             file: path.to_path_buf(),
-            line: if e.span().is_some() { line_of(src, offset) } else { 0 },
+            line: if e.span().is_some() {
+                line_of(src, offset)
+            } else {
+                0
+            },
             message,
         });
     };
@@ -234,7 +306,9 @@ fn parse_toml<T: serde::de::DeserializeOwned>(
         match T::deserialize(toml::de::Deserializer::from(root.clone())) {
             Ok(v) => break Some(v),
             Err(e) => {
-                let removed = e.span().and_then(|s| remove_key_at(root.get_mut(), s.start));
+                let removed = e
+                    .span()
+                    .and_then(|s| remove_key_at(root.get_mut(), s.start));
                 report(problems, &e, removed.as_ref().map(|(key, _)| key.as_str()));
                 match removed {
                     Some((_, offset)) => set_aside.push(offset),
@@ -306,8 +380,14 @@ fn secret(
 ) -> Option<Secret> {
     let given = inline.is_some() as u8 + env.is_some() as u8 + file.is_some() as u8;
     if given > 1 {
-        let offset = env.map(|e| e.span().start).or(file.map(|f| f.span().start)).unwrap_or(0);
-        cx.at(offset, format!("give `{key}` one way only: inline, `{key}_env` or `{key}_file`"));
+        let offset = env
+            .map(|e| e.span().start)
+            .or(file.map(|f| f.span().start))
+            .unwrap_or(0);
+        cx.at(
+            offset,
+            format!("give `{key}` one way only: inline, `{key}_env` or `{key}_file`"),
+        );
         return None;
     }
     if let Some(v) = inline {
@@ -317,7 +397,13 @@ fn secret(
         return match std::env::var(var.get_ref()) {
             Ok(v) if !v.is_empty() => Some(Secret::new(v)),
             _ => {
-                cx.at(var.span().start, format!("`{key}_env`: environment variable {} is not set (or empty)", var.get_ref()));
+                cx.at(
+                    var.span().start,
+                    format!(
+                        "`{key}_env`: environment variable {} is not set (or empty)",
+                        var.get_ref()
+                    ),
+                );
                 None
             }
         };
@@ -327,7 +413,10 @@ fn secret(
         return match std::fs::read_to_string(&path) {
             Ok(v) => Some(Secret::new(v.trim_end_matches(['\n', '\r']).to_string())),
             Err(e) => {
-                cx.at(f.span().start, format!("`{key}_file`: cannot read {}: {e}", path.display()));
+                cx.at(
+                    f.span().start,
+                    format!("`{key}_file`: cannot read {}: {e}", path.display()),
+                );
                 None
             }
         };
@@ -338,7 +427,11 @@ fn secret(
 /// Loads and validates the settings file at `path` and every job file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let src = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::one(path, 0, format!("cannot read settings file: {e} (give another with -f FILE)"))
+        ConfigError::one(
+            path,
+            0,
+            format!("cannot read settings file: {e} (give another with -f FILE)"),
+        )
     })?;
     // Absolute, so paths stay right when a command job runs in another folder.
     let base = std::path::absolute(path)
@@ -350,21 +443,52 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let Some((raw, _)) = parse_toml::<RawSettings>(path, &src, &mut problems) else {
         return Err(ConfigError { problems });
     };
-    let mut cx = FileCtx { path, src: &src, problems: &mut problems };
+    let mut cx = FileCtx {
+        path,
+        src: &src,
+        problems: &mut problems,
+    };
 
     let g = &raw.general;
     let general = General {
-        servername: g.servername.clone().filter(|s| !s.is_empty()).unwrap_or_else(hostname),
-        alertcontact: g.alertcontact.as_ref().map(|a| a.get_ref().clone().into_vec()).unwrap_or_default(),
+        servername: g
+            .servername
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(hostname),
+        alertcontact: g
+            .alertcontact
+            .as_ref()
+            .map(|a| a.get_ref().clone().into_vec())
+            .unwrap_or_default(),
         state_file: resolve_path(&base, g.state_file.as_deref().unwrap_or("state.json")),
         jobs_dir: resolve_path(&base, g.jobs_dir.as_deref().unwrap_or("jobs")),
         history_dir: resolve_path(&base, g.history_dir.as_deref().unwrap_or("history")),
-        history_days: g.history_days.as_ref().and_then(|v| cx.ranged("history_days", v, 1, 36_500)).unwrap_or(30) as u32,
-        max_concurrency: g.max_concurrency.as_ref().and_then(|v| cx.ranged("max_concurrency", v, 1, 10_000)).unwrap_or(64)
-            as usize,
-        tick_deadline: g.tick_deadline.as_ref().and_then(|v| cx.duration("tick_deadline", v)).unwrap_or(Duration::from_secs(50)),
-        stale_after: g.stale_after.as_ref().and_then(|v| cx.duration("stale_after", v)).unwrap_or(Duration::from_secs(180)),
-        lock_timeout: g.lock_timeout.as_ref().and_then(|v| cx.duration("lock_timeout", v)).unwrap_or(Duration::from_secs(30)),
+        history_days: g
+            .history_days
+            .as_ref()
+            .and_then(|v| cx.ranged("history_days", v, 1, 36_500))
+            .unwrap_or(30) as u32,
+        max_concurrency: g
+            .max_concurrency
+            .as_ref()
+            .and_then(|v| cx.ranged("max_concurrency", v, 1, 10_000))
+            .unwrap_or(64) as usize,
+        tick_deadline: g
+            .tick_deadline
+            .as_ref()
+            .and_then(|v| cx.duration("tick_deadline", v))
+            .unwrap_or(Duration::from_secs(50)),
+        stale_after: g
+            .stale_after
+            .as_ref()
+            .and_then(|v| cx.duration("stale_after", v))
+            .unwrap_or(Duration::from_secs(180)),
+        lock_timeout: g
+            .lock_timeout
+            .as_ref()
+            .and_then(|v| cx.duration("lock_timeout", v))
+            .unwrap_or(Duration::from_secs(30)),
         delivery_retry: g
             .delivery_retry
             .as_ref()
@@ -375,11 +499,26 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let l = &raw.logging;
     const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
     let logging = Logging {
-        file: l.file.as_deref().filter(|f| !f.is_empty()).map(|f| resolve_path(&base, f)),
-        max_bytes: l.max_bytes.as_ref().and_then(|v| cx.ranged("max_bytes", v, 1024, i64::MAX)).unwrap_or(10 * 1024 * 1024)
-            as u64,
-        backups: l.backups.as_ref().and_then(|v| cx.ranged("backups", v, 0, 1000)).unwrap_or(5) as u32,
-        file_level: l.file_level.as_ref().and_then(|v| cx.choice("file_level", v, Level::parse, LEVELS)).unwrap_or(Level::Info),
+        file: l
+            .file
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .map(|f| resolve_path(&base, f)),
+        max_bytes: l
+            .max_bytes
+            .as_ref()
+            .and_then(|v| cx.ranged("max_bytes", v, 1024, i64::MAX))
+            .unwrap_or(10 * 1024 * 1024) as u64,
+        backups: l
+            .backups
+            .as_ref()
+            .and_then(|v| cx.ranged("backups", v, 0, 1000))
+            .unwrap_or(5) as u32,
+        file_level: l
+            .file_level
+            .as_ref()
+            .and_then(|v| cx.choice("file_level", v, Level::parse, LEVELS))
+            .unwrap_or(Level::Info),
         stderr_level: l
             .stderr_level
             .as_ref()
@@ -397,7 +536,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             cx.at(span.start, format!("[[commands]] {:?}: `command` must name a program, e.g. [\"/usr/local/bin/page-me\"]", c.name));
         }
         if c.name == "email" || commands.iter().any(|o: &CommandChannel| o.name == c.name) {
-            cx.at(span.start, format!("[[commands]] name {:?} is already taken: channel names must be unique", c.name));
+            cx.at(
+                span.start,
+                format!(
+                    "[[commands]] name {:?} is already taken: channel names must be unique",
+                    c.name
+                ),
+            );
         }
         let mut command = c.command.clone();
         if let Some(p) = command.first_mut() {
@@ -409,7 +554,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             name: c.name.clone(),
             command,
             env: c.env.clone(),
-            timeout: c.timeout.as_ref().and_then(|v| cx.duration("timeout", v)).unwrap_or(Duration::from_secs(30)),
+            timeout: c
+                .timeout
+                .as_ref()
+                .and_then(|v| cx.duration("timeout", v))
+                .unwrap_or(Duration::from_secs(30)),
         });
     }
 
@@ -418,8 +567,18 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
     let default_notify = defaults.notify.clone();
     let serve = peers::resolve_serve(&mut cx, &base, raw.serve.as_ref());
-    let mut config =
-        Config { path: path.to_path_buf(), general, logging, email, commands, jobs: Vec::new(), default_notify, serve, pushover, webhooks };
+    let mut config = Config {
+        path: path.to_path_buf(),
+        general,
+        logging,
+        email,
+        commands,
+        jobs: Vec::new(),
+        default_notify,
+        serve,
+        pushover,
+        webhooks,
+    };
     load_jobs(&mut config, &defaults, &mut problems);
     peers::add_peer_jobs(&mut config, &base, &src, &raw.peers, &mut problems);
     check_channels(&config, &mut problems);
@@ -438,6 +597,7 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
             from: String::new(),
             user: None,
             password: None,
+            templates: Default::default(),
             imap_user: None,
             imap_password: None,
             smtp_host: String::new(),
@@ -457,12 +617,21 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
     };
     const SECURITY: &[&str] = &["starttls", "tls", "none"];
     let enabled = e.enabled.unwrap_or(true);
-    let smtp_security =
-        e.smtp_security.as_ref().and_then(|v| cx.choice("smtp_security", v, Security::parse, SECURITY)).unwrap_or(Security::StartTls);
-    let imap_security =
-        e.imap_security.as_ref().and_then(|v| cx.choice("imap_security", v, Security::parse, SECURITY)).unwrap_or(Security::Tls);
+    let smtp_security = e
+        .smtp_security
+        .as_ref()
+        .and_then(|v| cx.choice("smtp_security", v, Security::parse, SECURITY))
+        .unwrap_or(Security::StartTls);
+    let imap_security = e
+        .imap_security
+        .as_ref()
+        .and_then(|v| cx.choice("imap_security", v, Security::parse, SECURITY))
+        .unwrap_or(Security::Tls);
     let port = |cx: &mut FileCtx<'_>, key: &str, v: &Option<Spanned<i64>>, default: u16| {
-        v.as_ref().and_then(|v| cx.ranged(key, v, 1, 65_535)).map(|p| p as u16).unwrap_or(default)
+        v.as_ref()
+            .and_then(|v| cx.ranged(key, v, 1, 65_535))
+            .map(|p| p as u16)
+            .unwrap_or(default)
     };
     let smtp_port = port(
         cx,
@@ -474,7 +643,16 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
             Security::None => 25,
         },
     );
-    let imap_port = port(cx, "imap_port", &e.imap_port, if imap_security == Security::Tls { 993 } else { 143 });
+    let imap_port = port(
+        cx,
+        "imap_port",
+        &e.imap_port,
+        if imap_security == Security::Tls {
+            993
+        } else {
+            143
+        },
+    );
     let self_check = match &e.self_check {
         None => Some(Schedule::Tick(Frequency::Hour)),
         Some(v) if v.get_ref() == "never" => None,
@@ -483,7 +661,14 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
     // A disabled email section may name a variable that is not set on this machine.
     let (password, imap_password) = if enabled {
         (
-            secret(cx, base, "password", e.password.as_ref(), e.password_env.as_ref(), e.password_file.as_ref()),
+            secret(
+                cx,
+                base,
+                "password",
+                e.password.as_ref(),
+                e.password_env.as_ref(),
+                e.password_file.as_ref(),
+            ),
             secret(
                 cx,
                 base,
@@ -507,7 +692,10 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
             );
         }
         if from.is_empty() {
-            cx.at_line(section_line(cx.src, "[email]"), "[email] needs `from` (or `user`): the address alerts are sent from");
+            cx.at_line(
+                section_line(cx.src, "[email]"),
+                "[email] needs `from` (or `user`): the address alerts are sent from",
+            );
         }
     }
     Email {
@@ -515,6 +703,12 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
         from,
         user,
         password,
+        templates: http_channels::templates(
+            cx,
+            "[email]",
+            e.title_template.as_ref(),
+            e.body_template.as_ref(),
+        ),
         imap_user: e.imap_user.clone().filter(|u| !u.is_empty()),
         imap_password,
         smtp_host,
@@ -525,20 +719,37 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
         imap_security,
         imap_mailbox: e.imap_mailbox.clone().unwrap_or_else(|| "INBOX".into()),
         self_check,
-        self_check_wait: e.self_check_wait.as_ref().and_then(|v| cx.duration("self_check_wait", v)).unwrap_or(Duration::from_secs(60)),
+        self_check_wait: e
+            .self_check_wait
+            .as_ref()
+            .and_then(|v| cx.duration("self_check_wait", v))
+            .unwrap_or(Duration::from_secs(60)),
         ca_file: e.ca_file.as_deref().map(|f| resolve_path(base, f)),
         accept_invalid_certs: e.accept_invalid_certs.unwrap_or(false),
         bust_threading: e.bust_threading.unwrap_or(false),
-        timeout: e.timeout.as_ref().and_then(|v| cx.duration("timeout", v)).unwrap_or(Duration::from_secs(30)),
+        timeout: e
+            .timeout
+            .as_ref()
+            .and_then(|v| cx.duration("timeout", v))
+            .unwrap_or(Duration::from_secs(30)),
     }
 }
 
 fn section_line(src: &str, header: &str) -> usize {
-    src.lines().position(|l| l.trim_start().starts_with(header)).map(|i| i + 1).unwrap_or(0)
+    src.lines()
+        .position(|l| l.trim_start().starts_with(header))
+        .map(|i| i + 1)
+        .unwrap_or(0)
 }
 
 /// A schedule from `frequency`-style words or an `every`-style duration.
-fn schedule_from(cx: &mut FileCtx<'_>, key: &str, text: &str, offset: usize, allow_duration: bool) -> Option<Schedule> {
+fn schedule_from(
+    cx: &mut FileCtx<'_>,
+    key: &str,
+    text: &str,
+    offset: usize,
+    allow_duration: bool,
+) -> Option<Schedule> {
     if let Some(f) = Frequency::parse(text) {
         return Some(Schedule::Tick(f));
     }
@@ -580,7 +791,10 @@ fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
     }
     if let Some(e) = &d.every {
         if d.frequency.is_some() {
-            cx.at(e.span().start, "[defaults] sets both `frequency` and `every`: keep one");
+            cx.at(
+                e.span().start,
+                "[defaults] sets both `frequency` and `every`: keep one",
+            );
         }
         if let Some(e) = cx.duration("every", e) {
             schedule = Schedule::Every(e);
@@ -599,14 +813,33 @@ fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
                 .as_ref()
                 .and_then(|v| cx.ranged("failures_before_notify", v, 1, 1_000_000))
                 .unwrap_or(1) as u32,
-            failing_for: d.failing_for.as_ref().and_then(|v| cx.duration("failing_for", v)),
+            failing_for: d
+                .failing_for
+                .as_ref()
+                .and_then(|v| cx.duration("failing_for", v)),
             notify_recovery: d.notify_recovery.unwrap_or(true),
         },
-        notify: d.notify.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| vec!["email".into()]),
+        notify: d
+            .notify
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| vec!["email".into()]),
         contact: d.contact.as_ref().map(|c| c.get_ref().clone().into_vec()),
-        timeout: d.timeout.as_ref().and_then(|v| cx.duration("timeout", v)).unwrap_or(Duration::from_secs(10)),
-        retries: d.retries.as_ref().and_then(|v| cx.ranged("retries", v, 0, 100)).unwrap_or(0) as u32,
-        retry_backoff: d.retry_backoff.as_ref().and_then(|v| cx.duration("retry_backoff", v)).unwrap_or(Duration::from_secs(1)),
+        timeout: d
+            .timeout
+            .as_ref()
+            .and_then(|v| cx.duration("timeout", v))
+            .unwrap_or(Duration::from_secs(10)),
+        retries: d
+            .retries
+            .as_ref()
+            .and_then(|v| cx.ranged("retries", v, 0, 100))
+            .unwrap_or(0) as u32,
+        retry_backoff: d
+            .retry_backoff
+            .as_ref()
+            .and_then(|v| cx.duration("retry_backoff", v))
+            .unwrap_or(Duration::from_secs(1)),
     }
 }
 
@@ -633,7 +866,11 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
         Err(e) => {
-            problems.push(Problem { file: dir, line: 0, message: format!("cannot read the jobs folder: {e}") });
+            problems.push(Problem {
+                file: dir,
+                line: 0,
+                message: format!("cannot read the jobs folder: {e}"),
+            });
             return;
         }
     };
@@ -643,19 +880,32 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
         let src = match std::fs::read_to_string(&file) {
             Ok(s) => s,
             Err(e) => {
-                problems.push(Problem { file, line: 0, message: format!("cannot read job file: {e}") });
+                problems.push(Problem {
+                    file,
+                    line: 0,
+                    message: format!("cannot read job file: {e}"),
+                });
                 continue;
             }
         };
-        let Some((parsed, set_aside)) = parse_toml::<RawJobFile>(&file, &src, problems) else { continue };
-        let mut cx = FileCtx { path: &file, src: &src, problems };
+        let Some((parsed, set_aside)) = parse_toml::<RawJobFile>(&file, &src, problems) else {
+            continue;
+        };
+        let mut cx = FileCtx {
+            path: &file,
+            src: &src,
+            problems,
+        };
         let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
         // Jobs come in file order: count lines incrementally, not from the top each time
         // (a file of 1,000 jobs would otherwise cost a quadratic scan on every tick).
         let (mut counted_to, mut line) = (0usize, 1usize);
         for (i, raw) in parsed.job.into_iter().enumerate() {
             let offset = raw.span().start.clamp(counted_to, src.len());
-            line += src.as_bytes()[counted_to..offset].iter().filter(|&&b| b == b'\n').count();
+            line += src.as_bytes()[counted_to..offset]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
             counted_to = offset;
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
             let lost_key = set_aside.iter().any(|&o| o >= offset && o < end);
@@ -720,23 +970,41 @@ fn resolve_job(
 ) -> Option<Job> {
     let src = cx.src;
     let Some(name) = r.name.clone().filter(|n| !n.trim().is_empty()) else {
-        cx.at_line(line, "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"");
+        cx.at_line(
+            line,
+            "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"",
+        );
         return None;
     };
     let kinds: Vec<&str> = KIND_KEYS.iter().map(|(k, _)| *k).collect();
     let Some(kind) = r.kind.clone() else {
-        cx.at_line(line, format!("job {name:?} has no `kind`: use one of {}", quoted(&kinds)));
+        cx.at_line(
+            line,
+            format!("job {name:?} has no `kind`: use one of {}", quoted(&kinds)),
+        );
         return None;
     };
     let Some(own_keys) = kind_keys(&kind) else {
-        let hint = nearest(&kind, &kinds).map(|k| format!("; did you mean \"{k}\"?")).unwrap_or_default();
-        cx.at_line(key_line(src, offset, "kind"), format!("job {name:?}: unknown kind {kind:?}{hint} (kinds: {})", quoted(&kinds)));
+        let hint = nearest(&kind, &kinds)
+            .map(|k| format!("; did you mean \"{k}\"?"))
+            .unwrap_or_default();
+        cx.at_line(
+            key_line(src, offset, "kind"),
+            format!(
+                "job {name:?}: unknown kind {kind:?}{hint} (kinds: {})",
+                quoted(&kinds)
+            ),
+        );
         return None;
     };
     let before = cx.problems.len();
     for key in r.present_keys() {
         if !COMMON_JOB_KEYS.contains(&key) && !own_keys.contains(&key) {
-            let owner = KIND_KEYS.iter().find(|(_, ks)| ks.contains(&key)).map(|(k, _)| *k).unwrap_or("?");
+            let owner = KIND_KEYS
+                .iter()
+                .find(|(_, ks)| ks.contains(&key))
+                .map(|(k, _)| *k)
+                .unwrap_or("?");
             cx.at_line(
                 key_line(src, offset, key),
                 format!("job {name:?}: `{key}` belongs to kind \"{owner}\", not \"{kind}\": remove it or change `kind`"),
@@ -759,15 +1027,27 @@ fn resolve_job(
     if let Some(f) = &r.frequency {
         match Frequency::parse(f) {
             Some(f) => schedule = Schedule::Tick(f),
-            None => cx.at_line(kl("frequency"), format!("job {name:?}: `frequency` = {f:?} is not valid: use one of {}", quoted(FREQUENCIES))),
+            None => cx.at_line(
+                kl("frequency"),
+                format!(
+                    "job {name:?}: `frequency` = {f:?} is not valid: use one of {}",
+                    quoted(FREQUENCIES)
+                ),
+            ),
         }
     }
     if r.every.is_some() && r.frequency.is_some() {
-        cx.at_line(kl("every"), format!("job {name:?} sets both `frequency` and `every`: keep one"));
+        cx.at_line(
+            kl("every"),
+            format!("job {name:?} sets both `frequency` and `every`: keep one"),
+        );
     }
     if let Some(e) = dur(cx, "every", &r.every) {
         if e < Duration::from_secs(1) {
-            cx.at_line(kl("every"), format!("job {name:?}: `every` must be at least 1s"));
+            cx.at_line(
+                kl("every"),
+                format!("job {name:?}: `every` must be at least 1s"),
+            );
         }
         schedule = Schedule::Every(e);
     }
@@ -775,12 +1055,21 @@ fn resolve_job(
     if let Some(n) = &r.notify_every {
         match NotifyEvery::parse(n) {
             Some(n) => rules.notify_every = n,
-            None => cx.at_line(kl("notify_every"), format!("job {name:?}: `notify_every` = {n:?} is not valid: use one of {}", quoted(NOTIFY_EVERY))),
+            None => cx.at_line(
+                kl("notify_every"),
+                format!(
+                    "job {name:?}: `notify_every` = {n:?} is not valid: use one of {}",
+                    quoted(NOTIFY_EVERY)
+                ),
+            ),
         }
     }
     if let Some(m) = r.failures_before_notify {
         if m < 1 {
-            cx.at_line(kl("failures_before_notify"), format!("job {name:?}: `failures_before_notify` must be 1 or more"));
+            cx.at_line(
+                kl("failures_before_notify"),
+                format!("job {name:?}: `failures_before_notify` must be 1 or more"),
+            );
         } else {
             rules.failures_before_notify = m.min(u32::MAX as i64) as u32;
         }
@@ -793,11 +1082,17 @@ fn resolve_job(
     }
     let timeout = dur(cx, "timeout", &r.timeout).unwrap_or(d.timeout);
     if timeout.is_zero() {
-        cx.at_line(kl("timeout"), format!("job {name:?}: `timeout` must be more than 0s"));
+        cx.at_line(
+            kl("timeout"),
+            format!("job {name:?}: `timeout` must be more than 0s"),
+        );
     }
     let retries = match r.retries {
         Some(n) if !(0..=100).contains(&n) => {
-            cx.at_line(kl("retries"), format!("job {name:?}: `retries` must be from 0 to 100"));
+            cx.at_line(
+                kl("retries"),
+                format!("job {name:?}: `retries` must be from 0 to 100"),
+            );
             0
         }
         Some(n) => n as u32,
@@ -811,7 +1106,10 @@ fn resolve_job(
             if url.is_empty() {
                 cx.at_line(line, format!("job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""));
             } else if !(url.starts_with("http://") || url.starts_with("https://")) {
-                cx.at_line(kl("url"), format!("job {name:?}: `url` {url:?} must start with http:// or https://"));
+                cx.at_line(
+                    kl("url"),
+                    format!("job {name:?}: `url` {url:?} must start with http:// or https://"),
+                );
             }
             let expect_status = match &r.expect_status {
                 None => vec![200],
@@ -819,14 +1117,26 @@ fn resolve_job(
                 Some(StatusList::Many(v)) => v.clone(),
             };
             if expect_status.is_empty() || expect_status.iter().any(|s| !(100..=599).contains(s)) {
-                cx.at_line(kl("expect_status"), format!("job {name:?}: `expect_status` takes HTTP status codes from 100 to 599"));
+                cx.at_line(
+                    kl("expect_status"),
+                    format!(
+                        "job {name:?}: `expect_status` takes HTTP status codes from 100 to 599"
+                    ),
+                );
             }
             JobKind::Http(HttpSpec {
                 url,
-                method: r.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase(),
+                method: r
+                    .method
+                    .clone()
+                    .unwrap_or_else(|| "GET".into())
+                    .to_ascii_uppercase(),
                 headers: r.headers.clone().unwrap_or_default().into_iter().collect(),
                 body: r.body.clone(),
-                expect_status: expect_status.into_iter().map(|s| s.clamp(100, 599) as u16).collect(),
+                expect_status: expect_status
+                    .into_iter()
+                    .map(|s| s.clamp(100, 599) as u16)
+                    .collect(),
                 contains: r.contains.clone(),
                 max_response_time: dur(cx, "max_response_time", &r.max_response_time),
                 follow_redirects: r.follow_redirects.unwrap_or(true),
@@ -843,7 +1153,10 @@ fn resolve_job(
             let port = match r.port {
                 Some(p) if (1..=65_535).contains(&p) => p as u16,
                 Some(p) => {
-                    cx.at_line(kl("port"), format!("job {name:?}: `port` = {p} is not a TCP port (1-65535)"));
+                    cx.at_line(
+                        kl("port"),
+                        format!("job {name:?}: `port` = {p} is not a TCP port (1-65535)"),
+                    );
                     0
                 }
                 None => {
@@ -856,20 +1169,31 @@ fn resolve_job(
         "tls_cert" => {
             let host = r.host.clone().unwrap_or_default();
             if host.is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"tls_cert\" needs `host`, e.g. host = \"example.com\""));
+                cx.at_line(
+                    line,
+                    format!(
+                        "job {name:?}: kind \"tls_cert\" needs `host`, e.g. host = \"example.com\""
+                    ),
+                );
             }
             let port = match r.port {
                 None => 443,
                 Some(p) if (1..=65_535).contains(&p) => p as u16,
                 Some(p) => {
-                    cx.at_line(kl("port"), format!("job {name:?}: `port` = {p} is not a TCP port (1-65535)"));
+                    cx.at_line(
+                        kl("port"),
+                        format!("job {name:?}: `port` = {p} is not a TCP port (1-65535)"),
+                    );
                     0
                 }
             };
             let sni = r.sni.clone().unwrap_or_else(|| host.clone());
             if !sni.is_empty() && rustls::pki_types::ServerName::try_from(sni.as_str()).is_err() {
                 let key = if r.sni.is_some() { "sni" } else { "host" };
-                cx.at_line(kl(key), format!("job {name:?}: `{key}` {sni:?} is not a valid host name or IP address"));
+                cx.at_line(
+                    kl(key),
+                    format!("job {name:?}: `{key}` {sni:?} is not a valid host name or IP address"),
+                );
             }
             let warn_days = match r.warn_days {
                 None => 30,
@@ -899,12 +1223,19 @@ fn resolve_job(
             }
             let min_size = match r.min_size {
                 Some(n) if n < 0 => {
-                    cx.at_line(kl("min_size"), format!("job {name:?}: `min_size` = {n}: use a size in bytes, 0 or more"));
+                    cx.at_line(
+                        kl("min_size"),
+                        format!("job {name:?}: `min_size` = {n}: use a size in bytes, 0 or more"),
+                    );
                     None
                 }
                 other => other.map(|n| n as u64),
             };
-            JobKind::File(FileSpec { path: resolve_path(jobs_dir, &path), max_age: dur(cx, "max_age", &r.max_age), min_size })
+            JobKind::File(FileSpec {
+                path: resolve_path(jobs_dir, &path),
+                max_age: dur(cx, "max_age", &r.max_age),
+                min_size,
+            })
         }
         "dns" => {
             let query = r.query.clone().unwrap_or_default();
@@ -914,13 +1245,22 @@ fn resolve_job(
             let record = match &r.record {
                 None => DnsRecord::A,
                 Some(rec) => DnsRecord::parse(rec).unwrap_or_else(|| {
-                    cx.at_line(kl("record"), format!("job {name:?}: `record` = {rec:?} is not supported: use one of {}", quoted(DnsRecord::NAMES)));
+                    cx.at_line(
+                        kl("record"),
+                        format!(
+                            "job {name:?}: `record` = {rec:?} is not supported: use one of {}",
+                            quoted(DnsRecord::NAMES)
+                        ),
+                    );
                     DnsRecord::A
                 }),
             };
             let expect = r.expect.clone().map(TextList::into_vec).unwrap_or_default();
             if expect.iter().any(|e| e.trim().is_empty()) {
-                cx.at_line(kl("expect"), format!("job {name:?}: `expect` holds an empty value"));
+                cx.at_line(
+                    kl("expect"),
+                    format!("job {name:?}: `expect` holds an empty value"),
+                );
             }
             let server = r.server.as_deref().and_then(|s| {
                 let parsed = s
@@ -935,7 +1275,12 @@ fn resolve_job(
                 }
                 parsed
             });
-            JobKind::Dns(DnsSpec { query: query.trim().to_string(), record, expect, server })
+            JobKind::Dns(DnsSpec {
+                query: query.trim().to_string(),
+                record,
+                expect,
+                server,
+            })
         }
         "passive" => {
             if r.expect_every.is_none() {
@@ -944,12 +1289,20 @@ fn resolve_job(
                     format!("job {name:?}: kind \"passive\" needs `expect_every`, how often a result should arrive, e.g. expect_every = \"1h\""),
                 );
             }
-            let expect_every = dur(cx, "expect_every", &r.expect_every).unwrap_or(Duration::from_secs(3600));
+            let expect_every =
+                dur(cx, "expect_every", &r.expect_every).unwrap_or(Duration::from_secs(3600));
             if expect_every < Duration::from_secs(1) {
-                cx.at_line(kl("expect_every"), format!("job {name:?}: `expect_every` must be at least 1s"));
+                cx.at_line(
+                    kl("expect_every"),
+                    format!("job {name:?}: `expect_every` must be at least 1s"),
+                );
             }
-            let grace = dur(cx, "grace", &r.grace).unwrap_or_else(|| PassiveSpec::default_grace(expect_every));
-            JobKind::Passive(PassiveSpec { expect_every, grace })
+            let grace = dur(cx, "grace", &r.grace)
+                .unwrap_or_else(|| PassiveSpec::default_grace(expect_every));
+            JobKind::Passive(PassiveSpec {
+                expect_every,
+                grace,
+            })
         }
         _ => {
             let mut command = r.command.clone().unwrap_or_default();
@@ -964,7 +1317,12 @@ fn resolve_job(
             JobKind::Command(CommandSpec {
                 command,
                 env: r.env.clone().unwrap_or_default(),
-                cwd: Some(r.cwd.as_deref().map(|c| resolve_path(jobs_dir, c)).unwrap_or_else(|| jobs_dir.to_path_buf())),
+                cwd: Some(
+                    r.cwd
+                        .as_deref()
+                        .map(|c| resolve_path(jobs_dir, c))
+                        .unwrap_or_else(|| jobs_dir.to_path_buf()),
+                ),
                 warning_is_failure: r.warning_is_failure.unwrap_or(true),
             })
         }
@@ -972,10 +1330,15 @@ fn resolve_job(
     // Here rather than after loading, so a job with other problems has this one reported too.
     for ch in r.notify.iter().flatten().filter(|c| !channels.contains(c)) {
         let refs: Vec<&str> = channels.iter().map(String::as_str).collect();
-        let hint = nearest(ch, &refs).map(|k| format!("; did you mean {k:?}?")).unwrap_or_default();
+        let hint = nearest(ch, &refs)
+            .map(|k| format!("; did you mean {k:?}?"))
+            .unwrap_or_default();
         cx.at_line(
             kl("notify"),
-            format!("job {name:?}: unknown channel {ch:?} in `notify`{hint} (channels: {})", channels.join(", ")),
+            format!(
+                "job {name:?}: unknown channel {ch:?} in `notify`{hint} (channels: {})",
+                channels.join(", ")
+            ),
         );
     }
     if cx.problems.len() > before {
@@ -987,13 +1350,20 @@ fn resolve_job(
         schedule,
         rules,
         notify: r.notify.clone().unwrap_or_else(|| d.notify.clone()),
-        contact: r.contact.clone().map(OneOrMany::into_vec).or_else(|| d.contact.clone()),
+        contact: r
+            .contact
+            .clone()
+            .map(OneOrMany::into_vec)
+            .or_else(|| d.contact.clone()),
         timeout,
         retries,
         retry_backoff,
         enabled: r.enabled.unwrap_or(true),
         description: r.description.clone(),
-        source: SourceLoc { file: cx.path.to_path_buf(), line },
+        source: SourceLoc {
+            file: cx.path.to_path_buf(),
+            line,
+        },
     })
 }
 
@@ -1015,7 +1385,10 @@ fn json_assertions(
         }
         match toml_to_json(value) {
             Some(v) => out.push((pointer.clone(), v)),
-            None => cx.at_line(line, format!("job {name:?}: `json` {pointer:?}: the expected value must be finite")),
+            None => cx.at_line(
+                line,
+                format!("job {name:?}: `json` {pointer:?}: the expected value must be finite"),
+            ),
         }
     }
     out
@@ -1031,9 +1404,11 @@ fn toml_to_json(v: &toml::Value) -> Option<serde_json::Value> {
         toml::Value::Boolean(b) => J::Bool(*b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect::<Option<_>>()?),
-        toml::Value::Table(t) => {
-            J::Object(t.iter().map(|(k, v)| Some((k.clone(), toml_to_json(v)?))).collect::<Option<_>>()?)
-        }
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| Some((k.clone(), toml_to_json(v)?)))
+                .collect::<Option<_>>()?,
+        ),
     })
 }
 
@@ -1043,11 +1418,16 @@ fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
     let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
     for ch in &config.default_notify {
         if !known.contains(ch) {
-            let hint = nearest(ch, &known_refs).map(|k| format!("; did you mean {k:?}?")).unwrap_or_default();
+            let hint = nearest(ch, &known_refs)
+                .map(|k| format!("; did you mean {k:?}?"))
+                .unwrap_or_default();
             problems.push(Problem {
                 file: config.path.clone(),
                 line: 0,
-                message: format!("[defaults] `notify`: unknown channel {ch:?}{hint} (channels: {})", known.join(", ")),
+                message: format!(
+                    "[defaults] `notify`: unknown channel {ch:?}{hint} (channels: {})",
+                    known.join(", ")
+                ),
             });
         }
     }
@@ -1055,7 +1435,11 @@ fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
     for job in &config.jobs {
         if config.email.enabled
             && job.notify.iter().any(|c| c == "email")
-            && job.contact.as_ref().unwrap_or(&config.general.alertcontact).is_empty()
+            && job
+                .contact
+                .as_ref()
+                .unwrap_or(&config.general.alertcontact)
+                .is_empty()
         {
             problems.push(Problem {
                 file: job.source.file.clone(),
@@ -1078,11 +1462,52 @@ impl RawJob {
             ($($f:ident),*) => { $( if self.$f.is_some() { keys.push(stringify!($f)); } )* };
         }
         present!(
-            name, kind, description, enabled, frequency, every, notify_every, failures_before_notify, failing_for, notify,
-            contact, notify_recovery, timeout, retries, retry_backoff, url, method, headers, body, expect_status, contains,
-            max_response_time, follow_redirects, accept_invalid_certs, host, port, command, env, cwd, targets, not_contains,
-            json, sni, warn_days, verify, ca_file, warning_is_failure, path, max_age, min_size, query, record, expect, server,
-            expect_every, grace
+            name,
+            kind,
+            description,
+            enabled,
+            frequency,
+            every,
+            notify_every,
+            failures_before_notify,
+            failing_for,
+            notify,
+            contact,
+            notify_recovery,
+            timeout,
+            retries,
+            retry_backoff,
+            url,
+            method,
+            headers,
+            body,
+            expect_status,
+            contains,
+            max_response_time,
+            follow_redirects,
+            accept_invalid_certs,
+            host,
+            port,
+            command,
+            env,
+            cwd,
+            targets,
+            not_contains,
+            json,
+            sni,
+            warn_days,
+            verify,
+            ca_file,
+            warning_is_failure,
+            path,
+            max_age,
+            min_size,
+            query,
+            record,
+            expect,
+            server,
+            expect_every,
+            grace
         );
         keys
     }

@@ -180,6 +180,8 @@ pub struct Email {
     pub from: String,
     pub user: Option<String>,
     pub password: Option<Secret>,
+    /// Subject (`title_template`) and body templates of alert emails.
+    pub templates: crate::notify::template::Templates,
     /// IMAP login for the self-check when it differs from SMTP's (default: user/password).
     pub imap_user: Option<String>,
     pub imap_password: Option<Secret>,
@@ -521,7 +523,12 @@ fn redact_userinfo(url: &str) -> String {
         return url.to_string();
     };
     match rest[..at].find(':') {
-        Some(colon) => format!("{}{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
         None => url.to_string(),
     }
 }
@@ -557,8 +564,17 @@ mod peer_target_tests {
 
     #[test]
     fn a_password_in_a_peer_url_is_never_shown() {
-        assert_eq!(redact_userinfo("https://me:hunter2@peer.example/x@y"), "https://me:***@peer.example/x@y");
-        assert_eq!(redact_userinfo("http://peer.example:5000/"), "http://peer.example:5000/");
-        assert_eq!(redact_userinfo("http://me@peer.example/"), "http://me@peer.example/");
+        assert_eq!(
+            redact_userinfo("https://me:hunter2@peer.example/x@y"),
+            "https://me:***@peer.example/x@y"
+        );
+        assert_eq!(
+            redact_userinfo("http://peer.example:5000/"),
+            "http://peer.example:5000/"
+        );
+        assert_eq!(
+            redact_userinfo("http://me@peer.example/"),
+            "http://me@peer.example/"
+        );
     }
 }

@@ -117,6 +117,8 @@ pub struct RawEmail {
     pub password: Option<String>,
     pub password_env: Option<S<String>>,
     pub password_file: Option<S<String>>,
+    pub title_template: Option<S<String>>,
+    pub body_template: Option<S<String>>,
     pub imap_user: Option<String>,
     pub imap_password: Option<String>,
     pub imap_password_env: Option<S<String>>,
@@ -289,12 +291,18 @@ pub const KIND_KEYS: &[(&str, &[&str])] = &[
     ),
     ("tcp", &["host", "port"]),
     ("command", &["command", "env", "cwd", "warning_is_failure"]),
-    ("tls_cert", &["host", "port", "sni", "warn_days", "verify", "ca_file"]),
+    (
+        "tls_cert",
+        &["host", "port", "sni", "warn_days", "verify", "ca_file"],
+    ),
     ("file", &["path", "max_age", "min_size"]),
     ("dns", &["query", "record", "expect", "server"]),
     ("passive", &["expect_every", "grace"]),
 ];
 
 pub fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {
-    KIND_KEYS.iter().find(|(k, _)| *k == kind).map(|(_, keys)| *keys)
+    KIND_KEYS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, keys)| *keys)
 }

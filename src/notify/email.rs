@@ -21,7 +21,7 @@ pub async fn send(
     alert: &Alert,
     opts: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
-    let mut subject = alert.subject();
+    let mut subject = email.templates.title(alert, "email");
     if !email.enabled || opts.nomail {
         let why = if opts.nomail {
             "--nomail"
@@ -40,7 +40,8 @@ pub async fn send(
     if email.bust_threading {
         subject.push_str(&thread_buster());
     }
-    send_raw(email, &alert.recipients, &subject, &alert.body()).await?;
+    let body = email.templates.body(alert, "email");
+    send_raw(email, &alert.recipients, &subject, &body).await?;
     log::info!("sent email to {}: {subject}", alert.recipients.join(", "));
     Ok(Delivered::Sent)
 }
@@ -296,6 +297,7 @@ mod tests {
             from: "checker@example.com".into(),
             user: Some("checker@example.com".into()),
             password: Some(Secret::new("hunter2".into())),
+            templates: Default::default(),
             imap_user: None,
             imap_password: None,
             smtp_host: "127.0.0.1".into(),

@@ -65,7 +65,9 @@ impl Alert {
     /// Subject line without the `[servername]` prefix the email channel adds.
     pub fn title(&self) -> String {
         match self.kind {
-            AlertKind::Failure => format!("FAILED: {} ({})", self.job, first_line(&self.message, 120)),
+            AlertKind::Failure => {
+                format!("FAILED: {} ({})", self.job, first_line(&self.message, 120))
+            }
             AlertKind::Recovery => format!("RECOVERED: {}", self.job),
             AlertKind::Test => "test notification".to_string(),
         }
@@ -80,7 +82,11 @@ impl Alert {
     pub fn body(&self) -> String {
         let when = |t: Option<DateTime<Utc>>| match t {
             None => "never".to_string(),
-            Some(t) => format!("{} ago ({})", humanize(self.at - t), t.format("%Y-%m-%d %H:%M:%S UTC")),
+            Some(t) => format!(
+                "{} ago ({})",
+                humanize(self.at - t),
+                t.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
         };
         let mut out = String::new();
         match self.kind {
@@ -93,10 +99,16 @@ impl Alert {
                 return out;
             }
             AlertKind::Failure => {
-                out.push_str(&format!("Job {} on {} is failing.\n\n", self.job, self.servername));
+                out.push_str(&format!(
+                    "Job {} on {} is failing.\n\n",
+                    self.job, self.servername
+                ));
             }
             AlertKind::Recovery => {
-                out.push_str(&format!("Job {} on {} has recovered.\n\n", self.job, self.servername));
+                out.push_str(&format!(
+                    "Job {} on {} has recovered.\n\n",
+                    self.job, self.servername
+                ));
             }
         }
         let mut row = |k: &str, v: &str| out.push_str(&format!("{:<22}{}\n", format!("{k}:"), v));
@@ -107,7 +119,10 @@ impl Alert {
         match self.kind {
             AlertKind::Failure => {
                 row("Latest error", &self.message);
-                row("Consecutive failures", &self.consecutive_failures.to_string());
+                row(
+                    "Consecutive failures",
+                    &self.consecutive_failures.to_string(),
+                );
                 row("Failing since", &when(self.failing_since));
                 row("Last success", &when(self.last_success));
                 row("Next reminder", &self.next_reminder);
@@ -119,7 +134,10 @@ impl Alert {
                 row("Last success", &when(self.last_success));
             }
         }
-        row("Decided at", &self.at.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+        row(
+            "Decided at",
+            &self.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        );
         out
     }
 }
@@ -168,7 +186,12 @@ pub struct SendOptions {
 }
 
 /// Delivers `alert` through the channel named `channel`.
-pub async fn deliver(config: &Config, channel: &str, alert: &Alert, opts: SendOptions) -> Result<Delivered, DeliveryError> {
+pub async fn deliver(
+    config: &Config,
+    channel: &str,
+    alert: &Alert,
+    opts: SendOptions,
+) -> Result<Delivered, DeliveryError> {
     if channel == "email" {
         return email::send(&config.email, alert, opts).await;
     }

@@ -16,7 +16,10 @@ pub enum StateError {
     #[error("could not lock {path} within {secs}s: another checker holds it (raise [general] lock_timeout if runs are long)")]
     LockTimeout { path: PathBuf, secs: u64 },
     #[error("state file {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state file {path} has version {found}, newer than this checker understands ({STATE_VERSION}): upgrade checker, or move the file aside")]
     TooNew { path: PathBuf, found: u32 },
     #[error("state file {path} is unreadable: {reason}")]
@@ -47,7 +50,11 @@ impl Store {
     pub fn new(path: &Path, lock_timeout: Duration) -> Self {
         let mut lock = path.as_os_str().to_owned();
         lock.push(".lock");
-        Store { path: path.to_path_buf(), lock_path: PathBuf::from(lock), lock_timeout }
+        Store {
+            path: path.to_path_buf(),
+            lock_path: PathBuf::from(lock),
+            lock_timeout,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -55,7 +62,10 @@ impl Store {
     }
 
     fn io(&self, source: std::io::Error) -> StateError {
-        StateError::Io { path: self.path.clone(), source }
+        StateError::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Takes the exclusive lock, waiting up to the lock timeout.
@@ -69,7 +79,10 @@ impl Store {
             .read(true)
             .write(true)
             .open(&self.lock_path)
-            .map_err(|e| StateError::Io { path: self.lock_path.clone(), source: e })?;
+            .map_err(|e| StateError::Io {
+                path: self.lock_path.clone(),
+                source: e,
+            })?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
@@ -80,7 +93,10 @@ impl Store {
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 Err(_) => {
-                    return Err(StateError::LockTimeout { path: self.lock_path.clone(), secs: self.lock_timeout.as_secs() })
+                    return Err(StateError::LockTimeout {
+                        path: self.lock_path.clone(),
+                        secs: self.lock_timeout.as_secs(),
+                    })
                 }
             }
         }
@@ -92,8 +108,14 @@ impl Store {
     pub fn read(&self) -> Result<State, StateError> {
         match std::fs::read(&self.path) {
             Ok(bytes) => self.parse(&bytes).map_err(|reason| match reason {
-                ParseFailure::TooNew(found) => StateError::TooNew { path: self.path.clone(), found },
-                ParseFailure::Corrupt(reason) => StateError::Unreadable { path: self.path.clone(), reason },
+                ParseFailure::TooNew(found) => StateError::TooNew {
+                    path: self.path.clone(),
+                    found,
+                },
+                ParseFailure::Corrupt(reason) => StateError::Unreadable {
+                    path: self.path.clone(),
+                    reason,
+                },
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
             Err(e) => Err(self.io(e)),
@@ -124,14 +146,21 @@ impl Store {
         };
         match self.parse(&bytes) {
             Ok(s) => Ok(s),
-            Err(ParseFailure::TooNew(found)) => Err(StateError::TooNew { path: self.path.clone(), found }),
+            Err(ParseFailure::TooNew(found)) => Err(StateError::TooNew {
+                path: self.path.clone(),
+                found,
+            }),
             Err(ParseFailure::Corrupt(reason)) => {
                 let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
                 let mut aside = self.path.as_os_str().to_owned();
                 aside.push(format!(".corrupt-{stamp}"));
                 let aside = PathBuf::from(aside);
                 std::fs::rename(&self.path, &aside).map_err(|e| self.io(e))?;
-                log::error!("state file {} was unreadable ({reason}); moved it to {} and started afresh", self.path.display(), aside.display());
+                log::error!(
+                    "state file {} was unreadable ({reason}); moved it to {} and started afresh",
+                    self.path.display(),
+                    aside.display()
+                );
                 Ok(State {
                     recovered_from: Some(format!(
                         "state file was unreadable ({reason}); moved aside to {}",
@@ -199,7 +228,11 @@ mod tests {
         let aside: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with("state.json.corrupt-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.corrupt-")
+            })
             .collect();
         assert_eq!(aside.len(), 1);
         assert!(store.read().unwrap().jobs.is_empty());
@@ -211,7 +244,10 @@ mod tests {
         let path = dir.path().join("state.json");
         std::fs::write(&path, b"{\"version\": 99}").unwrap();
         let store = Store::new(&path, Duration::from_secs(1));
-        assert!(matches!(store.update(|_| ()), Err(StateError::TooNew { found: 99, .. })));
+        assert!(matches!(
+            store.update(|_| ()),
+            Err(StateError::TooNew { found: 99, .. })
+        ));
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"version\": 99}");
     }
 
@@ -228,8 +264,12 @@ mod tests {
     fn updates_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(&dir.path().join("state.json"), Duration::from_secs(1));
-        store.update(|s| s.jobs.entry("a".into()).or_default().total_attempts += 3).unwrap();
-        store.update(|s| s.jobs.entry("a".into()).or_default().total_attempts += 1).unwrap();
+        store
+            .update(|s| s.jobs.entry("a".into()).or_default().total_attempts += 3)
+            .unwrap();
+        store
+            .update(|s| s.jobs.entry("a".into()).or_default().total_attempts += 1)
+            .unwrap();
         assert_eq!(store.read().unwrap().jobs["a"].total_attempts, 4);
     }
 }

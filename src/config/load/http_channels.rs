@@ -28,7 +28,7 @@ fn template(
     Some(t)
 }
 
-fn templates(
+pub(super) fn templates(
     cx: &mut FileCtx<'_>,
     table: &str,
     title: Option<&S<String>>,
