@@ -129,10 +129,21 @@ fn from_command(done: &Finished) -> Answer {
     )
 }
 
-/// Judges a peer's answer. The original serves exactly the word; surrounding white space
-/// is forgiven, anything else is not.
+/// Judges a peer's answer. The original serves exactly the word; as SPEC §6 says, a body
+/// that contains the word `True` (say, wrapped by a proxy's page) is healthy too, unless
+/// it also carries a problem word.
 fn judge(body: &str) -> Answer {
-    let word = body.trim();
+    let trimmed = body.trim();
+    let has = |w: &str| contains_word(trimmed, w);
+    let word = if has("MailProblem") {
+        "MailProblem"
+    } else if has("JobProblem") {
+        "JobProblem"
+    } else if has("True") {
+        "True"
+    } else {
+        trimmed
+    };
     let (answer, outcome) = match word {
         "True" => ("True".to_string(), Outcome::ok("peer says True")),
         "MailProblem" => ("MailProblem".into(), Outcome::fail("peer says MailProblem: it cannot send mail")),
@@ -150,6 +161,15 @@ fn judge(body: &str) -> Answer {
         }
     };
     Answer { answer, outcome }
+}
+
+/// Whether `word` stands in `text` on its own, not inside a longer word ("NotTrue").
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric()) && !after.is_some_and(|c| c.is_alphanumeric())
+    })
 }
 
 /// One capitalised word, as the original's status words are: a status from some other
@@ -193,11 +213,13 @@ mod tests {
                 "unexpected \"hello\"",
                 "unexpected answer \"hello\"",
             ),
+            ("<html>True</html>", true, "True", "peer says True"),
+            ("status: MailProblem", false, "MailProblem", "peer says MailProblem"),
             (
-                "<html>True</html>",
+                "NotTrue",
                 false,
-                "unexpected \"<html>True</html>\"",
-                "unexpected answer",
+                "NotTrue",
+                "peer says \"NotTrue\"",
             ),
             ("", false, "(empty)", "empty answer"),
         ];
