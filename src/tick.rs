@@ -253,7 +253,15 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     for (job, result) in due.iter().zip(results) {
         match result {
             Some(r) => {
-                merge_result(config, &mut state, &mut events, job, &r, now);
+                merge_result_as(
+                    config,
+                    &mut state,
+                    &mut events,
+                    job,
+                    &r,
+                    now,
+                    EventKind::Result,
+                );
                 report.results.push(r);
             }
             None => {
@@ -435,18 +443,6 @@ fn channel_timeout(config: &Config, channel: &str) -> Duration {
         .find(|c| c.name == channel)
         .map(|c| c.timeout)
         .unwrap_or(Duration::from_secs(30))
-}
-
-/// Applies one check result to the state: counters, rules, queued notifications, history.
-fn merge_result(
-    config: &Config,
-    state: &mut State,
-    events: &mut Vec<Event>,
-    job: &Job,
-    r: &CheckResult,
-    now: DateTime<Utc>,
-) {
-    merge_result_as(config, state, events, job, r, now, EventKind::Result);
 }
 
 /// Applies one result to the state: counters, rules, queued notifications, and a history

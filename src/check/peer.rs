@@ -214,13 +214,13 @@ mod tests {
                 "unexpected answer \"hello\"",
             ),
             ("<html>True</html>", true, "True", "peer says True"),
-            ("status: MailProblem", false, "MailProblem", "peer says MailProblem"),
             (
-                "NotTrue",
+                "status: MailProblem",
                 false,
-                "NotTrue",
-                "peer says \"NotTrue\"",
+                "MailProblem",
+                "peer says MailProblem",
             ),
+            ("NotTrue", false, "NotTrue", "peer says \"NotTrue\""),
             ("", false, "(empty)", "empty answer"),
         ];
         for (body, ok, answer, message) in cases {

@@ -3,17 +3,14 @@
 //! read whoever signed it; with `verify` it is also checked against the public roots (and
 //! an optional `ca_file`) and the name, after the handshake, so an expired certificate is
 //! still reported in days rather than as a bare verification error.
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig};
 use tokio::net::{lookup_host, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -176,35 +173,10 @@ fn handshake_error(target: &str, e: &std::io::Error) -> Outcome {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
-}
-
 /// The client configuration of every handshake: it accepts any chain (judged afterwards)
 /// but still checks the handshake's signatures against the certificate sent.
 fn reading_config() -> Result<Arc<ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = provider();
-            let verifier = ReadAnyCertificate {
-                algorithms: provider.signature_verification_algorithms,
-            };
-            ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|b| {
-                    Arc::new(
-                        b.dangerous()
-                            .with_custom_certificate_verifier(Arc::new(verifier))
-                            .with_no_client_auth(),
-                    )
-                })
-                .map_err(|e| format!("cannot set up TLS: {e}"))
-        })
-        .clone()
+    crate::tls::accept_any()
 }
 
 /// Checks a chain as a browser would: trusted root (public roots plus `ca_file`) and the
@@ -214,30 +186,11 @@ fn verify_chain(
     chain: &[CertificateDer<'static>],
     name: &ServerName<'static>,
 ) -> Result<(), String> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(path) = &spec.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
-        let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(format!(
-                "ca_file {} holds no PEM certificate",
-                path.display()
-            ));
-        }
-    }
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-        .map_err(|e| format!("cannot set up verification: {e}"))?;
+    let roots = crate::tls::roots(spec.ca_file.as_deref())?;
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crate::tls::provider())
+            .build()
+            .map_err(|e| format!("cannot set up verification: {e}"))?;
     let Some((leaf, intermediates)) = chain.split_first() else {
         return Err("no certificate".into());
     };
@@ -249,48 +202,6 @@ fn verify_chain(
         Err(e) => Err(super::http::tls_message(&e)
             .trim_start_matches("TLS: invalid certificate: ")
             .to_string()),
-    }
-}
-
-/// Accepts whatever chain the server sends, so its dates can be read; the handshake
-/// signatures are still verified, so the peer does hold the certificate's key.
-#[derive(Debug)]
-struct ReadAnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ReadAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 

@@ -782,6 +782,27 @@ struct Defaults {
 const NOTIFY_EVERY: &[&str] = &["every", "5min", "10min", "hour", "day", "state_change"];
 const FREQUENCIES: &[&str] = &["minute", "hour", "day", "day_noon"];
 
+/// Notification rules from settings keys (`[defaults]`, `[[peers]]`); the original's
+/// defaults where a key is absent: every failure, after one, with recovery notices.
+fn rules_from(
+    cx: &mut FileCtx<'_>,
+    notify_every: Option<&Spanned<String>>,
+    failures_before_notify: Option<&Spanned<i64>>,
+    failing_for: Option<&Spanned<String>>,
+    notify_recovery: Option<bool>,
+) -> Rules {
+    Rules {
+        notify_every: notify_every
+            .and_then(|v| cx.choice("notify_every", v, NotifyEvery::parse, NOTIFY_EVERY))
+            .unwrap_or(NotifyEvery::Every),
+        failures_before_notify: failures_before_notify
+            .and_then(|v| cx.ranged("failures_before_notify", v, 1, 1_000_000))
+            .unwrap_or(1) as u32,
+        failing_for: failing_for.and_then(|v| cx.duration("failing_for", v)),
+        notify_recovery: notify_recovery.unwrap_or(true),
+    }
+}
+
 fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
     let mut schedule = Schedule::Tick(Frequency::Minute);
     if let Some(f) = &d.frequency {
@@ -802,23 +823,13 @@ fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
     }
     Defaults {
         schedule,
-        rules: Rules {
-            notify_every: d
-                .notify_every
-                .as_ref()
-                .and_then(|v| cx.choice("notify_every", v, NotifyEvery::parse, NOTIFY_EVERY))
-                .unwrap_or(NotifyEvery::Every),
-            failures_before_notify: d
-                .failures_before_notify
-                .as_ref()
-                .and_then(|v| cx.ranged("failures_before_notify", v, 1, 1_000_000))
-                .unwrap_or(1) as u32,
-            failing_for: d
-                .failing_for
-                .as_ref()
-                .and_then(|v| cx.duration("failing_for", v)),
-            notify_recovery: d.notify_recovery.unwrap_or(true),
-        },
+        rules: rules_from(
+            cx,
+            d.notify_every.as_ref(),
+            d.failures_before_notify.as_ref(),
+            d.failing_for.as_ref(),
+            d.notify_recovery,
+        ),
         notify: d
             .notify
             .as_ref()

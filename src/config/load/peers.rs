@@ -11,12 +11,10 @@ use toml::Spanned;
 
 use super::{
     line_of, nearest, quoted, resolve_path, secret, section_line, FileCtx, Problem, FREQUENCIES,
-    NOTIFY_EVERY,
 };
 use crate::config::raw::{RawPeer, RawServe};
 use crate::config::{
-    CommandSpec, Config, Frequency, Job, JobKind, NotifyEvery, PeerSpec, PeerTarget, Rules, Secret,
-    Serve, SourceLoc,
+    CommandSpec, Config, Frequency, Job, JobKind, PeerSpec, PeerTarget, Secret, Serve, SourceLoc,
 };
 use crate::schedule::Schedule;
 
@@ -303,23 +301,13 @@ fn resolve_peer(
         },
         None => PEER_TIMEOUT,
     };
-    let rules = Rules {
-        notify_every: r
-            .notify_every
-            .as_ref()
-            .and_then(|v| cx.choice("notify_every", v, NotifyEvery::parse, NOTIFY_EVERY))
-            .unwrap_or(NotifyEvery::Every),
-        failures_before_notify: r
-            .failures_before_notify
-            .as_ref()
-            .and_then(|v| cx.ranged("failures_before_notify", v, 1, 1_000_000))
-            .unwrap_or(1) as u32,
-        failing_for: r
-            .failing_for
-            .as_ref()
-            .and_then(|v| cx.duration("failing_for", v)),
-        notify_recovery: r.notify_recovery.unwrap_or(true),
-    };
+    let rules = super::rules_from(
+        cx,
+        r.notify_every.as_ref(),
+        r.failures_before_notify.as_ref(),
+        r.failing_for.as_ref(),
+        r.notify_recovery,
+    );
     let retries = r
         .retries
         .as_ref()
