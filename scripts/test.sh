@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the test servers it needs (postfix,
-# dovecot, monitoring plugins) when they are missing, then checks formatting and lints,
-# then runs every test. Usage: scripts/test.sh
+# dovecot, dnsmasq, monitoring plugins) when they are missing, then checks formatting and
+# lints, then runs every test and prints the totals. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --lib --bins --tests 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
