@@ -952,18 +952,18 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
 
 /// Line of `key = ...` inside the job table that starts at `offset`.
 pub(super) fn key_line(src: &str, offset: usize, key: &str) -> usize {
+    let offset = offset.min(src.len());
+    // Only this table is scanned (and the lines before it counted once): job files with
+    // a thousand jobs must not cost a scan from the top per key.
     let start = line_of(src, offset);
-    for (i, l) in src.lines().enumerate().skip(start) {
+    for (i, l) in src[offset..].lines().enumerate() {
         let t = l.trim_start();
-        if t.starts_with('[') && !t.starts_with("[[job]]") && i + 1 > start {
-            // Entered another table: stop looking.
-            if t.starts_with("[[") {
-                break;
-            }
+        if i > 0 && t.starts_with("[[") {
+            break;
         }
         if let Some(rest) = t.strip_prefix(key) {
             if rest.trim_start().starts_with('=') {
-                return i + 1;
+                return start + i;
             }
         }
     }
@@ -1153,7 +1153,10 @@ fn resolve_job(
                 follow_redirects: r.follow_redirects.unwrap_or(true),
                 accept_invalid_certs: r.accept_invalid_certs.unwrap_or(false),
                 not_contains: r.not_contains.clone(),
-                json: json_assertions(cx, kl("json"), &name, r.json.as_ref()),
+                json: match r.json.as_ref() {
+                    Some(table) => json_assertions(cx, kl("json"), &name, Some(table)),
+                    None => Vec::new(),
+                },
             })
         }
         "tcp" => {
