@@ -96,10 +96,15 @@ pub fn run(
         for n in &report.not_started {
             println!("SKIP {n:<width$}  not started before the tick deadline");
         }
+        let mail_off = !config.email.enabled || nomail;
         for n in &report.notifications {
+            let how = match (n.delivered, n.channel == "email" && mail_off) {
+                (true, true) => "recorded (email off)",
+                (true, false) => "sent",
+                (false, _) => "queued",
+            };
             println!(
-                "{} {} notification for {} via {}{}",
-                if n.delivered { "sent" } else { "queued" },
+                "{how} {} notification for {} via {}{}",
                 n.kind.as_str(),
                 n.job,
                 n.channel,
