@@ -59,6 +59,9 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             "nothing to do: give -c TICK (minute, hour, day, day_noon) or a command; see `checker --help`".into(),
         ));
     };
+    if prints_only(command) {
+        quiet_on_closed_pipe();
+    }
     match command {
         Command::Validate => {
             let path = config::locate(cli.config.as_deref())?;
@@ -105,4 +108,28 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
     }
+}
+
+/// Commands whose whole job is printing: piped into `head`, they should end quietly.
+fn prints_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Validate
+            | Command::Status { .. }
+            | Command::History { .. }
+            | Command::List { .. }
+            | Command::PeerStatus { .. }
+            | Command::Peers { .. }
+            | Command::Completions { .. }
+    )
+}
+
+/// Restores the default SIGPIPE action so that a closed stdout ends the process the way
+/// it ends `cat`, instead of a panic in `println!`. Only for commands that print: the
+/// others write to pipes of child programs (command channels, plugins), where a reader
+/// that went away must be an error, not the end of checker.
+fn quiet_on_closed_pipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: called before any thread is started; SIG_DFL installs no Rust handler.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }

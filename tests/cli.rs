@@ -1098,3 +1098,29 @@ fn completions_print_a_script_for_the_shell_asked() {
     );
     f.run_ok(&["completions", "tcsh"], 2);
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_does_not_make_list_panic() {
+    let f = Fixture::new();
+    let mut jobs = String::new();
+    for i in 0..3000 {
+        jobs.push_str(&format!(
+            "[[job]]\nname = \"job {i}\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 9\n"
+        ));
+    }
+    f.jobs(&jobs);
+    let mut child = f
+        .cmd()
+        .arg("list")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    drop(out);
+    let result = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
