@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod delivery;
 pub mod duration;
 pub mod error;
 pub mod history;

@@ -67,7 +67,9 @@ pub fn record(
     let mut events = Vec::new();
     tick::note_recovered(config, &mut state, &mut events, now);
     apply(config, &mut state, &mut events, job, r, now);
-    let claimed = outbox::claim_due(&mut state, now, |ch| tick::delivery_limit(config, ch));
+    let claimed = outbox::claim_due(&mut state, now, |ch| {
+        crate::delivery::delivery_limit(config, ch)
+    });
     store.save_locked(&guard, &state)?;
     tick::append(&history, &events)?;
     drop(guard);
@@ -85,7 +87,7 @@ pub fn record(
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
-    tick::deliver_and_settle(
+    crate::delivery::deliver_and_settle(
         config,
         &store,
         &history,

@@ -1,21 +1,21 @@
 //! One run of checker: decide what is due under the lock, run the checks without it,
 //! merge results and decide notifications under the lock, deliver without it, and settle
-//! deliveries under the lock. Used by cron ticks and by `run-once`.
+//! deliveries under the lock (`delivery`). Used by cron ticks and by `run-once`.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::check::runner::{run_all, RunnerOptions};
 use crate::check::CheckResult;
 use crate::config::{Config, Job};
+use crate::delivery::{deliver_and_settle, delivery_limit, fallback_channels, route};
 use crate::history::{Event, EventKind, History};
-use crate::notify::{deliver, Alert, AlertKind, Delivered, DeliveryError, SendOptions};
+use crate::notify::{Alert, AlertKind, SendOptions};
 use crate::outbox;
 use crate::rules::{self, Decision};
 use crate::schedule::Tick;
-use crate::state::{OutboxEntry, State, StateError, Store};
+use crate::state::{State, StateError, Store};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -314,78 +314,6 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     Ok(report)
 }
 
-/// Delivers claimed outbox entries concurrently without the lock (each channel on its
-/// own, under a hard time limit), then settles them under the lock: outbox, mail health,
-/// history. `finish` changes the state in that same locked step. Used by runs and by
-/// pushed results.
-pub(crate) fn deliver_and_settle(
-    config: &Config,
-    store: &Store,
-    history: &History,
-    runtime: &tokio::runtime::Runtime,
-    claimed: &[OutboxEntry],
-    send: SendOptions,
-    finish: impl FnOnce(&mut State, DateTime<Utc>),
-) -> Result<Vec<NotificationReport>, RunError> {
-    let mut notifications = Vec::new();
-    let mut claimed = claimed.to_vec();
-    let mut finish = Some(finish);
-    // A failed email delivery queues the alert on the other channels; a second round
-    // delivers those at once rather than a tick later. Never more than two rounds.
-    for round in 0..2 {
-        let outcomes: Vec<Result<Delivered, DeliveryError>> = runtime.block_on(async {
-            let futs = claimed.iter().map(|e| deliver_one(config, e, send));
-            futures_util::future::join_all(futs).await
-        });
-
-        let now = Utc::now();
-        let guard = store.lock()?;
-        let mut state = store.load_locked(&guard)?;
-        let mut events = Vec::new();
-        let mut fanned_out = false;
-        for (entry, outcome) in claimed.iter().zip(&outcomes) {
-            if entry.channel == "email" && outcome.is_err() {
-                fanned_out |= fan_out_after_mail_failure(config, &mut state, entry, now);
-            }
-            events.extend(outbox::settle(
-                &mut state,
-                &entry.id,
-                outcome,
-                now,
-                config.general.delivery_retry,
-            ));
-            if entry.channel == "email" {
-                note_email_outcome(&mut state, outcome, now, "delivering an alert");
-            }
-            notifications.push(NotificationReport {
-                job: entry.alert.job.clone(),
-                channel: entry.channel.clone(),
-                kind: entry.alert.kind,
-                delivered: outcome.is_ok(),
-                error: outcome.as_ref().err().map(|e| e.message().to_string()),
-            });
-        }
-        let again = fanned_out && round == 0;
-        claimed = if again {
-            outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch))
-        } else {
-            Vec::new()
-        };
-        if claimed.is_empty() {
-            if let Some(finish) = finish.take() {
-                finish(&mut state, now);
-            }
-        }
-        store.save_locked(&guard, &state)?;
-        append(history, &events)?;
-        drop(guard);
-        if claimed.is_empty() {
-            break;
-        }
-    }
-    Ok(notifications)
-}
-
 fn describe(sel: &Selection) -> String {
     match sel {
         Selection::Tick(t) => format!("{} tick", t.as_str()),
@@ -397,52 +325,6 @@ fn retention(config: &Config, history: &History) {
     if let Err(e) = history.apply_retention(Utc::now(), config.general.history_days) {
         log::warn!("history retention in {}: {e}", history.dir().display());
     }
-}
-
-/// Delivers one entry under a hard limit, so a hung channel cannot hold the run.
-async fn deliver_one(
-    config: &Config,
-    e: &OutboxEntry,
-    send: SendOptions,
-) -> Result<Delivered, DeliveryError> {
-    let limit = delivery_limit(config, &e.channel);
-    match tokio::time::timeout(limit, deliver(config, &e.channel, &e.alert, send)).await {
-        Ok(r) => {
-            match &r {
-                Ok(_) => log::info!("delivered through {}: {}", e.channel, e.alert.subject()),
-                Err(err) => log::warn!("delivery through {} failed: {}", e.channel, err.message()),
-            }
-            r
-        }
-        Err(_) => Err(DeliveryError::Transient(format!(
-            "{} did not finish within {}",
-            e.channel,
-            crate::duration::format(limit)
-        ))),
-    }
-}
-
-/// The hard limit on one delivery through `channel`: its own timeout and a little more.
-pub(crate) fn delivery_limit(config: &Config, channel: &str) -> Duration {
-    channel_timeout(config, channel) + Duration::from_secs(5)
-}
-
-fn channel_timeout(config: &Config, channel: &str) -> Duration {
-    if channel == "email" {
-        return config.email.timeout;
-    }
-    if let (Some(p), "pushover") = (&config.pushover, channel) {
-        return p.timeout;
-    }
-    if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
-        return w.timeout;
-    }
-    config
-        .commands
-        .iter()
-        .find(|c| c.name == channel)
-        .map(|c| c.timeout)
-        .unwrap_or(Duration::from_secs(30))
 }
 
 /// Applies one result to the state: counters, rules, queued notifications, and a history
@@ -543,98 +425,6 @@ pub(crate) fn merge_result_as(
     );
     for ch in &channels {
         outbox::enqueue(state, ch, alert.clone(), now);
-    }
-}
-
-/// The channels an alert goes to: the job's, and while mail is known to be broken, every
-/// other channel too, so that no alert is silently lost with the mail (SPEC §6).
-pub(crate) fn route(config: &Config, state: &State, notify: &[String]) -> Vec<String> {
-    let mut channels = notify.to_vec();
-    if config.email.enabled && state.mail.ok == Some(false) && notify.iter().any(|c| c == "email") {
-        for c in fallback_channels(config, notify) {
-            if !channels.contains(&c) {
-                channels.push(c);
-            }
-        }
-    }
-    channels
-}
-
-/// Where alerts go when email does not work: the other channels the job and `[defaults]`
-/// name; when they name none, every configured channel but email.
-pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for c in notify.iter().chain(&config.default_notify) {
-        if c != "email" && !out.contains(c) {
-            out.push(c.clone());
-        }
-    }
-    if out.is_empty() {
-        out = config
-            .channel_names()
-            .into_iter()
-            .filter(|c| c != "email")
-            .collect();
-    }
-    out
-}
-
-/// An email delivery of `entry` just failed: queue the alert once on the fallback
-/// channels it was not already sent to. Returns whether anything was queued.
-fn fan_out_after_mail_failure(
-    config: &Config,
-    state: &mut State,
-    entry: &OutboxEntry,
-    now: DateTime<Utc>,
-) -> bool {
-    if entry.alert.kind == AlertKind::Test {
-        return false;
-    }
-    if let Some(e) = state.outbox.iter_mut().find(|e| e.id == entry.id) {
-        if e.fallback_done {
-            return false;
-        }
-        e.fallback_done = true;
-    }
-    let mut queued = false;
-    let own: Vec<String> = match config.job(&entry.alert.job) {
-        Some(j) => j.notify.clone(),
-        None => config.default_notify.clone(),
-    };
-    for ch in fallback_channels(config, &own) {
-        if !own.contains(&ch) {
-            log::warn!(
-                "email is failing: also sending the {} alert for {} through {ch}",
-                entry.alert.kind.as_str(),
-                entry.alert.job
-            );
-            outbox::enqueue(state, &ch, entry.alert.clone(), now);
-            queued = true;
-        }
-    }
-    queued
-}
-
-/// What an email delivery says of mail health: a sent message proves it, a failure
-/// disproves it; a recorded one (email off) says nothing.
-pub(crate) fn note_email_outcome(
-    state: &mut State,
-    outcome: &Result<Delivered, DeliveryError>,
-    now: DateTime<Utc>,
-    what: &str,
-) {
-    match outcome {
-        Ok(Delivered::Sent) => {
-            state.mail.ok = Some(true);
-            state.mail.checked_at = Some(now);
-            state.mail.last_error = None;
-        }
-        Err(e) => {
-            state.mail.ok = Some(false);
-            state.mail.checked_at = Some(now);
-            state.mail.last_error = Some(format!("{what}: {}", e.message()));
-        }
-        Ok(Delivered::Recorded) => {}
     }
 }
 

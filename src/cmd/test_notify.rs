@@ -49,7 +49,7 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
     let send = SendOptions { nomail };
     let outcomes = runtime.block_on(async {
         let futs = channels.iter().map(|c| {
-            let limit = crate::tick::delivery_limit(config, c);
+            let limit = crate::delivery::delivery_limit(config, c);
             let alert = &alert;
             async move {
                 match tokio::time::timeout(limit, deliver(config, c, alert, send)).await {
@@ -100,7 +100,7 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
     let guard = store.lock()?;
     let mut state = store.load_locked(&guard)?;
     if let Some(pos) = channels.iter().position(|c| c == "email") {
-        crate::tick::note_email_outcome(&mut state, &outcomes[pos], done, "test-notify");
+        crate::delivery::note_email_outcome(&mut state, &outcomes[pos], done, "test-notify");
     }
     store.save_locked(&guard, &state)?;
     crate::tick::append(&history, &events)?;
