@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::history::History;
-use crate::notify::{deliver, AlertKind, Delivered, DeliveryError, SendOptions};
+use crate::notify::{deliver, Alert, AlertKind, Delivered, DeliveryError, SendOptions};
 use crate::outbox;
 use crate::state::{OutboxEntry, State, Store};
 use crate::tick::{append, NotificationReport, RunError};
@@ -91,21 +91,29 @@ async fn deliver_one(
     e: &OutboxEntry,
     send: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
-    let limit = delivery_limit(config, &e.channel);
-    match tokio::time::timeout(limit, deliver(config, &e.channel, &e.alert, send)).await {
-        Ok(r) => {
-            match &r {
-                Ok(_) => log::info!("delivered through {}: {}", e.channel, e.alert.subject()),
-                Err(err) => log::warn!("delivery through {} failed: {}", e.channel, err.message()),
-            }
-            r
-        }
+    deliver_limited(config, &e.channel, &e.alert, send).await
+}
+
+/// Delivers `alert` through `channel` within the channel's hard limit, logging the outcome.
+pub(crate) async fn deliver_limited(
+    config: &Config,
+    channel: &str,
+    alert: &Alert,
+    send: SendOptions,
+) -> Result<Delivered, DeliveryError> {
+    let limit = delivery_limit(config, channel);
+    let r = match tokio::time::timeout(limit, deliver(config, channel, alert, send)).await {
+        Ok(r) => r,
         Err(_) => Err(DeliveryError::Transient(format!(
-            "{} did not finish within {}",
-            e.channel,
+            "{channel} did not finish within {}",
             crate::duration::format(limit)
         ))),
+    };
+    match &r {
+        Ok(_) => log::info!("delivered through {channel}: {}", alert.subject()),
+        Err(err) => log::warn!("delivery through {channel} failed: {}", err.message()),
     }
+    r
 }
 
 /// The hard limit on one delivery through `channel`: its own timeout and a little more.

@@ -7,7 +7,7 @@ use chrono::Utc;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::history::{Event, EventKind, History};
-use crate::notify::{deliver, Alert, AlertKind, Delivered, SendOptions};
+use crate::notify::{Alert, AlertKind, Delivered, SendOptions};
 use crate::state::Store;
 use crate::tick::RunError;
 
@@ -48,19 +48,9 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
         .map_err(RunError::Runtime)?;
     let send = SendOptions { nomail };
     let outcomes = runtime.block_on(async {
-        let futs = channels.iter().map(|c| {
-            let limit = crate::delivery::delivery_limit(config, c);
-            let alert = &alert;
-            async move {
-                match tokio::time::timeout(limit, deliver(config, c, alert, send)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(crate::notify::DeliveryError::Transient(format!(
-                        "no answer within {}",
-                        crate::duration::format(limit)
-                    ))),
-                }
-            }
-        });
+        let futs = channels
+            .iter()
+            .map(|c| crate::delivery::deliver_limited(config, c, &alert, send));
         futures_util::future::join_all(futs).await
     });
 

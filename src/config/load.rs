@@ -137,6 +137,32 @@ impl FileCtx<'_> {
         }
     }
 
+    /// An optional duration key, or `default` when absent or wrong (reported).
+    fn duration_or(
+        &mut self,
+        key: &str,
+        v: &Option<Spanned<String>>,
+        default: Duration,
+    ) -> Duration {
+        v.as_ref()
+            .and_then(|v| self.duration(key, v))
+            .unwrap_or(default)
+    }
+
+    /// An optional whole-number key within bounds, or `default` when absent or wrong.
+    fn ranged_or(
+        &mut self,
+        key: &str,
+        v: &Option<Spanned<i64>>,
+        min: i64,
+        max: i64,
+        default: i64,
+    ) -> i64 {
+        v.as_ref()
+            .and_then(|v| self.ranged(key, v, min, max))
+            .unwrap_or(default)
+    }
+
     fn ranged(&mut self, key: &str, v: &Spanned<i64>, min: i64, max: i64) -> Option<i64> {
         let n = *v.get_ref();
         if n < min || n > max {
@@ -464,36 +490,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         state_file: resolve_path(&base, g.state_file.as_deref().unwrap_or("state.json")),
         jobs_dir: resolve_path(&base, g.jobs_dir.as_deref().unwrap_or("jobs")),
         history_dir: resolve_path(&base, g.history_dir.as_deref().unwrap_or("history")),
-        history_days: g
-            .history_days
-            .as_ref()
-            .and_then(|v| cx.ranged("history_days", v, 1, 36_500))
-            .unwrap_or(30) as u32,
-        max_concurrency: g
-            .max_concurrency
-            .as_ref()
-            .and_then(|v| cx.ranged("max_concurrency", v, 1, 10_000))
-            .unwrap_or(64) as usize,
-        tick_deadline: g
-            .tick_deadline
-            .as_ref()
-            .and_then(|v| cx.duration("tick_deadline", v))
-            .unwrap_or(Duration::from_secs(50)),
-        stale_after: g
-            .stale_after
-            .as_ref()
-            .and_then(|v| cx.duration("stale_after", v))
-            .unwrap_or(Duration::from_secs(180)),
-        lock_timeout: g
-            .lock_timeout
-            .as_ref()
-            .and_then(|v| cx.duration("lock_timeout", v))
-            .unwrap_or(Duration::from_secs(30)),
-        delivery_retry: g
-            .delivery_retry
-            .as_ref()
-            .and_then(|v| cx.duration("delivery_retry", v))
-            .unwrap_or(Duration::from_secs(60)),
+        history_days: cx.ranged_or("history_days", &g.history_days, 1, 36_500, 30) as u32,
+        max_concurrency: cx.ranged_or("max_concurrency", &g.max_concurrency, 1, 10_000, 64)
+            as usize,
+        tick_deadline: cx.duration_or("tick_deadline", &g.tick_deadline, Duration::from_secs(50)),
+        stale_after: cx.duration_or("stale_after", &g.stale_after, Duration::from_secs(180)),
+        lock_timeout: cx.duration_or("lock_timeout", &g.lock_timeout, Duration::from_secs(30)),
+        delivery_retry: cx.duration_or(
+            "delivery_retry",
+            &g.delivery_retry,
+            Duration::from_secs(60),
+        ),
     };
 
     let l = &raw.logging;
@@ -504,16 +511,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             .as_deref()
             .filter(|f| !f.is_empty())
             .map(|f| resolve_path(&base, f)),
-        max_bytes: l
-            .max_bytes
-            .as_ref()
-            .and_then(|v| cx.ranged("max_bytes", v, 1024, i64::MAX))
-            .unwrap_or(10 * 1024 * 1024) as u64,
-        backups: l
-            .backups
-            .as_ref()
-            .and_then(|v| cx.ranged("backups", v, 0, 1000))
-            .unwrap_or(5) as u32,
+        max_bytes: cx.ranged_or("max_bytes", &l.max_bytes, 1024, i64::MAX, 10 * 1024 * 1024) as u64,
+        backups: cx.ranged_or("backups", &l.backups, 0, 1000, 5) as u32,
         file_level: l
             .file_level
             .as_ref()
@@ -554,11 +553,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             name: c.name.clone(),
             command,
             env: c.env.clone(),
-            timeout: c
-                .timeout
-                .as_ref()
-                .and_then(|v| cx.duration("timeout", v))
-                .unwrap_or(Duration::from_secs(30)),
+            timeout: cx.duration_or("timeout", &c.timeout, Duration::from_secs(30)),
         });
     }
 
@@ -719,19 +714,15 @@ fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> E
         imap_security,
         imap_mailbox: e.imap_mailbox.clone().unwrap_or_else(|| "INBOX".into()),
         self_check,
-        self_check_wait: e
-            .self_check_wait
-            .as_ref()
-            .and_then(|v| cx.duration("self_check_wait", v))
-            .unwrap_or(Duration::from_secs(60)),
+        self_check_wait: cx.duration_or(
+            "self_check_wait",
+            &e.self_check_wait,
+            Duration::from_secs(60),
+        ),
         ca_file: e.ca_file.as_deref().map(|f| resolve_path(base, f)),
         accept_invalid_certs: e.accept_invalid_certs.unwrap_or(false),
         bust_threading: e.bust_threading.unwrap_or(false),
-        timeout: e
-            .timeout
-            .as_ref()
-            .and_then(|v| cx.duration("timeout", v))
-            .unwrap_or(Duration::from_secs(30)),
+        timeout: cx.duration_or("timeout", &e.timeout, Duration::from_secs(30)),
     }
 }
 
@@ -836,21 +827,9 @@ fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
             .map(|n| n.get_ref().clone())
             .unwrap_or_else(|| vec!["email".into()]),
         contact: d.contact.as_ref().map(|c| c.get_ref().clone().into_vec()),
-        timeout: d
-            .timeout
-            .as_ref()
-            .and_then(|v| cx.duration("timeout", v))
-            .unwrap_or(Duration::from_secs(10)),
-        retries: d
-            .retries
-            .as_ref()
-            .and_then(|v| cx.ranged("retries", v, 0, 100))
-            .unwrap_or(0) as u32,
-        retry_backoff: d
-            .retry_backoff
-            .as_ref()
-            .and_then(|v| cx.duration("retry_backoff", v))
-            .unwrap_or(Duration::from_secs(1)),
+        timeout: cx.duration_or("timeout", &d.timeout, Duration::from_secs(10)),
+        retries: cx.ranged_or("retries", &d.retries, 0, 100, 0) as u32,
+        retry_backoff: cx.duration_or("retry_backoff", &d.retry_backoff, Duration::from_secs(1)),
     }
 }
 

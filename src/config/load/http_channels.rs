@@ -127,11 +127,7 @@ pub(super) fn resolve_pushover(
         p.user_file.as_ref(),
     );
     let user = need(cx, "user", user);
-    let priority = p
-        .priority
-        .as_ref()
-        .and_then(|v| cx.ranged("priority", v, -2, 2))
-        .unwrap_or(0) as i8;
+    let priority = cx.ranged_or("priority", &p.priority, -2, 2, 0) as i8;
     let retry = p.retry.as_ref().and_then(|v| seconds(cx, "retry", v));
     let expire = p.expire.as_ref().and_then(|v| seconds(cx, "expire", v));
     if priority == 2 {

@@ -308,11 +308,7 @@ fn resolve_peer(
         r.failing_for.as_ref(),
         r.notify_recovery,
     );
-    let retries = r
-        .retries
-        .as_ref()
-        .and_then(|v| cx.ranged("retries", v, 0, 100))
-        .unwrap_or(0) as u32;
+    let retries = cx.ranged_or("retries", &r.retries, 0, 100, 0) as u32;
     let notify = match &r.notify {
         Some(n) => {
             let refs: Vec<&str> = channels.iter().map(String::as_str).collect();
