@@ -102,6 +102,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         Command::TestNotify { channel } => {
             cmd::test_notify::run(&load(&cli)?, channel.as_deref(), cli.nomail)
         }
+        Command::Manpages { dir } => cmd::manpages::run(dir),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "checker", &mut std::io::stdout());
@@ -121,6 +122,7 @@ fn prints_only(command: &Command) -> bool {
             | Command::PeerStatus { .. }
             | Command::Peers { .. }
             | Command::Completions { .. }
+            | Command::Manpages { .. }
     )
 }
 

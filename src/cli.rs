@@ -138,4 +138,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the manual pages (checker.1, checker-COMMAND.1) into DIR; for packaging.
+    #[command(hide = true)]
+    Manpages {
+        /// The folder to write them into (created when missing).
+        dir: PathBuf,
+    },
 }

@@ -2,6 +2,7 @@
 
 pub mod history;
 pub mod list;
+pub mod manpages;
 pub mod peer_status;
 pub mod peers;
 pub mod prune;
