@@ -49,7 +49,16 @@ else
     cargo build --release --locked
     strip_args=()
 fi
-release="${CARGO_TARGET_DIR:-target}/release"
+if [ -z "$stage" ]; then
+    # Where cargo put it: CARGO_TARGET_DIR, a target-dir in a cargo config, or ./target.
+    target_dir=$(cargo metadata --no-deps --format-version 1 --locked \
+        | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4) \
+        || die "cargo metadata failed"
+    [ -n "$target_dir" ] || die "cargo metadata did not say where the target folder is"
+    release="$target_dir/release"
+else
+    release="$stage/release"
+fi
 bin="$release/checker"
 gen="$release/packaging"
 rm -rf "$gen"

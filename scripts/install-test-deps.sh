@@ -3,7 +3,10 @@
 # that are missing: postfix and dovecot-imapd (real mail servers for tests/mail.rs),
 # monitoring-plugins-basic (real Nagios plugins), dnsmasq-base (a real DNS server for the
 # dns check's tests; the binary alone, no service started), openssl (certificates for the
-# test mail servers) and python3. Idempotent; safe in CI
+# test mail servers) and python3; for the Debian package's test (tests/package.rs),
+# man-db (man -l), systemd (systemd-analyze verify; nothing is started), dpkg-dev
+# (dpkg-shlibdeps, which cargo-deb uses for the package's Depends), binutils (strip) and
+# passwd (useradd, which the package's postinst uses). Idempotent; safe in CI
 # (no stdin, no prompts). Exits non-zero, loudly, when something cannot be installed.
 set -euo pipefail
 
@@ -19,6 +22,15 @@ declare -A PROBE=(
     [openssl]=/usr/bin/openssl
 )
 PACKAGES=(postfix dovecot-imapd monitoring-plugins-basic dnsmasq-base openssl)
+# The Debian package's test.
+PROBE+=(
+    [man-db]=/usr/bin/man
+    [systemd]=/usr/bin/systemd-analyze
+    [dpkg-dev]=/usr/bin/dpkg-shlibdeps
+    [binutils]=/usr/bin/strip
+    [passwd]=/usr/sbin/useradd
+)
+PACKAGES+=(man-db systemd dpkg-dev binutils passwd)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

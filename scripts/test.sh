@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the test servers it needs (postfix,
-# dovecot, dnsmasq, monitoring plugins) when they are missing, then checks formatting and
-# lints, then runs every test and prints the totals. Usage: scripts/test.sh
+# dovecot, dnsmasq, monitoring plugins, man-db, systemd) and cargo-deb when they are
+# missing, then checks formatting and lints, then runs every test and prints the totals.
+# Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
+bash scripts/install-cargo-deb.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 

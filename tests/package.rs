@@ -593,3 +593,28 @@ fn the_debian_package_installs_runs_as_the_checker_user_and_purges_without_a_tra
     drop(cleanup);
     eprintln!("package test took {:.1?}", started.elapsed());
 }
+
+#[test]
+fn manpages_into_a_folder_that_cannot_be_made_fail_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "not a folder").expect("write file");
+    let out = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("manpages")
+        .arg(blocker.join("man"))
+        .output()
+        .expect("run checker manpages");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        describe("checker manpages", &out)
+    );
+    let said = text(&out.stderr);
+    assert!(
+        said.starts_with("Error: cannot create the man page folder ")
+            && said.contains("a-file/man"),
+        "{said}"
+    );
+    assert!(!said.contains("panicked"), "{said}");
+}

@@ -14,15 +14,16 @@ use crate::error::AppError;
 /// Writes every page into `dir` (created when missing) and prints each file's path.
 pub fn run(dir: &Path) -> Result<u8, AppError> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        AppError::Usage(format!(
+        AppError::Other(anyhow::anyhow!(
             "cannot create the man page folder {}: {e}",
             dir.display()
         ))
     })?;
     for (name, text) in pages() {
         let path = dir.join(&name);
-        std::fs::write(&path, text)
-            .map_err(|e| AppError::Usage(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, text).map_err(|e| {
+            AppError::Other(anyhow::anyhow!("cannot write {}: {e}", path.display()))
+        })?;
         println!("{}", path.display());
     }
     Ok(0)
