@@ -2,10 +2,13 @@
 //! claimed with a lease, delivered without the lock, and settled under the lock again.
 //! A crash can cause at most a repeat (the lease expires), never a loss.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 
 use crate::history::{Event, EventKind};
 use crate::notify::{Alert, AlertKind, Delivered, DeliveryError};
+use crate::saturating;
 use crate::state::{OutboxEntry, State};
 
 /// How long a claimed entry belongs to the process delivering it, beyond the
@@ -16,6 +19,15 @@ pub const LEASE_MARGIN: Duration = Duration::seconds(15);
 pub const GIVE_UP_AFTER: Duration = Duration::hours(24);
 /// Longest wait between two delivery attempts.
 const MAX_BACKOFF: Duration = Duration::minutes(30);
+/// Deliveries in flight at once through one channel, and through all of them: after an
+/// outage a day of queued alerts goes out as a bounded stream, not thousands of
+/// simultaneous connections (`delivery` enforces both).
+pub const PER_CHANNEL: usize = 4;
+pub const TOTAL: usize = 16;
+/// Entries one process claims at once, per channel and in all: the rest stay queued for
+/// the next run, so that a claim's lease can bound how long its deliveries wait.
+pub const CLAIM_PER_CHANNEL: usize = 4 * PER_CHANNEL;
+pub const CLAIM_TOTAL: usize = 4 * TOTAL;
 
 pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc>) {
     let id = format!(
@@ -45,21 +57,55 @@ fn is_due(e: &OutboxEntry, now: DateTime<Utc>) -> bool {
     e.next_attempt <= now && e.lease_until.is_none_or(|l| l <= now)
 }
 
-/// Leases every due entry to this process and returns copies to deliver.
-/// `limit` gives the hard time limit of a delivery through a channel.
+/// Leases due entries to this process and returns copies to deliver, oldest first: at
+/// most [`CLAIM_PER_CHANNEL`] per channel and [`CLAIM_TOTAL`] in all. `limit` gives the
+/// hard time limit of a delivery through a channel. A lease covers the delivery's own
+/// limit plus how long it may wait behind the others claimed with it (deliveries are
+/// bounded per channel, in all, and one at a time per job and channel), so a live
+/// deliverer always settles before it expires.
 pub fn claim_due(
     state: &mut State,
     now: DateTime<Utc>,
     limit: impl Fn(&str) -> std::time::Duration,
 ) -> Vec<OutboxEntry> {
-    let mut claimed = Vec::new();
-    for e in state.outbox.iter_mut() {
-        if is_due(e, now) {
-            let lease =
-                Duration::from_std(limit(&e.channel)).unwrap_or(Duration::hours(1)) + LEASE_MARGIN;
-            e.lease_until = Some(now + lease);
-            claimed.push(e.clone());
+    let mut per_channel: HashMap<&str, usize> = HashMap::new();
+    let mut picked = Vec::new();
+    for (i, e) in state.outbox.iter().enumerate() {
+        if picked.len() >= CLAIM_TOTAL || !is_due(e, now) {
+            continue;
         }
+        let n = per_channel.entry(e.channel.as_str()).or_default();
+        if *n < CLAIM_PER_CHANNEL {
+            *n += 1;
+            picked.push(i);
+        }
+    }
+    let slowest = picked
+        .iter()
+        .map(|&i| limit(&state.outbox[i].channel))
+        .max()
+        .unwrap_or_default();
+    let slowest = saturating::delta(slowest);
+    let mut before_in_channel: HashMap<String, usize> = HashMap::new();
+    let mut before_same_job: HashMap<(String, String), usize> = HashMap::new();
+    let mut claimed = Vec::with_capacity(picked.len());
+    for (k, &i) in picked.iter().enumerate() {
+        let e = &mut state.outbox[i];
+        let in_channel = before_in_channel.entry(e.channel.clone()).or_default();
+        let same_job = before_same_job
+            .entry((e.channel.clone(), e.alert.job.clone()))
+            .or_default();
+        // Waves of deliveries that may go before this one, each at most `slowest` long.
+        let waves = *same_job + *in_channel / PER_CHANNEL + k / TOTAL;
+        *in_channel += 1;
+        *same_job += 1;
+        let wait = saturating::mul(slowest, i32::try_from(waves).unwrap_or(i32::MAX));
+        let lease = saturating::sum(
+            saturating::sum(saturating::delta(limit(&e.channel)), wait),
+            LEASE_MARGIN,
+        );
+        e.lease_until = Some(saturating::add(now, lease));
+        claimed.push(e.clone());
     }
     claimed
 }
@@ -88,13 +134,41 @@ pub fn settle(
     match outcome {
         Ok(how) => {
             attempt.ok = Some(true);
+            let subject = entry.alert.subject();
             attempt.message = Some(match how {
-                Delivered::Sent => entry.alert.subject(),
-                Delivered::Recorded => {
-                    format!("recorded, not sent (email off): {}", entry.alert.subject())
-                }
+                Delivered::Sent => subject,
+                Delivered::Recorded => format!(
+                    "recorded, not sent (email off), for {}: {subject}",
+                    recipients(&entry.alert)
+                ),
+                Delivered::SentExcept(refused) => format!(
+                    "{subject} (sent; refused for {} of {} recipient(s): {})",
+                    refused.len(),
+                    entry.alert.recipients.len(),
+                    refused
+                        .iter()
+                        .map(|r| r.recipient.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             });
             events.push(attempt);
+            if let Delivered::SentExcept(refused) = how {
+                for r in refused {
+                    let mut ev = Event::error(
+                        now,
+                        Some(&entry.alert.job),
+                        format!(
+                            "the {} alert was not delivered to {}: the server refused it: {}",
+                            entry.alert.kind.as_str(),
+                            r.recipient,
+                            r.reply
+                        ),
+                    );
+                    ev.channel = Some(entry.channel.clone());
+                    events.push(ev);
+                }
+            }
             state.outbox.remove(pos);
         }
         Err(err) => {
@@ -110,7 +184,7 @@ pub fn settle(
             attempt.attempts = Some(entry.attempts);
             events.push(attempt);
             let permanent = matches!(err, DeliveryError::Permanent(_));
-            if permanent || now - entry.created >= GIVE_UP_AFTER {
+            if permanent || now.signed_duration_since(entry.created) >= GIVE_UP_AFTER {
                 let why = if permanent {
                     "the error will not pass by retrying"
                 } else {
@@ -135,13 +209,22 @@ pub fn settle(
                 );
                 state.outbox.remove(pos);
             } else {
-                let base = Duration::from_std(retry_base).unwrap_or(Duration::minutes(1));
                 let factor = 1i32 << entry.attempts.saturating_sub(1).min(16);
-                entry.next_attempt = now + (base * factor).min(MAX_BACKOFF);
+                let wait = saturating::mul(saturating::delta(retry_base), factor);
+                entry.next_attempt = saturating::add(now, wait.min(MAX_BACKOFF));
             }
         }
     }
     events
+}
+
+/// An alert's email recipients, for messages.
+fn recipients(alert: &Alert) -> String {
+    if alert.recipients.is_empty() {
+        "no recipient".to_string()
+    } else {
+        alert.recipients.join(", ")
+    }
 }
 
 #[cfg(test)]
@@ -239,6 +322,101 @@ mod tests {
         );
         assert_eq!(ev[0].ok, Some(true));
         assert_eq!(ev[0].channel.as_deref(), Some("b"));
+        assert!(s.outbox.is_empty());
+    }
+
+    #[test]
+    fn huge_limits_and_retry_delays_saturate_instead_of_panicking() {
+        // A channel timeout of 99999999999 days, and the last second of time.
+        let huge = std::time::Duration::from_secs(99_999_999_999 * 86_400);
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let end = DateTime::<Utc>::MAX_UTC - Duration::seconds(1);
+        for now in [t0, end] {
+            let mut s = State::default();
+            enqueue(&mut s, "email", alert(now), now);
+            let claimed = claim_due(&mut s, now, |_| huge);
+            assert_eq!(claimed.len(), 1);
+            assert_eq!(claimed[0].lease_until, Some(DateTime::<Utc>::MAX_UTC));
+            let err = Err(DeliveryError::Transient("refused".into()));
+            settle(&mut s, &claimed[0].id, &err, now, huge);
+            assert_eq!(s.outbox.len(), 1, "kept for a retry");
+            assert!(s.outbox[0].next_attempt >= now);
+            assert!(s.outbox[0].next_attempt <= saturating::add(now, MAX_BACKOFF));
+        }
+    }
+
+    #[test]
+    fn claims_are_capped_per_channel_and_in_all_and_leases_cover_the_wait() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut s = State::default();
+        for ch in ["a", "b", "c", "d", "e"] {
+            for i in 0..20 {
+                let mut a = alert(t0);
+                a.job = format!("job{i}");
+                enqueue(&mut s, ch, a, t0);
+            }
+        }
+        let limit = |_: &str| std::time::Duration::from_secs(30);
+        let claimed = claim_due(&mut s, t0, limit);
+        assert_eq!(claimed.len(), CLAIM_TOTAL);
+        for ch in ["a", "b", "c", "d"] {
+            let n = claimed.iter().filter(|e| e.channel == ch).count();
+            assert_eq!(n, CLAIM_PER_CHANNEL, "{ch}");
+        }
+        let lease = |e: &OutboxEntry| (e.lease_until.unwrap() - t0).num_seconds();
+        // The first deliveries start at once: their own limit and the margin.
+        assert_eq!(lease(&claimed[0]), 45);
+        // The fifth of channel a waits for one wave of a's deliveries.
+        assert_eq!(lease(&claimed[PER_CHANNEL]), 45 + 30);
+        // The last one waits behind its channel's waves and the waves of all.
+        let last = claimed.last().unwrap();
+        let waves = (CLAIM_PER_CHANNEL - 1) / PER_CHANNEL + (CLAIM_TOTAL - 1) / TOTAL;
+        assert_eq!(lease(last), 45 + 30 * waves as i64);
+        // What was not claimed is still due for the next run (under the same caps).
+        assert_eq!(
+            claim_due(&mut s, t0, limit).len(),
+            4 * (20 - CLAIM_PER_CHANNEL) + CLAIM_PER_CHANNEL
+        );
+    }
+
+    #[test]
+    fn a_recorded_email_names_its_recipients_and_refused_recipients_are_errors_with_the_reply() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut s = State::default();
+        let mut a = alert(t0);
+        a.recipients = vec!["a@example.com".into(), "b@example.com".into()];
+        enqueue(&mut s, "email", a.clone(), t0);
+        enqueue(&mut s, "email", a, t0);
+        let ids: Vec<String> = claim_due(&mut s, t0, |_| std::time::Duration::from_secs(30))
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        let base = std::time::Duration::from_secs(60);
+        let ev = settle(&mut s, &ids[0], &Ok(Delivered::Recorded), t0, base);
+        let m = ev[0].message.as_deref().unwrap();
+        assert!(
+            m.starts_with("recorded, not sent (email off), for a@example.com, b@example.com: "),
+            "{m}"
+        );
+        let refused = Delivered::SentExcept(vec![crate::notify::Refusal {
+            recipient: "b@example.com".into(),
+            reply: "550 5.1.1 <b@example.com>: Recipient address rejected".into(),
+        }]);
+        let ev = settle(&mut s, &ids[1], &Ok(refused), t0, base);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].ok, Some(true));
+        assert!(ev[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("refused for 1 of 2 recipient(s): b@example.com"));
+        assert_eq!(ev[1].event, EventKind::Error);
+        assert_eq!(ev[1].channel.as_deref(), Some("email"));
+        assert!(ev[1]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("b@example.com: the server refused it: 550 5.1.1"));
         assert!(s.outbox.is_empty());
     }
 }
