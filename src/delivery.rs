@@ -19,6 +19,12 @@ use crate::outbox;
 use crate::state::{OutboxEntry, State, Store};
 use crate::tick::{append, NotificationReport, RunError};
 
+/// Rounds of deliveries one run makes at most (each at most `outbox::PER_CHANNEL` per
+/// channel): the rest of a backlog goes out on the next runs.
+const MAX_ROUNDS: usize = 16;
+/// No new round starts after this long.
+const ROUNDS_BUDGET: Duration = Duration::from_secs(120);
+
 /// Delivers claimed outbox entries concurrently without the lock (each channel on its
 /// own, under a hard time limit), then settles them under the lock: outbox, mail health,
 /// history. `finish` changes the state in that same locked step. Used by runs and by
@@ -35,9 +41,12 @@ pub(crate) fn deliver_and_settle(
     let mut notifications = Vec::new();
     let mut claimed = claimed.to_vec();
     let mut finish = Some(finish);
-    // A failed email delivery queues the alert on the other channels; a second round
-    // delivers those at once rather than a tick later. Never more than two rounds.
-    for round in 0..2 {
+    let started = std::time::Instant::now();
+    // Round after round while alerts are due: a backlog after an outage (each round takes
+    // at most a few per channel), or alerts a failed email delivery queued on the other
+    // channels, which go out at once rather than a tick later. Failed deliveries wait for
+    // their backoff, so rounds end; and never more than MAX_ROUNDS or ROUNDS_BUDGET.
+    for round in 0..MAX_ROUNDS {
         let outcomes: Vec<Result<Delivered, DeliveryError>> =
             runtime.block_on(bounded(&claimed, outbox::PER_CHANNEL, outbox::TOTAL, |e| {
                 deliver_one(config, e, send)
@@ -47,10 +56,9 @@ pub(crate) fn deliver_and_settle(
         let guard = store.lock()?;
         let mut state = store.load_locked(&guard)?;
         let mut events = Vec::new();
-        let mut fanned_out = false;
         for (entry, outcome) in claimed.iter().zip(&outcomes) {
             if entry.channel == "email" && outcome.is_err() {
-                fanned_out |= fan_out_after_mail_failure(config, &mut state, entry, now);
+                fan_out_after_mail_failure(config, &mut state, entry, now);
             }
             events.extend(outbox::settle(
                 &mut state,
@@ -70,7 +78,7 @@ pub(crate) fn deliver_and_settle(
                 error: outcome.as_ref().err().map(|e| e.message().to_string()),
             });
         }
-        let again = fanned_out && round == 0;
+        let again = round + 1 < MAX_ROUNDS && started.elapsed() < ROUNDS_BUDGET;
         claimed = if again {
             outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch))
         } else {
@@ -241,23 +249,22 @@ pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<Strin
 }
 
 /// An email delivery of `entry` just failed: queue the alert once on the fallback
-/// channels it was not already sent to. Returns whether anything was queued.
+/// channels it was not already sent to (the next round delivers them).
 fn fan_out_after_mail_failure(
     config: &Config,
     state: &mut State,
     entry: &OutboxEntry,
     now: DateTime<Utc>,
-) -> bool {
+) {
     if entry.alert.kind == AlertKind::Test {
-        return false;
+        return;
     }
     if let Some(e) = state.outbox.iter_mut().find(|e| e.id == entry.id) {
         if e.fallback_done {
-            return false;
+            return;
         }
         e.fallback_done = true;
     }
-    let mut queued = false;
     let own: Vec<String> = match config.job(&entry.alert.job) {
         Some(j) => j.notify.clone(),
         None => config.default_notify.clone(),
@@ -270,10 +277,8 @@ fn fan_out_after_mail_failure(
                 entry.alert.job
             );
             outbox::enqueue(state, &ch, entry.alert.clone(), now);
-            queued = true;
         }
     }
-    queued
 }
 
 /// What an email delivery says of mail health: a sent message proves it, a failure

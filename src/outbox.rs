@@ -2,7 +2,7 @@
 //! claimed with a lease, delivered without the lock, and settled under the lock again.
 //! A crash can cause at most a repeat (the lease expires), never a loss.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -20,14 +20,10 @@ pub const GIVE_UP_AFTER: Duration = Duration::hours(24);
 /// Longest wait between two delivery attempts.
 const MAX_BACKOFF: Duration = Duration::minutes(30);
 /// Deliveries in flight at once through one channel, and through all of them: after an
-/// outage a day of queued alerts goes out as a bounded stream, not thousands of
-/// simultaneous connections (`delivery` enforces both).
+/// outage a day of queued alerts goes out as a bounded stream of rounds, not thousands of
+/// simultaneous connections.
 pub const PER_CHANNEL: usize = 4;
 pub const TOTAL: usize = 16;
-/// Entries one process claims at once, per channel and in all: the rest stay queued for
-/// the next run, so that a claim's lease can bound how long its deliveries wait.
-pub const CLAIM_PER_CHANNEL: usize = 4 * PER_CHANNEL;
-pub const CLAIM_TOTAL: usize = 4 * TOTAL;
 
 pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc>) {
     let id = format!(
@@ -57,53 +53,33 @@ fn is_due(e: &OutboxEntry, now: DateTime<Utc>) -> bool {
     e.next_attempt <= now && e.lease_until.is_none_or(|l| l <= now)
 }
 
-/// Leases due entries to this process and returns copies to deliver, oldest first: at
-/// most [`CLAIM_PER_CHANNEL`] per channel and [`CLAIM_TOTAL`] in all. `limit` gives the
-/// hard time limit of a delivery through a channel. A lease covers the delivery's own
-/// limit plus how long it may wait behind the others claimed with it (deliveries are
-/// bounded per channel, in all, and one at a time per job and channel), so a live
-/// deliverer always settles before it expires.
+/// Leases due entries to this process for one round of deliveries and returns copies to
+/// deliver, oldest first: at most [`PER_CHANNEL`] per channel, [`TOTAL`] in all, and one
+/// per job and channel (a job's next alert through a channel waits for the round after,
+/// so they arrive in the order decided). Everything claimed starts at once, so a lease is
+/// the delivery's own hard limit (`limit` gives it per channel) plus a margin; the rest
+/// stays due for the next round or run.
 pub fn claim_due(
     state: &mut State,
     now: DateTime<Utc>,
     limit: impl Fn(&str) -> std::time::Duration,
 ) -> Vec<OutboxEntry> {
-    let mut per_channel: HashMap<&str, usize> = HashMap::new();
-    let mut picked = Vec::new();
-    for (i, e) in state.outbox.iter().enumerate() {
-        if picked.len() >= CLAIM_TOTAL || !is_due(e, now) {
+    let mut per_channel: HashMap<String, usize> = HashMap::new();
+    let mut jobs: HashSet<(String, String)> = HashSet::new();
+    let mut claimed = Vec::new();
+    for e in state.outbox.iter_mut() {
+        if claimed.len() >= TOTAL {
+            break;
+        }
+        if !is_due(e, now) {
             continue;
         }
-        let n = per_channel.entry(e.channel.as_str()).or_default();
-        if *n < CLAIM_PER_CHANNEL {
-            *n += 1;
-            picked.push(i);
+        let n = per_channel.entry(e.channel.clone()).or_default();
+        if *n >= PER_CHANNEL || !jobs.insert((e.channel.clone(), e.alert.job.clone())) {
+            continue;
         }
-    }
-    let slowest = picked
-        .iter()
-        .map(|&i| limit(&state.outbox[i].channel))
-        .max()
-        .unwrap_or_default();
-    let slowest = saturating::delta(slowest);
-    let mut before_in_channel: HashMap<String, usize> = HashMap::new();
-    let mut before_same_job: HashMap<(String, String), usize> = HashMap::new();
-    let mut claimed = Vec::with_capacity(picked.len());
-    for (k, &i) in picked.iter().enumerate() {
-        let e = &mut state.outbox[i];
-        let in_channel = before_in_channel.entry(e.channel.clone()).or_default();
-        let same_job = before_same_job
-            .entry((e.channel.clone(), e.alert.job.clone()))
-            .or_default();
-        // Waves of deliveries that may go before this one, each at most `slowest` long.
-        let waves = *same_job + *in_channel / PER_CHANNEL + k / TOTAL;
-        *in_channel += 1;
-        *same_job += 1;
-        let wait = saturating::mul(slowest, i32::try_from(waves).unwrap_or(i32::MAX));
-        let lease = saturating::sum(
-            saturating::sum(saturating::delta(limit(&e.channel)), wait),
-            LEASE_MARGIN,
-        );
+        *n += 1;
+        let lease = saturating::sum(saturating::delta(limit(&e.channel)), LEASE_MARGIN);
         e.lease_until = Some(saturating::add(now, lease));
         claimed.push(e.clone());
     }
@@ -346,37 +322,64 @@ mod tests {
     }
 
     #[test]
-    fn claims_are_capped_per_channel_and_in_all_and_leases_cover_the_wait() {
+    fn a_round_claims_four_per_channel_sixteen_in_all_and_one_per_job_and_channel() {
         let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
         let mut s = State::default();
         for ch in ["a", "b", "c", "d", "e"] {
-            for i in 0..20 {
+            for i in 0..8 {
                 let mut a = alert(t0);
-                a.job = format!("job{i}");
+                // Two alerts per job: the second goes in a later round.
+                a.job = format!("job{}", i / 2);
+                a.message = format!("{ch}{i}");
                 enqueue(&mut s, ch, a, t0);
             }
         }
         let limit = |_: &str| std::time::Duration::from_secs(30);
-        let claimed = claim_due(&mut s, t0, limit);
-        assert_eq!(claimed.len(), CLAIM_TOTAL);
-        for ch in ["a", "b", "c", "d"] {
-            let n = claimed.iter().filter(|e| e.channel == ch).count();
-            assert_eq!(n, CLAIM_PER_CHANNEL, "{ch}");
+        let mut rounds = Vec::new();
+        let mut now = t0;
+        loop {
+            let claimed = claim_due(&mut s, now, limit);
+            if claimed.is_empty() {
+                break;
+            }
+            assert!(claimed.len() <= TOTAL);
+            for ch in ["a", "b", "c", "d", "e"] {
+                assert!(claimed.iter().filter(|e| e.channel == ch).count() <= PER_CHANNEL);
+            }
+            // Everything claimed starts at once: its own limit and the margin.
+            assert!(claimed
+                .iter()
+                .all(|e| e.lease_until == Some(now + Duration::seconds(45))));
+            let mut jobs: Vec<_> = claimed.iter().map(|e| (&e.channel, &e.alert.job)).collect();
+            jobs.dedup();
+            assert_eq!(jobs.len(), claimed.len(), "one per job and channel");
+            rounds.push(
+                claimed
+                    .iter()
+                    .map(|e| e.alert.message.clone())
+                    .collect::<Vec<_>>(),
+            );
+            for e in &claimed {
+                settle(&mut s, &e.id, &Ok(Delivered::Sent), now, limit("a"));
+            }
+            now += Duration::seconds(1);
         }
-        let lease = |e: &OutboxEntry| (e.lease_until.unwrap() - t0).num_seconds();
-        // The first deliveries start at once: their own limit and the margin.
-        assert_eq!(lease(&claimed[0]), 45);
-        // The fifth of channel a waits for one wave of a's deliveries.
-        assert_eq!(lease(&claimed[PER_CHANNEL]), 45 + 30);
-        // The last one waits behind its channel's waves and the waves of all.
-        let last = claimed.last().unwrap();
-        let waves = (CLAIM_PER_CHANNEL - 1) / PER_CHANNEL + (CLAIM_TOTAL - 1) / TOTAL;
-        assert_eq!(lease(last), 45 + 30 * waves as i64);
-        // What was not claimed is still due for the next run (under the same caps).
+        assert!(s.outbox.is_empty());
+        assert_eq!(rounds[0].len(), TOTAL);
         assert_eq!(
-            claim_due(&mut s, t0, limit).len(),
-            4 * (20 - CLAIM_PER_CHANNEL) + CLAIM_PER_CHANNEL
+            rounds[0][..3],
+            ["a0", "a2", "a4"],
+            "a's jobs, oldest alert first"
         );
+        // Each job's alerts through a channel went out in the order decided.
+        let order: Vec<String> = rounds.concat();
+        for ch in ["a", "b", "c", "d", "e"] {
+            for i in [0, 2, 4, 6] {
+                let first = order.iter().position(|m| *m == format!("{ch}{i}"));
+                let second = order.iter().position(|m| *m == format!("{ch}{}", i + 1));
+                assert!(first < second, "{ch}{i}: {order:?}");
+            }
+        }
     }
 
     #[test]
@@ -386,6 +389,7 @@ mod tests {
         let mut a = alert(t0);
         a.recipients = vec!["a@example.com".into(), "b@example.com".into()];
         enqueue(&mut s, "email", a.clone(), t0);
+        a.job = "other".into();
         enqueue(&mut s, "email", a, t0);
         let ids: Vec<String> = claim_due(&mut s, t0, |_| std::time::Duration::from_secs(30))
             .into_iter()

@@ -76,37 +76,63 @@ impl Redactor {
     /// character, so a string that contains a secret contains its escaped form: when no
     /// escaped form occurs, nothing needs masking.
     fn may_hold(&self, json: &[u8]) -> bool {
-        self.escaped
-            .iter()
-            .any(|e| !e.is_empty() && contains(json, e.as_bytes()))
+        match std::str::from_utf8(json) {
+            Ok(text) => self
+                .escaped
+                .iter()
+                .any(|e| !e.is_empty() && text.contains(e.as_str())),
+            Err(_) => self
+                .escaped
+                .iter()
+                .any(|e| !e.is_empty() && json.windows(e.len()).any(|w| w == e.as_bytes())),
+        }
     }
 
-    /// Masks every string in a JSON value (object keys are names, not messages).
-    fn walk(&self, v: &mut serde_json::Value) {
+    /// Masks the strings in a JSON value (object keys are names, not messages). With
+    /// `whole` false, a string that is exactly a secret is left alone: it is then a
+    /// name or a tag of the data's own (a weak password that is also a status word),
+    /// whose masking would make the data unreadable.
+    fn walk(&self, v: &mut serde_json::Value, whole: bool) {
         use serde_json::Value;
         match v {
             Value::String(s) => {
+                if !whole && self.secrets.iter().any(|x| x == s) {
+                    return;
+                }
                 if let Cow::Owned(masked) = self.text(s) {
                     *s = masked;
                 }
             }
-            Value::Array(items) => items.iter_mut().for_each(|i| self.walk(i)),
-            Value::Object(map) => map.values_mut().for_each(|i| self.walk(i)),
+            Value::Array(items) => items.iter_mut().for_each(|i| self.walk(i, whole)),
+            Value::Object(map) => map.values_mut().for_each(|i| self.walk(i, whole)),
             _ => {}
         }
     }
 
-    /// Serialised JSON with every secret masked inside its strings. Bytes that are not
-    /// JSON are returned unchanged (the reader reports them).
-    pub fn json_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
+    /// `value` masked so that it still reads as a `T`: every string masked, or if that
+    /// breaks it, every string but those that are exactly a secret; else unchanged.
+    fn masked_as<T: DeserializeOwned>(&self, value: &serde_json::Value) -> Option<T> {
+        [true, false].into_iter().find_map(|whole| {
+            let mut v = value.clone();
+            self.walk(&mut v, whole);
+            serde_json::from_value(v).ok()
+        })
+    }
+
+    /// Serialised JSON with every secret masked inside its strings, such that it still
+    /// reads as a `T`. Bytes that are not JSON are returned unchanged (the reader
+    /// reports them).
+    pub fn json_bytes<T: Serialize + DeserializeOwned>(&self, bytes: Vec<u8>) -> Vec<u8> {
         if !self.may_hold(&bytes) {
             return bytes;
         }
-        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             return bytes;
         };
-        self.walk(&mut value);
-        serde_json::to_vec(&value).unwrap_or(bytes)
+        match self.masked_as::<T>(&value) {
+            Some(t) => serde_json::to_vec(&t).unwrap_or(bytes),
+            None => bytes,
+        }
     }
 
     /// A value with every secret masked in every string it serialises to.
@@ -120,16 +146,11 @@ impl Redactor {
         if !self.may_hold(&bytes) {
             return v;
         }
-        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             return v;
         };
-        self.walk(&mut value);
-        serde_json::from_value(value).unwrap_or(v)
+        self.masked_as(&value).unwrap_or(v)
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 static ACTIVE: RwLock<Option<Arc<Redactor>>> = RwLock::new(None);
@@ -175,10 +196,10 @@ pub fn string(s: String) -> String {
     }
 }
 
-/// Serialised JSON with every configured secret masked inside its strings.
-pub fn json_bytes(bytes: Vec<u8>) -> Vec<u8> {
+/// Serialised JSON of a `T` with every configured secret masked inside its strings.
+pub fn json_bytes<T: Serialize + DeserializeOwned>(bytes: Vec<u8>) -> Vec<u8> {
     match active() {
-        Some(r) => r.json_bytes(bytes),
+        Some(r) => r.json_bytes::<T>(bytes),
         None => bytes,
     }
 }
@@ -293,10 +314,39 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_that_is_also_a_word_of_the_data_does_not_make_it_unreadable() {
+        #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Status {
+            Pending,
+            Failing,
+        }
+        #[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+        struct J {
+            status: Status,
+            message: String,
+        }
+        let r = Redactor::new(["pending"]);
+        let j = r.value(J {
+            status: Status::Pending,
+            message: "login pending for user".into(),
+        });
+        assert_eq!(j.status, Status::Pending);
+        assert_eq!(j.message, "login *** for user");
+        let bytes = serde_json::to_vec(&J {
+            status: Status::Failing,
+            message: "pending".into(),
+        })
+        .unwrap();
+        let back: J = serde_json::from_slice(&r.json_bytes::<J>(bytes)).unwrap();
+        assert_eq!(back.message, "***");
+    }
+
+    #[test]
     fn json_is_masked_inside_strings_even_when_the_secret_needs_escaping() {
         let r = Redactor::new(["pa\"ss\\word"]);
         let v = serde_json::json!({"a": "x pa\"ss\\word y", "n": 1, "l": ["pa\"ss\\word"]});
-        let out = r.json_bytes(serde_json::to_vec(&v).unwrap());
+        let out = r.json_bytes::<serde_json::Value>(serde_json::to_vec(&v).unwrap());
         let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             back,
@@ -305,7 +355,7 @@ mod tests {
         // A newline escape next to a secret's letters does not fool it into breaking JSON.
         let r = Redactor::new(["nabc"]);
         let bytes = serde_json::to_vec(&serde_json::json!({"m": "\nabc"})).unwrap();
-        let out = r.json_bytes(bytes);
+        let out = r.json_bytes::<serde_json::Value>(bytes);
         let back: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(back["m"], "\nabc");
     }

@@ -1193,10 +1193,7 @@ fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
     }
     f.jobs(&jobs);
     f.tick("minute");
-    // One run claims at most 16 per channel, and never sends more than 4 at once.
-    assert_eq!(served.load(Ordering::SeqCst), 16);
-    assert_eq!(f.state()["outbox"].as_array().unwrap().len(), 14);
-    f.tick("minute");
+    // All 30 go out in one run, in rounds of at most 4 at once.
     assert_eq!(served.load(Ordering::SeqCst), 30);
     assert!(f.state()["outbox"].as_array().unwrap().is_empty());
     assert_eq!(most.load(Ordering::SeqCst), 4, "deliveries at once");

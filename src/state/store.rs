@@ -189,7 +189,7 @@ impl Store {
         }
         // A state written before a secret was configured (or by an older checker) is
         // shown masked all the same.
-        let bytes = crate::redact::json_bytes(bytes);
+        let bytes = crate::redact::json_bytes::<State>(bytes);
         serde_json::from_slice::<State>(&bytes).map_err(|e| ParseFailure::Corrupt(e.to_string()))
     }
 
@@ -238,7 +238,7 @@ impl Store {
     /// file, fsync the folder. A crash at any point leaves either the old or the new file.
     pub fn save_locked(&self, _guard: &Guard, state: &State) -> Result<(), StateError> {
         let bytes = serde_json::to_vec(state).map_err(|e| self.io(std::io::Error::other(e)))?;
-        let mut bytes = crate::redact::json_bytes(bytes);
+        let mut bytes = crate::redact::json_bytes::<State>(bytes);
         bytes.push(b'\n');
         // Through a symlink, the file it points to is replaced (the temp file beside it,
         // so the rename stays within one file system), and the link stays a link.
