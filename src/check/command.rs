@@ -50,7 +50,11 @@ pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Finished, Outc
         return Err(Outcome::fail("the command is empty"));
     };
     if let Some(cwd) = &spec.cwd {
-        if !cwd.is_dir() {
+        let dir = cwd.clone();
+        let is_dir = tokio::task::spawn_blocking(move || dir.is_dir())
+            .await
+            .unwrap_or(false);
+        if !is_dir {
             return Err(Outcome::fail(format!(
                 "working directory {} does not exist",
                 cwd.display()
