@@ -28,6 +28,10 @@ pub fn main() -> ExitCode {
 fn load(cli: &Cli) -> Result<Config, AppError> {
     let path = config::locate(cli.config.as_deref())?;
     let config = config::load(&path)?;
+    // Before anything logs, stores or prints a message: secrets masked everywhere, and
+    // CA files read once, outside async code.
+    crate::redact::install(&config);
+    crate::tls::preload(&config);
     crate::logging::init(&config.logging, cli.verbose, cli.debug)?;
     Ok(config)
 }

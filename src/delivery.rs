@@ -1,7 +1,13 @@
 //! Delivering queued alerts: each claimed outbox entry through its channel, concurrently and
 //! under a hard time limit, without the state lock; then settling the outcomes under the
 //! lock (outbox, mail health, history). Also where alerts go while mail is broken.
+//!
+//! Concurrency is bounded: at most `outbox::PER_CHANNEL` deliveries at once through one
+//! channel, `outbox::TOTAL` in all, and one at a time per job and channel, so a backlog
+//! after an outage goes out as a steady stream and a job's alerts keep their order.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,6 +18,12 @@ use crate::notify::{deliver, Alert, AlertKind, Delivered, DeliveryError, SendOpt
 use crate::outbox;
 use crate::state::{OutboxEntry, State, Store};
 use crate::tick::{append, NotificationReport, RunError};
+
+/// Rounds of deliveries one run makes at most (each at most `outbox::PER_CHANNEL` per
+/// channel): the rest of a backlog goes out on the next runs.
+const MAX_ROUNDS: usize = 16;
+/// No new round starts after this long.
+const ROUNDS_BUDGET: Duration = Duration::from_secs(120);
 
 /// Delivers claimed outbox entries concurrently without the lock (each channel on its
 /// own, under a hard time limit), then settles them under the lock: outbox, mail health,
@@ -29,22 +41,24 @@ pub(crate) fn deliver_and_settle(
     let mut notifications = Vec::new();
     let mut claimed = claimed.to_vec();
     let mut finish = Some(finish);
-    // A failed email delivery queues the alert on the other channels; a second round
-    // delivers those at once rather than a tick later. Never more than two rounds.
-    for round in 0..2 {
-        let outcomes: Vec<Result<Delivered, DeliveryError>> = runtime.block_on(async {
-            let futs = claimed.iter().map(|e| deliver_one(config, e, send));
-            futures_util::future::join_all(futs).await
-        });
+    let started = std::time::Instant::now();
+    // Round after round while alerts are due: a backlog after an outage (each round takes
+    // at most a few per channel), or alerts a failed email delivery queued on the other
+    // channels, which go out at once rather than a tick later. Failed deliveries wait for
+    // their backoff, so rounds end; and never more than MAX_ROUNDS or ROUNDS_BUDGET.
+    for round in 0..MAX_ROUNDS {
+        let outcomes: Vec<Result<Delivered, DeliveryError>> =
+            runtime.block_on(bounded(&claimed, outbox::PER_CHANNEL, outbox::TOTAL, |e| {
+                deliver_one(config, e, send)
+            }));
 
         let now = Utc::now();
         let guard = store.lock()?;
         let mut state = store.load_locked(&guard)?;
         let mut events = Vec::new();
-        let mut fanned_out = false;
         for (entry, outcome) in claimed.iter().zip(&outcomes) {
             if entry.channel == "email" && outcome.is_err() {
-                fanned_out |= fan_out_after_mail_failure(config, &mut state, entry, now);
+                fan_out_after_mail_failure(config, &mut state, entry, now);
             }
             events.extend(outbox::settle(
                 &mut state,
@@ -64,7 +78,7 @@ pub(crate) fn deliver_and_settle(
                 error: outcome.as_ref().err().map(|e| e.message().to_string()),
             });
         }
-        let again = fanned_out && round == 0;
+        let again = round + 1 < MAX_ROUNDS && started.elapsed() < ROUNDS_BUDGET;
         claimed = if again {
             outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch))
         } else {
@@ -83,6 +97,49 @@ pub(crate) fn deliver_and_settle(
         }
     }
     Ok(notifications)
+}
+
+/// Runs `deliver` on every entry, in their order, with at most `per_channel` at once per
+/// channel, `total` at once in all, and one at a time per job and channel; the outcomes
+/// come back in the entries' order.
+pub(crate) async fn bounded<'a, F, Fut>(
+    entries: &'a [OutboxEntry],
+    per_channel: usize,
+    total: usize,
+    deliver: F,
+) -> Vec<Fut::Output>
+where
+    F: Fn(&'a OutboxEntry) -> Fut,
+    Fut: Future,
+{
+    use tokio::sync::Semaphore;
+    let all = Semaphore::new(total.max(1));
+    let mut channels: HashMap<&str, Semaphore> = HashMap::new();
+    let mut jobs: HashMap<(&str, &str), Semaphore> = HashMap::new();
+    for e in entries {
+        channels
+            .entry(e.channel.as_str())
+            .or_insert_with(|| Semaphore::new(per_channel.max(1)));
+        jobs.entry((e.channel.as_str(), e.alert.job.as_str()))
+            .or_insert_with(|| Semaphore::new(1));
+    }
+    let (all, channels, jobs) = (&all, &channels, &jobs);
+    let deliver = &deliver;
+    let futs = entries.iter().map(|e| async move {
+        // Always in this order (job, channel, all), and tokio's semaphores are fair:
+        // entries start in the order given, and waiting never deadlocks.
+        let _job = match jobs.get(&(e.channel.as_str(), e.alert.job.as_str())) {
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        };
+        let _channel = match channels.get(e.channel.as_str()) {
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        };
+        let _all = all.acquire().await.ok();
+        deliver(e).await
+    });
+    futures_util::future::join_all(futs).await
 }
 
 /// Delivers one entry under a hard limit, so a hung channel cannot hold the run.
@@ -109,8 +166,26 @@ pub(crate) async fn deliver_limited(
             crate::duration::format(limit)
         ))),
     };
+    // What a server answered may echo a secret: masked before anyone prints or stores it.
+    let r = r.map_err(|e| match e {
+        DeliveryError::Transient(m) => DeliveryError::Transient(crate::redact::string(m)),
+        DeliveryError::Permanent(m) => DeliveryError::Permanent(crate::redact::string(m)),
+    });
     match &r {
-        Ok(_) => log::info!("delivered through {channel}: {}", alert.subject()),
+        Ok(Delivered::Recorded) => log::info!(
+            "recorded, not sent (email off), through {channel}: {}",
+            alert.subject()
+        ),
+        Ok(Delivered::SentExcept(refused)) => log::info!(
+            "delivered through {channel}, except to {}: {}",
+            refused
+                .iter()
+                .map(|r| r.recipient.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            alert.subject()
+        ),
+        Ok(Delivered::Sent) => log::info!("delivered through {channel}: {}", alert.subject()),
         Err(err) => log::warn!("delivery through {channel} failed: {}", err.message()),
     }
     r
@@ -118,12 +193,13 @@ pub(crate) async fn deliver_limited(
 
 /// The hard limit on one delivery through `channel`: its own timeout and a little more.
 pub(crate) fn delivery_limit(config: &Config, channel: &str) -> Duration {
-    channel_timeout(config, channel) + Duration::from_secs(5)
+    channel_timeout(config, channel).saturating_add(Duration::from_secs(5))
 }
 
 fn channel_timeout(config: &Config, channel: &str) -> Duration {
     if channel == "email" {
-        return config.email.timeout;
+        // A refused recipient makes a second, per-recipient round (`email::send_each`).
+        return config.email.timeout.saturating_mul(2);
     }
     if let (Some(p), "pushover") = (&config.pushover, channel) {
         return p.timeout;
@@ -173,23 +249,22 @@ pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<Strin
 }
 
 /// An email delivery of `entry` just failed: queue the alert once on the fallback
-/// channels it was not already sent to. Returns whether anything was queued.
+/// channels it was not already sent to (the next round delivers them).
 fn fan_out_after_mail_failure(
     config: &Config,
     state: &mut State,
     entry: &OutboxEntry,
     now: DateTime<Utc>,
-) -> bool {
+) {
     if entry.alert.kind == AlertKind::Test {
-        return false;
+        return;
     }
     if let Some(e) = state.outbox.iter_mut().find(|e| e.id == entry.id) {
         if e.fallback_done {
-            return false;
+            return;
         }
         e.fallback_done = true;
     }
-    let mut queued = false;
     let own: Vec<String> = match config.job(&entry.alert.job) {
         Some(j) => j.notify.clone(),
         None => config.default_notify.clone(),
@@ -202,10 +277,8 @@ fn fan_out_after_mail_failure(
                 entry.alert.job
             );
             outbox::enqueue(state, &ch, entry.alert.clone(), now);
-            queued = true;
         }
     }
-    queued
 }
 
 /// What an email delivery says of mail health: a sent message proves it, a failure
@@ -217,7 +290,7 @@ pub(crate) fn note_email_outcome(
     what: &str,
 ) {
     match outcome {
-        Ok(Delivered::Sent) => {
+        Ok(Delivered::Sent | Delivered::SentExcept(_)) => {
             state.mail.ok = Some(true);
             state.mail.checked_at = Some(now);
             state.mail.last_error = None;
@@ -228,5 +301,95 @@ pub(crate) fn note_email_outcome(
             state.mail.last_error = Some(format!("{what}: {}", e.message()));
         }
         Ok(Delivered::Recorded) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    fn entries(channels: usize, per: usize) -> Vec<OutboxEntry> {
+        let now = Utc::now();
+        let mut state = State::default();
+        for c in 0..channels {
+            for i in 0..per {
+                let alert = Alert {
+                    kind: AlertKind::Failure,
+                    servername: "s".into(),
+                    // Two alerts per job: they must go out one after the other, in order.
+                    job: format!("job{}", i / 2),
+                    job_kind: "http".into(),
+                    description: None,
+                    message: format!("{i}"),
+                    consecutive_failures: 1,
+                    failing_since: None,
+                    last_success: None,
+                    next_reminder: String::new(),
+                    at: now,
+                    recipients: Vec::new(),
+                };
+                outbox::enqueue(&mut state, &format!("ch{c}"), alert, now);
+            }
+        }
+        state.outbox
+    }
+
+    #[tokio::test]
+    async fn deliveries_are_bounded_per_channel_and_in_all_and_keep_a_jobs_order() {
+        let list = entries(6, 10);
+        let in_flight: Mutex<HashMap<String, usize>> = Mutex::default();
+        let most: Mutex<HashMap<String, usize>> = Mutex::default();
+        let (all, most_all) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let order: Mutex<Vec<(String, String, String)>> = Mutex::default();
+        let outcomes = bounded(&list, 4, 16, |e| {
+            let (in_flight, most, all, most_all, order) =
+                (&in_flight, &most, &all, &most_all, &order);
+            async move {
+                {
+                    let mut f = in_flight.lock().unwrap();
+                    let n = f.entry(e.channel.clone()).or_default();
+                    *n += 1;
+                    let mut m = most.lock().unwrap();
+                    let top = m.entry(e.channel.clone()).or_default();
+                    *top = (*top).max(*n);
+                }
+                let now = all.fetch_add(1, Ordering::SeqCst) + 1;
+                most_all.fetch_max(now, Ordering::SeqCst);
+                order.lock().unwrap().push((
+                    e.channel.clone(),
+                    e.alert.job.clone(),
+                    e.alert.message.clone(),
+                ));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                all.fetch_sub(1, Ordering::SeqCst);
+                *in_flight.lock().unwrap().get_mut(&e.channel).unwrap() -= 1;
+                e.id.clone()
+            }
+        })
+        .await;
+        // Every entry delivered, outcomes in the entries' order.
+        assert_eq!(
+            outcomes,
+            list.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
+        );
+        let most = most.into_inner().unwrap();
+        assert_eq!(most.len(), 6);
+        assert!(most.values().all(|&n| n <= 4), "{most:?}");
+        assert!(most.values().any(|&n| n == 4), "{most:?}");
+        assert_eq!(most_all.load(Ordering::SeqCst), 16);
+        // Each job's two alerts through a channel started in the order decided.
+        let order = order.into_inner().unwrap();
+        for e in &list {
+            let started: Vec<&str> = order
+                .iter()
+                .filter(|(c, j, _)| *c == e.channel && *j == e.alert.job)
+                .map(|(_, _, m)| m.as_str())
+                .collect();
+            let mut sorted = started.clone();
+            sorted.sort_by_key(|m| m.parse::<u32>().unwrap_or(0));
+            assert_eq!(started, sorted);
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Logging behind the `log` facade: one line per record, written to a size-rotated log file
 //! that concurrent checker processes share safely, and to stderr, each sink with its own level
-//! (`-v` raises the file to debug, `-d` stderr). Failing to log never stops the program.
+//! (`-v` raises the file to debug, `-d` stderr). Failing to log never stops the program; a
+//! log file that is not a regular file (a device, a FIFO...) is refused at start (exit 3)
+//! and never written, rotated or moved. Configured secrets are masked in every line.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -14,6 +16,7 @@ use fs2::FileExt;
 use log::{LevelFilter, Log, Metadata, Record};
 
 use crate::config::{Level, Logging};
+use crate::safe_file;
 
 /// Dependencies that are chatty at info and below: only their warnings and errors get through.
 const NOISY_CRATES: &[&str] = &[
@@ -38,8 +41,30 @@ const NOISY_CRATES: &[&str] = &[
 /// file level to debug, `debug` (`-d`) the stderr level. Calling it again (for instance after
 /// [`init_stderr_only`]) replaces the active configuration. A log file that cannot be opened
 /// is reported on stderr and logging goes on to stderr: that is not an error here.
-pub fn init(cfg: &Logging, verbose: bool, debug: bool) -> anyhow::Result<()> {
-    install(Logger::new(cfg, verbose, debug))
+pub fn init(cfg: &Logging, verbose: bool, debug: bool) -> Result<(), crate::error::AppError> {
+    if let Some(path) = &cfg.file {
+        check_regular(path)?;
+        check_regular(&lock_path(
+            &safe_file::resolve(path).unwrap_or(path.clone()),
+        ))?;
+    }
+    Ok(install(Logger::new(cfg, verbose, debug))?)
+}
+
+/// Refuses a log file (or its rotation lock) that is not a regular file: checker would
+/// write into it, or rename it aside when rotating.
+fn check_regular(path: &Path) -> Result<(), crate::state::StateError> {
+    let target = safe_file::resolve(path).unwrap_or_else(|_| path.to_path_buf());
+    match safe_file::non_regular(&target) {
+        Ok(Some(kind)) => Err(crate::state::StateError::NotRegular {
+            what: "log file",
+            key: "[logging] file",
+            path: path.to_path_buf(),
+            kind,
+        }),
+        // Other problems (permissions...) are the sink's to report; logging goes on.
+        _ => Ok(()),
+    }
 }
 
 /// Installs a stderr-only global logger, for commands that run before the settings are
@@ -193,7 +218,8 @@ impl Log for Logger {
         if !to_file && !to_stderr {
             return;
         }
-        let line = format_line(Utc::now(), level, self.pid, record.args());
+        // Whatever produced the message (a server's echo), no configured secret is logged.
+        let line = crate::redact::string(format_line(Utc::now(), level, self.pid, record.args()));
         if to_file {
             if let Some(sink) = &self.file {
                 let problem = lock(sink).write_line(line.as_bytes());
@@ -319,6 +345,8 @@ struct FileSink {
 
 impl FileSink {
     fn new(path: PathBuf, max_bytes: u64, backups: u32) -> FileSink {
+        // Through a symlink, the file it points to is written and rotated (beside itself).
+        let path = safe_file::resolve(&path).unwrap_or(path);
         FileSink {
             lock_path: lock_path(&path),
             path,
@@ -409,10 +437,10 @@ impl FileSink {
     /// Rotates under the exclusive sidecar lock, deciding again once the lock is held so that
     /// two processes that both saw a full file rotate it only once.
     fn rotate(&mut self, len: u64) -> io::Result<()> {
-        let lock_file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.lock_path)?;
+        let lock_file = open_regular(
+            &self.lock_path,
+            OpenOptions::new().create(true).append(true),
+        )?;
         lock_file.lock_exclusive()?;
         let result = self.rotate_locked(len);
         let _ = FileExt::unlock(&lock_file);
@@ -430,8 +458,13 @@ impl FileSink {
                 None => Ok(()),
             };
         }
-        ignore_missing(fs::remove_file(backup_path(&self.path, self.backups)))?;
+        // Only regular files are ever deleted or moved aside.
+        let last = backup_path(&self.path, self.backups);
+        refuse_non_regular(&last)?;
+        ignore_missing(fs::remove_file(&last))?;
         for (from, to) in rotation_plan(&self.path, self.backups) {
+            refuse_non_regular(&from)?;
+            refuse_non_regular(&to)?;
             ignore_missing(fs::rename(&from, &to))?;
         }
         self.file = None;
@@ -447,14 +480,34 @@ fn ignore_missing(result: io::Result<()>) -> io::Result<()> {
     }
 }
 
-/// Opens `path` for appending, creating it and its folder if missing.
+fn refuse_non_regular(path: &Path) -> io::Result<()> {
+    match safe_file::non_regular(path)? {
+        Some(kind) => Err(io::Error::other(format!(
+            "{} is {kind}, not a regular file: it is left untouched",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Opens a regular file only (see `safe_file::open`), as an `io::Error` otherwise.
+fn open_regular(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
+    safe_file::open(path, opts).map_err(|e| match e {
+        safe_file::OpenError::Io(e) => e,
+        e @ safe_file::OpenError::NotRegular(_) => io::Error::other(format!(
+            "{e}: checker does not write to it, rotate it or move it"
+        )),
+    })
+}
+
+/// Opens `path` for appending, creating it and its folder if missing; only a regular file.
 fn open_append(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             fs::create_dir_all(dir)?;
         }
     }
-    OpenOptions::new().create(true).append(true).open(path)
+    open_regular(path, OpenOptions::new().create(true).append(true))
 }
 
 #[cfg(unix)]

@@ -118,7 +118,7 @@ pub fn next_reminder(js: &JobState, rules: &Rules) -> String {
         mode => match (js.last_notify, reminder_gap(mode)) {
             (Some(last), Some(gap)) => format!(
                 "at the first failing check after {} ({})",
-                (last + gap).format("%Y-%m-%d %H:%M:%S UTC"),
+                crate::saturating::add(last, gap).format("%Y-%m-%d %H:%M:%S UTC"),
                 mode.as_str()
             ),
             _ => "at the next failing check".into(),
@@ -390,5 +390,25 @@ mod tests {
             next_reminder(&js, &rules(NotifyEvery::Every, 1)),
             "at the next failing check"
         );
+    }
+
+    #[test]
+    fn times_at_the_end_of_the_calendar_and_huge_windows_do_not_panic() {
+        // A state file can hold any time; a settings file any duration.
+        let end = DateTime::<Utc>::MAX_UTC;
+        let mut r = rules(NotifyEvery::Day, 1);
+        r.failing_for = Some(std::time::Duration::from_secs(99_999_999_999 * 86_400));
+        let mut js = JobState {
+            last_notify: Some(end),
+            first_failure: Some(DateTime::<Utc>::MIN_UTC),
+            ..JobState::default()
+        };
+        assert!(
+            next_reminder(&js, &r).contains("+262142"),
+            "{}",
+            next_reminder(&js, &r)
+        );
+        record(&mut js, false, "x", end, &r);
+        record(&mut js, true, "x", end, &r);
     }
 }

@@ -19,10 +19,79 @@ pub struct Outcome {
     pub ok: bool,
     /// "probe found after 1.2s", or which step failed and why.
     pub message: String,
+    /// The tick's deadline came first: mail was not checked, which says nothing of its
+    /// health (`ok` is false, and means nothing).
+    pub cut_short: bool,
 }
 
-/// Runs the whole round trip.
+impl Outcome {
+    fn ok(message: String) -> Self {
+        Outcome {
+            ok: true,
+            message,
+            cut_short: false,
+        }
+    }
+    fn failed(message: String) -> Self {
+        Outcome {
+            ok: false,
+            message,
+            cut_short: false,
+        }
+    }
+    fn cut_short(deadline: Duration) -> Self {
+        Outcome {
+            ok: false,
+            message: format!(
+                "not checked: the tick deadline ({}) came before the self-check finished",
+                crate::duration::format(deadline)
+            ),
+            cut_short: true,
+        }
+    }
+}
+
+/// Runs the whole round trip, with no deadline but its own waits.
 pub async fn run(email: &Email, servername: &str) -> Outcome {
+    round_trip(email, servername, None).await
+}
+
+/// Runs the whole round trip, stopping at `deadline` (the tick's, `tick_deadline` long):
+/// cut short, it is "not checked", not a failure. The IMAP polling, which runs on a
+/// thread of its own, stops at the deadline too, so nothing outlives the tick.
+pub async fn run_until(
+    email: &Email,
+    servername: &str,
+    deadline: tokio::time::Instant,
+    tick_deadline: Duration,
+) -> Outcome {
+    match tokio::time::timeout_at(
+        deadline,
+        round_trip(email, servername, Some(deadline.into_std())),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(_) => Outcome::cut_short(tick_deadline),
+    }
+    .with_deadline(tick_deadline)
+}
+
+impl Outcome {
+    /// Turns the polling's own "deadline reached" into the cut-short outcome.
+    fn with_deadline(self, tick_deadline: Duration) -> Self {
+        if self.message == DEADLINE_REACHED {
+            Outcome::cut_short(tick_deadline)
+        } else {
+            self
+        }
+    }
+}
+
+/// What `find_probe` says when the run's deadline, not `self_check_wait`, stopped it.
+const DEADLINE_REACHED: &str = "self-check: deadline reached";
+
+async fn round_trip(email: &Email, servername: &str, deadline: Option<Instant>) -> Outcome {
     let started = Instant::now();
     let token = format!("{:016x}", rand::random::<u64>());
     let subject = format!("[{servername}] {PROBE_SUBJECT} {token}");
@@ -32,10 +101,7 @@ pub async fn run(email: &Email, servername: &str) -> Outcome {
         .or_else(|| Some(email.from.clone()))
         .filter(|a| !a.is_empty())
     else {
-        return Outcome {
-            ok: false,
-            message: "self-check: [email] has no `user` to send the probe to".into(),
-        };
+        return Outcome::failed("self-check: [email] has no `user` to send the probe to".into());
     };
     let body = format!(
         "checker on {servername} sends this to itself to prove that its mail works.\nToken: {token}\nSent: {}\nIt deletes this message when it finds it.\n",
@@ -44,31 +110,23 @@ pub async fn run(email: &Email, servername: &str) -> Outcome {
     if let Err(e) =
         crate::notify::email::send_raw(email, std::slice::from_ref(&account), &subject, &body).await
     {
-        return Outcome {
-            ok: false,
-            message: format!("self-check: sending the probe over SMTP failed: {e}"),
-        };
+        return Outcome::failed(format!(
+            "self-check: sending the probe over SMTP failed: {e}"
+        ));
     }
     let sent = started.elapsed();
     let email = email.clone();
-    let found = tokio::task::spawn_blocking(move || find_probe(&email, &account, &token)).await;
+    let found =
+        tokio::task::spawn_blocking(move || find_probe(&email, &account, &token, deadline)).await;
     match found {
-        Ok(Ok(after)) => Outcome {
-            ok: true,
-            message: format!(
-                "probe sent in {} ms and found over IMAP {} ms later",
-                sent.as_millis(),
-                after.as_millis()
-            ),
-        },
-        Ok(Err(e)) => Outcome {
-            ok: false,
-            message: format!("self-check: {e}"),
-        },
-        Err(e) => Outcome {
-            ok: false,
-            message: format!("self-check: the IMAP task failed: {e}"),
-        },
+        Ok(Ok(after)) => Outcome::ok(format!(
+            "probe sent in {} ms and found over IMAP {} ms later",
+            sent.as_millis(),
+            after.as_millis()
+        )),
+        Ok(Err(e)) if e == DEADLINE_REACHED => Outcome::failed(e),
+        Ok(Err(e)) => Outcome::failed(format!("self-check: {e}")),
+        Err(e) => Outcome::failed(format!("self-check: the IMAP task failed: {e}")),
     }
 }
 
@@ -177,9 +235,15 @@ fn connect_tcp(addr: &str, timeout: Duration) -> std::io::Result<TcpStream> {
     Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address")))
 }
 
-/// Logs in, polls for the probe until `self_check_wait`, deletes it and older probes.
-/// Returns how long after connecting the probe was found.
-fn find_probe(email: &Email, account: &str, token: &str) -> Result<Duration, String> {
+/// Logs in, polls for the probe until `self_check_wait` (or `deadline`, whichever comes
+/// first), deletes it and older probes. Returns how long after connecting the probe was
+/// found.
+fn find_probe(
+    email: &Email,
+    account: &str,
+    token: &str,
+    deadline: Option<Instant>,
+) -> Result<Duration, String> {
     let started = Instant::now();
     let client = connect(email)?;
     let user = email
@@ -221,7 +285,12 @@ fn find_probe(email: &Email, account: &str, token: &str) -> Result<Duration, Str
                 crate::duration::format(wait)
             ));
         }
-        std::thread::sleep(pause);
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            let _ = session.logout();
+            return Err(DEADLINE_REACHED.into());
+        }
+        std::thread::sleep(left.map_or(pause, |l| pause.min(l)));
         pause = (pause * 2).min(Duration::from_secs(2));
     };
     // Delete this probe and any older ones a failed run left behind.

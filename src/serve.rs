@@ -52,13 +52,63 @@ pub fn run(config: &Config, listen: Option<&str>) -> Result<u8, AppError> {
     runtime.block_on(serve(Arc::new(Shared::new(config)), &addr, config))
 }
 
+/// Listens on `addr`: `host:port`, `[v6]:port`, or `:port` for every address (IPv6 and
+/// IPv4 where the system has both, as most servers read it). Whatever keeps it from
+/// listening there (an address that is none, or not this machine's, a port in use or
+/// reserved) is the command line's or the settings' problem: a usage error, exit 2.
+async fn bind(addr: &str) -> Result<TcpListener, AppError> {
+    use std::io::ErrorKind;
+    let usage = |why: String| {
+        AppError::Usage(format!(
+            "cannot listen on {addr:?}: {why} (use host:port, e.g. 127.0.0.1:5000, or :5000 for every address)"
+        ))
+    };
+    let explain = |e: &std::io::Error| match e.kind() {
+        ErrorKind::AddrInUse => {
+            format!("the port is already in use, by another program or another checker serve ({e})")
+        }
+        ErrorKind::AddrNotAvailable => format!("not an address of this machine ({e})"),
+        ErrorKind::PermissionDenied => format!("not allowed ({e}); ports below 1024 need root"),
+        _ => e.to_string(),
+    };
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| usage(format!("{port:?} is not a port number")))?;
+        return match TcpListener::bind((std::net::Ipv6Addr::UNSPECIFIED, port)).await {
+            Ok(l) => Ok(l),
+            // No IPv6 here: every IPv4 address.
+            Err(e) if !matches!(e.kind(), ErrorKind::AddrInUse | ErrorKind::PermissionDenied) => {
+                TcpListener::bind((std::net::Ipv4Addr::UNSPECIFIED, port))
+                    .await
+                    .map_err(|e| usage(explain(&e)))
+            }
+            Err(e) => Err(usage(explain(&e))),
+        };
+    }
+    let addrs: Vec<SocketAddr> = match addr.parse::<SocketAddr>() {
+        Ok(a) => vec![a],
+        // A name ("localhost:5000"): what it resolves to.
+        Err(_) => tokio::net::lookup_host(addr)
+            .await
+            .map_err(|e| usage(format!("not an address or a name that resolves ({e})")))?
+            .collect(),
+    };
+    let mut last = None;
+    for a in addrs {
+        match TcpListener::bind(a).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(usage(match last {
+        Some(e) => explain(&e),
+        None => "the name resolves to no address".into(),
+    }))
+}
+
 async fn serve(shared: Arc<Shared>, addr: &str, config: &Config) -> Result<u8, AppError> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidInput => AppError::Usage(format!(
-            "cannot listen on {addr:?}: {e} (use host:port, e.g. 127.0.0.1:5000)"
-        )),
-        _ => AppError::Other(anyhow::anyhow!("cannot listen on {addr}: {e}")),
-    })?;
+    let listener = bind(addr).await?;
     let local = listener
         .local_addr()
         .map_err(|e| AppError::Other(e.into()))?;

@@ -15,7 +15,7 @@ use crate::notify::{Alert, AlertKind, SendOptions};
 use crate::outbox;
 use crate::rules::{self, Decision};
 use crate::schedule::Tick;
-use crate::state::{State, StateError, Store};
+use crate::state::{State, StateError, Store, FORGET_AFTER_DAYS};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -61,8 +61,11 @@ pub enum RunError {
     Runtime(std::io::Error),
 }
 
+/// Appends events to the history: the one way every path records them, so this is where
+/// configured secrets are masked in them.
 pub(crate) fn append(history: &History, events: &[Event]) -> Result<(), RunError> {
-    history.append(events).map_err(|source| RunError::History {
+    let masked: Vec<Event> = events.iter().cloned().map(crate::redact::value).collect();
+    history.append(&masked).map_err(|source| RunError::History {
         dir: history.dir().display().to_string(),
         source,
     })
@@ -139,6 +142,49 @@ pub(crate) fn note_recovered(
     }
 }
 
+/// Marks the jobs in the state that the configuration no longer has, clears the mark of
+/// those that came back, and drops the state of those gone for [`FORGET_AFTER_DAYS`]
+/// (their history stays). Returns the names dropped.
+pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc>) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for (name, js) in state.jobs.iter_mut() {
+        if config.job(name).is_some() {
+            js.left_config = None;
+            continue;
+        }
+        let since = *js.left_config.get_or_insert(now);
+        if now.signed_duration_since(since) >= chrono::Duration::days(FORGET_AFTER_DAYS) {
+            dropped.push(name.clone());
+        }
+    }
+    for name in &dropped {
+        state.jobs.remove(name);
+    }
+    dropped
+}
+
+/// The jobs whose state will be dropped because the configuration no longer has them:
+/// name, and when (counted from the first tick that found them gone, or from `now` when
+/// none has yet). For `validate`.
+pub fn removed_jobs(
+    config: &Config,
+    state: &State,
+    now: DateTime<Utc>,
+) -> Vec<(String, DateTime<Utc>)> {
+    state
+        .jobs
+        .iter()
+        .filter(|(name, _)| config.job(name).is_none())
+        .map(|(name, js)| {
+            let since = js.left_config.unwrap_or(now);
+            (
+                name.clone(),
+                crate::saturating::add(since, chrono::Duration::days(FORGET_AFTER_DAYS)),
+            )
+        })
+        .collect()
+}
+
 /// Runs the selection: the whole cycle of SPEC §1 and §5.
 pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunReport, RunError> {
     let store = Store::new(&config.general.state_file, config.general.lock_timeout);
@@ -156,6 +202,11 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     if let Selection::Tick(t) = sel {
         state.heartbeat.last_tick = Some(t.as_str().to_string());
         state.heartbeat.last_tick_started = Some(started);
+        for name in forget_removed_jobs(config, &mut state, started) {
+            log::info!(
+                "{name}: not configured for {FORGET_AFTER_DAYS} days: its state is dropped (its history stays)"
+            );
+        }
     }
     let due: Vec<Job> = selected(config, &sel, &state, started)
         .into_iter()
@@ -219,6 +270,8 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
 
     // Phase 2, no lock: the checks, and the email self-check beside them.
     let (results, self_check) = runtime.block_on(async {
+        // The self-check is bounded by the same deadline as the checks beside it.
+        let deadline = crate::saturating::instant_in(config.general.tick_deadline);
         let checks = async {
             if due.is_empty() {
                 Vec::new()
@@ -232,7 +285,15 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
         };
         let probe = async {
             if self_check_due {
-                Some(crate::selfcheck::run(&config.email, &config.general.servername).await)
+                Some(
+                    crate::selfcheck::run_until(
+                        &config.email,
+                        &config.general.servername,
+                        deadline,
+                        config.general.tick_deadline,
+                    )
+                    .await,
+                )
             } else {
                 None
             }
@@ -343,7 +404,7 @@ pub(crate) fn merge_result_as(
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();
     if let Some(c) = r.count {
-        js.total_count += c;
+        js.total_count = js.total_count.saturating_add(c);
     }
     // Each retried attempt is in the history too, marked `final: false` so that counts
     // (status, success rates) take only the run's verdict.
@@ -440,6 +501,15 @@ fn merge_self_check(
     o: &crate::selfcheck::Outcome,
     now: DateTime<Utc>,
 ) {
+    if o.cut_short {
+        // Not a verdict on mail: its health stays as it was (and goes stale in time,
+        // which peers hear), and the next scheduled self-check tries again.
+        log::warn!("{SELF_CHECK}: {}", o.message);
+        let mut ev = Event::new(now, EventKind::Result, Some(SELF_CHECK));
+        ev.message = Some(o.message.clone());
+        events.push(ev);
+        return;
+    }
     let was_ok = state.mail.ok;
     state.mail.ok = Some(o.ok);
     state.mail.checked_at = Some(now);
@@ -478,5 +548,51 @@ fn merge_self_check(
     };
     for ch in fallback_channels(config, &[]) {
         outbox::enqueue(state, &ch, alert.clone(), now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_jobs_state_is_dropped_a_week_after_it_left_the_configuration_unless_it_returns() {
+        let (_dir, config) = crate::push::test_config(
+            "[[job]]\nname = \"kept\"\nkind = \"passive\"\nexpect_every = \"1h\"\n",
+        );
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut state = State::default();
+        for name in ["kept", "gone", "back"] {
+            state.jobs.entry(name.into()).or_default().total_attempts = 1;
+        }
+        assert!(forget_removed_jobs(&config, &mut state, t0).is_empty());
+        assert_eq!(state.jobs["gone"].left_config, Some(t0));
+        assert_eq!(state.jobs["kept"].left_config, None);
+        let gone = removed_jobs(&config, &state, t0);
+        assert_eq!(
+            gone,
+            vec![
+                ("back".to_string(), t0 + chrono::Duration::days(7)),
+                ("gone".to_string(), t0 + chrono::Duration::days(7))
+            ]
+        );
+        // "back" returns to the configuration on day 3: its mark goes.
+        let (_dir2, with_back) = crate::push::test_config(
+            "[[job]]\nname = \"kept\"\nkind = \"passive\"\nexpect_every = \"1h\"\n\
+             [[job]]\nname = \"back\"\nkind = \"passive\"\nexpect_every = \"1h\"\n",
+        );
+        let day3 = t0 + chrono::Duration::days(3);
+        assert!(forget_removed_jobs(&with_back, &mut state, day3).is_empty());
+        assert_eq!(state.jobs["back"].left_config, None);
+        let almost = t0 + chrono::Duration::days(7) - chrono::Duration::seconds(1);
+        assert!(forget_removed_jobs(&config, &mut state, almost).is_empty());
+        assert!(state.jobs.contains_key("gone"));
+        let week = t0 + chrono::Duration::days(7);
+        assert_eq!(forget_removed_jobs(&config, &mut state, week), vec!["gone"]);
+        assert!(!state.jobs.contains_key("gone"));
+        assert!(state.jobs.contains_key("kept"));
+        // "back" left again at `almost` (when `config` saw it gone): kept for a week from then.
+        assert!(state.jobs.contains_key("back"));
     }
 }

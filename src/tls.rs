@@ -1,15 +1,21 @@
 //! rustls client configurations shared by the mail code and the certificate check: the public web roots, plus a
 //! private CA from a PEM file, or (only when asked) no verification at all.
+//!
+//! CA files are read once per run, before any async work starts ([`preload`]), and kept
+//! with the root stores built from them: no send or check reads a file or copies the web
+//! roots again.
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-/// The certificates in a PEM file, with an error that names the file.
+/// The certificates in a PEM file, with an error that names the file. Reads the file:
+/// call it outside async code (or through [`ca_certs`], which reads each file once).
 pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let data =
         std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
@@ -22,6 +28,81 @@ pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Strin
     Ok(certs)
 }
 
+/// What one CA file gave: its certificates and the roots (web roots plus them), or why
+/// it could not be used.
+type Loaded = Result<(Arc<Vec<CertificateDer<'static>>>, Arc<RootCertStore>), String>;
+
+static CA_FILES: RwLock<Option<HashMap<PathBuf, Loaded>>> = RwLock::new(None);
+
+/// Reads every CA file the configuration names (`[email] ca_file`, `tls_cert` jobs'
+/// `ca_file`) now, so that sends and checks find them in memory. Call it once per run,
+/// before the async runtime starts. A file that cannot be read is remembered as such and
+/// reported by the send or check that needs it.
+pub fn preload(config: &crate::config::Config) {
+    let mut paths: Vec<&Path> = config.email.ca_file.iter().map(PathBuf::as_path).collect();
+    for j in &config.jobs {
+        if let crate::config::JobKind::TlsCert(t) = &j.kind {
+            paths.extend(t.ca_file.as_deref());
+        }
+    }
+    preload_files(paths);
+}
+
+/// Reads these CA files now (see [`preload`]).
+pub fn preload_files<'a>(paths: impl IntoIterator<Item = &'a Path>) {
+    for p in paths {
+        let loaded = load(p);
+        CA_FILES
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(HashMap::new)
+            .insert(p.to_path_buf(), loaded);
+    }
+}
+
+fn load(path: &Path) -> Loaded {
+    let certs = load_pem_certs(path)?;
+    let mut roots = web_roots().clone();
+    for cert in &certs {
+        roots
+            .add(cert.clone())
+            .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+    }
+    Ok((Arc::new(certs), Arc::new(roots)))
+}
+
+/// The CA file's entry, read now only if no [`preload`] did (library callers, tests).
+fn loaded(path: &Path) -> Loaded {
+    if let Some(l) = CA_FILES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .and_then(|m| m.get(path))
+    {
+        return l.clone();
+    }
+    let l = load(path);
+    CA_FILES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .insert(path.to_path_buf(), l.clone());
+    l
+}
+
+/// The certificates of a CA file, as read once per run.
+pub fn ca_certs(path: &Path) -> Result<Arc<Vec<CertificateDer<'static>>>, String> {
+    loaded(path).map(|(certs, _)| certs)
+}
+
+/// The public web roots, built once.
+fn web_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+}
+
 /// The crypto provider of every TLS client here (ring: no C toolchain or system library).
 pub fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
@@ -30,19 +111,13 @@ pub fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-/// The public web roots plus the certificates of `ca_file`.
-pub fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(path) = ca_file {
-        for cert in load_pem_certs(path)? {
-            roots
-                .add(cert)
-                .map_err(|e| format!("CA file {}: {e}", path.display()))?;
-        }
+/// The public web roots plus the certificates of `ca_file`, built once per file.
+pub fn roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
+    static WEB: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    match ca_file {
+        None => Ok(WEB.get_or_init(|| Arc::new(web_roots().clone())).clone()),
+        Some(path) => loaded(path).map(|(_, roots)| roots),
     }
-    Ok(roots)
 }
 
 /// A configuration that accepts any chain and name (still checking the handshake
@@ -133,5 +208,39 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preloaded_ca_file_is_never_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_string()]).unwrap();
+        std::fs::write(&path, ca.cert.pem()).unwrap();
+        preload_files([path.as_path()]);
+        // Gone from disk: sends and checks still have it, as read before they started.
+        std::fs::remove_file(&path).unwrap();
+        let roots = roots(Some(&path)).expect("the CA read at preload");
+        assert_eq!(roots.len(), webpki_roots::TLS_SERVER_ROOTS.len() + 1);
+        assert_eq!(ca_certs(&path).unwrap().len(), 1);
+        assert!(client_config(Some(&path), false).is_ok());
+        // The same store every time: the web roots are not copied per use.
+        assert!(Arc::ptr_eq(&roots, &super::roots(Some(&path)).unwrap()));
+        assert!(Arc::ptr_eq(
+            &super::roots(None).unwrap(),
+            &super::roots(None).unwrap()
+        ));
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_is_an_error_naming_it() {
+        let missing = Path::new("/nonexistent/checker-test-ca.pem");
+        preload_files([missing]);
+        let err = roots(Some(missing)).unwrap_err();
+        assert!(err.contains("/nonexistent/checker-test-ca.pem"), "{err}");
     }
 }

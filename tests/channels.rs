@@ -1019,3 +1019,183 @@ fn test_notify_reaches_pushover_and_every_webhook_and_says_which_worked() {
         (&Value::Bool(true), &Value::Bool(false))
     );
 }
+
+/// An SMTP server that offers AUTH and refuses every login with `reply`, as servers that
+/// echo the credentials they were sent do ("535 Authentication failed for :user:pass").
+fn echoing_smtp(reply: String) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let reply = reply.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                let _ = w.write_all(b"220 echo ESMTP\r\n");
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let answer = match verb.as_str() {
+                        "EHLO" => "250-echo\r\n250 AUTH PLAIN LOGIN\r\n".to_string(),
+                        "AUTH" => format!("{reply}\r\n"),
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n");
+                            return;
+                        }
+                        "RSET" | "NOOP" => "250 OK\r\n".to_string(),
+                        _ => "530 5.7.0 Authentication required\r\n".to_string(),
+                    };
+                    if w.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_password_echoed_by_the_smtp_server_is_masked_everywhere_it_could_go() {
+    let password = "Echoed-Pw-7731xq";
+    let user = "checker@example.com";
+    let port = echoing_smtp(format!(
+        "535 5.7.8 Authentication failed for :{user}:{password}"
+    ));
+    let hook = Receiver::start(Service::Generic);
+    let channels = format!(
+        "[email]\nenabled = true\nfrom = \"{user}\"\nuser = \"{user}\"\npassword_env = \"CHECKER_TEST_SMTP_PASSWORD\"\n\
+         smtp_host = \"127.0.0.1\"\nsmtp_port = {port}\nsmtp_security = \"none\"\n\
+         imap_host = \"127.0.0.1\"\nimap_port = 1\nimap_security = \"none\"\nself_check = \"minute\"\ntimeout = \"5s\"\n\n{}",
+        webhook_table("hook", "generic", &hook.url("/alerts"), "")
+    );
+    let f = fixture(&["email"], &channels);
+    let env = [("CHECKER_TEST_SMTP_PASSWORD", password)];
+    let run = |args: &[&str]| {
+        let out = f.cmd().args(args).envs(env).output().unwrap();
+        format!("{}{}", stdout(&out), stderr(&out))
+    };
+    let mut seen = String::new();
+    seen += &run(&["-d", "-v", "-c", "minute"]);
+    let state = f.state();
+    assert_eq!(state["mail"]["ok"], false, "{state}");
+    let why = state["mail"]["last_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("535 5.7.8 Authentication failed for :"),
+        "{why}"
+    );
+    assert!(hook.count() >= 1, "the failures went to the webhook too");
+    let server = common::peers::serve_with(&f, &env);
+    let (code, body) = common::peers::get(server.port, "/status.json", &[]);
+    assert_eq!(code, 200);
+    assert!(body.contains("MailProblem"), "{body}");
+    seen += &body;
+    for args in [
+        &["peer-status", "--json"][..],
+        &["peer-status"],
+        &["status"],
+        &["status", "--json"],
+        &["history"],
+        &["history", "--json"],
+        &["test-notify", "email"],
+        &["run-once", "--json"],
+    ] {
+        seen += &run(args);
+    }
+    seen += &std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    seen += &std::fs::read_to_string(f.path().join("state.json")).unwrap();
+    for e in f.history() {
+        seen += &e.to_string();
+    }
+    for r in hook.requests() {
+        seen += &r.text();
+    }
+    assert!(
+        seen.contains(&format!("Authentication failed for :{user}:***")),
+        "the reply is kept, masked: {seen}"
+    );
+    assert!(!seen.contains(password), "the password leaked:\n{seen}");
+}
+
+/// A webhook endpoint that takes `delay` to answer each request, counting how many it
+/// serves at once: (port, requests served, most at once).
+fn slow_endpoint(
+    delay: Duration,
+) -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (served, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let now = Arc::new(AtomicUsize::new(0));
+    let (s, m) = (served.clone(), most.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let (served, most, now) = (s.clone(), m.clone(), now.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(at_once, Ordering::SeqCst);
+                std::thread::sleep(delay);
+                now.fetch_sub(1, Ordering::SeqCst);
+                served.fetch_add(1, Ordering::SeqCst);
+                let mut conn = conn;
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            });
+        }
+    });
+    (port, served, most)
+}
+
+#[test]
+fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
+    use std::sync::atomic::Ordering;
+    let (port, served, most) = slow_endpoint(Duration::from_millis(200));
+    let f = fixture(
+        &["hook"],
+        &webhook_table("hook", "generic", &format!("http://127.0.0.1:{port}/h"), ""),
+    );
+    let mut jobs = String::new();
+    for i in 0..30 {
+        jobs.push_str(&format!(
+            "[[job]]\nname = \"disk{i}\"\nkind = \"command\"\ncommand = [\"./disk.sh\"]\nfailures_before_notify = 1\n"
+        ));
+    }
+    f.jobs(&jobs);
+    f.tick("minute");
+    // All 30 go out in one run, in rounds of at most 4 at once.
+    assert_eq!(served.load(Ordering::SeqCst), 30);
+    assert!(f.state()["outbox"].as_array().unwrap().is_empty());
+    assert_eq!(most.load(Ordering::SeqCst), 4, "deliveries at once");
+    assert_eq!(deliveries(&f, "hook").len(), 30);
+}

@@ -449,3 +449,259 @@ fn email_off_records_alerts_instead_of_sending() {
         .contains("recorded, not sent"));
     assert!(f.state()["outbox"].as_array().unwrap().is_empty());
 }
+
+/// Runs checker with `args`, insisting that it ends within `within` (a FIFO must never
+/// hang a command): kills it and fails the test otherwise.
+fn run_within(f: &Fixture, args: &[&str], within: Duration) -> std::process::Output {
+    let mut child = f
+        .cmd()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start checker");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("checker {args:?} still running after {within:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn file_type(path: &std::path::Path) -> std::fs::FileType {
+    std::fs::symlink_metadata(path)
+        .expect("still there")
+        .file_type()
+}
+
+fn passive_job(f: &Fixture) {
+    f.jobs("[[job]]\nname = \"x\"\nkind = \"passive\"\nexpect_every = \"1h\"\n");
+}
+
+#[test]
+fn a_device_node_fifo_or_folder_as_state_file_is_refused_with_exit_3_and_left_alone() {
+    use std::os::unix::fs::FileTypeExt;
+    for kind in ["char", "fifo", "dir"] {
+        let f = Fixture::new();
+        passive_job(&f);
+        f.write(
+            "settings.toml",
+            &common::BASE_SETTINGS
+                .replace("state_file = \"state.json\"", "state_file = \"mynull\""),
+        );
+        let path = f.path().join("mynull");
+        let made = match kind {
+            "char" => std::process::Command::new("mknod")
+                .args(["-m", "666"])
+                .arg(&path)
+                .args(["c", "1", "3"])
+                .status(),
+            "fifo" => std::process::Command::new("mkfifo").arg(&path).status(),
+            _ => std::fs::create_dir(&path).map(|_| std::process::ExitStatus::default()),
+        }
+        .expect("make the node");
+        assert!(made.success(), "mknod needs root: the tests run as root");
+        for args in [
+            &["report", "x", "--ok"][..],
+            &["-c", "minute"],
+            &["status"],
+            &["peer-status"],
+        ] {
+            let out = run_within(&f, args, Duration::from_secs(20));
+            assert_eq!(out.status.code(), Some(3), "{kind} {args:?}: {out:?}");
+            let err = common::stderr(&out);
+            assert!(
+                err.contains("mynull") && err.contains("not a regular file"),
+                "{kind} {args:?}: {err}"
+            );
+        }
+        let ft = file_type(&path);
+        let untouched = match kind {
+            "char" => ft.is_char_device(),
+            "fifo" => ft.is_fifo(),
+            _ => ft.is_dir(),
+        };
+        assert!(untouched, "{kind}: the node is left as it was");
+        let names: Vec<String> = std::fs::read_dir(f.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.contains("corrupt") && !n.contains(".tmp-")),
+            "{kind}: nothing moved aside or left behind: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn a_fifo_or_device_as_lock_or_log_file_is_refused_with_exit_3_without_hanging() {
+    use std::os::unix::fs::FileTypeExt;
+    for which in ["state.json.lock", "checker.log"] {
+        for node in ["fifo", "char"] {
+            let f = Fixture::new();
+            passive_job(&f);
+            let path = f.path().join(which);
+            let made = if node == "fifo" {
+                std::process::Command::new("mkfifo").arg(&path).status()
+            } else {
+                std::process::Command::new("mknod")
+                    .args(["-m", "666"])
+                    .arg(&path)
+                    .args(["c", "1", "3"])
+                    .status()
+            }
+            .expect("make the node");
+            assert!(made.success());
+            let out = run_within(&f, &["report", "x", "--ok"], Duration::from_secs(20));
+            assert_eq!(out.status.code(), Some(3), "{which} {node}: {out:?}");
+            let err = common::stderr(&out);
+            assert!(
+                err.contains(which) && err.contains("not a regular file"),
+                "{which} {node}: {err}"
+            );
+            let ft = file_type(&path);
+            assert!(
+                if node == "fifo" {
+                    ft.is_fifo()
+                } else {
+                    ft.is_char_device()
+                },
+                "{which} {node} left as it was"
+            );
+            assert!(!f.path().join("checker.log.1").exists());
+        }
+    }
+}
+
+#[test]
+fn a_symlinked_state_file_and_log_file_stay_links_and_their_targets_are_written() {
+    let f = Fixture::new();
+    passive_job(&f);
+    std::fs::create_dir(f.path().join("data")).unwrap();
+    std::os::unix::fs::symlink("data/real-state.json", f.path().join("state.json")).unwrap();
+    std::os::unix::fs::symlink("data/real.log", f.path().join("checker.log")).unwrap();
+    f.run_ok(&["report", "x", "--ok", "--message", "first"], 0);
+    f.run_ok(&["report", "x", "--ok", "--message", "second"], 0);
+    f.tick("minute");
+    for link in ["state.json", "checker.log"] {
+        assert!(
+            file_type(&f.path().join(link)).is_symlink(),
+            "{link} is still a link"
+        );
+    }
+    let real: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(f.path().join("data/real-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(real["jobs"]["x"]["total_attempts"], 2);
+    assert_eq!(f.job_state("x")["last_message"], "second");
+    let log = std::fs::read_to_string(f.path().join("data/real.log")).unwrap();
+    assert!(log.contains("pushed result recorded"), "{log}");
+}
+
+#[test]
+fn a_state_file_of_a_far_future_version_is_refused_not_moved_aside() {
+    let f = Fixture::new();
+    passive_job(&f);
+    f.write("state.json", "{\"version\": 4294967296, \"jobs\": {}}");
+    let out = f.run(&["report", "x", "--ok"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        common::stderr(&out).contains("has version 4294967296, newer than this checker"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.path().join("state.json")).unwrap(),
+        "{\"version\": 4294967296, \"jobs\": {}}"
+    );
+    assert!(std::fs::read_dir(f.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .all(|e| !e.file_name().to_string_lossy().contains("corrupt")));
+}
+
+#[test]
+fn with_email_off_the_log_says_recorded_not_sent_and_the_history_names_the_recipients() {
+    let f = Fixture::new();
+    f.script(
+        "jobs/fail.sh",
+        "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n",
+    );
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]").replace(
+            "[defaults]",
+            "[email]\nenabled = false\nfrom = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 1\n\n[defaults]",
+        ),
+    );
+    f.jobs(
+        "[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n\
+         contact = [\"a@example.com\", \"b@example.com\"]\nfailures_before_notify = 1\n",
+    );
+    f.tick("minute");
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(
+        log.contains("recorded, not sent") && log.contains("a@example.com, b@example.com"),
+        "{log}"
+    );
+    assert!(!log.contains("delivered through email"), "{log}");
+    let notes: Vec<_> = f
+        .history()
+        .into_iter()
+        .filter(|e| e["event"] == "notify")
+        .collect();
+    assert_eq!(notes.len(), 1);
+    let m = notes[0]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("recorded, not sent (email off), for a@example.com, b@example.com: "),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_removed_jobs_state_is_marked_dropped_after_a_week_and_validate_says_so() {
+    let f = Fixture::new();
+    ok_script(&f);
+    f.jobs(
+        "[[job]]\nname = \"old\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\n\
+         [[job]]\nname = \"kept\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\n",
+    );
+    f.tick("minute");
+    assert!(f.job_state("old").is_object());
+    f.jobs("[[job]]\nname = \"kept\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\n");
+    let out = stdout(&f.run_ok(&["validate"], 0));
+    assert!(
+        out.contains("no longer configured: \"old\": its state is dropped in 7d"),
+        "{out}"
+    );
+    f.tick("minute");
+    let left = f.job_state("old")["left_config"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Pretend the job left eight days ago: the next tick drops its state, not its history.
+    let mut state = f.state();
+    let eight_days_ago = chrono::Utc::now() - chrono::Duration::days(8);
+    state["jobs"]["old"]["left_config"] = serde_json::json!(eight_days_ago);
+    f.write("state.json", &state.to_string());
+    assert!(!left.is_empty());
+    f.tick("minute");
+    assert!(f.state()["jobs"].get("old").is_none(), "{}", f.state());
+    assert!(f.job_state("kept").is_object());
+    assert!(f
+        .history()
+        .iter()
+        .any(|e| e["job"] == "old" && e["event"] == "result"));
+    let out = stdout(&f.run_ok(&["validate"], 0));
+    assert!(!out.contains("no longer configured"), "{out}");
+}

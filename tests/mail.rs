@@ -416,3 +416,78 @@ async fn send_raw_delivers_the_given_subject_and_body_to_every_address() {
     );
     assert!(messages[0].contains("probe body"));
 }
+
+#[tokio::test]
+async fn accept_invalid_certs_also_accepts_a_cn_only_certificate_reached_by_ip() {
+    let server = MailServer::start_with_cn_only_certificate();
+    // The servers' certificate really names no IP and no DNS name but its CN.
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&server.ca_file)
+        .output()
+        .expect("openssl runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("CN = mail.checker.test") || text.contains("CN=mail.checker.test"),
+        "{text}"
+    );
+    assert!(!text.contains("Subject Alternative Name"), "{text}");
+    for security in [Security::Tls, Security::StartTls] {
+        let mut settings = email(&server, security);
+        assert_eq!(settings.smtp_host, "127.0.0.1", "reached by IP");
+        settings.ca_file = None;
+        settings.accept_invalid_certs = true;
+        assert_eq!(
+            send(&settings, &alert(&[&server.user]), SendOptions::default()).await,
+            Ok(Delivered::Sent),
+            "{security:?}: {}",
+            server.log_tail()
+        );
+    }
+    assert_eq!(server.wait_for_messages(2, WAIT).len(), 2);
+}
+
+#[tokio::test]
+async fn one_refused_recipient_among_several_does_not_keep_the_alert_from_the_others() {
+    let server = MailServer::start();
+    let outcome = send(
+        &email(&server, Security::StartTls),
+        &alert(&[
+            "checker+a@localhost",
+            "nobody@localhost",
+            "checker+b@localhost",
+        ]),
+        SendOptions::default(),
+    )
+    .await;
+    let Ok(Delivered::SentExcept(refused)) = outcome else {
+        panic!("expected a delivery with one refusal, got {outcome:?}");
+    };
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].recipient, "nobody@localhost");
+    assert!(
+        refused[0].reply.starts_with("550") && refused[0].reply.contains("nobody@localhost"),
+        "the server's own reply: {}",
+        refused[0].reply
+    );
+    let messages = server.wait_for_messages(2, WAIT);
+    let delivered_to: Vec<String> = messages
+        .iter()
+        .filter_map(|m| header(m, "Delivered-To"))
+        .collect();
+    assert!(
+        delivered_to.iter().any(|d| d.contains("checker+a@"))
+            && delivered_to.iter().any(|d| d.contains("checker+b@")),
+        "{delivered_to:?}"
+    );
+    // Every recipient refused: still the permanent error it always was.
+    let err = send(
+        &email(&server, Security::StartTls),
+        &alert(&["nobody@localhost", "nobody2@localhost"]),
+        SendOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DeliveryError::Permanent(_)), "{err:?}");
+    assert_eq!(server.messages().len(), 2);
+}

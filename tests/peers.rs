@@ -972,3 +972,159 @@ command = [\"./fake-ssh.sh\"]
     assert!(!f.path().join("state.json").exists(), "`peers` wrote state");
     assert!(!f.path().join("history").exists(), "`peers` wrote history");
 }
+
+#[test]
+fn serve_refuses_an_address_it_cannot_listen_on_with_exit_2_and_colon_port_means_every_address() {
+    let f = instance("1m", "");
+    f.tick("minute");
+    let out = f.run(&["serve", "--listen", "999.1.1.1:5000"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        stderr(&out).contains("cannot listen on \"999.1.1.1:5000\""),
+        "{}",
+        stderr(&out)
+    );
+    // A port another program holds.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let out = f.run(&["serve", "--listen", &addr]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("already in use"), "{}", stderr(&out));
+    let out = f.run(&["serve", "--listen", ":notaport"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // `:PORT`: every address, loopback included.
+    let mut child = f
+        .cmd()
+        .args(["serve", "--listen", ":0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let running = Running {
+        port: line
+            .trim()
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}")),
+        child,
+    };
+    assert!(
+        line.contains("http://[::]:") || line.contains("http://0.0.0.0:"),
+        "{line}"
+    );
+    let (status, body) = p::get(running.port, "/", &[]);
+    assert_eq!((status, body.as_str()), (200, "True"));
+}
+
+/// A "peer" that answers 200 with a page quoting the Authorization header it was sent.
+fn echoing_peer() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut auth = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if line.to_ascii_lowercase().starts_with("authorization:") {
+                        auth = line.trim().to_string();
+                    }
+                }
+                let body = format!("Hello. You sent {auth}");
+                let mut conn = conn;
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_peer_echoing_the_bearer_token_never_gets_it_into_state_history_log_alerts_or_output() {
+    let token = "PeerBearer-9f3kQ2xZ";
+    let port = echoing_peer();
+    let f = Fixture::new();
+    f.write(
+        "settings.toml",
+        &format!(
+            "{}\n[[peers]]\nname = \"echo\"\nurl = \"http://127.0.0.1:{port}/\"\nadmin = \"admin@example.com\"\ntoken = \"{token}\"\nfrequency = \"minute\"\nnotify = [\"capture\"]\ntimeout = \"5s\"\n",
+            common::BASE_SETTINGS
+        ),
+    );
+    let mut seen = String::new();
+    let out = f.run_ok(&["-d", "-v", "-c", "minute"], 0);
+    seen += &stdout(&out);
+    seen += &stderr(&out);
+    let alerts = alerts_about(&f, "peer echo");
+    assert_eq!(alerts.len(), 1, "the unexpected answer is alerted");
+    for args in [
+        &["peers"][..],
+        &["peers", "--json"],
+        &["status"],
+        &["status", "--json"],
+        &["history", "--json"],
+        &["run-once", "--json", "peer echo"],
+    ] {
+        let out = f.run(args);
+        seen += &stdout(&out);
+        seen += &stderr(&out);
+    }
+    seen += &std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    seen += &std::fs::read_to_string(f.path().join("state.json")).unwrap();
+    seen += &std::fs::read_to_string(f.path().join("alerts.jsonl")).unwrap();
+    for e in f.history() {
+        seen += &e.to_string();
+    }
+    assert!(
+        seen.contains("You sent authorization: Bearer ***"),
+        "the echo is kept, masked: {seen}"
+    );
+    assert!(!seen.contains(token), "the token leaked:\n{seen}");
+}
+
+#[test]
+fn mail_proven_long_ago_goes_stale_and_peers_hear_mail_problem_saying_why() {
+    let f = instance(
+        "10m",
+        "\n[email]\nenabled = true\nfrom = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 1\n\
+         smtp_security = \"none\"\nimap_host = \"127.0.0.1\"\nimap_port = 1\nimap_security = \"none\"\nself_check = \"hour\"\n",
+    );
+    f.tick("minute");
+    let set_checked = |ago: chrono::Duration| {
+        let mut state = f.state();
+        state["mail"]["ok"] = serde_json::json!(true);
+        state["mail"]["checked_at"] = serde_json::json!(chrono::Utc::now() - ago);
+        f.write("state.json", &state.to_string());
+    };
+    set_checked(chrono::Duration::minutes(90));
+    let v = json(&stdout(&f.run_ok(&["peer-status", "--json"], 0)));
+    assert_eq!(v["status"], "True", "{v}");
+    set_checked(chrono::Duration::hours(3));
+    let v = json(&stdout(&f.run_ok(&["peer-status", "--json"], 1)));
+    assert_eq!(v["status"], "MailProblem", "{v}");
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("mail not proven to work for 3h")
+            && detail.contains("twice the self-check interval (2h)"),
+        "{detail}"
+    );
+    let server = p::serve(&f);
+    assert_eq!(
+        p::get(server.port, "/", &[]),
+        (200, "MailProblem".to_string())
+    );
+}

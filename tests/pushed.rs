@@ -769,3 +769,17 @@ fn a_report_during_a_long_tick_does_not_wait_for_the_ticks_checks() {
     assert_eq!(f.job_state("pushed")["total_attempts"], 20);
     assert_eq!(f.job_state("pushed")["total_count"], (0..20).sum::<u64>());
 }
+
+#[test]
+fn summed_counts_saturate_at_the_largest_number_instead_of_wrapping() {
+    let f = Fixture::new();
+    f.jobs(&passive("fastdl", ""));
+    let max = u64::MAX.to_string();
+    report(&f, &["fastdl", "--ok", "--count", &max]);
+    report(&f, &["fastdl", "--ok", "--count", "5"]);
+    report(&f, &["fastdl", "--ok", "--count", &max]);
+    assert_eq!(f.job_state("fastdl")["total_count"], u64::MAX);
+    let out = f.run_ok(&["status", "--json"], 0);
+    let v: Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    assert_eq!(v["jobs"][0]["total_count"], u64::MAX, "{v}");
+}

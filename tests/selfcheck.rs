@@ -522,3 +522,85 @@ fn email_subject_and_body_follow_their_templates_and_a_bad_one_is_a_validate_err
         "{err}"
     );
 }
+
+#[test]
+fn a_self_check_longer_than_the_tick_deadline_is_cut_short_as_not_checked() {
+    let m = MailServer::start();
+    let f = Fixture::new();
+    // Sent from another address than the account searched for: the probe arrives but
+    // is never found, so the self-check would poll for the whole minute of its wait.
+    let s = settings(&m, &Opts::new(&m), false)
+        .replacen(
+            &format!("from = \"{}\"", m.user),
+            "from = \"checker+elsewhere@localhost\"",
+            1,
+        )
+        .replace("self_check_wait = \"10s\"", "self_check_wait = \"60s\"")
+        .replace(
+            "delivery_retry = \"1s\"",
+            "delivery_retry = \"1s\"\ntick_deadline = \"3s\"",
+        );
+    f.write("settings.toml", &s);
+    let start = Instant::now();
+    f.tick("hour");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(15), "the tick took {took:?}");
+    let mail = f.state()["mail"].clone();
+    assert!(mail["ok"].is_null(), "not checked is not a failure: {mail}");
+    assert!(mail["last_self_check"].is_string(), "{mail}");
+    let events = self_check_events(&f);
+    assert_eq!(events.len(), 1);
+    assert!(events[0]["ok"].is_null(), "{}", events[0]);
+    assert!(
+        events[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not checked: the tick deadline (3s) came before the self-check finished"),
+        "{}",
+        events[0]
+    );
+    assert!(f.alerts().is_empty(), "no alert about mail");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["peer-status", "--json"], 0))).unwrap();
+    assert_eq!(v["status"], "True", "{v}");
+}
+
+#[test]
+fn a_refused_recipient_is_recorded_in_the_history_with_the_servers_reply_and_the_others_get_the_alert(
+) {
+    let m = MailServer::start();
+    let f = Fixture::new();
+    let mut o = Opts::new(&m);
+    o.self_check = "never";
+    f.write("settings.toml", &settings(&m, &o, false));
+    failing_job(
+        &f,
+        "contact = [\"checker+a@localhost\", \"nobody@localhost\", \"checker+b@localhost\"]",
+    );
+    f.tick("minute");
+    assert_eq!(m.wait_for_messages(2, Duration::from_secs(10)).len(), 2);
+    let history = f.history();
+    let notify: Vec<_> = history.iter().filter(|e| e["event"] == "notify").collect();
+    assert_eq!(notify.len(), 1, "{history:?}");
+    assert_eq!(notify[0]["ok"], true);
+    assert!(
+        notify[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused for 1 of 3 recipient(s): nobody@localhost"),
+        "{}",
+        notify[0]
+    );
+    let refused: Vec<_> = history
+        .iter()
+        .filter(|e| e["event"] == "error" && e["channel"] == "email")
+        .collect();
+    assert_eq!(refused.len(), 1, "{history:?}");
+    let text = refused[0]["message"].as_str().unwrap();
+    assert!(
+        text.contains("nobody@localhost: the server refused it: 550"),
+        "{text}"
+    );
+    assert!(f.state()["outbox"].as_array().unwrap().is_empty());
+    assert_eq!(f.state()["mail"]["ok"], true);
+}

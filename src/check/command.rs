@@ -50,14 +50,18 @@ pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Finished, Outc
         return Err(Outcome::fail("the command is empty"));
     };
     if let Some(cwd) = &spec.cwd {
-        if !cwd.is_dir() {
+        let dir = cwd.clone();
+        let is_dir = tokio::task::spawn_blocking(move || dir.is_dir())
+            .await
+            .unwrap_or(false);
+        if !is_dir {
             return Err(Outcome::fail(format!(
                 "working directory {} does not exist",
                 cwd.display()
             )));
         }
     }
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::saturating::instant_in(timeout);
 
     let mut command = Command::new(program);
     command
@@ -326,5 +330,39 @@ mod tests {
         let (message, perf) = split_output("just text\nmore text\n");
         assert_eq!(message, "just text");
         assert!(perf.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! A plugin can print anything and exit with anything: judging it never panics, and the
+    //! message stays one bounded line-ish text.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_output_and_exit_status_are_judged_without_panicking(
+            out in proptest::collection::vec(any::<u8>(), 0..512),
+            err in proptest::collection::vec(any::<u8>(), 0..256),
+            raw_status in any::<i32>(),
+            warning_is_failure in any::<bool>(),
+        ) {
+            let o = judge(ExitStatus::from_raw(raw_status), &out, &err, warning_is_failure);
+            prop_assert!(!o.message.is_empty());
+            prop_assert!(o.message.len() <= MESSAGE_CAP + 128, "{}", o.message.len());
+            prop_assert!(!o.ok || matches!(ExitStatus::from_raw(raw_status).code(), Some(0 | 1)));
+        }
+
+        #[test]
+        fn plugin_like_output_splits_without_panicking(
+            text in "([A-Z]{0,8}[:\\- ]{0,2}[ -~]{0,40}(\\|[ -~]{0,40})?\n?){0,4}"
+        ) {
+            let (message, perf) = split_output(&text);
+            prop_assert!(!message.contains('\n'));
+            let _ = perfdata::parse(&perf);
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! `expect`ed value is among the answers. A server that does not answer is transient; a
 //! name that does not exist or has no such records is not.
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
@@ -32,9 +33,14 @@ pub async fn check(spec: &DnsSpec, timeout: Duration) -> Outcome {
 
 async fn lookup(spec: &DnsSpec, timeout: Duration) -> Outcome {
     let what = format!("{} {}", spec.query, spec.record.as_str());
-    let resolver = match resolver(spec, timeout) {
-        Ok(r) => r,
-        Err(message) => return Outcome::fail(message),
+    // Building a resolver reads /etc/resolv.conf (once per run, see `system_conf`) and
+    // /etc/hosts: on the blocking pool, not on the async workers the other checks share.
+    let owned = spec.clone();
+    let built = tokio::task::spawn_blocking(move || resolver(&owned, timeout)).await;
+    let resolver = match built {
+        Ok(Ok(r)) => r,
+        Ok(Err(message)) => return Outcome::fail(message),
+        Err(e) => return Outcome::fail(format!("cannot set up the resolver: {e}")),
     };
     let mut name = match Name::from_utf8(&spec.query) {
         Ok(n) => n,
@@ -86,9 +92,12 @@ fn resolver(spec: &DnsSpec, timeout: Duration) -> Result<TokioResolver, String> 
             builder.options_mut().use_hosts_file = ResolveHosts::Never;
             builder
         }
-        None => TokioResolver::builder(provider).map_err(|e| {
-            format!("cannot read the system resolver configuration (/etc/resolv.conf): {e}")
-        })?,
+        None => {
+            let (config, options) = system_conf()?;
+            let mut builder = TokioResolver::builder_with_config(config, provider);
+            *builder.options_mut() = options;
+            builder
+        }
     };
     let opts: &mut ResolverOpts = builder.options_mut();
     opts.timeout = timeout;
@@ -96,6 +105,17 @@ fn resolver(spec: &DnsSpec, timeout: Duration) -> Result<TokioResolver, String> 
     opts.attempts = 1;
     opts.preserve_intermediates = true;
     Ok(builder.build())
+}
+
+/// The system resolver configuration, read once per run.
+fn system_conf() -> Result<(ResolverConfig, ResolverOpts), String> {
+    static CONF: OnceLock<Result<(ResolverConfig, ResolverOpts), String>> = OnceLock::new();
+    CONF.get_or_init(|| {
+        hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+            format!("cannot read the system resolver configuration (/etc/resolv.conf): {e}")
+        })
+    })
+    .clone()
 }
 
 fn record_type(r: DnsRecord) -> RecordType {

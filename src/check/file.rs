@@ -71,8 +71,7 @@ pub fn judge(spec: &FileSpec, meta: &std::fs::Metadata, now: SystemTime) -> Outc
 
 /// "42s", "3m 20s", "2h 5m", "4d 1h".
 fn human_age(d: Duration) -> String {
-    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-    crate::duration::humanize(chrono::Duration::seconds(secs))
+    crate::duration::humanize(crate::saturating::delta(d))
 }
 
 /// "512 B", "1.5 KiB (1536 B)", "2.0 MiB (2097152 B)".
@@ -108,6 +107,12 @@ mod tests {
         assert_eq!(
             human_age(Duration::from_secs(2 * 3600 + 5 * 60 + 7)),
             "2h 5m"
+        );
+        // A modification time at the far end of what a file system stores.
+        assert!(
+            human_age(Duration::MAX).ends_with('h'),
+            "{}",
+            human_age(Duration::MAX)
         );
     }
 }

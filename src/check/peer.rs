@@ -44,6 +44,10 @@ pub async fn ask(spec: &PeerSpec, timeout: Duration, clients: &Clients) -> Answe
             .message
             .push_str(&format!(" ({})", human(started.elapsed())));
     }
+    // A peer may echo what it was sent (its `Authorization` header, say): no configured
+    // secret is quoted on.
+    answer.answer = crate::redact::string(answer.answer);
+    answer.outcome.message = crate::redact::string(answer.outcome.message);
     answer
 }
 
@@ -240,5 +244,60 @@ mod tests {
         let page = "x".repeat(5000);
         let a = judge(&page);
         assert!(a.outcome.message.len() < 200, "{}", a.outcome.message);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! A peer can answer anything: judging it never panics, only an answer with the word
+    //! `True` (and no problem word) is healthy, and what is quoted from it stays short.
+    use super::*;
+    use proptest::prelude::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn bounded(a: &Answer) -> bool {
+        a.answer.chars().count() <= QUOTE_CAP + 20 && a.outcome.message.len() <= 600
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_body_is_judged_without_panicking(body in any::<String>()) {
+            let a = judge(&body);
+            prop_assert!(bounded(&a), "{a:?}");
+            if a.outcome.ok {
+                prop_assert!(contains_word(body.trim(), "True"));
+            }
+        }
+
+        #[test]
+        fn status_words_in_any_surroundings_are_judged_without_panicking(
+            before in "[ -~\n]{0,20}",
+            word in "(True|MailProblem|JobProblem|Maintenance|true|TRUE|)",
+            after in "[ -~\n]{0,20}",
+        ) {
+            let body = format!("{before}{word}{after}");
+            let a = judge(&body);
+            prop_assert!(bounded(&a), "{a:?}");
+            let problem = contains_word(body.trim(), "MailProblem")
+                || contains_word(body.trim(), "JobProblem");
+            prop_assert_eq!(a.outcome.ok, contains_word(body.trim(), "True") && !problem);
+        }
+
+        #[test]
+        fn any_command_output_is_judged_without_panicking(
+            stdout in proptest::collection::vec(any::<u8>(), 0..300),
+            stderr in proptest::collection::vec(any::<u8>(), 0..300),
+            raw_status in any::<i32>(),
+        ) {
+            let done = Finished {
+                status: std::process::ExitStatus::from_raw(raw_status),
+                stdout,
+                stderr,
+            };
+            let a = from_command(&done);
+            prop_assert!(a.outcome.message.len() <= 600, "{a:?}");
+        }
     }
 }

@@ -248,3 +248,51 @@ mod tests {
         assert_eq!(parse("é=1€")[0].uom.as_deref(), Some("€"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Plugin output is untrusted: whatever it is, parsing never panics, and what it keeps
+    //! can be stored (JSON has no NaN or infinity).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(text: &str) {
+        let got = parse(text);
+        for d in &got {
+            assert!(!d.label.is_empty(), "{text:?}: {d:?}");
+            assert!(d.value.is_finite(), "{text:?}: {d:?}");
+            assert!(d.min.is_none_or(f64::is_finite) && d.max.is_none_or(f64::is_finite));
+        }
+        assert!(serde_json::to_string(&got).is_ok(), "{text:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_parses_without_panicking(text in any::<String>()) {
+            check(&text);
+        }
+
+        #[test]
+        fn perfdata_like_text_parses_without_panicking(
+            text in "[ \t'=;.,%+eEU0-9a-z\\-€é~@:]{0,120}"
+        ) {
+            check(&text);
+        }
+
+        #[test]
+        fn items_built_from_parts_parse_without_panicking(
+            items in proptest::collection::vec(
+                ("'?[a-z' é]{0,6}'?", "[-+]?[0-9.,eE]{0,8}", "[a-zA-Z%€]{0,3}", "(;[-0-9.:~@]{0,5}){0,5}"),
+                0..6,
+            )
+        ) {
+            let text: Vec<String> = items
+                .iter()
+                .map(|(l, v, u, rest)| format!("{l}={v}{u}{rest}"))
+                .collect();
+            check(&text.join(" "));
+        }
+    }
+}

@@ -39,7 +39,7 @@ struct Progress {
 /// Runs every job in `jobs`; returns one entry per job, in the same order: `Some(result)`,
 /// or `None` when the deadline passed before the check could even start.
 pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResult>> {
-    let deadline = Instant::now() + opts.deadline;
+    let deadline = crate::saturating::instant_in(opts.deadline);
     let semaphore = Arc::new(Semaphore::new(opts.max_concurrency.max(1)));
     let clients = Arc::new(Clients::new());
     let progress: Vec<Arc<Mutex<Progress>>> = jobs.iter().map(|_| Arc::default()).collect();
@@ -130,7 +130,12 @@ pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResu
             earlier_attempts: earlier,
         });
     }
+    // Whatever a target echoed (a password in an error page), no configured secret is
+    // reported, stored or printed.
     results
+        .into_iter()
+        .map(|r| r.map(crate::redact::value))
+        .collect()
 }
 
 /// One job: attempts until success, a failure a retry will not mend, the retries are
@@ -156,8 +161,11 @@ async fn run_job(
         }
         let wait = backoff(job.retry_backoff, attempt);
         // A retry that cannot begin before the deadline would only replace a real
-        // failure with "not finished".
-        if Instant::now() + wait >= deadline {
+        // failure with "not finished" (nor can one too far off to compute).
+        if Instant::now()
+            .checked_add(wait)
+            .is_none_or(|t| t >= deadline)
+        {
             break outcome;
         }
         earlier.push(Attempt {

@@ -12,7 +12,6 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig};
 use tokio::net::{lookup_host, TcpStream};
-use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 use super::{timed_out, Outcome};
@@ -20,7 +19,7 @@ use crate::config::TlsCertSpec;
 
 pub async fn check(spec: &TlsCertSpec, timeout: Duration) -> Outcome {
     let target = format!("{}:{}", spec.host, spec.port);
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::saturating::instant_in(timeout);
     let server_name = match ServerName::try_from(spec.sni.clone()) {
         Ok(name) => name,
         Err(_) => return Outcome::fail(format!("{:?} is not a valid TLS server name", spec.sni)),
@@ -187,10 +186,9 @@ fn verify_chain(
     name: &ServerName<'static>,
 ) -> Result<(), String> {
     let roots = crate::tls::roots(spec.ca_file.as_deref())?;
-    let verifier =
-        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crate::tls::provider())
-            .build()
-            .map_err(|e| format!("cannot set up verification: {e}"))?;
+    let verifier = WebPkiServerVerifier::builder_with_provider(roots, crate::tls::provider())
+        .build()
+        .map_err(|e| format!("cannot set up verification: {e}"))?;
     let Some((leaf, intermediates)) = chain.split_first() else {
         return Err("no certificate".into());
     };

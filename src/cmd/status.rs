@@ -67,7 +67,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
         if e.ok == Some(true) {
             w.ok += 1;
         }
-        w.count += e.count.unwrap_or(0);
+        w.count = w.count.saturating_add(e.count.unwrap_or(0));
     }
     let empty = Window::default();
     let rows: Vec<JobRow> = config

@@ -71,6 +71,17 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
                 println!("{c:<width$}  delivered");
                 ev.message = Some("test notification delivered".into());
             }
+            Ok(Delivered::SentExcept(refused)) => {
+                let who: Vec<String> = refused
+                    .iter()
+                    .map(|r| format!("{} ({})", r.recipient, r.reply))
+                    .collect();
+                println!("{c:<width$}  delivered, but refused for {}", who.join(", "));
+                ev.message = Some(format!(
+                    "test notification delivered, but refused for {}",
+                    who.join(", ")
+                ));
+            }
             Ok(Delivered::Recorded) => {
                 println!("{c:<width$}  recorded, not sent (email is off or --nomail)");
                 ev.message = Some("test notification recorded, not sent (email off)".into());

@@ -73,5 +73,17 @@ pub fn run(path: &Path) -> Result<u8, AppError> {
     for line in crate::notify::http::describe_channels(&config) {
         println!("  {line}");
     }
+    // Jobs the state still holds that are gone from the settings: their state goes.
+    let store = crate::state::Store::new(&config.general.state_file, config.general.lock_timeout);
+    if let Ok(state) = store.read() {
+        let now = chrono::Utc::now();
+        for (name, at) in crate::tick::removed_jobs(&config, &state, now) {
+            println!(
+                "  no longer configured: {name:?}: its state is dropped in {} ({}); its history stays",
+                crate::duration::humanize(at - now),
+                at.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+    }
     Ok(0)
 }

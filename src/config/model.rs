@@ -73,6 +73,85 @@ impl Config {
         self.jobs.iter().find(|j| j.name == name)
     }
 
+    /// Every secret of the configuration, for masking in whatever checker stores, prints,
+    /// logs or forwards (`crate::redact`): passwords, tokens, user keys, webhook URLs and
+    /// headers, and the credentials inside configured URLs (userinfo passwords, key-like
+    /// query values), credential-looking headers of http jobs and credential-named `env`
+    /// values of commands.
+    pub fn secrets(&self) -> Vec<String> {
+        fn header(out: &mut Vec<String>, value: &str) {
+            out.push(value.to_string());
+            // "Bearer abc": the credential alone too, as a server may echo just that.
+            if let Some((_, cred)) = value.trim().split_once(' ') {
+                out.push(cred.trim().to_string());
+            }
+        }
+        fn env(out: &mut Vec<String>, env: &BTreeMap<String, String>) {
+            for (k, v) in env {
+                if crate::redact::sensitive_name(k) {
+                    out.push(v.clone());
+                }
+            }
+        }
+        let mut out: Vec<String> = Vec::new();
+        let secret = |out: &mut Vec<String>, s: &Secret| out.push(s.expose().to_string());
+        for s in [
+            &self.email.password,
+            &self.email.imap_password,
+            &self.serve.token,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            secret(&mut out, s);
+        }
+        if let Some(p) = &self.pushover {
+            secret(&mut out, &p.token);
+            secret(&mut out, &p.user);
+            out.extend(crate::redact::url_credentials(&p.api_url));
+        }
+        for w in &self.webhooks {
+            secret(&mut out, &w.url);
+            out.extend(crate::redact::url_credentials(w.url.expose()));
+            for (_, v) in &w.headers {
+                header(&mut out, v.expose());
+            }
+            if let Some(t) = &w.token {
+                secret(&mut out, t);
+            }
+        }
+        for c in &self.commands {
+            env(&mut out, &c.env);
+        }
+        for j in &self.jobs {
+            match &j.kind {
+                JobKind::Http(h) => {
+                    out.extend(crate::redact::url_credentials(&h.url));
+                    for (k, v) in &h.headers {
+                        if crate::redact::sensitive_name(k) {
+                            header(&mut out, v);
+                        }
+                    }
+                }
+                JobKind::Command(c) => env(&mut out, &c.env),
+                JobKind::Peer(p) => {
+                    if let Some(t) = &p.token {
+                        secret(&mut out, t);
+                    }
+                    match &p.target {
+                        PeerTarget::Url(u) => out.extend(crate::redact::url_credentials(u)),
+                        PeerTarget::Command(c) => env(&mut out, &c.env),
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Every channel name a job may list in `notify`.
     pub fn channel_names(&self) -> Vec<String> {
         let mut names = vec!["email".to_string()];

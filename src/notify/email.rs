@@ -1,6 +1,8 @@
 //! The email channel: one alert, one message over SMTP (STARTTLS, implicit TLS or plain,
 //! with AUTH), and the wording of every way a delivery can fail, sorted into transient
-//! (kept in the outbox) and permanent (dropped) as SPEC §5 and §7 require.
+//! (kept in the outbox) and permanent (dropped) as SPEC §5 and §7 require. A recipient the
+//! server refuses does not cost the others their copy: they get it, and the refusal is
+//! reported with the server's reply.
 
 use std::error::Error as StdError;
 use std::io;
@@ -12,7 +14,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Alert, Delivered, DeliveryError, SendOptions};
+use super::{Alert, Delivered, DeliveryError, Refusal, SendOptions};
 use crate::config::{Email, Security};
 
 /// Sends `alert` to its recipients, or only logs it when email is off.
@@ -28,7 +30,14 @@ pub async fn send(
         } else {
             "email disabled in settings"
         };
-        log::info!("not sending email ({why}): {subject}");
+        log::info!(
+            "email off ({why}): recorded, not sent, for {}: {subject}",
+            if alert.recipients.is_empty() {
+                "no recipient".to_string()
+            } else {
+                alert.recipients.join(", ")
+            }
+        );
         return Ok(Delivered::Recorded);
     }
     if alert.recipients.is_empty() {
@@ -41,9 +50,103 @@ pub async fn send(
         subject.push_str(&thread_buster());
     }
     let body = email.templates.body(alert, "email");
-    send_raw(email, &alert.recipients, &subject, &body).await?;
-    log::info!("sent email to {}: {subject}", alert.recipients.join(", "));
-    Ok(Delivered::Sent)
+    let refused = send_each(email, &alert.recipients, &subject, &body).await?;
+    if refused.is_empty() {
+        log::info!("sent email to {}: {subject}", alert.recipients.join(", "));
+        return Ok(Delivered::Sent);
+    }
+    for r in &refused {
+        log::warn!(
+            "email to {} refused by the server: {}",
+            r.recipient,
+            r.reply
+        );
+    }
+    Ok(Delivered::SentExcept(refused))
+}
+
+/// Sends one message to every address in `to`. When the server refuses a recipient (a
+/// refusal ends the whole SMTP transaction), the message goes to each recipient on its
+/// own, at once: the ones it takes get it, and the ones it refuses come back with its
+/// reply. Fails only when no recipient got it.
+pub async fn send_each(
+    email: &Email,
+    to: &[String],
+    subject: &str,
+    body: &str,
+) -> Result<Vec<Refusal>, DeliveryError> {
+    let message = build_message(email, to, subject, body)?;
+    let transport = transport(email)?;
+    let server = format!("{}:{}", email.smtp_host, email.smtp_port);
+    let raw = message.formatted();
+    let envelope = message.envelope();
+    let whole = match send_limited(email, &transport, envelope, &raw, &server).await {
+        Ok(()) => return Ok(Vec::new()),
+        Err(e) => e,
+    };
+    let recipients = envelope.to();
+    if recipients.len() < 2 || !matches!(whole.0, DeliveryError::Permanent(_)) {
+        return Err(whole.0);
+    }
+    let from = envelope.from().cloned();
+    let (transport, server, raw) = (&transport, &server, &raw);
+    let sends = recipients.iter().map(|rcpt| {
+        let from = from.clone();
+        async move {
+            let envelope = lettre::address::Envelope::new(from, vec![rcpt.clone()])
+                .map_err(|e| (DeliveryError::Permanent(e.to_string()), e.to_string()))?;
+            send_limited(email, transport, &envelope, raw, server).await
+        }
+    });
+    let outcomes = futures_util::future::join_all(sends).await;
+    let delivered = outcomes.iter().filter(|o| o.is_ok()).count();
+    if delivered == 0 {
+        return Err(whole.0);
+    }
+    Ok(recipients
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(rcpt, o)| {
+            o.err().map(|(err, reply)| Refusal {
+                recipient: rcpt.to_string(),
+                reply: match err {
+                    DeliveryError::Permanent(_) => reply,
+                    DeliveryError::Transient(m) => format!("{m} (not retried: the others got it)"),
+                },
+            })
+        })
+        .collect())
+}
+
+/// One SMTP transaction for `envelope`, under the email timeout. The error comes with
+/// the server's reply alone ("550 5.1.1 <x@y>: Recipient address rejected"), when there
+/// was one, besides the full message.
+async fn send_limited(
+    email: &Email,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    envelope: &lettre::address::Envelope,
+    raw: &[u8],
+    server: &str,
+) -> Result<(), (DeliveryError, String)> {
+    match tokio::time::timeout(email.timeout, transport.send_raw(envelope, raw)).await {
+        Ok(Ok(_response)) => Ok(()),
+        Ok(Err(e)) => {
+            let err = classify(&e, server, email);
+            let reply = match e.status() {
+                Some(code) => format!("{code} {}", source_text(&e)).trim().to_string(),
+                None => err.message().to_string(),
+            };
+            Err((err, reply))
+        }
+        Err(_elapsed) => {
+            let err = DeliveryError::Transient(format!(
+                "SMTP {server}: {}",
+                crate::check::timed_out(email.timeout)
+            ));
+            let reply = err.message().to_string();
+            Err((err, reply))
+        }
+    }
 }
 
 /// Sends one plain-text message from `email.from` to `to` with the settings' SMTP server,
@@ -136,28 +239,17 @@ fn transport(email: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, Delive
 }
 
 fn tls_parameters(email: &Email) -> Result<TlsParameters, DeliveryError> {
+    // "Accept any certificate" (README) means any: also one issued for another name,
+    // or for none but its CN, as self-signed servers reached by IP often have.
     let mut builder = TlsParameters::builder(email.smtp_host.clone())
-        .dangerous_accept_invalid_certs(email.accept_invalid_certs);
+        .dangerous_accept_invalid_certs(email.accept_invalid_certs)
+        .dangerous_accept_invalid_hostnames(email.accept_invalid_certs);
     if let Some(path) = &email.ca_file {
-        // Settings problems: transient, so alerts queued meanwhile go out once fixed.
-        let pem = std::fs::read(path).map_err(|e| {
-            DeliveryError::Transient(format!(
-                "email.ca_file {}: cannot read: {e}",
-                path.display()
-            ))
-        })?;
-        let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
-            .collect::<Result<_, _>>()
-            .map_err(|e| {
-                DeliveryError::Transient(format!("email.ca_file {}: not PEM: {e}", path.display()))
-            })?;
-        if certs.is_empty() {
-            return Err(DeliveryError::Transient(format!(
-                "email.ca_file {}: no certificate in it (expected PEM \"BEGIN CERTIFICATE\" blocks)",
-                path.display()
-            )));
-        }
-        for der in certs {
+        // Read once per run, before any send (`tls::preload`). Settings problems are
+        // transient, so alerts queued meanwhile go out once fixed.
+        let certs = crate::tls::ca_certs(path)
+            .map_err(|e| DeliveryError::Transient(format!("email.ca_file: {e}")))?;
+        for der in certs.iter() {
             let cert = Certificate::from_der(der.to_vec()).map_err(|e| {
                 DeliveryError::Transient(format!(
                     "email.ca_file {}: unusable certificate: {e}",

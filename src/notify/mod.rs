@@ -172,11 +172,20 @@ impl std::fmt::Display for DeliveryError {
 }
 
 /// How a delivery that did not fail went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
     Sent,
     /// Email is off (`enabled = false` or `--nomail`): logged and recorded, not sent.
     Recorded,
+    /// Sent to some recipients; the server refused the others (each with its reply).
+    SentExcept(Vec<Refusal>),
+}
+
+/// A recipient the mail server would not take, and what it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub recipient: String,
+    pub reply: String,
 }
 
 /// Options that come from the command line rather than the settings.
@@ -192,6 +201,10 @@ pub async fn deliver(
     alert: &Alert,
     opts: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
+    // Whatever a message says (a server's echo, a pushed message), no configured secret
+    // leaves through any channel.
+    let masked = crate::redact::value(alert.clone());
+    let alert = &masked;
     if channel == "email" {
         return email::send(&config.email, alert, opts).await;
     }

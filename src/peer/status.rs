@@ -1,15 +1,18 @@
 //! The peer-status word (SPEC §6), what this instance tells its peers: `MailProblem` when
-//! email is on and the last self-check or delivery failed; else `JobProblem` when no tick
-//! finished within `stale_after` or the last one ended in error; else `True`. A pure
-//! function of the state, the settings and `now`, so tests control the clock.
+//! email is on and the last self-check or delivery failed, or when mail was last proven
+//! to work more than twice the self-check interval ago (an old "ok" no longer counts);
+//! else `JobProblem` when no tick finished within `stale_after` or the last one ended in
+//! error; else `True`. A pure function of the state, the settings and `now`, so tests
+//! control the clock.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, Frequency};
 use crate::duration::{format as short, humanize};
+use crate::schedule::Schedule;
 use crate::state::State;
 
 /// The three answers of the original's status site, spelled as it spells them.
@@ -36,6 +39,9 @@ pub struct Policy {
     pub servername: String,
     pub email_enabled: bool,
     pub stale_after: Duration,
+    /// How long a proof that mail works counts: twice the self-check interval. `None`
+    /// when the self-check is off (then nothing renews it, and it never expires).
+    pub mail_fresh_for: Option<Duration>,
 }
 
 impl Policy {
@@ -44,7 +50,21 @@ impl Policy {
             servername: config.general.servername.clone(),
             email_enabled: config.email.enabled,
             stale_after: config.general.stale_after,
+            mail_fresh_for: config
+                .email
+                .self_check
+                .map(|s| interval(s).saturating_mul(2)),
         }
+    }
+}
+
+/// How often a schedule comes round: its frequency's period, or its interval.
+fn interval(s: Schedule) -> Duration {
+    match s {
+        Schedule::Tick(Frequency::Minute) => Duration::from_secs(60),
+        Schedule::Tick(Frequency::Hour) => Duration::from_secs(3600),
+        Schedule::Tick(Frequency::Day | Frequency::DayNoon) => Duration::from_secs(86_400),
+        Schedule::Every(d) => d,
     }
 }
 
@@ -74,6 +94,8 @@ pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus
             .map(|t| format!(" ({} ago)", ago(t)))
             .unwrap_or_default();
         (Word::MailProblem, format!("cannot send mail: {why}{when}"))
+    } else if let Some(stale) = stale_mail(state, policy, now) {
+        (Word::MailProblem, stale)
     } else if let Some(problem) = job_problem(state, policy, now) {
         (Word::JobProblem, problem)
     } else {
@@ -103,6 +125,25 @@ pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus
             None
         },
     }
+}
+
+/// Why mail can no longer be said to work although it last did: the proof is older than
+/// twice the self-check interval (self-checks stopped, or keep being cut short).
+fn stale_mail(state: &State, policy: &Policy, now: DateTime<Utc>) -> Option<String> {
+    let fresh_for = policy.mail_fresh_for?;
+    if !policy.email_enabled || state.mail.ok != Some(true) {
+        return None;
+    }
+    let checked = state.mail.checked_at?;
+    // A check in the future (the clock was set back) counts as just now.
+    let age = (now - checked).to_std().unwrap_or(Duration::ZERO);
+    (age > fresh_for).then(|| {
+        format!(
+            "mail not proven to work for {}: the last good self-check or delivery is older than twice the self-check interval ({}); is the self-check running and finishing?",
+            humanize(now - checked),
+            short(fresh_for)
+        )
+    })
 }
 
 /// Why the jobs are not being run, if they are not.
@@ -155,7 +196,40 @@ mod tests {
             servername: "box".into(),
             email_enabled: email,
             stale_after: Duration::from_secs(180),
+            mail_fresh_for: None,
         }
+    }
+
+    #[test]
+    fn an_ok_older_than_twice_the_self_check_interval_no_longer_counts() {
+        let hourly = Policy {
+            mail_fresh_for: Some(Duration::from_secs(2 * 3600)),
+            ..policy(true)
+        };
+        let now = at(100);
+        let mut s = state(Some(90), false, Some(true));
+        s.mail.checked_at = Some(at(100 - 2 * 3600));
+        let fresh = compute(&s, &hourly, now);
+        assert_eq!(fresh.status, Word::True, "{}", fresh.detail);
+        s.mail.checked_at = Some(at(100 - 2 * 3600 - 1));
+        let stale = compute(&s, &hourly, now);
+        assert_eq!(stale.status, Word::MailProblem, "{}", stale.detail);
+        assert!(
+            stale
+                .detail
+                .starts_with("mail not proven to work for 2h 1s")
+                && stale.detail.contains("twice the self-check interval (2h)"),
+            "{}",
+            stale.detail
+        );
+        // With the self-check off nothing renews the proof, so it does not expire; with
+        // email off mail is not judged at all.
+        assert_eq!(compute(&s, &policy(true), now).status, Word::True);
+        let off = Policy {
+            email_enabled: false,
+            ..hourly.clone()
+        };
+        assert_eq!(compute(&s, &off, now).status, Word::True);
     }
 
     /// A state whose last tick finished at `finished` (seconds from `at(0)`).

@@ -105,7 +105,16 @@ pub struct JobState {
     /// counts from it; its own "missing" failures do not move it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_pushed: Option<DateTime<Utc>>,
+    /// When a run first found this job gone from the configuration; its state is dropped
+    /// [`FORGET_AFTER_DAYS`] later (its history stays). Cleared if it comes back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_config: Option<DateTime<Utc>>,
 }
+
+/// Days a job's state is kept after the job left the configuration: long enough to
+/// survive a rename undone or a job file moved away for a while, short enough that the
+/// state file (rewritten on every tick) does not keep every job it ever saw.
+pub const FORGET_AFTER_DAYS: i64 = 7;
 
 /// Each tick's start and end, for `peer-status` (SPEC §6).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,8 @@
 //! Loading and saving the state file safely: an exclusive lock on a sidecar lock file
 //! serialises writers, saves are atomic (temp file, fsync, rename), and an unreadable
-//! file is moved aside instead of stopping the monitor.
+//! file is moved aside instead of stopping the monitor. Only regular files are read,
+//! replaced or moved aside: anything else at the path is refused (`safe_file`), and a
+//! symlink is followed, so the file it points to is the one written.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 use fs2::FileExt;
 
 use super::{State, STATE_VERSION};
+use crate::safe_file::{self, OpenError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -21,9 +24,16 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error("state file {path} has version {found}, newer than this checker understands ({STATE_VERSION}): upgrade checker, or move the file aside")]
-    TooNew { path: PathBuf, found: u32 },
+    TooNew { path: PathBuf, found: String },
     #[error("state file {path} is unreadable: {reason}")]
     Unreadable { path: PathBuf, reason: String },
+    #[error("{what} {path} is {kind}, not a regular file: checker refuses to read, replace or move it; point {key} at a regular file (or a symlink to one)")]
+    NotRegular {
+        what: &'static str,
+        key: &'static str,
+        path: PathBuf,
+        kind: &'static str,
+    },
 }
 
 /// The state file and its lock.
@@ -73,16 +83,30 @@ impl Store {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(|e| StateError::Io {
+        let lock_path = safe_file::resolve(&self.lock_path).map_err(|e| StateError::Io {
+            path: self.lock_path.clone(),
+            source: e,
+        })?;
+        let file = safe_file::open(
+            &lock_path,
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true),
+        )
+        .map_err(|e| match e {
+            OpenError::NotRegular(kind) => StateError::NotRegular {
+                what: "lock file",
+                key: "[general] state_file (the lock is beside it)",
                 path: self.lock_path.clone(),
-                source: e,
-            })?;
+                kind,
+            },
+            OpenError::Io(source) => StateError::Io {
+                path: self.lock_path.clone(),
+                source,
+            },
+        })?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
@@ -106,8 +130,8 @@ impl Store {
     /// `peer-status`): saves replace the file atomically, so a read sees one whole
     /// version. A missing file is a fresh state; an unreadable one is an error.
     pub fn read(&self) -> Result<State, StateError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => self.parse(&bytes).map_err(|reason| match reason {
+        match self.read_bytes()? {
+            Some(bytes) => self.parse(bytes).map_err(|reason| match reason {
                 ParseFailure::TooNew(found) => StateError::TooNew {
                     path: self.path.clone(),
                     found,
@@ -117,45 +141,83 @@ impl Store {
                     reason,
                 },
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(self.io(e)),
+            None => Ok(State::default()),
         }
     }
 
-    fn parse(&self, bytes: &[u8]) -> Result<State, ParseFailure> {
+    /// The file the state lives in: the configured path, or where its symlinks lead.
+    fn target(&self) -> Result<PathBuf, StateError> {
+        safe_file::resolve(&self.path).map_err(|e| self.io(e))
+    }
+
+    fn not_regular(&self, kind: &'static str) -> StateError {
+        StateError::NotRegular {
+            what: "state file",
+            key: "[general] state_file",
+            path: self.path.clone(),
+            kind,
+        }
+    }
+
+    /// The bytes of the state file, `None` when there is none. Anything but a regular
+    /// file is refused before it is opened.
+    fn read_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
+        safe_file::read(&self.target()?).map_err(|e| match e {
+            OpenError::NotRegular(kind) => self.not_regular(kind),
+            OpenError::Io(e) => self.io(e),
+        })
+    }
+
+    fn parse(&self, bytes: Vec<u8>) -> Result<State, ParseFailure> {
         #[derive(serde::Deserialize)]
         struct VersionOnly {
-            version: Option<u32>,
+            version: Option<serde_json::Value>,
         }
-        if let Ok(VersionOnly { version: Some(v) }) = serde_json::from_slice::<VersionOnly>(bytes) {
-            if v > STATE_VERSION {
-                return Err(ParseFailure::TooNew(v));
+        // Any number above ours, however large, was written by a newer checker: refused,
+        // never mistaken for damage and moved aside.
+        if let Ok(VersionOnly {
+            version: Some(serde_json::Value::Number(v)),
+        }) = serde_json::from_slice::<VersionOnly>(&bytes)
+        {
+            let newer = match v.as_u64() {
+                Some(n) => n > u64::from(STATE_VERSION),
+                None => v.as_f64().is_some_and(|f| f > f64::from(STATE_VERSION)),
+            };
+            if newer {
+                return Err(ParseFailure::TooNew(v.to_string()));
             }
         }
-        serde_json::from_slice::<State>(bytes).map_err(|e| ParseFailure::Corrupt(e.to_string()))
+        // A state written before a secret was configured (or by an older checker) is
+        // shown masked all the same.
+        let bytes = crate::redact::json_bytes::<State>(bytes);
+        serde_json::from_slice::<State>(&bytes).map_err(|e| ParseFailure::Corrupt(e.to_string()))
     }
 
     /// Loads the state under a held lock. An unreadable file is renamed to
     /// `<name>.corrupt-<time>` and a fresh state is returned with `recovered_from` set,
     /// so the caller can raise an error event and an alert and carry on.
     pub fn load_locked(&self, _guard: &Guard) -> Result<State, StateError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-            Err(e) => return Err(self.io(e)),
+        let Some(bytes) = self.read_bytes()? else {
+            return Ok(State::default());
         };
-        match self.parse(&bytes) {
+        match self.parse(bytes) {
             Ok(s) => Ok(s),
             Err(ParseFailure::TooNew(found)) => Err(StateError::TooNew {
                 path: self.path.clone(),
                 found,
             }),
             Err(ParseFailure::Corrupt(reason)) => {
+                // Only a regular file gets here (read_bytes refuses anything else), and
+                // it is the symlink's target that is moved, so the link stays in place.
+                let target = self.target()?;
+                if let Some(kind) = safe_file::non_regular(&target).map_err(|e| self.io(e))? {
+                    return Err(self.not_regular(kind));
+                }
                 let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-                let mut aside = self.path.as_os_str().to_owned();
+                let mut aside = target.as_os_str().to_owned();
                 aside.push(format!(".corrupt-{stamp}"));
                 let aside = PathBuf::from(aside);
-                std::fs::rename(&self.path, &aside).map_err(|e| self.io(e))?;
+                std::fs::rename(&target, &aside).map_err(|e| self.io(e))?;
                 log::error!(
                     "state file {} was unreadable ({reason}); moved it to {} and started afresh",
                     self.path.display(),
@@ -175,26 +237,44 @@ impl Store {
     /// Saves under a held lock: temp file in the same folder, fsync, rename over the old
     /// file, fsync the folder. A crash at any point leaves either the old or the new file.
     pub fn save_locked(&self, _guard: &Guard, state: &State) -> Result<(), StateError> {
-        let mut bytes = serde_json::to_vec(state).map_err(|e| self.io(std::io::Error::other(e)))?;
+        let bytes = serde_json::to_vec(state).map_err(|e| self.io(std::io::Error::other(e)))?;
+        let mut bytes = crate::redact::json_bytes::<State>(bytes);
         bytes.push(b'\n');
-        let mut tmp = self.path.as_os_str().to_owned();
+        // Through a symlink, the file it points to is replaced (the temp file beside it,
+        // so the rename stays within one file system), and the link stays a link.
+        let target = self.target()?;
+        if let Some(kind) = safe_file::non_regular(&target).map_err(|e| self.io(e))? {
+            return Err(self.not_regular(kind));
+        }
+        let mut tmp = target.as_os_str().to_owned();
         tmp.push(format!(".tmp-{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
+        let write = || -> Result<(), OpenError> {
+            let mut f = safe_file::open(
+                &tmp,
+                OpenOptions::new().write(true).create(true).truncate(true),
+            )?;
             f.write_all(&bytes)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::rename(&tmp, &target)?;
+            if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
                 if let Ok(d) = File::open(dir) {
                     let _ = d.sync_all();
                 }
             }
             Ok(())
         };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            self.io(e)
+        write().map_err(|e| match e {
+            OpenError::NotRegular(kind) => StateError::NotRegular {
+                what: "temporary state file",
+                key: "[general] state_file",
+                path: tmp.clone(),
+                kind,
+            },
+            OpenError::Io(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                self.io(e)
+            }
         })
     }
 
@@ -209,7 +289,7 @@ impl Store {
 }
 
 enum ParseFailure {
-    TooNew(u32),
+    TooNew(String),
     Corrupt(String),
 }
 
@@ -246,9 +326,179 @@ mod tests {
         let store = Store::new(&path, Duration::from_secs(1));
         assert!(matches!(
             store.update(|_| ()),
-            Err(StateError::TooNew { found: 99, .. })
+            Err(StateError::TooNew { ref found, .. }) if found == "99"
         ));
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"version\": 99}");
+    }
+
+    #[test]
+    fn a_version_beyond_u32_is_refused_as_newer_not_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, b"{\"version\": 4294967296}").unwrap();
+        let store = Store::new(&path, Duration::from_secs(1));
+        let err = store.update(|_| ()).unwrap_err();
+        assert!(
+            matches!(&err, StateError::TooNew { found, .. } if found == "4294967296"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("newer than this checker"), "{err}");
+        assert!(matches!(store.read(), Err(StateError::TooNew { .. })));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "file and lock only"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"version\": 4294967296}");
+    }
+
+    fn mknod_null(path: &Path) {
+        let made = std::process::Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(path)
+            .args(["c", "1", "3"])
+            .status()
+            .expect("mknod runs");
+        assert!(made.success(), "mknod needs root: the tests run as root");
+    }
+
+    fn is_char_device(path: &Path) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::symlink_metadata(path)
+            .map(|m| m.file_type().is_char_device())
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn a_device_node_as_state_file_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mynull");
+        mknod_null(&path);
+        let store = Store::new(&path, Duration::from_secs(1));
+        let err = store
+            .update(|s| {
+                s.jobs.entry("x".into()).or_default();
+            })
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateError::NotRegular {
+                    kind: "a character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(matches!(store.read(), Err(StateError::NotRegular { .. })));
+        assert!(is_char_device(&path), "the device node is still there");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("corrupt")), "{names:?}");
+    }
+
+    #[test]
+    fn a_fifo_as_state_or_lock_file_is_refused_at_once_instead_of_hanging() {
+        for which in ["state.json", "state.json.lock"] {
+            let dir = tempfile::tempdir().unwrap();
+            let fifo = dir.path().join(which);
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            let store = Store::new(&dir.path().join("state.json"), Duration::from_secs(30));
+            let started = Instant::now();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(store.update(|_| ()).map_err(|e| e.to_string()));
+            });
+            let outcome = rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("a FIFO must not hang the store");
+            let err = outcome.unwrap_err();
+            assert!(
+                err.contains("FIFO") && err.contains("not a regular file"),
+                "{err}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(5));
+            let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+            assert!(
+                std::os::unix::fs::FileTypeExt::is_fifo(&ft),
+                "{which} untouched"
+            );
+        }
+    }
+
+    #[test]
+    fn a_directory_as_state_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::create_dir(&path).unwrap();
+        let err = Store::new(&path, Duration::from_secs(1))
+            .update(|_| ())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StateError::NotRegular {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(path.is_dir());
+    }
+
+    #[test]
+    fn a_symlinked_state_file_stays_a_link_and_its_target_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        let link = dir.path().join("state.json");
+        std::os::unix::fs::symlink("data/real.json", &link).unwrap();
+        let store = Store::new(&link, Duration::from_secs(1));
+        for _ in 0..2 {
+            store
+                .update(|s| s.jobs.entry("a".into()).or_default().total_attempts += 1)
+                .unwrap();
+        }
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let real: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("data/real.json")).unwrap())
+                .unwrap();
+        assert_eq!(real["jobs"]["a"]["total_attempts"], 2);
+        // The temp file was made beside the target, and is gone.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+            .unwrap()
+            .collect();
+        assert_eq!(left.len(), 1);
+        // A corrupt target is moved aside beside itself; the link still leads to the
+        // fresh file.
+        std::fs::write(dir.path().join("data/real.json"), b"{").unwrap();
+        store.update(|_| ()).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let aside = std::fs::read_dir(dir.path().join("data"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("real.json.corrupt-")
+            })
+            .count();
+        assert_eq!(aside, 1);
+        assert!(store.read().unwrap().jobs.is_empty());
     }
 
     #[test]

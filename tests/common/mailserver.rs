@@ -38,10 +38,15 @@ fn script() -> PathBuf {
 }
 
 fn run_script(action: &str, dir: &Path) -> Result<(), String> {
+    run_script_with(action, dir, &[])
+}
+
+fn run_script_with(action: &str, dir: &Path, envs: &[(&str, &str)]) -> Result<(), String> {
     let out = Command::new("bash")
         .arg(script())
         .arg(action)
         .arg(dir)
+        .envs(envs.iter().copied())
         .output()
         .map_err(|e| format!("cannot run {}: {e}", script().display()))?;
     if out.status.success() {
@@ -62,6 +67,17 @@ impl MailServer {
     /// Starts both servers on free ports. Panics, with the reason and the servers' log
     /// tail, when they cannot run.
     pub fn start() -> MailServer {
+        MailServer::start_with(&[])
+    }
+
+    /// Starts both servers with a self-signed certificate that names the host in its CN
+    /// only, no subjectAltName (`ca_file` is that certificate).
+    pub fn start_with_cn_only_certificate() -> MailServer {
+        MailServer::start_with(&[("MAIL_CERT", "cn-only")])
+    }
+
+    /// Starts both servers with these variables for `scripts/mail-servers.sh`.
+    pub fn start_with(envs: &[(&str, &str)]) -> MailServer {
         for (binary, package) in [
             ("/usr/sbin/postfix", "postfix"),
             ("/usr/sbin/dovecot", "dovecot-imapd"),
@@ -77,7 +93,7 @@ impl MailServer {
             .prefix("mail")
             .tempdir_in("/tmp")
             .expect("cannot create a temp dir under /tmp");
-        if let Err(e) = run_script("start", dir.path()) {
+        if let Err(e) = run_script_with("start", dir.path(), envs) {
             panic!("the test mail servers did not start: {e}");
         }
         let env_path = dir.path().join("env");
