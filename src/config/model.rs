@@ -66,6 +66,9 @@ pub struct Config {
     pub pushover: Option<super::Pushover>,
     /// `[[webhooks]]`: one channel each, by name.
     pub webhooks: Vec<super::Webhook>,
+    /// What is allowed but probably not meant (an empty jobs folder): `validate` prints
+    /// these, ticks log them.
+    pub warnings: Vec<super::Problem>,
 }
 
 impl Config {
@@ -351,12 +354,13 @@ impl JobKind {
     }
 }
 
-/// A `passive` job: results arrive by `report` / `wrap`; none within `expect_every` +
-/// `grace` makes it fail as "missing".
+/// A `passive` job: results arrive by `report` / `wrap`; with `expect_every`, none within
+/// `expect_every` + `grace` makes it fail as "missing". Without it there is no deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassiveSpec {
-    pub expect_every: Duration,
-    /// Default: a tenth of `expect_every`, at least 1 minute and at most 1 hour.
+    pub expect_every: Option<Duration>,
+    /// Default: a tenth of `expect_every`, at least 1 minute and at most 1 hour; zero
+    /// without `expect_every`.
     pub grace: Duration,
 }
 
@@ -368,11 +372,14 @@ impl PassiveSpec {
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "pushed, expected every {} (grace {})",
-            crate::duration::format(self.expect_every),
-            crate::duration::format(self.grace)
-        )
+        match self.expect_every {
+            Some(every) => format!(
+                "pushed, expected every {} (grace {})",
+                crate::duration::format(every),
+                crate::duration::format(self.grace)
+            ),
+            None => "pushed, no deadline".to_string(),
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub(super) fn expand(
         return vec![raw];
     };
     let label = raw.name.clone().unwrap_or_else(|| "(no name)".into());
-    let targets_line = key_line(cx.src, offset, "targets");
+    let targets_line = key_line(cx.src, cx.lines, offset, "targets");
     if targets.is_empty() {
         cx.at_line(
             targets_line,
@@ -39,7 +39,7 @@ pub(super) fn expand(
     let named_per_target = raw.name.as_deref().is_some_and(|n| n.contains(PLACEHOLDER));
     if targets.len() > 1 && raw.name.is_some() && !named_per_target {
         cx.at_line(
-            key_line(cx.src, offset, "name").max(line),
+            key_line(cx.src, cx.lines, offset, "name").max(line),
             format!(
                 "job {label:?}: with {} `targets` every job would be named {label:?}: put {PLACEHOLDER} in `name`, e.g. name = \"{label} {PLACEHOLDER}\"",
                 targets.len()
