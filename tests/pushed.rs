@@ -294,6 +294,24 @@ fn wrap_records_the_duration_of_the_command() {
 }
 
 #[test]
+fn report_duration_records_how_long_the_run_took() {
+    let f = Fixture::new();
+    f.jobs(&passive("nightly", ""));
+    report(&f, &["nightly", "--ok", "--duration", "1h5m"]);
+    assert_eq!(f.job_state("nightly")["last_duration_ms"], 3_900_000);
+    assert_eq!(events_of(&f, "report")[0]["duration_ms"], 3_900_000);
+    // Without it, nothing was measured: 0 as before.
+    report(&f, &["nightly", "--fail", "--message", "disk full"]);
+    assert_eq!(f.job_state("nightly")["last_duration_ms"], 0);
+    for bad in ["soon", "400d", "99999999999d"] {
+        let out = f.run(&["report", "nightly", "--ok", "--duration", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--duration"), "{}", stderr(&out));
+    }
+    assert_eq!(events_of(&f, "report").len(), 2, "bad ones record nothing");
+}
+
+#[test]
 fn wrap_keeps_a_bounded_tail_of_endless_output_and_does_not_wait_for_background_children() {
     let f = Fixture::new();
     f.jobs(&passive("noisy", ""));

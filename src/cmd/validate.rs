@@ -15,6 +15,9 @@ pub fn run(path: &Path) -> Result<u8, AppError> {
         config.jobs.len(),
         config.channel_names().len()
     );
+    for w in &config.warnings {
+        println!("  warning: {w}");
+    }
     let when = |f: Frequency| match f {
         Frequency::Minute => "every minute (minute, hour, day and day_noon ticks)",
         Frequency::Hour => "every hour (hour, day and day_noon ticks)",
