@@ -312,6 +312,49 @@ fn report_duration_records_how_long_the_run_took() {
 }
 
 #[test]
+fn wrap_piped_into_a_reader_that_stops_early_ends_as_the_command_alone_would() {
+    // `yes | head -1` ends at once, `yes` killed by SIGPIPE (141): so must
+    // `checker wrap j -- yes | head -1`, and the job records how `yes` ended.
+    use std::os::unix::process::CommandExt;
+    let f = Fixture::new();
+    f.jobs(&passive("yes", ""));
+    let line = format!(
+        "set -o pipefail; '{}' -f '{}' wrap yes -- yes | head -1",
+        env!("CARGO_BIN_EXE_checker"),
+        f.settings_path().display()
+    );
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", &line])
+        .env_remove("CHECKER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            // The whole pipeline: bash, checker and an endless `yes`.
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+            panic!("`checker wrap yes -- yes | head -1` did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "y\n");
+    assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
+    let s = f.job_state("yes");
+    assert_eq!(s["status"], "failing");
+    let msg = s["last_error"].as_str().unwrap();
+    assert!(
+        msg.starts_with("killed by signal 13 (SIGPIPE) after "),
+        "{msg}"
+    );
+}
+
+#[test]
 fn wrap_keeps_a_bounded_tail_of_endless_output_and_does_not_wait_for_background_children() {
     let f = Fixture::new();
     f.jobs(&passive("noisy", ""));
