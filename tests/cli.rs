@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use common::{stderr, stdout, Fixture};
+use common::{output_within, stderr, stdout, Fixture};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------
@@ -1127,29 +1127,6 @@ fn a_reader_that_closes_the_pipe_early_does_not_make_list_panic() {
 
 // ---------------------------------------------------------------------------------------
 // 10. Hostile configuration (issue #10): every problem a clear error with its line
-
-/// Runs `cmd`, killing it (and failing the test) if it has not ended within `secs`.
-fn output_within(mut cmd: Command, secs: u64) -> Output {
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "still running after {secs}s\nstdout:\n{}\nstderr:\n{}",
-                stdout(&out),
-                stderr(&out)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
 
 #[test]
 fn an_overlong_duration_is_refused_in_every_section_with_its_line_key_and_maximum() {

@@ -72,6 +72,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// Every title and body template of every channel.
+    pub fn templates(&self) -> Vec<&crate::notify::template::Template> {
+        let mut all = vec![&self.email.templates];
+        all.extend(self.pushover.iter().map(|p| &p.templates));
+        all.extend(self.webhooks.iter().map(|w| &w.templates));
+        all.into_iter()
+            .flat_map(|t| t.title.iter().chain(t.body.iter()))
+            .collect()
+    }
+
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|j| j.name == name)
     }
