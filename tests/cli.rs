@@ -1438,3 +1438,58 @@ fn overlong_prune_and_status_windows_are_usage_errors_not_panics() {
     f.run_ok(&["prune", "--older-than", "36500d"], 0);
     f.run_ok(&["status", "--hours", "876000"], 0);
 }
+
+#[test]
+fn status_history_and_run_once_show_terminal_escapes_escaped_and_json_keeps_them_exact() {
+    const EVIL: &str = "\u{1b}]0;owned\u{7}\u{1b}[2Jgone\rover";
+    const SHOWN: &str = "\\u{1b}]0;owned\\u{7}\\u{1b}[2Jgone\\rover";
+    let f = Fixture::new();
+    f.script(
+        "jobs/evil.sh",
+        "#!/bin/sh\nprintf 'CRITICAL \\033[2Jcleared\\033]0;retitled\\007\\n'\nexit 2\n",
+    );
+    f.jobs(
+        "[[job]]\nname = \"pushed\"\nkind = \"passive\"\n\n\
+         [[job]]\nname = \"plugin\"\nkind = \"command\"\ncommand = [\"./evil.sh\"]\nfrequency = \"day\"\n",
+    );
+    f.run_ok(&["report", "pushed", "--fail", "--message", EVIL], 0);
+
+    let out = f.run_ok(&["run-once", "plugin"], 1);
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("CRITICAL \\u{1b}[2Jcleared\\u{1b}]0;retitled\\u{7}"),
+        "{text}"
+    );
+    let v: Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["run-once", "plugin", "--json"], 1))).unwrap();
+    assert_eq!(
+        v["results"][0]["message"],
+        "CRITICAL \u{1b}[2Jcleared\u{1b}]0;retitled\u{7}"
+    );
+
+    for args in [&["status"][..], &["history"]] {
+        let text = stdout(&f.run_ok(args, 0));
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\r'),
+            "{args:?}: {text:?}"
+        );
+        assert!(text.contains(SHOWN), "{args:?}: {text}");
+    }
+    let v: Value = serde_json::from_str(&stdout(&f.run_ok(&["status", "--json"], 0))).unwrap();
+    let pushed = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "pushed")
+        .unwrap();
+    assert_eq!(pushed["last_error"], EVIL);
+    let v: Value = serde_json::from_str(&stdout(&f.run_ok(&["history", "--json"], 0))).unwrap();
+    assert!(
+        v.as_array().unwrap().iter().any(|e| e["message"] == EVIL),
+        "{v}"
+    );
+}

@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::check::runner::{run_all, RunnerOptions};
 use crate::config::{Config, Job};
 use crate::error::AppError;
+use crate::text::{printable, printable_lines};
 use crate::tick::{run as run_jobs, RunError, RunOptions, RunReport, Selection};
 
 pub fn run(
@@ -88,9 +89,9 @@ pub fn run(
             println!(
                 "{:<4} {:<width$}  {:>6} ms  {}",
                 if r.ok { "ok" } else { "FAIL" },
-                r.job,
+                printable(&r.job),
                 r.duration_ms,
-                r.message
+                printable_lines(&r.message)
             );
         }
         for n in &report.not_started {
@@ -106,11 +107,11 @@ pub fn run(
             println!(
                 "{how} {} notification for {} via {}{}",
                 n.kind.as_str(),
-                n.job,
+                printable(&n.job),
                 n.channel,
                 n.error
                     .as_deref()
-                    .map(|e| format!(" (failed: {e}; will retry)"))
+                    .map(|e| format!(" (failed: {}; will retry)", printable(e)))
                     .unwrap_or_default()
             );
         }
