@@ -611,6 +611,79 @@ fn a_new_passive_job_that_never_reports_is_missing_only_after_a_full_period() {
 }
 
 #[test]
+fn run_once_checks_every_passive_deadline_and_says_when_one_is_met() {
+    let f = Fixture::new();
+    f.jobs(&format!(
+        "{}{}[[job]]\nname = \"dl\"\nkind = \"passive\"\n",
+        passive("backup", ""),
+        passive("late", "")
+    ));
+    // A dry run before any real one: nothing is watched yet, and nothing is written.
+    let text = stdout(&f.run_ok(&["run-once", "--dry-run"], 0));
+    assert!(
+        text.contains(
+            "deadline not started: the first real run starts watching it; missing 1h6m after that"
+        ),
+        "{text}"
+    );
+    assert!(!f.path().join("state.json").exists());
+
+    report(&f, &["backup", "--ok"]);
+    // With no names, every enabled job, passive ones included, is checked and shown.
+    let text = stdout(&f.run_ok(&["run-once"], 0));
+    let line = |job: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(job))
+            .unwrap_or_else(|| panic!("no line for {job} in:\n{text}"))
+            .to_string()
+    };
+    assert!(line("backup").starts_with("ok "), "{text}");
+    assert!(
+        line("backup").contains("deadline met: last result 0s ago (")
+            && line("backup").contains("); missing after "),
+        "{text}"
+    );
+    assert!(
+        line("late").contains("deadline met: no result yet; missing after "),
+        "{text}"
+    );
+    assert!(
+        line("dl").contains("no deadline (no expect_every); no result yet"),
+        "{text}"
+    );
+    // Named, it says so too, in JSON as well.
+    let v: Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["run-once", "backup", "--json"], 0))).unwrap();
+    assert_eq!(v["results"][0]["job"], "backup");
+    assert_eq!(v["results"][0]["ok"], true);
+    assert!(v["results"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("deadline met: last result"));
+
+    // Past its deadline (watched since two hours ago), it is missing: a failure.
+    let mut state = f.state();
+    let two_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    state["jobs"]["late"]["first_seen"] = Value::from(two_hours_ago);
+    f.write("state.json", &state.to_string());
+    let text = stdout(&f.run_ok(&["run-once", "--dry-run"], 1));
+    assert!(text.contains("FAIL late"), "{text}");
+    assert!(
+        text.contains("missing: no result yet; watched since"),
+        "{text}"
+    );
+    assert_eq!(
+        f.job_state("late")["consecutive_failures"],
+        0,
+        "a dry run records nothing"
+    );
+    let text = stdout(&f.run_ok(&["run-once"], 1));
+    assert!(text.contains("FAIL late"), "{text}");
+    assert_eq!(f.job_state("late")["consecutive_failures"], 1);
+}
+
+#[test]
 fn passive_jobs_may_omit_expect_every_but_refuse_keys_of_other_kinds() {
     let f = Fixture::new();
     f.jobs(
