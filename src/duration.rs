@@ -185,4 +185,40 @@ mod tests {
             "2d 4h"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::config::proptest_config(256))]
+
+            #[test]
+            fn no_text_makes_parse_panic_and_what_it_accepts_is_bounded(text in any::<String>()) {
+                if let Ok(d) = parse(&text) {
+                    prop_assert!(d <= MAX);
+                }
+            }
+
+            #[test]
+            fn duration_like_text_parses_within_its_limit_or_says_why(
+                text in "([0-9]{0,30}(ms|s|sec|m|min|h|hr|d|day|w|week|x)? ?){0,4}",
+                max_secs in 0u64..10_000_000_000,
+            ) {
+                let max = Duration::from_secs(max_secs);
+                match parse_at_most(&text, max) {
+                    Ok(d) => prop_assert!(d <= max.min(MAX)),
+                    Err(e) => prop_assert!(!e.is_empty()),
+                }
+            }
+
+            #[test]
+            fn every_duration_formats_back_to_itself(ms in 0u64..=36_500 * 86_400_000) {
+                let d = Duration::from_millis(ms);
+                // `format` drops milliseconds beyond the first second.
+                let shown = if ms < 1_000 { d } else { Duration::from_secs(d.as_secs()) };
+                prop_assert_eq!(parse(&format(d)), Ok(shown));
+            }
+        }
+    }
 }

@@ -1493,3 +1493,39 @@ fn status_history_and_run_once_show_terminal_escapes_escaped_and_json_keeps_them
         "{v}"
     );
 }
+
+#[test]
+fn every_docs_page_the_repository_points_at_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = Vec::new();
+    for file in [
+        "settings.example.toml",
+        "README.md",
+        "jobs/example.toml",
+        "src/notify/template.rs",
+        "src/notify/webhook.rs",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (at, _) in text.match_indices("docs/") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/._-".contains(*c))
+                .collect();
+            let name = name.trim_end_matches('.');
+            if name.ends_with(".md") {
+                assert!(
+                    root.join(name).is_file(),
+                    "{file} points at {name}, which does not exist"
+                );
+                seen.push((file, name.to_string()));
+            }
+        }
+    }
+    for page in ["docs/channels.md", "docs/peers.md"] {
+        assert!(
+            seen.iter()
+                .any(|(f, n)| *f == "settings.example.toml" && n == page),
+            "settings.example.toml points at {page}: {seen:?}"
+        );
+    }
+}

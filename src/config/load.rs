@@ -16,6 +16,10 @@ use crate::schedule::Schedule;
 mod http_channels;
 mod parse;
 mod peers;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+pub(crate) use proptests::config as proptest_config;
 
 use parse::{parse_toml, read_text, Lines};
 pub use parse::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES};

@@ -634,4 +634,124 @@ mod tests {
         assert_eq!(cut.chars().count(), 2000);
         assert!(cut.ends_with('…'));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Template text built from the pieces templates are made of, so that most cases
+        /// parse and many render.
+        fn source() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("{{ ".to_string()),
+                Just(" }}".to_string()),
+                Just("{% ".to_string()),
+                Just(" %}".to_string()),
+                Just("{# x #}".to_string()),
+                prop::sample::select(VARIABLES).prop_map(str::to_string),
+                prop::sample::select(
+                    &[
+                        "|upper",
+                        "|lower",
+                        "|tojson",
+                        "|length",
+                        "|indent(",
+                        "|replace('a', 'b')",
+                        "|join(', ')",
+                        "|default('none')",
+                        "|truncate(",
+                        "[:",
+                        "[0]",
+                        " * ",
+                        " + ",
+                        " ~ ",
+                        "(",
+                        ")",
+                        ",",
+                        "'text'",
+                        "loop.index",
+                    ][..]
+                )
+                .prop_map(str::to_string),
+                prop::sample::select(
+                    &[
+                        "for x in range(",
+                        "for c in message",
+                        "endfor",
+                        "if ",
+                        "else",
+                        "endif",
+                        "set v = ",
+                        "macro m()",
+                        "endmacro",
+                        "m()",
+                    ][..]
+                )
+                .prop_map(str::to_string),
+                (0u64..2_000_000_000).prop_map(|n| n.to_string()),
+                "[a-z \n]{0,8}",
+                any::<String>(),
+            ];
+            prop_oneof![
+                8 => prop::collection::vec(piece, 0..24).prop_map(|v| v.concat()),
+                1 => any::<String>(),
+            ]
+        }
+
+        fn time() -> impl Strategy<Value = DateTime<Utc>> {
+            (-8_000_000_000_000i64..8_000_000_000_000)
+                .prop_map(|s| DateTime::<Utc>::from_timestamp(s, 0).unwrap_or_default())
+        }
+
+        fn alert() -> impl Strategy<Value = Alert> {
+            (
+                prop::sample::select(
+                    &[AlertKind::Failure, AlertKind::Recovery, AlertKind::Test][..],
+                ),
+                any::<String>(),
+                any::<String>(),
+                prop::option::of(any::<String>()),
+                any::<u32>(),
+                prop::option::of(time()),
+                prop::option::of(time()),
+                time(),
+                prop::collection::vec(any::<String>(), 0..3),
+            )
+                .prop_map(
+                    |(kind, job, message, description, failures, since, last_ok, at, to)| Alert {
+                        kind,
+                        servername: "web1".into(),
+                        job,
+                        job_kind: "http".into(),
+                        description,
+                        message,
+                        consecutive_failures: failures,
+                        failing_since: since,
+                        last_success: last_ok,
+                        next_reminder: "at the next failing check".into(),
+                        at,
+                        recipients: to,
+                    },
+                )
+        }
+
+        proptest! {
+            #![proptest_config(crate::config::proptest_config(128))]
+
+            #[test]
+            fn no_template_and_no_alert_make_checking_or_rendering_panic(
+                src in source(),
+                a in alert(),
+            ) {
+                let t = Template::new("body_template", src);
+                let _ = t.check();
+                if let Ok(out) = t.render(&a) {
+                    prop_assert!(out.len() <= MAX_OUTPUT);
+                }
+                let both = Templates { title: Some(t.clone()), body: Some(t) };
+                prop_assert!(both.title(&a, "x").len() <= MAX_OUTPUT.max(a.subject().len()));
+                prop_assert!(both.body(&a, "x").len() <= MAX_OUTPUT.max(a.body().len()));
+            }
+        }
+    }
 }

@@ -123,11 +123,11 @@ pub struct Schema {
     /// For messages: "[general]", "[[job]]", "the top level".
     name: &'static str,
     /// Serde's field names of the struct the table becomes.
-    keys: fn() -> &'static [&'static str],
+    pub(super) keys: fn() -> &'static [&'static str],
     /// Deserializes one such table alone.
     check: fn(Spanned<DeTable<'_>>) -> Result<(), toml::de::Error>,
     /// Tables (or arrays of tables) under a key.
-    children: &'static [(&'static str, &'static Schema)],
+    pub(super) children: &'static [(&'static str, &'static Schema)],
 }
 
 fn check_as<T: DeserializeOwned>(table: Spanned<DeTable<'_>>) -> Result<(), toml::de::Error> {
@@ -136,7 +136,7 @@ fn check_as<T: DeserializeOwned>(table: Spanned<DeTable<'_>>) -> Result<(), toml
 
 /// The field names a serde-derived struct declares, asked of the struct itself so they
 /// can never drift from it.
-fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(super) fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
     use serde::de::{Error as _, Visitor};
     use serde::forward_to_deserialize_any;
 
