@@ -1529,3 +1529,35 @@ fn every_docs_page_the_repository_points_at_exists() {
         );
     }
 }
+
+#[test]
+fn targets_that_would_expand_past_64_mib_are_refused_not_built() {
+    let f = Fixture::new();
+    // A million placeholders times a 100-byte target would be 100 MB for one job; the
+    // same in a file of 10 MiB with longer targets, terabytes.
+    let body = "{target}".repeat(1_000_000);
+    let target = "x".repeat(100);
+    f.jobs(&format!(
+        "[[job]]\nname = \"j {{target}}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\ntargets = [\"{target}\", \"y\"]\nbody = \"{body}\"\n"
+    ));
+    let mut cmd = f.cmd();
+    cmd.arg("validate");
+    let out = output_within(cmd, 60);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}:5: job \"j {{target}}\": its 2 `targets` would make more than 64 MiB of jobs",
+            jobs_path(&f, "jobs.toml")
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // Many small targets are fine.
+    let many: Vec<String> = (0..2000).map(|i| format!("\"h{i}\"")).collect();
+    f.jobs(&format!(
+        "[[job]]\nname = \"p {{target}}\"\nkind = \"tcp\"\nhost = \"{{target}}\"\nport = 22\ntargets = [{}]\n",
+        many.join(", ")
+    ));
+    let out = f.run_ok(&["validate"], 0);
+    assert!(stdout(&out).contains("OK (2000 job(s)"), "{}", stdout(&out));
+}
