@@ -21,8 +21,7 @@ mod proptests;
 #[cfg(test)]
 pub(crate) use proptests::config as proptest_config;
 
-use parse::{parse_toml, read_text, Lines};
-pub use parse::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES};
+use parse::{parse_toml, read_text, Lines, MAX_CONFIG_BYTES, MAX_SECRET_BYTES};
 
 /// One thing wrong with the configuration, where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +201,7 @@ impl FileCtx<'_> {
 /// The longest value each duration key takes. Nothing the engine computes with a duration
 /// can then overflow a date, and a typo of a few extra digits is an error, not a job that
 /// never runs. README ("Limits") lists them.
-pub(crate) fn duration_limit(key: &str) -> Duration {
+fn duration_limit(key: &str) -> Duration {
     const HOUR: u64 = 3_600;
     const DAY: u64 = 24 * HOUR;
     Duration::from_secs(match key {
