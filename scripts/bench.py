@@ -11,6 +11,9 @@ http: 1,000 HTTP checks against a local server in one tick, against `curl --para
 hung: 100 HTTP checks in one tick, 10 of them against listeners that accept and never
       answer, with a 2 s timeout (issue 5) and a 5 s one (SPEC section 9): the tick's wall
       time against one timeout.  Target: about one timeout, not ten.
+config: `validate` of configurations full of mistakes (issue 10): 1,000 and 4,000 jobs
+      with a bad key each, and 40,000 unknown keys in [general]: median of 5 runs.
+      Target: 4,000 bad jobs under 0.5 s, and linear in the number of problems.
 """
 import json
 import os
@@ -205,7 +208,37 @@ def bench_hung():
         shutil.rmtree(d, ignore_errors=True)
 
 
-BENCHES = {"idle": bench_idle, "http": bench_http, "hung": bench_hung}
+def bench_config():
+    d = tempfile.mkdtemp(prefix="checker-bench-config-")
+    try:
+        def case(name, general_extra, jobs):
+            os.makedirs(os.path.join(d, name, "jobs"), exist_ok=True)
+            with open(os.path.join(d, name, "settings.toml"), "w") as f:
+                f.write('[general]\nstate_file = "state.json"\n' + general_extra)
+            with open(os.path.join(d, name, "jobs", "jobs.toml"), "w") as f:
+                f.write(jobs)
+            cfg = ["-f", os.path.join(d, name, "settings.toml"), "validate"]
+            walls = []
+            for _ in range(5):
+                w, _, code = run_measured([BIN, *cfg])
+                assert code == 2, f"{name}: validate should find the problems"
+                walls.append(w * 1000)
+            return statistics.median(walls)
+
+        def bad_jobs(n):
+            return "".join(f'[[job]]\nname = "j{i}"\nkind = "http"\nurl = "http://127.0.0.1/"\nurll = "x"\n\n'
+                           for i in range(n))
+        t1 = case("bad1000", "", bad_jobs(1000))
+        t4 = case("bad4000", "", bad_jobs(4000))
+        tk = case("keys40000", "".join(f"bogus{i} = 1\n" for i in range(40000)), "")
+        print(f"validate with 1,000 / 4,000 jobs with a bad key each: {t1:.0f} ms / {t4:.0f} ms "
+              f"(x{t4 / t1:.1f} for x4 the problems); 40,000 unknown keys: {tk:.0f} ms  "
+              f"(target: 4,000 under 500 ms, linear)")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+BENCHES = {"idle": bench_idle, "http": bench_http, "hung": bench_hung, "config": bench_config}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

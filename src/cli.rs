@@ -1,6 +1,7 @@
 //! The command line, as clap sees it. Turning it into work is `app`'s business.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -67,8 +68,9 @@ pub enum Command {
     },
     /// Per job: state, failures, last success and attempts in a window.
     Status {
-        /// The window for attempts, successes and failures.
-        #[arg(long, default_value_t = 24, value_name = "N")]
+        /// The window for attempts, successes and failures (1 to 876000: 100 years).
+        #[arg(long, default_value_t = 24, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HOURS)))]
         hours: u32,
         #[arg(long)]
         json: bool,
@@ -101,6 +103,9 @@ pub enum Command {
         /// What happened, in a line (the error, for a failure).
         #[arg(long, value_name = "TEXT")]
         message: Option<String>,
+        /// How long the run took, e.g. 90s or 1h5m (at most 366d).
+        #[arg(long, value_name = "DURATION", value_parser = run_time)]
+        duration: Option<Duration>,
     },
     /// Run COMMAND, record its outcome as JOB's result, and exit with its status.
     Wrap {
@@ -128,8 +133,9 @@ pub enum Command {
     },
     /// Drop history older than a duration (default: the configured retention).
     Prune {
-        #[arg(long, value_name = "DURATION")]
-        older_than: Option<String>,
+        /// e.g. 30d or 12w (at most 36500d, 100 years).
+        #[arg(long, value_name = "DURATION", value_parser = history_window)]
+        older_than: Option<Duration>,
     },
     /// Load every file, report every problem, and print what runs when.
     Validate,
@@ -144,4 +150,17 @@ pub enum Command {
         /// The folder to write them into (created when missing).
         dir: PathBuf,
     },
+}
+
+/// The longest `status --hours`: 100 years, like the longest history retention.
+pub const MAX_HOURS: u32 = 876_000;
+
+/// `prune --older-than`: a duration of at most 100 years.
+fn history_window(text: &str) -> Result<Duration, String> {
+    crate::duration::parse_at_most(text, Duration::from_secs(36_500 * 86_400))
+}
+
+/// `report --duration`: a run time of at most 366 days.
+fn run_time(text: &str) -> Result<Duration, String> {
+    crate::duration::parse_at_most(text, Duration::from_secs(366 * 86_400))
 }

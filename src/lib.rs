@@ -24,5 +24,6 @@ pub mod schedule;
 pub mod selfcheck;
 pub mod serve;
 pub mod state;
+pub mod text;
 pub mod tick;
 pub mod tls;

@@ -12,23 +12,25 @@ use crate::history::{Event, EventKind};
 use crate::state::{JobState, State};
 use crate::tick;
 
-/// Why a passive job is missing at `now`, or `None` while its deadline has not passed.
-/// The deadline counts from the last pushed result, else from when a run first saw the
-/// job (so a new job is given one full period before it is missing).
+/// Why a passive job is missing at `now`, or `None` while its deadline has not passed (or
+/// it has none: no `expect_every`). The deadline counts from the last pushed result, else
+/// from when a run first saw the job (so a new job is given one full period before it is
+/// missing).
 pub fn overdue(spec: &PassiveSpec, js: &JobState, now: DateTime<Utc>) -> Option<String> {
+    let expect_every = spec.expect_every?;
     let (since, reported) = match (js.last_pushed, js.first_seen) {
         (Some(t), _) => (t, true),
         (None, Some(t)) => (t, false),
         (None, None) => return None,
     };
-    let allowed = chrono::Duration::from_std(spec.expect_every.saturating_add(spec.grace))
+    let allowed = chrono::Duration::from_std(expect_every.saturating_add(spec.grace))
         .unwrap_or(chrono::Duration::MAX);
     let age = now.signed_duration_since(since);
     if age <= allowed {
         return None;
     }
     let when = since.format("%Y-%m-%d %H:%M:%S UTC");
-    let every = duration::format(spec.expect_every);
+    let every = duration::format(expect_every);
     Some(if reported {
         format!(
             "missing: no result since {when} ({} ago), expected every {every}",
@@ -87,7 +89,7 @@ mod tests {
     #[test]
     fn the_deadline_is_expect_every_plus_grace_from_the_last_result() {
         let spec = PassiveSpec {
-            expect_every: Duration::from_secs(3600),
+            expect_every: Some(Duration::from_secs(3600)),
             grace: Duration::from_secs(300),
         };
         let mut js = JobState::default();
@@ -188,6 +190,46 @@ mod tests {
             again[0].message,
             "missing: no result since 2026-03-01 11:30:00 UTC (1h 6m ago), expected every 1h"
         );
+    }
+
+    #[test]
+    fn a_passive_job_without_expect_every_is_accepted_and_never_goes_missing() {
+        // Seed 000's downloaders: results come when they come; "failing for 3h" judges.
+        let (_dir, config) = test_config(
+            "[[job]]\nname = \"dl\"\nkind = \"passive\"\nfailing_for = \"3h\"\nfailures_before_notify = 2\n",
+        );
+        let JobKind::Passive(spec) = &config.jobs[0].kind else {
+            panic!("a passive job");
+        };
+        assert_eq!(spec.expect_every, None);
+        assert_eq!(spec.describe(), "pushed, no deadline");
+        let jobs = config.jobs.clone();
+        let mut state = State::default();
+        let mut events = Vec::new();
+        assert!(check_deadlines(&config, &mut state, &mut events, &jobs, t(10, 0)).is_empty());
+        let much_later = t(10, 0) + chrono::Duration::days(400);
+        assert!(
+            check_deadlines(&config, &mut state, &mut events, &jobs, much_later).is_empty(),
+            "no deadline, however long the silence"
+        );
+        assert_eq!(state.jobs["dl"].consecutive_failures, 0);
+        assert!(state.outbox.is_empty());
+    }
+
+    #[test]
+    fn grace_without_expect_every_is_an_error_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        std::fs::write(dir.path().join("settings.toml"), "").unwrap();
+        std::fs::write(
+            dir.path().join("jobs/j.toml"),
+            "[[job]]\nname = \"dl\"\nkind = \"passive\"\ngrace = \"5m\"\n",
+        )
+        .unwrap();
+        let e = crate::config::load(&dir.path().join("settings.toml")).unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert_eq!(e.problems[0].line, 4, "{e}");
+        assert!(e.problems[0].message.contains("`grace`"), "{e}");
     }
 
     #[test]

@@ -593,6 +593,62 @@ fn templates_shape_titles_and_bodies_of_each_channel() {
 }
 
 #[test]
+fn a_template_over_its_bounds_is_a_delivery_error_and_the_default_text_goes_out() {
+    let g = Receiver::start(Service::Generic);
+    let s = Receiver::start(Service::Slack);
+    let loops = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+    let channels = format!(
+        "{}{}",
+        webhook_table("api", "generic", &g.url("/g"), &format!("body_template = \"{loops}\"")),
+        webhook_table(
+            "chat",
+            "slack",
+            &s.url("/s"),
+            "title_template = \"{{ message|indent(1000000000) }}\"\nbody_template = \"{% for i in range(5000) %}{{ body }}{% endfor %}\""
+        ),
+    );
+    let f = fixture(&["api", "chat"], &channels);
+    // Loading checks templates without rendering them: every command starts at once.
+    f.run_within(&["list"], 0, 20);
+    // validate renders sample alerts within the bounds, and names what is over them.
+    let out = f.run_within(&["validate"], 2, 20);
+    let err = stderr(&out);
+    for e in [
+        "[[webhooks]] \"api\": `body_template`: it does more work than a message may take",
+        "[[webhooks]] \"chat\": `title_template`: ",
+        "[[webhooks]] \"chat\": `body_template`: the output is longer than 64 KiB",
+    ] {
+        assert!(err.contains(e), "expected {e}\nin:\n{err}");
+    }
+    // A tick sends each alert anyway, in the default words, and logs why.
+    f.run_within(&["-c", "minute"], 0, 60);
+    for r in [&g, &s] {
+        no_violations(r);
+        assert_eq!(r.count(), 1);
+    }
+    // The generic webhook's own default: its documented JSON object.
+    assert_eq!(g.last().json()["job"], "disk");
+    let text = s.last().json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with(
+            "[testbox] FAILED: disk (CRITICAL - disk full)\nJob disk on testbox is failing."
+        ),
+        "{text}"
+    );
+    assert!(text.len() < 4000, "{} bytes", text.len());
+    for ch in ["api", "chat"] {
+        assert_eq!(deliveries(&f, ch).len(), 1, "{ch} delivered");
+    }
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(
+        log.contains(
+            "api: `body_template` could not be rendered: it does more work than a message may take"
+        ) && log.contains("the default text was sent instead"),
+        "{log}"
+    );
+}
+
+#[test]
 fn a_bad_template_is_a_validate_error_with_file_key_line_and_template_location() {
     let f = Fixture::new();
     let text = settings(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use common::{stderr, stdout, Fixture};
+use common::{output_within, stderr, stdout, Fixture};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------
@@ -1123,4 +1123,441 @@ fn a_reader_that_closes_the_pipe_early_does_not_make_list_panic() {
     let result = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&result.stderr);
     assert!(!err.contains("panicked"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 10. Hostile configuration (issue #10): every problem a clear error with its line
+
+#[test]
+fn an_overlong_duration_is_refused_in_every_section_with_its_line_key_and_maximum() {
+    let f = Fixture::new();
+    let settings = common::BASE_SETTINGS
+        .replace(
+            "[general]\n",
+            "[general]\ntick_deadline = \"99999999999d\"\nstale_after = \"400d\"\n",
+        )
+        .replace("timeout = \"10s\"", "timeout = \"99999999999d\"")
+        + "\n[email]\nenabled = false\ntimeout = \"99999999999d\"\nself_check = \"9999d\"\n\
+           \n[[webhooks]]\nname = \"hook\"\nurl = \"http://127.0.0.1:9/\"\ntimeout = \"2d\"\n";
+    f.write("settings.toml", &settings);
+    f.jobs(
+        "[[job]]\nname = \"p\"\nkind = \"passive\"\nexpect_every = \"99999999999d\"\n\
+         [[job]]\nname = \"c\"\nkind = \"command\"\ncommand = [\"true\"]\ntimeout = \"25h\"\nevery = \"367d\"\nretry_backoff = \"2h\"\n",
+    );
+    let err = validate_fails(&f);
+    let problems = problem_lines(&err);
+    let s = f.settings_path().display().to_string();
+    let j = jobs_path(&f, "jobs.toml");
+    let line_of = |text: &str| settings.lines().position(|l| l == text).unwrap() + 1;
+    let expected = [
+        format!(
+            "{s}:{}: `tick_deadline`: duration \"99999999999d\" is too long: at most 1d",
+            line_of("tick_deadline = \"99999999999d\"")
+        ),
+        format!(
+            "{s}:{}: `stale_after`: duration \"400d\" is too long: at most 366d",
+            line_of("stale_after = \"400d\"")
+        ),
+        format!(
+            "{s}:{}: `timeout`: duration \"99999999999d\" is too long: at most 1d",
+            line_of("timeout = \"99999999999d\"")
+        ),
+        format!(
+            "{s}:{}: `self_check`: duration \"9999d\" is too long: at most 366d",
+            line_of("self_check = \"9999d\"")
+        ),
+        format!(
+            "{s}:{}: `timeout`: duration \"2d\" is too long: at most 1d",
+            line_of("timeout = \"2d\"")
+        ),
+        format!(
+            "{j}:4: job \"p\": `expect_every`: duration \"99999999999d\" is too long: at most 366d"
+        ),
+        format!("{j}:9: job \"c\": `timeout`: duration \"25h\" is too long: at most 1d"),
+        format!("{j}:10: job \"c\": `every`: duration \"367d\" is too long: at most 366d"),
+        format!("{j}:11: job \"c\": `retry_backoff`: duration \"2h\" is too long: at most 1h"),
+    ];
+    for want in &expected {
+        assert!(problems.contains(want), "missing {want:?} in\n{err}");
+    }
+    // The [[commands]] and [email] timeouts share a text: both lines are reported.
+    let long_timeouts = problems
+        .iter()
+        .filter(|p| p.contains("`timeout`: duration \"99999999999d\""))
+        .count();
+    assert_eq!(long_timeouts, 2, "{err}");
+    assert_eq!(problems.len(), expected.len() + 1, "{err}");
+}
+
+#[test]
+fn a_missing_jobs_folder_is_a_configuration_error_and_an_empty_one_a_warning() {
+    let f = Fixture::new();
+    let settings = common::BASE_SETTINGS.replace("jobs_dir = \"jobs\"", "jobs_dir = \"nope\"");
+    f.write("settings.toml", &settings);
+    let err = validate_fails(&f);
+    let problems = problem_lines(&err);
+    let line = settings
+        .lines()
+        .position(|l| l == "jobs_dir = \"nope\"")
+        .unwrap()
+        + 1;
+    assert_eq!(
+        problems,
+        [format!(
+            "{}:{line}: the jobs folder {} does not exist: create it (it may stay empty), or point `jobs_dir` in [general] at the folder of your job files",
+            f.settings_path().display(),
+            f.path().join("nope").display()
+        )]
+    );
+    // Ticks and peers do not carry on as if all were well.
+    assert_exit(&f.run(&["-c", "minute"]), 2);
+    assert_exit(&f.run(&["peer-status"]), 2);
+    assert!(!f.path().join("state.json").exists());
+
+    // A file where the folder should be.
+    f.write("nope", "not a folder");
+    let err = validate_fails(&f);
+    assert!(err.contains("cannot read the jobs folder"), "{err}");
+
+    // An empty folder: allowed, with a warning from validate and in the tick's log.
+    std::fs::remove_file(f.path().join("nope")).unwrap();
+    std::fs::create_dir(f.path().join("nope")).unwrap();
+    f.write("nope/README", "job files go here\n");
+    let out = f.run_ok(&["validate"], 0);
+    assert!(
+        stdout(&out).contains("warning: ")
+            && stdout(&out).contains("holds no *.toml job files: no jobs are checked"),
+        "{}",
+        stdout(&out)
+    );
+    let out = f.run_ok(&["-c", "minute"], 0);
+    assert_eq!(stderr(&out), "", "cron would mail it every minute");
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(log.contains("holds no *.toml job files"), "{log}");
+}
+
+#[test]
+fn validate_refuses_methods_headers_urls_cwds_and_env_keys_that_can_never_work() {
+    let f = Fixture::new();
+    f.jobs(
+        r#"[[job]]
+name = "m1"
+kind = "http"
+url = "http://127.0.0.1:9/"
+method = "GET\r\nX: y"
+
+[[job]]
+name = "m2"
+kind = "http"
+url = "http://127.0.0.1:9/"
+method = ""
+
+[[job]]
+name = "h1"
+kind = "http"
+url = "http://127.0.0.1:9/"
+headers = { "X Y" = "1" }
+
+[[job]]
+name = "h2"
+kind = "http"
+url = "http://127.0.0.1:9/"
+headers = { "X-Ok" = "a\r\nInjected: yes" }
+
+[[job]]
+name = "h3"
+kind = "http"
+url = "http://127.0.0.1:9/"
+headers = { "X-Bad\n" = "1" }
+
+[[job]]
+name = "u"
+kind = "http"
+url = "http://[::1"
+
+[[job]]
+name = "cwd"
+kind = "command"
+command = ["true"]
+cwd = "no-such-folder"
+
+[[job]]
+name = "env"
+kind = "command"
+command = ["true"]
+env = { "A=B" = "1" }
+
+[[job]]
+name = "fine"
+kind = "http"
+url = "http://[::1]:9/"
+method = "PATCH"
+headers = { "X-Token" = "abc def" }
+"#,
+    );
+    let err = validate_fails(&f);
+    let problems = problem_lines(&err);
+    let j = jobs_path(&f, "jobs.toml");
+    for (line, text) in [
+        (
+            5,
+            "job \"m1\": `method` \"GET\\r\\nX: y\" is not an HTTP method",
+        ),
+        (11, "job \"m2\": `method` \"\" is not an HTTP method"),
+        (
+            17,
+            "job \"h1\": `headers`: \"X Y\" is not a valid header name",
+        ),
+        (
+            23,
+            "job \"h2\": `headers`: the value of \"X-Ok\" holds a line break",
+        ),
+        (
+            29,
+            "job \"h3\": `headers`: \"X-Bad\\n\" is not a valid header name",
+        ),
+        (34, "job \"u\": `url` \"http://[::1\" is not a valid URL"),
+        (40, "job \"cwd\": `cwd` "),
+        (46, "job \"env\": `env`: \"A=B\" is not a variable name"),
+    ] {
+        let want = format!("{j}:{line}: {text}");
+        assert!(
+            problems.iter().any(|p| p.starts_with(&want)),
+            "no {want:?} in\n{err}"
+        );
+    }
+    assert_eq!(problems.len(), 8, "{err}");
+}
+
+#[test]
+fn settings_and_job_files_must_be_regular_files_of_at_most_ten_mib() {
+    let f = Fixture::new();
+    // A device: refused at once, without reading it (under 1 GiB of address space, an
+    // unbounded read fails loudly instead of eating the machine's memory).
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -v 1048576; exec \"$0\" -f /dev/zero validate"])
+        .arg(env!("CARGO_BIN_EXE_checker"));
+    let out = output_within(cmd, 20);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(
+            "/dev/zero: cannot read settings file: it is a character device, not a regular file"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    // A FIFO: refused, not waited on.
+    let fifo = f.path().join("fifo.toml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checker"));
+    cmd.arg("-f").arg(&fifo).arg("validate");
+    let out = output_within(cmd, 20);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("it is a FIFO, not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    // ... in the jobs folder too.
+    assert!(Command::new("mkfifo")
+        .arg(f.path().join("jobs/pipe.toml"))
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = f.cmd();
+    cmd.arg("validate");
+    let out = output_within(cmd, 20);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}: cannot read job file: it is a FIFO, not a regular file",
+            jobs_path(&f, "pipe.toml")
+        )),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(f.path().join("jobs/pipe.toml")).unwrap();
+
+    // A job file over 10 MiB, however innocent its contents.
+    let mut big = String::from("# padding\n");
+    while big.len() <= 10 * 1024 * 1024 {
+        big.push_str(&"#".repeat(1023));
+        big.push('\n');
+    }
+    f.write("jobs/big.toml", &big);
+    let err = validate_fails(&f);
+    assert!(
+        err.contains(&format!(
+            "{}: cannot read job file: it is larger than 10 MiB",
+            jobs_path(&f, "big.toml")
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_duplicate_key_error_names_the_key_and_its_line() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"a\"\nkind = \"passive\"\nname = \"b\"\n");
+    let err = validate_fails(&f);
+    assert_eq!(
+        problem_lines(&err),
+        [format!(
+            "{}:4: duplicate key `name` in [[job]]: a key can be set only once per table (remove one, or use [[...]] for a list of tables)",
+            jobs_path(&f, "jobs.toml")
+        )]
+    );
+}
+
+#[test]
+fn overlong_prune_and_status_windows_are_usage_errors_not_panics() {
+    let f = Fixture::new();
+    for (args, expected) in [
+        (
+            ["prune", "--older-than", "99999999999d"],
+            "duration \"99999999999d\" is too long: at most 36500d",
+        ),
+        (["status", "--hours", "3000000000"], "not in 1..=876000"),
+        (["status", "--hours", "0"], "not in 1..=876000"),
+    ] {
+        let out = f.run(&args);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.contains(args[1]) && err.contains(expected),
+            "{args:?}: {err}"
+        );
+    }
+    // The longest windows allowed work.
+    f.run_ok(&["prune", "--older-than", "36500d"], 0);
+    f.run_ok(&["status", "--hours", "876000"], 0);
+}
+
+#[test]
+fn status_history_and_run_once_show_terminal_escapes_escaped_and_json_keeps_them_exact() {
+    const EVIL: &str = "\u{1b}]0;owned\u{7}\u{1b}[2Jgone\rover";
+    const SHOWN: &str = "\\u{1b}]0;owned\\u{7}\\u{1b}[2Jgone\\rover";
+    let f = Fixture::new();
+    f.script(
+        "jobs/evil.sh",
+        "#!/bin/sh\nprintf 'CRITICAL \\033[2Jcleared\\033]0;retitled\\007\\n'\nexit 2\n",
+    );
+    f.jobs(
+        "[[job]]\nname = \"pushed\"\nkind = \"passive\"\n\n\
+         [[job]]\nname = \"plugin\"\nkind = \"command\"\ncommand = [\"./evil.sh\"]\nfrequency = \"day\"\n",
+    );
+    f.run_ok(&["report", "pushed", "--fail", "--message", EVIL], 0);
+
+    let out = f.run_ok(&["run-once", "plugin"], 1);
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("CRITICAL \\u{1b}[2Jcleared\\u{1b}]0;retitled\\u{7}"),
+        "{text}"
+    );
+    let v: Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["run-once", "plugin", "--json"], 1))).unwrap();
+    assert_eq!(
+        v["results"][0]["message"],
+        "CRITICAL \u{1b}[2Jcleared\u{1b}]0;retitled\u{7}"
+    );
+
+    for args in [&["status"][..], &["history"]] {
+        let text = stdout(&f.run_ok(args, 0));
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\r'),
+            "{args:?}: {text:?}"
+        );
+        assert!(text.contains(SHOWN), "{args:?}: {text}");
+    }
+    let v: Value = serde_json::from_str(&stdout(&f.run_ok(&["status", "--json"], 0))).unwrap();
+    let pushed = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "pushed")
+        .unwrap();
+    assert_eq!(pushed["last_error"], EVIL);
+    let v: Value = serde_json::from_str(&stdout(&f.run_ok(&["history", "--json"], 0))).unwrap();
+    assert!(
+        v.as_array().unwrap().iter().any(|e| e["message"] == EVIL),
+        "{v}"
+    );
+}
+
+#[test]
+fn every_docs_page_the_repository_points_at_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = Vec::new();
+    for file in [
+        "settings.example.toml",
+        "README.md",
+        "jobs/example.toml",
+        "src/notify/template.rs",
+        "src/notify/webhook.rs",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for (at, _) in text.match_indices("docs/") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/._-".contains(*c))
+                .collect();
+            let name = name.trim_end_matches('.');
+            if name.ends_with(".md") {
+                assert!(
+                    root.join(name).is_file(),
+                    "{file} points at {name}, which does not exist"
+                );
+                seen.push((file, name.to_string()));
+            }
+        }
+    }
+    for page in ["docs/channels.md", "docs/peers.md"] {
+        assert!(
+            seen.iter()
+                .any(|(f, n)| *f == "settings.example.toml" && n == page),
+            "settings.example.toml points at {page}: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn targets_that_would_expand_past_64_mib_are_refused_not_built() {
+    let f = Fixture::new();
+    // A million placeholders times a 100-byte target would be 100 MB for one job; the
+    // same in a file of 10 MiB with longer targets, terabytes.
+    let body = "{target}".repeat(1_000_000);
+    let target = "x".repeat(100);
+    f.jobs(&format!(
+        "[[job]]\nname = \"j {{target}}\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\ntargets = [\"{target}\", \"y\"]\nbody = \"{body}\"\n"
+    ));
+    let mut cmd = f.cmd();
+    cmd.arg("validate");
+    let out = output_within(cmd, 60);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}:5: job \"j {{target}}\": its 2 `targets` would make more than 64 MiB of jobs",
+            jobs_path(&f, "jobs.toml")
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // Many small targets are fine.
+    let many: Vec<String> = (0..2000).map(|i| format!("\"h{i}\"")).collect();
+    f.jobs(&format!(
+        "[[job]]\nname = \"p {{target}}\"\nkind = \"tcp\"\nhost = \"{{target}}\"\nport = 22\ntargets = [{}]\n",
+        many.join(", ")
+    ));
+    let out = f.run_ok(&["validate"], 0);
+    assert!(stdout(&out).contains("OK (2000 job(s)"), "{}", stdout(&out));
 }

@@ -294,6 +294,67 @@ fn wrap_records_the_duration_of_the_command() {
 }
 
 #[test]
+fn report_duration_records_how_long_the_run_took() {
+    let f = Fixture::new();
+    f.jobs(&passive("nightly", ""));
+    report(&f, &["nightly", "--ok", "--duration", "1h5m"]);
+    assert_eq!(f.job_state("nightly")["last_duration_ms"], 3_900_000);
+    assert_eq!(events_of(&f, "report")[0]["duration_ms"], 3_900_000);
+    // Without it, nothing was measured: 0 as before.
+    report(&f, &["nightly", "--fail", "--message", "disk full"]);
+    assert_eq!(f.job_state("nightly")["last_duration_ms"], 0);
+    for bad in ["soon", "400d", "99999999999d"] {
+        let out = f.run(&["report", "nightly", "--ok", "--duration", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--duration"), "{}", stderr(&out));
+    }
+    assert_eq!(events_of(&f, "report").len(), 2, "bad ones record nothing");
+}
+
+#[test]
+fn wrap_piped_into_a_reader_that_stops_early_ends_as_the_command_alone_would() {
+    // `yes | head -1` ends at once, `yes` killed by SIGPIPE (141): so must
+    // `checker wrap j -- yes | head -1`, and the job records how `yes` ended.
+    use std::os::unix::process::CommandExt;
+    let f = Fixture::new();
+    f.jobs(&passive("yes", ""));
+    let line = format!(
+        "set -o pipefail; '{}' -f '{}' wrap yes -- yes | head -1",
+        env!("CARGO_BIN_EXE_checker"),
+        f.settings_path().display()
+    );
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", &line])
+        .env_remove("CHECKER_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            // The whole pipeline: bash, checker and an endless `yes`.
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+            panic!("`checker wrap yes -- yes | head -1` did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "y\n");
+    assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
+    let s = f.job_state("yes");
+    assert_eq!(s["status"], "failing");
+    let msg = s["last_error"].as_str().unwrap();
+    assert!(
+        msg.starts_with("killed by signal 13 (SIGPIPE) after "),
+        "{msg}"
+    );
+}
+
+#[test]
 fn wrap_keeps_a_bounded_tail_of_endless_output_and_does_not_wait_for_background_children() {
     let f = Fixture::new();
     f.jobs(&passive("noisy", ""));
@@ -550,7 +611,80 @@ fn a_new_passive_job_that_never_reports_is_missing_only_after_a_full_period() {
 }
 
 #[test]
-fn passive_jobs_need_expect_every_and_refuse_keys_of_other_kinds() {
+fn run_once_checks_every_passive_deadline_and_says_when_one_is_met() {
+    let f = Fixture::new();
+    f.jobs(&format!(
+        "{}{}[[job]]\nname = \"dl\"\nkind = \"passive\"\n",
+        passive("backup", ""),
+        passive("late", "")
+    ));
+    // A dry run before any real one: nothing is watched yet, and nothing is written.
+    let text = stdout(&f.run_ok(&["run-once", "--dry-run"], 0));
+    assert!(
+        text.contains(
+            "deadline not started: the first real run starts watching it; missing 1h6m after that"
+        ),
+        "{text}"
+    );
+    assert!(!f.path().join("state.json").exists());
+
+    report(&f, &["backup", "--ok"]);
+    // With no names, every enabled job, passive ones included, is checked and shown.
+    let text = stdout(&f.run_ok(&["run-once"], 0));
+    let line = |job: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(job))
+            .unwrap_or_else(|| panic!("no line for {job} in:\n{text}"))
+            .to_string()
+    };
+    assert!(line("backup").starts_with("ok "), "{text}");
+    assert!(
+        line("backup").contains("deadline met: last result 0s ago (")
+            && line("backup").contains("); missing after "),
+        "{text}"
+    );
+    assert!(
+        line("late").contains("deadline met: no result yet; missing after "),
+        "{text}"
+    );
+    assert!(
+        line("dl").contains("no deadline (no expect_every); no result yet"),
+        "{text}"
+    );
+    // Named, it says so too, in JSON as well.
+    let v: Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["run-once", "backup", "--json"], 0))).unwrap();
+    assert_eq!(v["results"][0]["job"], "backup");
+    assert_eq!(v["results"][0]["ok"], true);
+    assert!(v["results"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("deadline met: last result"));
+
+    // Past its deadline (watched since two hours ago), it is missing: a failure.
+    let mut state = f.state();
+    let two_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    state["jobs"]["late"]["first_seen"] = Value::from(two_hours_ago);
+    f.write("state.json", &state.to_string());
+    let text = stdout(&f.run_ok(&["run-once", "--dry-run"], 1));
+    assert!(text.contains("FAIL late"), "{text}");
+    assert!(
+        text.contains("missing: no result yet; watched since"),
+        "{text}"
+    );
+    assert_eq!(
+        f.job_state("late")["consecutive_failures"],
+        0,
+        "a dry run records nothing"
+    );
+    let text = stdout(&f.run_ok(&["run-once"], 1));
+    assert!(text.contains("FAIL late"), "{text}");
+    assert_eq!(f.job_state("late")["consecutive_failures"], 1);
+}
+
+#[test]
+fn passive_jobs_may_omit_expect_every_but_refuse_keys_of_other_kinds() {
     let f = Fixture::new();
     f.jobs(
         "[[job]]\nname = \"a\"\nkind = \"passive\"\n\
@@ -560,10 +694,8 @@ fn passive_jobs_need_expect_every_and_refuse_keys_of_other_kinds() {
     );
     let out = f.run_ok(&["validate"], 2);
     let err = stderr(&out);
-    assert!(
-        err.contains("jobs.toml:1: job \"a\": kind \"passive\" needs `expect_every`"),
-        "{err}"
-    );
+    // Without `expect_every` a passive job has no deadline: accepted (issue #10, item 17).
+    assert!(!err.contains("job \"a\""), "{err}");
     assert!(
         err.contains("jobs.toml:8: job \"b\": `url` belongs to kind \"http\""),
         "{err}"

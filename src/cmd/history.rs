@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::error::AppError;
 use crate::history::{History, Query};
+use crate::text::printable;
 
 pub fn run(
     config: &Config,
@@ -53,14 +54,14 @@ pub fn run(
             e.ts.format("%Y-%m-%d %H:%M:%S"),
             kind,
             ok,
-            e.job.as_deref().unwrap_or("-"),
+            printable(e.job.as_deref().unwrap_or("-")),
             e.channel
                 .as_deref()
-                .map(|c| format!(" via {c}"))
+                .map(|c| format!(" via {}", printable(c)))
                 .unwrap_or_default(),
             e.message
                 .as_deref()
-                .map(|m| format!(": {}", m.lines().next().unwrap_or("")))
+                .map(|m| format!(": {}", printable(m.lines().next().unwrap_or(""))))
                 .unwrap_or_default()
         );
         if let (true, Some(n)) = (e.is_retried_attempt(), e.attempt) {

@@ -76,10 +76,10 @@ fn print_table(rows: &[Row]) {
             [
                 r.peer.clone(),
                 r.target.clone(),
-                r.answer.clone(),
+                crate::text::printable(&r.answer).into_owned(),
                 if r.ok { "ok" } else { "FAIL" }.to_string(),
                 format!("{} ms", r.duration_ms),
-                r.message.clone(),
+                crate::text::printable(&r.message).into_owned(),
             ]
         })
         .collect();

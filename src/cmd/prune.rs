@@ -1,19 +1,24 @@
 //! `checker prune [--older-than DURATION]`: drop history older than the window.
 
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::error::AppError;
 use crate::history::History;
 use crate::state::Store;
 
-pub fn run(config: &Config, older_than: Option<&str>) -> Result<u8, AppError> {
-    let window = match older_than {
-        Some(text) => crate::duration::parse(text)
-            .map_err(|e| AppError::Usage(format!("--older-than: {e}")))?,
-        None => std::time::Duration::from_secs(u64::from(config.general.history_days) * 86_400),
-    };
-    let cutoff = Utc::now() - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+/// `older_than` is bounded by the command line (at most 100 years).
+pub fn run(config: &Config, older_than: Option<Duration>) -> Result<u8, AppError> {
+    let window = older_than.unwrap_or_else(|| {
+        Duration::from_secs(u64::from(config.general.history_days).saturating_mul(86_400))
+    });
+    // Saturating: a window reaching past the earliest date keeps everything.
+    let cutoff = chrono::Duration::from_std(window)
+        .ok()
+        .and_then(|w| Utc::now().checked_sub_signed(w))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let history = History::new(&config.general.history_dir);
     // Under the state lock: ticks append history under it, so a rewrite of today's file
     // cannot drop a line appended meanwhile.

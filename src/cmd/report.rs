@@ -1,6 +1,6 @@
-//! `checker report JOB (--ok|--fail) [--count N] [--message TEXT]`: record a result pushed
-//! by another program. Silent when all went well, so cron mails nothing; exit 0 once the
-//! result is recorded, whatever it says.
+//! `checker report JOB (--ok|--fail) [--count N] [--message TEXT] [--duration D]`: record a
+//! result pushed by another program. Silent when all went well, so cron mails nothing;
+//! exit 0 once the result is recorded, whatever it says.
 
 use crate::check::truncate;
 use crate::config::{Config, Job};
@@ -25,6 +25,7 @@ pub fn run(
     ok: bool,
     count: Option<u64>,
     message: Option<&str>,
+    duration: Option<std::time::Duration>,
     nomail: bool,
 ) -> Result<u8, AppError> {
     let job = find_job(config, name)?;
@@ -33,7 +34,8 @@ pub fn run(
         None if ok => "reported OK".to_string(),
         None => "reported FAILED (no message given)".to_string(),
     };
-    let result = push::result(job, ok, message, 0, count);
+    let duration_ms = duration.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let result = push::result(job, ok, message, duration_ms, count);
     let notifications = push::record(config, job, &result, RunOptions { nomail })?;
     for n in notifications.iter().filter(|n| !n.delivered) {
         log::warn!(

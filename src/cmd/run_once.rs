@@ -1,10 +1,14 @@
 //! `checker run-once [JOB...] [--dry-run] [--json]`: run jobs now. Exit 1 when a check failed.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::check::runner::{run_all, RunnerOptions};
-use crate::config::{Config, Job};
+use crate::check::CheckResult;
+use crate::config::{Config, Job, JobKind};
 use crate::error::AppError;
+use crate::state::{JobState, Store};
+use crate::text::{printable, printable_lines};
 use crate::tick::{run as run_jobs, RunError, RunOptions, RunReport, Selection};
 
 pub fn run(
@@ -18,7 +22,7 @@ pub fn run(
         super::known_job(config, n)?;
     }
     let report = if dry_run {
-        // Passive jobs have no check to run.
+        // Passive jobs have no check to run: their deadlines are read below.
         let jobs: Vec<Job> = if names.is_empty() {
             config
                 .jobs
@@ -58,6 +62,31 @@ pub fn run(
             RunOptions { nomail },
         )?
     };
+    // Passive jobs have no check: their deadline is what is checked. A real run merged
+    // the missing ones as failures; every other one is said to be in time, so no job
+    // asked for goes unmentioned.
+    let mut report = report;
+    let passive: Vec<&Job> = config
+        .jobs
+        .iter()
+        .filter(|j| !j.kind.runs_a_check())
+        .filter(|j| {
+            if names.is_empty() {
+                j.enabled
+            } else {
+                names.contains(&j.name)
+            }
+        })
+        .filter(|j| !report.results.iter().any(|r| r.job == j.name))
+        .collect();
+    if !passive.is_empty() {
+        let state = Store::new(&config.general.state_file, config.general.lock_timeout).read()?;
+        let now = Utc::now();
+        for job in passive {
+            let js = state.jobs.get(&job.name).cloned().unwrap_or_default();
+            report.results.push(deadline_result(job, &js, now));
+        }
+    }
     let failed = report.results.iter().any(|r| !r.ok) || !report.not_started.is_empty();
     if json {
         let results: Vec<_> = report
@@ -88,9 +117,9 @@ pub fn run(
             println!(
                 "{:<4} {:<width$}  {:>6} ms  {}",
                 if r.ok { "ok" } else { "FAIL" },
-                r.job,
+                printable(&r.job),
                 r.duration_ms,
-                r.message
+                printable_lines(&r.message)
             );
         }
         for n in &report.not_started {
@@ -106,11 +135,11 @@ pub fn run(
             println!(
                 "{how} {} notification for {} via {}{}",
                 n.kind.as_str(),
-                n.job,
+                printable(&n.job),
                 n.channel,
                 n.error
                     .as_deref()
-                    .map(|e| format!(" (failed: {e}; will retry)"))
+                    .map(|e| format!(" (failed: {}; will retry)", printable(e)))
                     .unwrap_or_default()
             );
         }
@@ -119,4 +148,55 @@ pub fn run(
         }
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// What a passive job's deadline looks like at `now`, as a result: missing (a failure, as
+/// a run would record it) or in time, with when it would go missing.
+fn deadline_result(job: &Job, js: &JobState, now: DateTime<Utc>) -> CheckResult {
+    let JobKind::Passive(spec) = &job.kind else {
+        return crate::push::result(job, true, String::new(), 0, None);
+    };
+    let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let last = match js.last_pushed {
+        Some(t) => format!(
+            "last result {} ago ({})",
+            crate::duration::humanize(now - t),
+            at(t)
+        ),
+        None => "no result yet".to_string(),
+    };
+    if !job.enabled {
+        return crate::push::result(
+            job,
+            true,
+            format!("disabled: no deadline is watched; {last}"),
+            0,
+            None,
+        );
+    }
+    let Some(every) = spec.expect_every else {
+        return crate::push::result(
+            job,
+            true,
+            format!("no deadline (no expect_every); {last}"),
+            0,
+            None,
+        );
+    };
+    if let Some(missing) = crate::passive::overdue(spec, js, now) {
+        return crate::push::result(job, false, missing, 0, None);
+    }
+    let allowed = chrono::Duration::from_std(every.saturating_add(spec.grace))
+        .unwrap_or(chrono::Duration::MAX);
+    let message = match js.last_pushed.or(js.first_seen) {
+        Some(since) => match since.checked_add_signed(allowed) {
+            Some(deadline) => format!("deadline met: {last}; missing after {}", at(deadline)),
+            None => format!("deadline met: {last}"),
+        },
+        None => format!(
+            "deadline not started: the first real run starts watching it; missing {} after that",
+            crate::duration::format(every.saturating_add(spec.grace))
+        ),
+    };
+    crate::push::result(job, true, message, 0, None)
 }

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::history::{EventKind, History, Query};
 use crate::state::{JobStatus, Store};
+use crate::text::printable;
 
 #[derive(Debug, Serialize)]
 struct JobRow {
@@ -131,7 +132,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
         (true, Some(false)) => format!(
             "mail: FAILING (checked {}): {}",
             ago(mail.checked_at, now),
-            mail.last_error.as_deref().unwrap_or("unknown error")
+            printable(mail.last_error.as_deref().unwrap_or("unknown error"))
         ),
     };
     println!("\n{line}");
@@ -161,7 +162,7 @@ fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
         .iter()
         .map(|r| {
             [
-                r.job.clone(),
+                printable(&r.job).into_owned(),
                 r.kind.clone(),
                 r.state.to_string(),
                 r.consecutive_failures.to_string(),
@@ -174,7 +175,10 @@ fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
                 r.recent.clone(),
                 r.last_error
                     .as_deref()
-                    .map(|e| crate::check::truncate(e.lines().next().unwrap_or(""), 60))
+                    .map(|e| {
+                        printable(&crate::check::truncate(e.lines().next().unwrap_or(""), 60))
+                            .into_owned()
+                    })
                     .unwrap_or_default(),
             ]
         })

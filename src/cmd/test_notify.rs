@@ -88,7 +88,10 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
             }
             Err(e) => {
                 failed = true;
-                println!("{c:<width$}  FAILED: {}", e.message());
+                println!(
+                    "{c:<width$}  FAILED: {}",
+                    crate::text::printable(e.message())
+                );
                 ev.message = Some(format!("test notification failed: {}", e.message()));
             }
         }

@@ -7,6 +7,10 @@ use crate::schedule::Tick;
 use crate::tick::{run as run_tick, RunOptions, Selection};
 
 pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<u8, AppError> {
+    // Into the log file only: on stderr cron would mail it every minute.
+    for w in &config.warnings {
+        log::warn!(target: crate::logging::FILE_ONLY, "configuration: {w}");
+    }
     let report = run_tick(config, Selection::Tick(tick), RunOptions { nomail })?;
     let failed = report.results.iter().filter(|r| !r.ok).count();
     log::info!(

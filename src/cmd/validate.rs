@@ -9,12 +9,31 @@ use crate::schedule::Schedule;
 
 pub fn run(path: &Path) -> Result<u8, AppError> {
     let config = config::load(path)?;
+    // Loading checks templates without rendering them; here each renders sample alerts
+    // within its bounds, so a template that can only fail is found before an alert.
+    let problems: Vec<config::Problem> = config
+        .templates()
+        .into_iter()
+        .filter_map(|t| {
+            t.check_samples().err().map(|e| config::Problem {
+                file: config.path.clone(),
+                line: t.line,
+                message: format!("{} `{}`: {e}", t.table, t.key),
+            })
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(config::ConfigError { problems }.into());
+    }
     println!(
         "{}: OK ({} job(s), {} channel(s))",
         path.display(),
         config.jobs.len(),
         config.channel_names().len()
     );
+    for w in &config.warnings {
+        println!("  warning: {w}");
+    }
     let when = |f: Frequency| match f {
         Frequency::Minute => "every minute (minute, hour, day and day_noon ticks)",
         Frequency::Hour => "every hour (hour, day and day_noon ticks)",

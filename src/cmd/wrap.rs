@@ -201,8 +201,11 @@ fn snapshot(tail: &Mutex<Tail>) -> Tail {
     }
 }
 
-/// Copies `from` to `to` as it comes, keeping the tail; `to` failing (a closed terminal)
-/// stops the copying, never the reading, so COMMAND cannot block on a full pipe.
+/// Copies `from` to `to` as it comes, keeping the tail. When the reader of `to` has gone
+/// (`wrap j -- yes | head -1`), the pipe from COMMAND is closed too, so COMMAND meets the
+/// broken pipe it would have met without checker in between: SIGPIPE, which it has at its
+/// default disposition. Any other failure of `to` (a closed terminal) stops the copying,
+/// never the reading, so COMMAND cannot block on a full pipe.
 fn pump(
     mut from: impl Read + Send + 'static,
     mut to: impl Write + Send + 'static,
@@ -216,17 +219,23 @@ fn pump(
             match from.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if passing && (to.write_all(&buf[..n]).is_err() || to.flush().is_err()) {
-                        passing = false;
-                    }
                     if let Ok(mut t) = tail.lock() {
                         t.push(&buf[..n]);
+                    }
+                    if passing {
+                        match to.write_all(&buf[..n]).and_then(|()| to.flush()) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+                            Err(_) => passing = false,
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
         }
+        // Closes COMMAND's end of the pipe (when the loop stopped early).
+        drop(from);
         let _ = done.send(());
     });
 }

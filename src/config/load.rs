@@ -14,7 +14,14 @@ use super::raw::*;
 use crate::schedule::Schedule;
 
 mod http_channels;
+mod parse;
 mod peers;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+pub(crate) use proptests::config as proptest_config;
+
+use parse::{parse_toml, read_text, Lines, MAX_CONFIG_BYTES, MAX_SECRET_BYTES};
 
 /// One thing wrong with the configuration, where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,26 +99,17 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
     ))
 }
 
-/// Line and column of a byte offset, both 1-based.
-fn line_of(src: &str, offset: usize) -> usize {
-    let end = offset.min(src.len());
-    src.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 /// Collects problems for one file.
 pub(super) struct FileCtx<'a> {
     path: &'a Path,
     pub(super) src: &'a str,
+    pub(super) lines: &'a Lines,
     problems: &'a mut Vec<Problem>,
 }
 
 impl FileCtx<'_> {
     fn at(&mut self, offset: usize, message: impl Into<String>) {
-        let line = line_of(self.src, offset);
+        let line = self.lines.line(offset);
         self.problems.push(Problem {
             file: self.path.to_path_buf(),
             line,
@@ -128,7 +126,7 @@ impl FileCtx<'_> {
     }
 
     fn duration(&mut self, key: &str, v: &Spanned<String>) -> Option<Duration> {
-        match crate::duration::parse(v.get_ref()) {
+        match crate::duration::parse_at_most(v.get_ref(), duration_limit(key)) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.at(v.span().start, format!("`{key}`: {e}"));
@@ -200,6 +198,28 @@ impl FileCtx<'_> {
     }
 }
 
+/// The longest value each duration key takes. Nothing the engine computes with a duration
+/// can then overflow a date, and a typo of a few extra digits is an error, not a job that
+/// never runs. README ("Limits") lists them.
+fn duration_limit(key: &str) -> Duration {
+    const HOUR: u64 = 3_600;
+    const DAY: u64 = 24 * HOUR;
+    Duration::from_secs(match key {
+        // How long one attempt, wait or delay may take.
+        "timeout" | "max_response_time" | "tick_deadline" | "lock_timeout" | "self_check_wait"
+        | "header_timeout" | "delivery_retry" => DAY,
+        // Between the retries of one run.
+        "retry_backoff" => HOUR,
+        // How far apart things happen.
+        "every" | "self_check" | "expect_every" | "grace" | "failing_for" | "stale_after" => {
+            366 * DAY
+        }
+        // How old a file may be.
+        "max_age" => 3_650 * DAY,
+        _ => 366 * DAY,
+    })
+}
+
 fn quoted(words: &[&str]) -> String {
     words
         .iter()
@@ -216,166 +236,6 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .filter(|(score, _)| *score > 0.3)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-/// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into a message that
-/// names the nearest valid key, and other serde wording into this project's words.
-fn explain_toml_error(message: &str, table: &str) -> String {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let words: Vec<&str> = rest
-            .split('`')
-            .enumerate()
-            .filter(|(i, _)| i % 2 == 0)
-            .map(|(_, w)| w)
-            .collect();
-        let unknown = words.first().copied().unwrap_or("");
-        let expected: Vec<&str> = words
-            .iter()
-            .skip(1)
-            .copied()
-            .filter(|w| !w.is_empty())
-            .collect();
-        let hint = match nearest(unknown, &expected) {
-            Some(n) => format!("; did you mean `{n}`?"),
-            None => String::new(),
-        };
-        return format!(
-            "unknown key `{unknown}` in {table}{hint} (valid keys: {})",
-            expected
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    if message.contains("did not match any variant of untagged enum OneOrMany") {
-        return "expected an address or a list of addresses, e.g. \"ops@example.com\" or [\"a@example.com\", \"b@example.com\"]".into();
-    }
-    if message.contains("did not match any variant of untagged enum TextList") {
-        return "expected a text or a list of texts, e.g. \"192.0.2.1\" or [\"192.0.2.1\", \"192.0.2.2\"]".into();
-    }
-    if message.contains("did not match any variant of untagged enum StatusList") {
-        return "`expect_status` takes a status code or a list of them, e.g. 200 or [200, 301]"
-            .into();
-    }
-    message.trim_end().to_string()
-}
-
-/// Which `[table]` an error offset falls in, for messages: "[email]", "[[job]]".
-fn table_at(src: &str, offset: usize) -> String {
-    let offset = offset.min(src.len());
-    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
-    // An error in a table header itself (`[emial]`) is about a top-level key.
-    if src[line_start..].trim_start().starts_with('[') {
-        return "the top level".to_string();
-    }
-    let head = &src[..line_start];
-    head.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| {
-            l.split(']')
-                .next()
-                .map(|s| format!("{s}]"))
-                .unwrap_or_default()
-        })
-        .map(|s| {
-            if s.starts_with("[[") {
-                format!("{s}]")
-            } else {
-                s
-            }
-        })
-        .unwrap_or_else(|| "the top level".to_string())
-}
-
-/// Parses a file, reporting every bad key rather than only the first: a key that is unknown
-/// or of the wrong type is reported, set aside, and the rest parsed again without it.
-/// Returns the value and the offsets of the keys set aside (their tables are incomplete);
-/// `None` after a syntax error or a problem no key can be blamed for.
-fn parse_toml<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    src: &str,
-    problems: &mut Vec<Problem>,
-) -> Option<(T, Vec<usize>)> {
-    let first = problems.len();
-    let report = |problems: &mut Vec<Problem>, e: &toml::de::Error, key: Option<&str>| {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        let mut message = explain_toml_error(e.message(), &table_at(src, offset));
-        if let Some(key) = key.filter(|_| !message.starts_with("unknown key")) {
-            message = format!("`{key}`: {message}");
-        }
-        problems.push(Problem {
-            file: path.to_path_buf(),
-            line: if e.span().is_some() {
-                line_of(src, offset)
-            } else {
-                0
-            },
-            message,
-        });
-    };
-    // The common case, a good file, parses once without the copies recovery needs.
-    if let Ok(v) = toml::from_str::<T>(src) {
-        return Some((v, Vec::new()));
-    }
-    let mut root = match toml::de::DeTable::parse(src) {
-        Ok(root) => root,
-        Err(e) => {
-            report(problems, &e, None);
-            return None;
-        }
-    };
-    let mut set_aside = Vec::new();
-    let parsed = loop {
-        match T::deserialize(toml::de::Deserializer::from(root.clone())) {
-            Ok(v) => break Some(v),
-            Err(e) => {
-                let removed = e
-                    .span()
-                    .and_then(|s| remove_key_at(root.get_mut(), s.start));
-                report(problems, &e, removed.as_ref().map(|(key, _)| key.as_str()));
-                match removed {
-                    Some((_, offset)) => set_aside.push(offset),
-                    None => break None,
-                }
-            }
-        }
-    };
-    // Keys come out in table order, not file order.
-    problems[first..].sort_by_key(|p| p.line);
-    parsed.map(|v| (v, set_aside))
-}
-
-/// Removes the key whose name or (non-table) value holds `at`, the innermost first;
-/// returns the key and where it was.
-fn remove_key_at(table: &mut toml::de::DeTable<'_>, at: usize) -> Option<(String, usize)> {
-    use toml::de::DeValue;
-    for (_, v) in table.iter_mut() {
-        let inner = match v.get_mut() {
-            DeValue::Table(t) => remove_key_at(t, at),
-            DeValue::Array(a) => a.iter_mut().find_map(|item| match item.get_mut() {
-                DeValue::Table(t) => remove_key_at(t, at),
-                _ => None,
-            }),
-            _ => None,
-        };
-        if inner.is_some() {
-            return inner;
-        }
-    }
-    let is_table = |v: &DeValue<'_>| match v {
-        DeValue::Table(_) => true,
-        DeValue::Array(a) => a.iter().any(|i| matches!(i.get_ref(), DeValue::Table(_))),
-        _ => false,
-    };
-    let key = table
-        .iter()
-        .find(|(k, v)| k.span().contains(&at) || (!is_table(v.get_ref()) && v.span().contains(&at)))
-        .map(|(k, _)| (k.get_ref().to_string(), k.span().start))?;
-    table.remove(key.0.as_str());
-    Some(key)
 }
 
 fn resolve_path(base: &Path, p: &str) -> PathBuf {
@@ -436,7 +296,7 @@ fn secret(
     }
     if let Some(f) = file {
         let path = resolve_path(base, f.get_ref());
-        return match std::fs::read_to_string(&path) {
+        return match read_text(&path, MAX_SECRET_BYTES) {
             Ok(v) => Some(Secret::new(v.trim_end_matches(['\n', '\r']).to_string())),
             Err(e) => {
                 cx.at(
@@ -452,13 +312,14 @@ fn secret(
 
 /// Loads and validates the settings file at `path` and every job file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
+    let src = read_text(path, MAX_CONFIG_BYTES).map_err(|e| {
         ConfigError::one(
             path,
             0,
             format!("cannot read settings file: {e} (give another with -f FILE)"),
         )
     })?;
+    let lines = Lines::new(&src);
     // Absolute, so paths stay right when a command job runs in another folder.
     let base = std::path::absolute(path)
         .ok()
@@ -466,16 +327,23 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .unwrap_or_else(|| PathBuf::from("."));
     let mut problems = Vec::new();
     // A key set aside has been reported; the rest is still checked, job files too.
-    let Some((raw, _)) = parse_toml::<RawSettings>(path, &src, &mut problems) else {
+    let Some((raw, _)) =
+        parse_toml::<RawSettings>(path, &src, &lines, &parse::SETTINGS, &mut problems)
+    else {
         return Err(ConfigError { problems });
     };
     let mut cx = FileCtx {
         path,
         src: &src,
+        lines: &lines,
         problems: &mut problems,
     };
 
     let g = &raw.general;
+    let jobs_dir_line = g
+        .jobs_dir
+        .as_ref()
+        .map_or(0, |d| cx.lines.line(d.span().start));
     let general = General {
         servername: g
             .servername
@@ -488,7 +356,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             .map(|a| a.get_ref().clone().into_vec())
             .unwrap_or_default(),
         state_file: resolve_path(&base, g.state_file.as_deref().unwrap_or("state.json")),
-        jobs_dir: resolve_path(&base, g.jobs_dir.as_deref().unwrap_or("jobs")),
+        jobs_dir: resolve_path(
+            &base,
+            g.jobs_dir.as_ref().map_or("jobs", |d| d.get_ref().as_str()),
+        ),
         history_dir: resolve_path(&base, g.history_dir.as_deref().unwrap_or("history")),
         history_days: cx.ranged_or("history_days", &g.history_days, 1, 36_500, 30) as u32,
         max_concurrency: cx.ranged_or("max_concurrency", &g.max_concurrency, 1, 10_000, 64)
@@ -549,6 +420,18 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
                 *p = resolve_path(&base, p).to_string_lossy().into_owned();
             }
         }
+        if c.command.iter().any(|a| a.contains('\0')) {
+            cx.at(
+                span.start,
+                format!("[[commands]] {:?}: `command` holds a NUL character", c.name),
+            );
+        }
+        for why in c.env.iter().filter_map(|(k, v)| env_problem(k, v)) {
+            cx.at(
+                span.start,
+                format!("[[commands]] {:?}: `env`: {why}", c.name),
+            );
+        }
         commands.push(CommandChannel {
             name: c.name.clone(),
             command,
@@ -573,9 +456,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         serve,
         pushover,
         webhooks,
+        warnings: Vec::new(),
     };
-    load_jobs(&mut config, &defaults, &mut problems);
-    peers::add_peer_jobs(&mut config, &base, &src, &raw.peers, &mut problems);
+    let jobs_dir_key = JobsDirKey {
+        settings: path,
+        line: jobs_dir_line,
+    };
+    load_jobs(&mut config, &defaults, jobs_dir_key, &mut problems);
+    peers::add_peer_jobs(&mut config, &base, &src, &lines, &raw.peers, &mut problems);
     check_channels(&config, &mut problems);
 
     if problems.is_empty() {
@@ -744,10 +632,15 @@ fn schedule_from(
     if let Some(f) = Frequency::parse(text) {
         return Some(Schedule::Tick(f));
     }
-    if allow_duration {
-        if let Ok(d) = crate::duration::parse(text) {
-            return Some(Schedule::Every(d));
-        }
+    // A number first: a duration, and its own error says what is wrong with it.
+    if allow_duration && text.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+        return match crate::duration::parse_at_most(text, duration_limit(key)) {
+            Ok(d) => Some(Schedule::Every(d)),
+            Err(e) => {
+                cx.at(offset, format!("`{key}`: {e}"));
+                None
+            }
+        };
     }
     cx.at(
         offset,
@@ -840,34 +733,62 @@ struct RawJobFile {
     job: Vec<Spanned<RawJob>>,
 }
 
-/// Job files in `jobs_dir`, sorted by name so loading order (and `list`) is stable.
+/// The `*.toml` files in `jobs_dir`, sorted by name so loading order (and `list`) is
+/// stable. Anything else in the folder is ignored.
 fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
     Ok(files)
 }
 
-fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Problem>) {
+/// Where `jobs_dir` was set, for problems with the folder itself.
+struct JobsDirKey<'a> {
+    settings: &'a Path,
+    line: usize,
+}
+
+fn load_jobs(
+    config: &mut Config,
+    defaults: &Defaults,
+    key: JobsDirKey<'_>,
+    problems: &mut Vec<Problem>,
+) {
     let dir = config.general.jobs_dir.clone();
+    let folder_problem = |message: String| Problem {
+        file: key.settings.to_path_buf(),
+        line: key.line,
+        message,
+    };
     let files = match job_files(&dir) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.push(folder_problem(format!(
+                "the jobs folder {} does not exist: create it (it may stay empty), or point `jobs_dir` in [general] at the folder of your job files",
+                dir.display()
+            )));
+            return;
+        }
         Err(e) => {
-            problems.push(Problem {
-                file: dir,
-                line: 0,
-                message: format!("cannot read the jobs folder: {e}"),
-            });
+            problems.push(folder_problem(format!(
+                "cannot read the jobs folder {}: {e}",
+                dir.display()
+            )));
             return;
         }
     };
+    if files.is_empty() {
+        config.warnings.push(folder_problem(format!(
+            "the jobs folder {} holds no *.toml job files: no jobs are checked",
+            dir.display()
+        )));
+    }
     let channels = config.channel_names();
     let mut seen: HashMap<String, SourceLoc> = HashMap::new();
     for file in files {
-        let src = match std::fs::read_to_string(&file) {
+        let src = match read_text(&file, MAX_CONFIG_BYTES) {
             Ok(s) => s,
             Err(e) => {
                 problems.push(Problem {
@@ -878,27 +799,27 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
                 continue;
             }
         };
-        let Some((parsed, set_aside)) = parse_toml::<RawJobFile>(&file, &src, problems) else {
+        let lines = Lines::new(&src);
+        let Some((parsed, set_aside)) =
+            parse_toml::<RawJobFile>(&file, &src, &lines, &parse::JOB_FILE, problems)
+        else {
             continue;
         };
         let mut cx = FileCtx {
             path: &file,
             src: &src,
+            lines: &lines,
             problems,
         };
         let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
-        // Jobs come in file order: count lines incrementally, not from the top each time
-        // (a file of 1,000 jobs would otherwise cost a quadratic scan on every tick).
-        let (mut counted_to, mut line) = (0usize, 1usize);
         for (i, raw) in parsed.job.into_iter().enumerate() {
-            let offset = raw.span().start.clamp(counted_to, src.len());
-            line += src.as_bytes()[counted_to..offset]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            counted_to = offset;
+            let offset = raw.span().start.min(src.len());
+            let line = lines.line(offset);
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
-            let lost_key = set_aside.iter().any(|&o| o >= offset && o < end);
+            // `set_aside` is sorted: the first offset at or after this table's start.
+            let lost_key = set_aside
+                .get(set_aside.partition_point(|&o| o < offset))
+                .is_some_and(|&o| o < end);
             // `targets` first: every job it makes is then checked like a table of its own.
             for raw in super::targets::expand(&mut cx, raw.into_inner(), offset, line) {
                 // Names are claimed before the job is checked, so a duplicate is reported
@@ -930,12 +851,15 @@ fn load_jobs(config: &mut Config, defaults: &Defaults, problems: &mut Vec<Proble
 }
 
 /// Line of `key = ...` inside the job table that starts at `offset`.
-pub(super) fn key_line(src: &str, offset: usize, key: &str) -> usize {
+pub(super) fn key_line(src: &str, lines: &Lines, offset: usize, key: &str) -> usize {
     let offset = offset.min(src.len());
-    // Only this table is scanned (and the lines before it counted once): job files with
-    // a thousand jobs must not cost a scan from the top per key.
-    let start = line_of(src, offset);
-    for (i, l) in src[offset..].lines().enumerate() {
+    // Only this table is scanned: job files with a thousand jobs must not cost a scan
+    // from the top per key.
+    let start = lines.line(offset);
+    let Some(table) = src.get(offset..) else {
+        return start;
+    };
+    for (i, l) in table.lines().enumerate() {
         let t = l.trim_start();
         if i > 0 && t.starts_with("[[") {
             break;
@@ -979,7 +903,7 @@ fn resolve_job(
             .map(|k| format!("; did you mean \"{k}\"?"))
             .unwrap_or_default();
         cx.at_line(
-            key_line(src, offset, "kind"),
+            key_line(src, cx.lines, offset, "kind"),
             format!(
                 "job {name:?}: unknown kind {kind:?}{hint} (kinds: {})",
                 quoted(&kinds)
@@ -996,15 +920,16 @@ fn resolve_job(
                 .map(|(k, _)| *k)
                 .unwrap_or("?");
             cx.at_line(
-                key_line(src, offset, key),
+                key_line(src, cx.lines, offset, key),
                 format!("job {name:?}: `{key}` belongs to kind \"{owner}\", not \"{kind}\": remove it or change `kind`"),
             );
         }
     }
-    let kl = |key: &str| key_line(src, offset, key);
+    let lines = cx.lines;
+    let kl = |key: &str| key_line(src, lines, offset, key);
     let dur = |cx: &mut FileCtx<'_>, key: &str, v: &Option<String>| -> Option<Duration> {
         let v = v.as_ref()?;
-        match crate::duration::parse(v) {
+        match crate::duration::parse_at_most(v, duration_limit(key)) {
             Ok(d) => Some(d),
             Err(e) => {
                 cx.at_line(kl(key), format!("job {name:?}: `{key}`: {e}"));
@@ -1100,6 +1025,24 @@ fn resolve_job(
                     kl("url"),
                     format!("job {name:?}: `url` {url:?} must start with http:// or https://"),
                 );
+            } else if let Err(e) = http_url(&url) {
+                cx.at_line(
+                    kl("url"),
+                    format!("job {name:?}: `url` {url:?} is not a valid URL: {e}"),
+                );
+            }
+            if let Some(m) = &r.method {
+                if !is_http_token(m) {
+                    cx.at_line(
+                        kl("method"),
+                        format!("job {name:?}: `method` {m:?} is not an HTTP method: use a single word such as \"GET\", \"HEAD\" or \"POST\""),
+                    );
+                }
+            }
+            for (k, v) in r.headers.iter().flatten() {
+                if let Some(why) = header_problem(k, v) {
+                    cx.at_line(kl("headers"), format!("job {name:?}: `headers`: {why}"));
+                }
             }
             let expect_status = match &r.expect_status {
                 None => vec![200],
@@ -1276,22 +1219,27 @@ fn resolve_job(
             })
         }
         "passive" => {
-            if r.expect_every.is_none() {
-                cx.at_line(
-                    line,
-                    format!("job {name:?}: kind \"passive\" needs `expect_every`, how often a result should arrive, e.g. expect_every = \"1h\""),
-                );
-            }
-            let expect_every =
-                dur(cx, "expect_every", &r.expect_every).unwrap_or(Duration::from_secs(3600));
-            if expect_every < Duration::from_secs(1) {
+            // Without `expect_every` the job has no deadline: results arrive when they
+            // do (downloaders with no fixed rhythm) and the rules judge them.
+            let expect_every = dur(cx, "expect_every", &r.expect_every);
+            if expect_every.is_some_and(|e| e < Duration::from_secs(1)) {
                 cx.at_line(
                     kl("expect_every"),
                     format!("job {name:?}: `expect_every` must be at least 1s"),
                 );
             }
-            let grace = dur(cx, "grace", &r.grace)
-                .unwrap_or_else(|| PassiveSpec::default_grace(expect_every));
+            if r.grace.is_some() && r.expect_every.is_none() {
+                cx.at_line(
+                    kl("grace"),
+                    format!("job {name:?}: `grace` extends the `expect_every` deadline, and there is none: add `expect_every` or remove `grace`"),
+                );
+            }
+            let grace = match expect_every {
+                Some(every) => {
+                    dur(cx, "grace", &r.grace).unwrap_or_else(|| PassiveSpec::default_grace(every))
+                }
+                None => Duration::ZERO,
+            };
             JobKind::Passive(PassiveSpec {
                 expect_every,
                 grace,
@@ -1305,6 +1253,34 @@ fn resolve_job(
             if let Some(p) = command.first_mut() {
                 if p.contains('/') {
                     *p = resolve_path(jobs_dir, p).to_string_lossy().into_owned();
+                }
+            }
+            if command.iter().any(|a| a.contains('\0')) {
+                cx.at_line(
+                    kl("command"),
+                    format!("job {name:?}: `command` holds a NUL character, which no program can receive"),
+                );
+            }
+            for why in r
+                .env
+                .iter()
+                .flatten()
+                .filter_map(|(k, v)| env_problem(k, v))
+            {
+                cx.at_line(kl("env"), format!("job {name:?}: `env`: {why}"));
+            }
+            if let Some(c) = &r.cwd {
+                let dir = resolve_path(jobs_dir, c);
+                match std::fs::metadata(&dir) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => cx.at_line(
+                        kl("cwd"),
+                        format!("job {name:?}: `cwd` {} is not a folder", dir.display()),
+                    ),
+                    Err(e) => cx.at_line(
+                        kl("cwd"),
+                        format!("job {name:?}: `cwd` {}: {e}", dir.display()),
+                    ),
                 }
             }
             JobKind::Command(CommandSpec {
@@ -1358,6 +1334,51 @@ fn resolve_job(
             line,
         },
     })
+}
+
+/// Whether `s` is an HTTP token (RFC 9110): what a method name must be.
+fn is_http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// An absolute http(s) URL with a host, or why it is not.
+fn http_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err("it has no host".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What is wrong with one request header, if anything: a name that is not a token (a
+/// space, a colon), or a line break or control character that would split the request.
+pub(super) fn header_problem(name: &str, value: &str) -> Option<String> {
+    if !is_http_token(name) {
+        return Some(format!(
+            "{name:?} is not a valid header name: use letters, digits and - (no spaces or line breaks)"
+        ));
+    }
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Some(format!(
+            "the value of {name:?} holds a line break or a control character, which a header cannot carry"
+        ));
+    }
+    None
+}
+
+/// What is wrong with one environment variable, if anything.
+pub(super) fn env_problem(key: &str, value: &str) -> Option<String> {
+    if key.is_empty() || key.contains(['=', '\0']) {
+        return Some(format!(
+            "{key:?} is not a variable name: it must be non-empty, without = or NUL"
+        ));
+    }
+    if value.contains('\0') {
+        return Some(format!("the value of {key:?} holds a NUL character"));
+    }
+    None
 }
 
 /// An http job's `json` table: JSON pointers and the values expected there.

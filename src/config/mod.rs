@@ -8,5 +8,7 @@ mod raw;
 mod targets;
 
 pub use channels::{Pushover, Webhook, WebhookFormat};
+#[cfg(test)]
+pub(crate) use load::proptest_config;
 pub use load::{load, locate, nearest, ConfigError, Problem};
 pub use model::*;

@@ -66,9 +66,22 @@ pub struct Config {
     pub pushover: Option<super::Pushover>,
     /// `[[webhooks]]`: one channel each, by name.
     pub webhooks: Vec<super::Webhook>,
+    /// What is allowed but probably not meant (an empty jobs folder): `validate` prints
+    /// these, ticks log them.
+    pub warnings: Vec<super::Problem>,
 }
 
 impl Config {
+    /// Every title and body template of every channel.
+    pub fn templates(&self) -> Vec<&crate::notify::template::Template> {
+        let mut all = vec![&self.email.templates];
+        all.extend(self.pushover.iter().map(|p| &p.templates));
+        all.extend(self.webhooks.iter().map(|w| &w.templates));
+        all.into_iter()
+            .flat_map(|t| t.title.iter().chain(t.body.iter()))
+            .collect()
+    }
+
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|j| j.name == name)
     }
@@ -430,12 +443,13 @@ impl JobKind {
     }
 }
 
-/// A `passive` job: results arrive by `report` / `wrap`; none within `expect_every` +
-/// `grace` makes it fail as "missing".
+/// A `passive` job: results arrive by `report` / `wrap`; with `expect_every`, none within
+/// `expect_every` + `grace` makes it fail as "missing". Without it there is no deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PassiveSpec {
-    pub expect_every: Duration,
-    /// Default: a tenth of `expect_every`, at least 1 minute and at most 1 hour.
+    pub expect_every: Option<Duration>,
+    /// Default: a tenth of `expect_every`, at least 1 minute and at most 1 hour; zero
+    /// without `expect_every`.
     pub grace: Duration,
 }
 
@@ -447,11 +461,14 @@ impl PassiveSpec {
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "pushed, expected every {} (grace {})",
-            crate::duration::format(self.expect_every),
-            crate::duration::format(self.grace)
-        )
+        match self.expect_every {
+            Some(every) => format!(
+                "pushed, expected every {} (grace {})",
+                crate::duration::format(every),
+                crate::duration::format(self.grace)
+            ),
+            None => "pushed, no deadline".to_string(),
+        }
     }
 }
 

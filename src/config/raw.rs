@@ -88,7 +88,7 @@ pub struct RawGeneral {
     pub servername: Option<String>,
     pub alertcontact: Option<S<OneOrMany>>,
     pub state_file: Option<String>,
-    pub jobs_dir: Option<String>,
+    pub jobs_dir: Option<S<String>>,
     pub history_dir: Option<String>,
     pub history_days: Option<S<i64>>,
     pub max_concurrency: Option<S<i64>>,

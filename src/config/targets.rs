@@ -21,7 +21,7 @@ pub(super) fn expand(
         return vec![raw];
     };
     let label = raw.name.clone().unwrap_or_else(|| "(no name)".into());
-    let targets_line = key_line(cx.src, offset, "targets");
+    let targets_line = key_line(cx.src, cx.lines, offset, "targets");
     if targets.is_empty() {
         cx.at_line(
             targets_line,
@@ -39,10 +39,30 @@ pub(super) fn expand(
     let named_per_target = raw.name.as_deref().is_some_and(|n| n.contains(PLACEHOLDER));
     if targets.len() > 1 && raw.name.is_some() && !named_per_target {
         cx.at_line(
-            key_line(cx.src, offset, "name").max(line),
+            key_line(cx.src, cx.lines, offset, "name").max(line),
             format!(
                 "job {label:?}: with {} `targets` every job would be named {label:?}: put {PLACEHOLDER} in `name`, e.g. name = \"{label} {PLACEHOLDER}\"",
                 targets.len()
+            ),
+        );
+        return Vec::new();
+    }
+    // Each target copies the table and fills in its placeholders: bound what that makes,
+    // or a short file (a long value, many targets) could ask for terabytes.
+    let mut m = Measure::default();
+    raw.measure(&mut m);
+    let total = targets.iter().fold(0usize, |sum, t| {
+        sum.saturating_add(PER_JOB_OVERHEAD)
+            .saturating_add(m.bytes)
+            .saturating_add(m.placeholders.saturating_mul(t.len()))
+    });
+    if total > MAX_EXPANSION {
+        cx.at_line(
+            targets_line,
+            format!(
+                "job {label:?}: its {} `targets` would make more than {} MiB of jobs: split the table, or shorten its values",
+                targets.len(),
+                MAX_EXPANSION / (1024 * 1024)
             ),
         );
         return Vec::new();
@@ -57,9 +77,24 @@ pub(super) fn expand(
         .collect()
 }
 
+/// The most one table's `targets` may expand to, counting its text and a fixed cost per
+/// job: far past any real use (a thousand targets of a 64 KiB table).
+const MAX_EXPANSION: usize = 64 * 1024 * 1024;
+/// What one job costs besides its text, roughly.
+const PER_JOB_OVERHEAD: usize = 1024;
+
+/// The text a table holds and the placeholders in it.
+#[derive(Default)]
+struct Measure {
+    bytes: usize,
+    placeholders: usize,
+}
+
 /// Replaces `{target}` in every string a value holds.
 trait Substitute {
     fn substitute(&mut self, target: &str);
+    /// Adds the value's text and placeholders to `m`.
+    fn measure(&self, m: &mut Measure);
 }
 
 impl Substitute for String {
@@ -67,6 +102,12 @@ impl Substitute for String {
         if self.contains(PLACEHOLDER) {
             *self = self.replace(PLACEHOLDER, target);
         }
+    }
+    fn measure(&self, m: &mut Measure) {
+        m.bytes = m.bytes.saturating_add(self.len());
+        m.placeholders = m
+            .placeholders
+            .saturating_add(self.matches(PLACEHOLDER).count());
     }
 }
 
@@ -76,11 +117,19 @@ impl<T: Substitute> Substitute for Option<T> {
             v.substitute(target);
         }
     }
+    fn measure(&self, m: &mut Measure) {
+        if let Some(v) = self {
+            v.measure(m);
+        }
+    }
 }
 
 impl<T: Substitute> Substitute for Vec<T> {
     fn substitute(&mut self, target: &str) {
         self.iter_mut().for_each(|v| v.substitute(target));
+    }
+    fn measure(&self, m: &mut Measure) {
+        self.iter().for_each(|v| v.measure(m));
     }
 }
 
@@ -88,11 +137,23 @@ impl<T: Substitute> Substitute for BTreeMap<String, T> {
     fn substitute(&mut self, target: &str) {
         self.values_mut().for_each(|v| v.substitute(target));
     }
+    fn measure(&self, m: &mut Measure) {
+        self.iter().for_each(|(k, v)| {
+            m.bytes = m.bytes.saturating_add(k.len());
+            v.measure(m);
+        });
+    }
 }
 
 impl Substitute for toml::Table {
     fn substitute(&mut self, target: &str) {
         self.iter_mut().for_each(|(_, v)| v.substitute(target));
+    }
+    fn measure(&self, m: &mut Measure) {
+        self.iter().for_each(|(k, v)| {
+            m.bytes = m.bytes.saturating_add(k.len());
+            v.measure(m);
+        });
     }
 }
 
@@ -105,6 +166,14 @@ impl Substitute for toml::Value {
             _ => {}
         }
     }
+    fn measure(&self, m: &mut Measure) {
+        match self {
+            toml::Value::String(s) => s.measure(m),
+            toml::Value::Array(a) => a.measure(m),
+            toml::Value::Table(t) => t.measure(m),
+            _ => m.bytes = m.bytes.saturating_add(16),
+        }
+    }
 }
 
 impl Substitute for OneOrMany {
@@ -112,6 +181,12 @@ impl Substitute for OneOrMany {
         match self {
             OneOrMany::One(s) => s.substitute(target),
             OneOrMany::Many(v) => v.substitute(target),
+        }
+    }
+    fn measure(&self, m: &mut Measure) {
+        match self {
+            OneOrMany::One(s) => s.measure(m),
+            OneOrMany::Many(v) => v.measure(m),
         }
     }
 }
@@ -123,12 +198,29 @@ impl Substitute for TextList {
             TextList::Many(v) => v.substitute(target),
         }
     }
+    fn measure(&self, m: &mut Measure) {
+        match self {
+            TextList::One(s) => s.measure(m),
+            TextList::Many(v) => v.measure(m),
+        }
+    }
 }
 
 impl RawJob {
-    /// Every field is named here (no `..`), so a key added to `RawJob` without deciding
-    /// whether `{target}` applies to it does not compile.
+    /// The text of every field `substitute` fills in, and its placeholders (`&mut` only
+    /// because the walk over the fields serves `substitute` too).
+    fn measure(&mut self, m: &mut Measure) {
+        self.for_each_text(&mut |v| v.measure(m));
+    }
+
     fn substitute(&mut self, target: &str) {
+        self.for_each_text(&mut |v| v.substitute(target));
+    }
+
+    /// Calls `f` on every field `{target}` applies to. Every field is named here (no
+    /// `..`), so a key added to `RawJob` without deciding whether `{target}` applies to it
+    /// does not compile.
+    fn for_each_text(&mut self, f: &mut dyn FnMut(&mut dyn Substitute)) {
         let RawJob {
             name,
             kind,
@@ -205,14 +297,14 @@ impl RawJob {
             expect_every,
             grace,
         ] {
-            s.substitute(target);
+            f(s);
         }
-        notify.substitute(target);
-        contact.substitute(target);
-        headers.substitute(target);
-        json.substitute(target);
-        command.substitute(target);
-        env.substitute(target);
-        expect.substitute(target);
+        f(notify);
+        f(contact);
+        f(headers);
+        f(json);
+        f(command);
+        f(env);
+        f(expect);
     }
 }

@@ -32,13 +32,25 @@ pub const VARIABLES: &[&str] = &[
     "body",
 ];
 
+/// The work one render may do: instructions executed and data created (minijinja's fuel;
+/// about 64 bytes per unit), so a loop of loops or `indent(1000000000)` stops early.
+pub const RENDER_FUEL: u64 = 200_000;
+/// The longest text a render may produce.
+pub const MAX_OUTPUT: usize = 64 * 1024;
+
 /// One template as written in the settings. Compiled when used: compiling is cheap next to
-/// an HTTP request, and keeps the configuration free of borrowed engine state.
+/// an HTTP request, and keeps the configuration free of borrowed engine state. It is
+/// checked when the configuration loads (syntax, names) but rendered only when a message
+/// is sent, and then within `RENDER_FUEL` and `MAX_OUTPUT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     /// The settings key it came from (`title_template`...), named in errors.
     pub key: &'static str,
     pub source: String,
+    /// Where it was written, for `validate`: the table ("[email]") and the line (0: not
+    /// known).
+    pub table: String,
+    pub line: usize,
 }
 
 /// A channel's optional title and body templates.
@@ -59,6 +71,12 @@ impl Templates {
     pub fn body(&self, alert: &Alert, channel: &str) -> String {
         render_or(self.body.as_ref(), alert, channel, Alert::body)
     }
+
+    /// The `body_template` rendered; `None` without one, or when it cannot be rendered
+    /// (logged), so the channel sends what it sends without a template.
+    pub fn rendered_body(&self, alert: &Alert, channel: &str) -> Option<String> {
+        self.body.as_ref().and_then(|t| rendered(t, alert, channel))
+    }
 }
 
 fn render_or(
@@ -67,18 +85,43 @@ fn render_or(
     channel: &str,
     default: fn(&Alert) -> String,
 ) -> String {
-    let Some(t) = t else { return default(alert) };
+    t.and_then(|t| rendered(t, alert, channel))
+        .unwrap_or_else(|| default(alert))
+}
+
+/// `t` rendered for `alert`, or `None` after logging why it could not be: the alert still
+/// goes out in the channel's default words, for a template must never cost an alert.
+fn rendered(t: &Template, alert: &Alert, channel: &str) -> Option<String> {
     match t.render(alert) {
-        Ok(text) => text,
+        Ok(text) => Some(text),
         Err(e) => {
-            // Validation renders every template against sample alerts, so this is rare
-            // (a branch no sample reaches); the alert still goes out, in default words.
-            log::warn!(
-                "{channel}: `{}` failed ({e}); sending the default text instead",
+            log::error!(
+                "{channel}: `{}` could not be rendered: {e}; the default text was sent instead",
                 t.key
             );
-            default(alert)
+            None
         }
+    }
+}
+
+/// Collects a render's output up to `MAX_OUTPUT`; past it the render fails.
+struct Bounded {
+    buf: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len().saturating_add(data.len()) > MAX_OUTPUT {
+            self.over = true;
+            return Err(std::io::Error::other("output too long"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -89,6 +132,7 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     // Keeps the spans errors are located with.
     env.set_debug(true);
+    env.set_fuel(Some(RENDER_FUEL));
     env
 }
 
@@ -97,20 +141,62 @@ impl Template {
         Template {
             key,
             source: source.into(),
+            table: String::new(),
+            line: 0,
         }
     }
 
+    /// The same template, noted as written in `table` at `line`.
+    pub fn at(self, table: &str, line: usize) -> Self {
+        Template {
+            table: table.to_string(),
+            line,
+            ..self
+        }
+    }
+
+    /// Renders `alert`, within `RENDER_FUEL` and `MAX_OUTPUT`.
     pub fn render(&self, alert: &Alert) -> Result<String, TemplateError> {
         let env = environment();
         let tmpl = env
             .template_from_named_str(self.key, &self.source)
             .map_err(|e| TemplateError::from_engine(&e, &self.source))?;
-        tmpl.render(context(alert))
-            .map_err(|e| TemplateError::from_engine(&e, &self.source))
+        let mut out = Bounded {
+            buf: Vec::new(),
+            over: false,
+        };
+        let rendered = tmpl.render_captured_to(context(alert), &mut out).map(drop);
+        match rendered {
+            Ok(()) => String::from_utf8(out.buf).map_err(|_| TemplateError {
+                message: "the output is not text".into(),
+                location: None,
+            }),
+            Err(_) if out.over => Err(TemplateError {
+                message: format!(
+                    "the output is longer than {} KiB, the most a message may be",
+                    MAX_OUTPUT / 1024
+                ),
+                location: None,
+            }),
+            Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => Err(TemplateError {
+                message: format!(
+                    "it does more work than a message may take (a render budget of {RENDER_FUEL} steps): loop less, or over less data"
+                ),
+                location: TemplateError::from_engine(&e, &self.source).location,
+            }),
+            Err(e) => Err(TemplateError::from_engine(&e, &self.source)),
+        }
     }
 
-    /// Everything `validate` can find wrong without an alert: syntax, unknown variables,
-    /// unknown filters, and errors while rendering sample alerts of every kind.
+    /// What a template's renders would meet: each sample alert (a failure, one without
+    /// its optional fields, a recovery, a test) rendered within the bounds. `validate`
+    /// runs it; loading does not, so no command pays for rendering at start.
+    pub fn check_samples(&self) -> Result<(), TemplateError> {
+        samples().iter().try_for_each(|a| self.render(a).map(drop))
+    }
+
+    /// Everything that can be found wrong without rendering: syntax, unknown variables
+    /// and unknown filters. Checked whenever the configuration loads.
     pub fn check(&self) -> Result<(), TemplateError> {
         let env = environment();
         let tmpl = env
@@ -144,10 +230,6 @@ impl Template {
                     });
                 }
             }
-        }
-        for alert in samples() {
-            tmpl.render(context(&alert))
-                .map_err(|e| TemplateError::from_engine(&e, &self.source))?;
         }
         Ok(())
     }
@@ -482,8 +564,66 @@ mod tests {
         let a = alert();
         assert_eq!(t.title(&a, "x"), a.subject());
         assert!(
-            t.title.as_ref().unwrap().check().is_err(),
-            "and validation catches it"
+            t.title.as_ref().unwrap().check_samples().is_err(),
+            "and validate catches it"
+        );
+    }
+
+    #[test]
+    fn a_render_stops_at_its_budget_of_work_data_and_output() {
+        let a = alert();
+        let over = |src: &str| {
+            let started = std::time::Instant::now();
+            let e = Template::new("body_template", src).render(&a).unwrap_err();
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{src}"
+            );
+            e.message
+        };
+        let nested =
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+        assert!(over(nested).contains("render budget"));
+        // A gigabyte of indentation is refused before it is made.
+        assert!(over("{{ message|indent(1000000000) }}").contains("render budget"));
+        let repeated = over("{{ 'x' * 1000000000 }}");
+        assert!(
+            repeated.contains("too large") || repeated.contains("render budget"),
+            "{repeated}"
+        );
+        assert!(
+            over("{% for i in range(3000) %}{{ body }}{% endfor %}").contains("longer than 64 KiB")
+        );
+        // Within the bounds, a long message renders whole.
+        let long = Template::new(
+            "body_template",
+            "{% for i in range(100) %}{{ body }}{% endfor %}",
+        )
+        .render(&a)
+        .unwrap();
+        assert_eq!(long.len(), 100 * a.body().len());
+        // And the alert goes out in default words.
+        let t = Templates {
+            title: None,
+            body: Some(Template::new("body_template", nested)),
+        };
+        assert_eq!(t.body(&a, "x"), a.body());
+        assert_eq!(t.rendered_body(&a, "x"), None);
+    }
+
+    #[test]
+    fn loading_checks_names_and_syntax_without_rendering() {
+        // `check` is what every command pays for at start: it must not run the loops.
+        let t = Template::new(
+            "body_template",
+            "{% for a in range(100000) %}{% for b in range(100000) %}{{ job }}{% endfor %}{% endfor %}",
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(t.check(), Ok(()));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(
+            t.check_samples().is_err(),
+            "validate's sample renders find it"
         );
     }
 
@@ -493,5 +633,125 @@ mod tests {
         let cut = truncate_chars(&"é".repeat(3000), 2000);
         assert_eq!(cut.chars().count(), 2000);
         assert!(cut.ends_with('…'));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Template text built from the pieces templates are made of, so that most cases
+        /// parse and many render.
+        fn source() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("{{ ".to_string()),
+                Just(" }}".to_string()),
+                Just("{% ".to_string()),
+                Just(" %}".to_string()),
+                Just("{# x #}".to_string()),
+                prop::sample::select(VARIABLES).prop_map(str::to_string),
+                prop::sample::select(
+                    &[
+                        "|upper",
+                        "|lower",
+                        "|tojson",
+                        "|length",
+                        "|indent(",
+                        "|replace('a', 'b')",
+                        "|join(', ')",
+                        "|default('none')",
+                        "|truncate(",
+                        "[:",
+                        "[0]",
+                        " * ",
+                        " + ",
+                        " ~ ",
+                        "(",
+                        ")",
+                        ",",
+                        "'text'",
+                        "loop.index",
+                    ][..]
+                )
+                .prop_map(str::to_string),
+                prop::sample::select(
+                    &[
+                        "for x in range(",
+                        "for c in message",
+                        "endfor",
+                        "if ",
+                        "else",
+                        "endif",
+                        "set v = ",
+                        "macro m()",
+                        "endmacro",
+                        "m()",
+                    ][..]
+                )
+                .prop_map(str::to_string),
+                (0u64..2_000_000_000).prop_map(|n| n.to_string()),
+                "[a-z \n]{0,8}",
+                any::<String>(),
+            ];
+            prop_oneof![
+                8 => prop::collection::vec(piece, 0..24).prop_map(|v| v.concat()),
+                1 => any::<String>(),
+            ]
+        }
+
+        fn time() -> impl Strategy<Value = DateTime<Utc>> {
+            (-8_000_000_000_000i64..8_000_000_000_000)
+                .prop_map(|s| DateTime::<Utc>::from_timestamp(s, 0).unwrap_or_default())
+        }
+
+        fn alert() -> impl Strategy<Value = Alert> {
+            (
+                prop::sample::select(
+                    &[AlertKind::Failure, AlertKind::Recovery, AlertKind::Test][..],
+                ),
+                any::<String>(),
+                any::<String>(),
+                prop::option::of(any::<String>()),
+                any::<u32>(),
+                prop::option::of(time()),
+                prop::option::of(time()),
+                time(),
+                prop::collection::vec(any::<String>(), 0..3),
+            )
+                .prop_map(
+                    |(kind, job, message, description, failures, since, last_ok, at, to)| Alert {
+                        kind,
+                        servername: "web1".into(),
+                        job,
+                        job_kind: "http".into(),
+                        description,
+                        message,
+                        consecutive_failures: failures,
+                        failing_since: since,
+                        last_success: last_ok,
+                        next_reminder: "at the next failing check".into(),
+                        at,
+                        recipients: to,
+                    },
+                )
+        }
+
+        proptest! {
+            #![proptest_config(crate::config::proptest_config(128))]
+
+            #[test]
+            fn no_template_and_no_alert_make_checking_or_rendering_panic(
+                src in source(),
+                a in alert(),
+            ) {
+                let t = Template::new("body_template", src);
+                let _ = t.check();
+                if let Ok(out) = t.render(&a) {
+                    prop_assert!(out.len() <= MAX_OUTPUT);
+                }
+                let both = Templates { title: Some(t.clone()), body: Some(t) };
+                prop_assert!(both.title(&a, "x").len() <= MAX_OUTPUT.max(a.subject().len()));
+                prop_assert!(both.body(&a, "x").len() <= MAX_OUTPUT.max(a.body().len()));
+            }
+        }
     }
 }

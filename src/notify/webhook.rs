@@ -196,9 +196,9 @@ pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
                 headers,
             }
         }
-        WebhookFormat::Generic => match &w.templates.body {
-            Some(_) => {
-                let body = w.templates.body(alert, &w.name);
+        // A body template that cannot be rendered falls back to the documented JSON.
+        WebhookFormat::Generic => match w.templates.rendered_body(alert, &w.name) {
+            Some(body) => {
                 let is_json = serde_json::from_str::<serde_json::Value>(&body).is_ok();
                 Payload {
                     content_type: if is_json {

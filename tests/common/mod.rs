@@ -110,6 +110,22 @@ impl Fixture {
         out
     }
 
+    /// `run_ok`, failing instead of hanging when the command takes over `secs`.
+    pub fn run_within(&self, args: &[&str], status: i32, secs: u64) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        let out = output_within(cmd, secs);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "checker {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     pub fn tick(&self, tick: &str) -> Output {
         self.run_ok(&["-c", tick], 0)
     }
@@ -151,6 +167,32 @@ impl Fixture {
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// Runs `cmd`, killing it (and failing the test) if it has not ended within `secs`: for
+/// commands that hung before a fix.
+pub fn output_within(mut cmd: std::process::Command, secs: u64) -> Output {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "still running after {secs}s\nstdout:\n{}\nstderr:\n{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
 }
 
 pub fn stdout(o: &Output) -> String {

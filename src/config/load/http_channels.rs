@@ -21,7 +21,7 @@ fn template(
     v: Option<&S<String>>,
 ) -> Option<Template> {
     let v = v?;
-    let t = Template::new(key, v.get_ref().clone());
+    let t = Template::new(key, v.get_ref().clone()).at(table, cx.lines.line(v.span().start));
     if let Err(e) = t.check() {
         cx.at(v.span().start, format!("{table} `{key}`: {e}"));
     }

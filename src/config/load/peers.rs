@@ -10,7 +10,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{
-    line_of, nearest, quoted, resolve_path, secret, section_line, FileCtx, Problem, FREQUENCIES,
+    nearest, quoted, resolve_path, secret, section_line, FileCtx, Lines, Problem, FREQUENCIES,
 };
 use crate::config::raw::{RawPeer, RawServe};
 use crate::config::{
@@ -90,9 +90,7 @@ fn token(
 ) -> Option<Secret> {
     let t = secret(cx, base, "token", inline, env, file)?;
     if t.is_empty() {
-        let line = file
-            .map(|f| line_of(cx.src, f.span().start))
-            .unwrap_or(line);
+        let line = file.map(|f| cx.lines.line(f.span().start)).unwrap_or(line);
         cx.at_line(
             line,
             format!("{what}: `token` is empty: give a long random string, or remove it"),
@@ -108,6 +106,7 @@ pub(super) fn add_peer_jobs(
     config: &mut Config,
     base: &Path,
     src: &str,
+    lines: &Lines,
     raw: &[Spanned<RawPeer>],
     problems: &mut Vec<Problem>,
 ) {
@@ -115,12 +114,13 @@ pub(super) fn add_peer_jobs(
     let mut cx = FileCtx {
         path: &path,
         src,
+        lines,
         problems,
     };
     let channels = config.channel_names();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for p in raw {
-        let line = line_of(src, p.span().start);
+        let line = lines.line(p.span().start);
         let Some(job) = resolve_peer(&mut cx, base, p.get_ref(), line, &channels, &mut seen) else {
             continue;
         };
