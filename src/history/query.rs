@@ -1,0 +1,423 @@
+//! Reading the history: events newest first (each result of a run given back as its own
+//! event), new events as they are recorded (`--follow`), window sums for `status` and
+//! per-job uptime figures, both from the rollups.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension};
+
+use super::codec::{self, Elem};
+use super::rollup::{self, Acc, HOUR_MS};
+use super::store::{counts_as_result, from_ms, kind_from, ms};
+use super::{Event, Extra, History, HistoryError, Query};
+
+const SELECT: &str = "SELECT e.id, e.ts, e.last_ts, e.n, j.name, e.kind, e.ok, e.message, e.channel,
+    e.duration_ms, e.extra, e.elems FROM events e LEFT JOIN jobs j ON j.id = e.job_id";
+
+/// One stored row: a single event, or a run of routine results.
+pub(crate) struct Row {
+    pub id: i64,
+    pub ts: i64,
+    pub last_ts: i64,
+    pub n: i64,
+    pub job: Option<String>,
+    pub kind: i64,
+    pub ok: Option<bool>,
+    pub message: Option<String>,
+    pub channel: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub extra: Option<String>,
+    pub elems: Option<Vec<u8>>,
+}
+
+impl Row {
+    pub(crate) fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
+        Ok(Row {
+            id: r.get(0)?,
+            ts: r.get(1)?,
+            last_ts: r.get(2)?,
+            n: r.get(3)?,
+            job: r.get(4)?,
+            kind: r.get(5)?,
+            ok: r.get(6)?,
+            message: r.get(7)?,
+            channel: r.get(8)?,
+            duration_ms: r.get::<_, Option<i64>>(9)?.map(|d| d.max(0) as u64),
+            extra: r.get(10)?,
+            elems: r.get(11)?,
+        })
+    }
+
+    /// Every result or event the row stands for, oldest first. A damaged run gives back
+    /// its first result only (logged).
+    pub(crate) fn events(&self) -> Vec<Event> {
+        let first = Elem {
+            ts: self.ts,
+            duration_ms: self.duration_ms,
+            message: self.message.clone(),
+        };
+        let elems = match self.elems.as_deref() {
+            None => vec![first],
+            Some(s) => match codec::expand(first.clone(), self.n.max(1) as u64, Some(s)) {
+                Some(all) => all,
+                None => {
+                    log::warn!("history row {} is damaged: only its first result is shown", self.id);
+                    vec![first]
+                }
+            },
+        };
+        let extra: Extra = self
+            .extra
+            .as_deref()
+            .and_then(|x| serde_json::from_str(x).ok())
+            .unwrap_or_default();
+        let kind = kind_from(self.kind);
+        let mut out: Vec<Event> = elems
+            .into_iter()
+            .map(|el| {
+                let mut e = Event::new(from_ms(el.ts), kind, self.job.as_deref());
+                e.ok = self.ok;
+                e.message = el.message;
+                e.channel = self.channel.clone();
+                e.duration_ms = el.duration_ms;
+                e
+            })
+            .collect();
+        if let [only] = out.as_mut_slice() {
+            extra.apply(only);
+        }
+        out
+    }
+}
+
+fn matches(q: &Query, e: &Event) -> bool {
+    if q.failures_only && e.ok != Some(false) {
+        return false;
+    }
+    if q.since.is_some_and(|s| e.ts < s) || q.until.is_some_and(|u| e.ts > u) {
+        return false;
+    }
+    match &q.job {
+        Some(j) => e.job.as_deref() == Some(j.as_str()),
+        None => true,
+    }
+}
+
+fn job_id(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM jobs WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()
+}
+
+/// Reads matching events, newest first, up to the limit. Rows come newest last-time first;
+/// reading stops once no further row can hold an event newer than those kept.
+fn read(conn: &Connection, q: &Query) -> rusqlite::Result<Vec<Event>> {
+    let mut conds: Vec<String> = Vec::new();
+    let mut args: Vec<i64> = Vec::new();
+    if let Some(j) = &q.job {
+        match job_id(conn, j)? {
+            Some(id) => {
+                args.push(id);
+                conds.push(format!("e.job_id = ?{}", args.len()));
+            }
+            None => return Ok(Vec::new()),
+        }
+    }
+    if q.failures_only {
+        conds.push("e.ok = 0".into());
+    }
+    if let Some(s) = q.since {
+        args.push(ms(s));
+        conds.push(format!("e.last_ts >= ?{}", args.len()));
+    }
+    if let Some(u) = q.until {
+        args.push(ms(u));
+        conds.push(format!("e.ts <= ?{}", args.len()));
+    }
+    let sql = format!(
+        "{SELECT}{}{} ORDER BY e.last_ts DESC, e.id DESC",
+        if conds.is_empty() { "" } else { " WHERE " },
+        conds.join(" AND ")
+    );
+    let mut st = conn.prepare(&sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+    let limit = q.limit.unwrap_or(usize::MAX);
+    // The newest `limit` events seen so far, smallest on top.
+    let mut kept: BinaryHeap<Reverse<(i64, i64, usize)>> = BinaryHeap::new();
+    let mut found: HashMap<(i64, usize), Event> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        let row = Row::read(r)?;
+        if kept.len() >= limit {
+            if let Some(Reverse((ts, _, _))) = kept.peek() {
+                if row.last_ts < *ts {
+                    break;
+                }
+            }
+        }
+        for (i, e) in row.events().into_iter().enumerate() {
+            if !matches(q, &e) {
+                continue;
+            }
+            let key = (ms(e.ts), row.id, i);
+            if kept.len() < limit {
+                kept.push(Reverse(key));
+                found.insert((row.id, i), e);
+            } else if let Some(Reverse(low)) = kept.peek().copied() {
+                if key > low {
+                    kept.pop();
+                    found.remove(&(low.1, low.2));
+                    kept.push(Reverse(key));
+                    found.insert((row.id, i), e);
+                }
+            }
+        }
+    }
+    let mut keys: Vec<(i64, i64, usize)> = kept.into_iter().map(|Reverse(k)| k).collect();
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(keys
+        .into_iter()
+        .filter_map(|(_, id, i)| found.remove(&(id, i)))
+        .collect())
+}
+
+/// Where `history --follow` is: events of rows changed after `rev`, minus those of a row
+/// already printed.
+pub struct Follow {
+    q: Query,
+    rev: i64,
+    seen: HashMap<i64, i64>,
+}
+
+/// Per-job figures over a window, for `uptime`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobFigures {
+    pub job: String,
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// Successful results in per cent of all results; `None` without results.
+    pub uptime_percent: Option<f64>,
+    /// Failure streaks begun in the window.
+    pub incidents: u64,
+    /// Time spent failing (from a failing result to the next result), including a streak
+    /// still open now.
+    pub downtime_ms: u64,
+    pub mean_response_ms: Option<f64>,
+    pub p95_response_ms: Option<f64>,
+}
+
+impl History {
+    /// Events matching `q`, newest first.
+    pub fn read(&self, q: &Query) -> Result<Vec<Event>, HistoryError> {
+        self.with_conn(|h, conn| {
+            let tx = conn.transaction().map_err(|e| h.err(e))?;
+            read(&tx, q).map_err(|e| h.err(e))
+        })
+    }
+
+    /// Starts following: the last events as `read` gives them, and a position from which
+    /// `poll` gives every event recorded afterwards, each exactly once.
+    pub fn follow(&self, q: &Query) -> Result<(Vec<Event>, Follow), HistoryError> {
+        self.with_conn(|h, conn| {
+            let tx = conn.transaction().map_err(|e| h.err(e))?;
+            let go = || -> rusqlite::Result<(Vec<Event>, Follow)> {
+                let rev: i64 =
+                    tx.query_row("SELECT COALESCE(MAX(rev), 0) FROM events", [], |r| r.get(0))?;
+                let mut st = tx.prepare(
+                    "SELECT e.id, e.n FROM jobs j JOIN events e ON e.id = j.open_row",
+                )?;
+                let seen = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<HashMap<i64, i64>>>()?;
+                let first = read(&tx, q)?;
+                Ok((
+                    first,
+                    Follow {
+                        q: Query {
+                            limit: None,
+                            ..q.clone()
+                        },
+                        rev,
+                        seen,
+                    },
+                ))
+            };
+            go().map_err(|e| h.err(e))
+        })
+    }
+
+    /// Events recorded since the last call, oldest first.
+    pub fn poll(&self, f: &mut Follow) -> Result<Vec<Event>, HistoryError> {
+        self.with_conn(|h, conn| {
+            let tx = conn.transaction().map_err(|e| h.err(e))?;
+            let mut go = || -> rusqlite::Result<Vec<Event>> {
+                let mut st = tx.prepare_cached(
+                    "SELECT e.id, e.ts, e.last_ts, e.n, j.name, e.kind, e.ok, e.message, e.channel,
+                     e.duration_ms, e.extra, e.elems, e.rev FROM events e LEFT JOIN jobs j ON j.id = e.job_id
+                     WHERE e.rev > ?1 ORDER BY e.rev, e.id",
+                )?;
+                let mut rows = st.query([f.rev])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let row = Row::read(r)?;
+                    let rev: i64 = r.get(12)?;
+                    f.rev = f.rev.max(rev);
+                    let done = f.seen.get(&row.id).copied().unwrap_or(0).max(0) as usize;
+                    let events = row.events();
+                    f.seen.insert(row.id, row.n);
+                    out.extend(events.into_iter().skip(done).filter(|e| matches(&f.q, e)));
+                }
+                if f.seen.len() > 50_000 {
+                    let open: std::collections::HashSet<i64> = tx
+                        .prepare("SELECT open_row FROM jobs WHERE open_row IS NOT NULL")?
+                        .query_map([], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    f.seen.retain(|id, _| open.contains(id));
+                }
+                Ok(out)
+            };
+            go().map_err(|e| h.err(e))
+        })
+    }
+
+    /// Per job (by name): the results from `since` to now, read from the rollups plus the
+    /// raw events of the partial hour at the window's start.
+    pub fn window(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, Acc>, HistoryError> {
+        self.with_conn(|h, conn| {
+            let tx = conn.transaction().map_err(|e| h.err(e))?;
+            window(&tx, ms(since), ms(now)).map_err(|e| h.err(e))
+        })
+    }
+
+    /// Uptime figures per job over the last `days` days: whole hours, the current one
+    /// included. `jobs` empty: every job with history.
+    pub fn uptime(
+        &self,
+        days: u32,
+        now: DateTime<Utc>,
+        jobs: &[String],
+    ) -> Result<Vec<JobFigures>, HistoryError> {
+        self.with_conn(|h, conn| {
+            let tx = conn.transaction().map_err(|e| h.err(e))?;
+            uptime(&tx, days, ms(now), jobs).map_err(|e| h.err(e))
+        })
+    }
+}
+
+fn names(conn: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
+    conn.prepare_cached("SELECT id, name FROM jobs")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+fn pruned_before(conn: &Connection) -> rusqlite::Result<i64> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = 'pruned_before'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(i64::MIN))
+}
+
+fn window(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<HashMap<String, Acc>> {
+    let first_hour = since.div_euclid(HOUR_MS);
+    let now_hour = now.div_euclid(HOUR_MS);
+    let partial = since.rem_euclid(HOUR_MS) != 0 && since >= pruned_before(conn)?;
+    let full_from = if partial { first_hour + 1 } else { first_hour };
+    let mut sums = rollup::sum_hours(conn, full_from, now_hour, None)?;
+    if partial && first_hour <= now_hour {
+        let end = ((first_hour + 1) * HOUR_MS).min(now + 1);
+        let mut st = conn.prepare_cached(&format!(
+            "{SELECT} WHERE e.last_ts >= ?1 AND e.ts < ?2 AND e.kind IN (0, 3) AND e.job_id IS NOT NULL"
+        ))?;
+        let mut rows = st.query([since, end])?;
+        let mut ids: HashMap<String, i64> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let row = Row::read(r)?;
+            let jid: i64 = match &row.job {
+                Some(name) => match ids.get(name) {
+                    Some(id) => *id,
+                    None => {
+                        let id = job_id(conn, name)?.unwrap_or(i64::MIN);
+                        ids.insert(name.clone(), id);
+                        id
+                    }
+                },
+                None => continue,
+            };
+            for e in row.events() {
+                let t = ms(e.ts);
+                if t >= since && t < end && counts_as_result(&e) {
+                    sums.entry(jid).or_default().result(
+                        e.ok == Some(true),
+                        e.count,
+                        e.duration_ms,
+                    );
+                }
+            }
+        }
+    }
+    let names = names(conn)?;
+    Ok(sums
+        .into_iter()
+        .filter_map(|(id, a)| names.get(&id).map(|n| (n.clone(), a)))
+        .collect())
+}
+
+fn uptime(conn: &Connection, days: u32, now: i64, jobs: &[String]) -> rusqlite::Result<Vec<JobFigures>> {
+    let now_hour = now.div_euclid(HOUR_MS);
+    let from_hour = now_hour - i64::from(days.max(1)) * 24 + 1;
+    let window_start = from_hour * HOUR_MS;
+    let names = names(conn)?;
+    let wanted: Vec<(i64, String)> = if jobs.is_empty() {
+        let mut all: Vec<(i64, String)> = names.iter().map(|(i, n)| (*i, n.clone())).collect();
+        all.sort_by(|a, b| a.1.cmp(&b.1));
+        all
+    } else {
+        jobs.iter()
+            .map(|j| {
+                let id = names.iter().find(|(_, n)| *n == j).map(|(i, _)| *i).unwrap_or(i64::MIN);
+                (id, j.clone())
+            })
+            .collect()
+    };
+    let one = if wanted.len() == 1 { Some(wanted[0].0) } else { None };
+    let sums = rollup::sum_hours(conn, from_hour, now_hour, one)?;
+    // A streak still open: its time since the last failing result counts as down too.
+    let mut open: HashMap<i64, i64> = HashMap::new();
+    let mut st = conn.prepare_cached(
+        "SELECT j.id, e.last_ts FROM jobs j JOIN events e ON e.id = j.open_row WHERE e.ok = 0",
+    )?;
+    for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+        let (id, last) = r?;
+        open.insert(id, last);
+    }
+    let mut out = Vec::new();
+    for (id, name) in wanted {
+        let a = sums.get(&id).cloned().unwrap_or_default();
+        let ongoing = open
+            .get(&id)
+            .map(|&last| (now - last.max(window_start)).max(0) as u64)
+            .unwrap_or(0);
+        out.push(JobFigures {
+            job: name,
+            attempts: a.attempts,
+            successes: a.successes,
+            failures: a.failures(),
+            uptime_percent: (a.attempts > 0)
+                .then(|| a.successes as f64 * 100.0 / a.attempts as f64),
+            incidents: a.incidents,
+            downtime_ms: a.down_ms.saturating_add(ongoing),
+            mean_response_ms: a.mean_ms(),
+            p95_response_ms: a.percentile_ms(0.95),
+        });
+    }
+    Ok(out)
+}

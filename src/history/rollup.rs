@@ -1,0 +1,360 @@
+//! Per-job rollups per hour and per day: attempts, successes, summed counts, response time
+//! (count, sum, min, max and a fixed-bucket histogram for percentiles), incidents (failure
+//! streaks begun) and downtime. Written in the transaction that records the results;
+//! `status` and `uptime` read them, so their cost does not grow with the window.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use rusqlite::{params_from_iter, Connection, ToSql};
+
+/// Upper bounds (milliseconds, inclusive) of the histogram's buckets; one more bucket
+/// holds everything slower.
+pub const BUCKETS_MS: [u64; 30] = [
+    1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1_000, 1_500, 2_000,
+    3_000, 5_000, 7_000, 10_000, 15_000, 20_000, 30_000, 50_000, 70_000, 100_000,
+];
+pub const NBUCKETS: usize = BUCKETS_MS.len() + 1;
+
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+fn bucket(ms: u64) -> usize {
+    BUCKETS_MS.partition_point(|&b| b < ms)
+}
+
+/// One rollup's figures (an hour, a day, or a sum of them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Acc {
+    pub attempts: u64,
+    pub successes: u64,
+    pub count_sum: u64,
+    pub rt_n: u64,
+    pub rt_sum: u64,
+    pub rt_min: Option<u64>,
+    pub rt_max: Option<u64>,
+    pub incidents: u64,
+    pub down_ms: u64,
+    pub hist: [u64; NBUCKETS],
+}
+
+impl Acc {
+    pub fn failures(&self) -> u64 {
+        self.attempts.saturating_sub(self.successes)
+    }
+
+    pub(crate) fn result(&mut self, ok: bool, count: Option<u64>, duration_ms: Option<u64>) {
+        self.attempts += 1;
+        if ok {
+            self.successes += 1;
+        }
+        self.count_sum = self.count_sum.saturating_add(count.unwrap_or(0));
+        if let Some(d) = duration_ms {
+            self.rt_n += 1;
+            self.rt_sum = self.rt_sum.saturating_add(d);
+            self.rt_min = Some(self.rt_min.map_or(d, |m| m.min(d)));
+            self.rt_max = Some(self.rt_max.map_or(d, |m| m.max(d)));
+            self.hist[bucket(d)] += 1;
+        }
+    }
+
+    pub fn add(&mut self, o: &Acc) {
+        self.attempts += o.attempts;
+        self.successes += o.successes;
+        self.count_sum = self.count_sum.saturating_add(o.count_sum);
+        self.rt_n += o.rt_n;
+        self.rt_sum = self.rt_sum.saturating_add(o.rt_sum);
+        self.rt_min = match (self.rt_min, o.rt_min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.rt_max = match (self.rt_max, o.rt_max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.incidents += o.incidents;
+        self.down_ms = self.down_ms.saturating_add(o.down_ms);
+        for (a, b) in self.hist.iter_mut().zip(o.hist.iter()) {
+            *a += b;
+        }
+    }
+
+    pub fn mean_ms(&self) -> Option<f64> {
+        (self.rt_n > 0).then(|| self.rt_sum as f64 / self.rt_n as f64)
+    }
+
+    /// The `q` quantile (0..1) of response times, estimated from the histogram: linear
+    /// within the bucket it falls in, and never outside the observed min and max.
+    pub fn percentile_ms(&self, q: f64) -> Option<f64> {
+        if self.rt_n == 0 {
+            return None;
+        }
+        let total: u64 = self.hist.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * total as f64).max(1.0);
+        let mut seen = 0u64;
+        for (i, &c) in self.hist.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            if (seen + c) as f64 >= rank {
+                let lo = if i == 0 { 0 } else { BUCKETS_MS[i - 1] } as f64;
+                let hi = BUCKETS_MS
+                    .get(i)
+                    .map(|&b| b as f64)
+                    .unwrap_or_else(|| self.rt_max.unwrap_or(0) as f64);
+                let frac = (rank - seen as f64) / c as f64;
+                let v = lo + (hi - lo) * frac;
+                let min = self.rt_min.unwrap_or(0) as f64;
+                let max = self.rt_max.unwrap_or(u64::MAX) as f64;
+                return Some(v.clamp(min, max));
+            }
+            seen += c;
+        }
+        self.rt_max.map(|m| m as f64)
+    }
+}
+
+const FIELDS: [&str; 9] = [
+    "attempts",
+    "successes",
+    "count_sum",
+    "rt_n",
+    "rt_sum",
+    "rt_min",
+    "rt_max",
+    "incidents",
+    "down_ms",
+];
+
+fn bucket_cols() -> impl Iterator<Item = String> {
+    (0..NBUCKETS).map(|i| format!("b{i}"))
+}
+
+/// `CREATE TABLE` for both rollup tables (schema version 1).
+pub(crate) fn create_tables() -> String {
+    let mut sql = String::new();
+    for (table, key) in [("rollup_hour", "hour"), ("rollup_day", "day")] {
+        sql.push_str(&format!(
+            "CREATE TABLE {table} (\n    {key} INTEGER NOT NULL,\n    job_id INTEGER NOT NULL,\n"
+        ));
+        for f in FIELDS {
+            let t = if f.starts_with("rt_m") {
+                "INTEGER"
+            } else {
+                "INTEGER NOT NULL DEFAULT 0"
+            };
+            sql.push_str(&format!("    {f} {t},\n"));
+        }
+        for b in bucket_cols() {
+            sql.push_str(&format!("    {b} INTEGER NOT NULL DEFAULT 0,\n"));
+        }
+        sql.push_str(&format!("    PRIMARY KEY ({key}, job_id)\n) WITHOUT ROWID;\n"));
+    }
+    sql
+}
+
+fn upsert_sql(table: &str, key: &str) -> String {
+    let cols: Vec<String> = FIELDS
+        .iter()
+        .map(|s| s.to_string())
+        .chain(bucket_cols())
+        .collect();
+    let marks = vec!["?"; cols.len() + 2].join(", ");
+    let sets: Vec<String> = cols
+        .iter()
+        .map(|c| match c.as_str() {
+            "rt_min" => "rt_min = COALESCE(MIN(rt_min, excluded.rt_min), rt_min, excluded.rt_min)"
+                .to_string(),
+            "rt_max" => "rt_max = COALESCE(MAX(rt_max, excluded.rt_max), rt_max, excluded.rt_max)"
+                .to_string(),
+            c => format!("{c} = {c} + excluded.{c}"),
+        })
+        .collect();
+    format!(
+        "INSERT INTO {table} ({key}, job_id, {}) VALUES ({marks}) ON CONFLICT ({key}, job_id) DO UPDATE SET {}",
+        cols.join(", "),
+        sets.join(", ")
+    )
+}
+
+fn acc_params(period: i64, job: i64, a: &Acc) -> Vec<Box<dyn ToSql>> {
+    let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let mut p: Vec<Box<dyn ToSql>> = vec![
+        Box::new(period),
+        Box::new(job),
+        Box::new(i(a.attempts)),
+        Box::new(i(a.successes)),
+        Box::new(i(a.count_sum)),
+        Box::new(i(a.rt_n)),
+        Box::new(i(a.rt_sum)),
+        Box::new(a.rt_min.map(i)),
+        Box::new(a.rt_max.map(i)),
+        Box::new(i(a.incidents)),
+        Box::new(i(a.down_ms)),
+    ];
+    p.extend(a.hist.iter().map(|&b| Box::new(i(b)) as Box<dyn ToSql>));
+    p
+}
+
+/// Rollup changes gathered while recording a batch, written at its end.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    hours: HashMap<(i64, i64), Acc>,
+}
+
+impl Pending {
+    pub fn hour(&mut self, job: i64, ts_ms: i64) -> &mut Acc {
+        self.hours
+            .entry((job, ts_ms.div_euclid(HOUR_MS)))
+            .or_default()
+    }
+
+    /// Downtime from `from` to `to` (ms), split over the hours it spans (at most 400
+    /// days' worth: a longer silence is not counted further).
+    pub fn down(&mut self, job: i64, from: i64, to: i64) {
+        let mut t = from;
+        let mut steps = 0;
+        while t < to && steps < 24 * 400 {
+            let end = (t.div_euclid(HOUR_MS) + 1) * HOUR_MS;
+            let part = end.min(to) - t;
+            self.hour(job, t).down_ms += part as u64;
+            t = end;
+            steps += 1;
+        }
+    }
+
+    pub fn flush(self, conn: &Connection) -> rusqlite::Result<()> {
+        static HOUR: OnceLock<String> = OnceLock::new();
+        static DAY: OnceLock<String> = OnceLock::new();
+        let mut days: HashMap<(i64, i64), Acc> = HashMap::new();
+        {
+            let mut st = conn.prepare_cached(HOUR.get_or_init(|| upsert_sql("rollup_hour", "hour")))?;
+            for ((job, hour), a) in &self.hours {
+                st.execute(params_from_iter(acc_params(*hour, *job, a)))?;
+                days.entry((*job, hour.div_euclid(24)))
+                    .or_default()
+                    .add(a);
+            }
+        }
+        let mut st = conn.prepare_cached(DAY.get_or_init(|| upsert_sql("rollup_day", "day")))?;
+        for ((job, day), a) in &days {
+            st.execute(params_from_iter(acc_params(*day, *job, a)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads one rollup row's figures from columns starting at `first`.
+fn read_acc(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Acc> {
+    let g = |i: usize| -> rusqlite::Result<u64> {
+        Ok(r.get::<_, Option<i64>>(first + i)?.unwrap_or(0).max(0) as u64)
+    };
+    let o = |i: usize| -> rusqlite::Result<Option<u64>> {
+        Ok(r.get::<_, Option<i64>>(first + i)?.map(|v| v.max(0) as u64))
+    };
+    let mut a = Acc {
+        attempts: g(0)?,
+        successes: g(1)?,
+        count_sum: g(2)?,
+        rt_n: g(3)?,
+        rt_sum: g(4)?,
+        rt_min: o(5)?,
+        rt_max: o(6)?,
+        incidents: g(7)?,
+        down_ms: g(8)?,
+        hist: [0; NBUCKETS],
+    };
+    for (i, b) in a.hist.iter_mut().enumerate() {
+        *b = g(FIELDS.len() + i)?;
+    }
+    Ok(a)
+}
+
+/// Sums per job over whole hours `[from_hour, to_hour]`: daily rollups for the days that
+/// lie wholly inside, hourly ones for the rest, so the rows read grow with the days, not
+/// the hours. Memory is one `Acc` per job.
+pub(crate) fn sum_hours(
+    conn: &Connection,
+    from_hour: i64,
+    to_hour: i64,
+    job: Option<i64>,
+) -> rusqlite::Result<HashMap<i64, Acc>> {
+    let mut out: HashMap<i64, Acc> = HashMap::new();
+    if to_hour < from_hour {
+        return Ok(out);
+    }
+    let first_day = (from_hour + 23).div_euclid(24);
+    let end_day = (to_hour + 1).div_euclid(24); // exclusive
+    let mut ranges: Vec<(&str, &str, i64, i64)> = Vec::new();
+    if first_day < end_day {
+        ranges.push(("rollup_hour", "hour", from_hour, first_day * 24 - 1));
+        ranges.push(("rollup_day", "day", first_day, end_day - 1));
+        ranges.push(("rollup_hour", "hour", end_day * 24, to_hour));
+    } else {
+        ranges.push(("rollup_hour", "hour", from_hour, to_hour));
+    }
+    let sums: Vec<String> = FIELDS
+        .iter()
+        .map(|f| match *f {
+            "rt_min" => "MIN(rt_min)".to_string(),
+            "rt_max" => "MAX(rt_max)".to_string(),
+            f => format!("SUM({f})"),
+        })
+        .chain(bucket_cols().map(|b| format!("SUM({b})")))
+        .collect();
+    for (table, key, lo, hi) in ranges {
+        if hi < lo {
+            continue;
+        }
+        let job_filter = if job.is_some() { " AND job_id = ?3" } else { "" };
+        let sql = format!(
+            "SELECT job_id, {} FROM {table} WHERE {key} BETWEEN ?1 AND ?2{job_filter} GROUP BY job_id",
+            sums.join(", ")
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let mut rows = match job {
+            Some(j) => st.query(rusqlite::params![lo, hi, j])?,
+            None => st.query(rusqlite::params![lo, hi])?,
+        };
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let a = read_acc(r, 1)?;
+            out.entry(id).or_default().add(&a);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_come_from_the_buckets_within_min_and_max() {
+        let mut a = Acc::default();
+        for d in 1..=100u64 {
+            a.result(true, None, Some(d));
+        }
+        assert_eq!(a.mean_ms(), Some(50.5));
+        let p50 = a.percentile_ms(0.5).unwrap();
+        let p95 = a.percentile_ms(0.95).unwrap();
+        assert!((30.0..=70.0).contains(&p50), "{p50}");
+        assert!((70.0..=100.0).contains(&p95), "{p95}");
+        let mut one = Acc::default();
+        one.result(false, None, Some(250));
+        assert_eq!(one.percentile_ms(0.95), Some(250.0));
+        assert_eq!(Acc::default().percentile_ms(0.5), None);
+    }
+
+    #[test]
+    fn downtime_is_split_over_the_hours_it_spans() {
+        let mut p = Pending::default();
+        p.down(1, HOUR_MS - 1_000, 2 * HOUR_MS + 500);
+        assert_eq!(p.hours[&(1, 0)].down_ms, 1_000);
+        assert_eq!(p.hours[&(1, 1)].down_ms, HOUR_MS as u64);
+        assert_eq!(p.hours[&(1, 2)].down_ms, 500);
+    }
+}

@@ -1,0 +1,84 @@
+//! The database's tables, their version (`PRAGMA user_version`) and the forward
+//! migrations between versions. A database newer than this build is refused, never
+//! changed.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Version 1: jobs, events, import progress, meta (and the rollup tables, `rollups`).
+const V1: &str = "
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    open_row INTEGER
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    n INTEGER NOT NULL DEFAULT 1,
+    job_id INTEGER,
+    kind INTEGER NOT NULL,
+    ok INTEGER,
+    message TEXT,
+    channel TEXT,
+    duration_ms INTEGER,
+    extra TEXT,
+    elems BLOB
+);
+CREATE INDEX events_by_job ON events(job_id, last_ts);
+CREATE INDEX events_by_time ON events(last_ts);
+CREATE TABLE import_progress (
+    file TEXT PRIMARY KEY,
+    offset INTEGER NOT NULL,
+    events INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+";
+
+/// Version 2: a change counter on event rows, so `history --follow` sees runs grow.
+const V2: &str = "
+ALTER TABLE events ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX events_by_rev ON events(rev);
+";
+
+/// Each entry takes the schema from its index to the next version.
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// What opening found.
+pub(crate) enum Version {
+    Current,
+    TooNew(u32),
+}
+
+/// Brings the schema up to `target` (normally `SCHEMA_VERSION`), one step per
+/// transaction, so a crash leaves the database at some whole version.
+pub(crate) fn migrate(conn: &mut Connection, target: u32) -> rusqlite::Result<Version> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let v = user_version(&tx)?;
+        if v > SCHEMA_VERSION {
+            return Ok(Version::TooNew(v));
+        }
+        if v >= target {
+            return Ok(Version::Current);
+        }
+        tx.execute_batch(MIGRATIONS[v as usize])?;
+        if v == 0 {
+            tx.execute_batch(&super::rollup::create_tables())?;
+        }
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+        if v > 0 {
+            log::info!("history database schema migrated from version {v} to {}", v + 1);
+        }
+    }
+}

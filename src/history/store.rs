@@ -1,0 +1,540 @@
+//! Opening the database (a regular file, WAL, busy timeout, schema version, a corrupt file
+//! moved aside) and recording events with their rollups in one transaction.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use super::codec::{self, Elem};
+use super::rollup::{Pending, HOUR_MS};
+use super::schema::{self, Version, SCHEMA_VERSION};
+use super::{Event, EventKind, Extra};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history database {path} is {what}, not a regular file: move it away or point [general] history_db elsewhere (checker never replaces it)")]
+    NotRegular { path: PathBuf, what: &'static str },
+    #[error("history database {path} has schema version {found}, newer than this checker understands ({SCHEMA_VERSION}): upgrade checker, or point [general] history_db at another file")]
+    TooNew { path: PathBuf, found: u32 },
+    #[error("history database {path} is unreadable ({reason}); the next tick moves it aside and starts a fresh one")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("no space left for history database {path}: free some space on its disk ({detail})")]
+    DiskFull { path: PathBuf, detail: String },
+    #[error("history database {path} stayed busy for {secs}s: another checker holds it (raise [general] lock_timeout if runs are long)")]
+    Busy { path: PathBuf, secs: u64 },
+    #[error("history database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("history {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Who opens: a writer (under the state lock) moves a corrupt database aside and starts a
+/// fresh one; a reader only reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Writer,
+    Reader,
+}
+
+/// The history database, opened on first use.
+pub struct History {
+    pub(crate) path: PathBuf,
+    pub(crate) legacy_dir: PathBuf,
+    pub(crate) busy: Duration,
+    access: Access,
+    conn: Mutex<Option<Connection>>,
+    recovered: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History").field("path", &self.path).finish()
+    }
+}
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+impl History {
+    /// `path`: the database; `legacy_dir`: JSON Lines day files of earlier versions, imported
+    /// once; `busy`: how long to wait for another writer.
+    pub fn new(path: &Path, legacy_dir: &Path, busy: Duration, access: Access) -> Self {
+        History {
+            path: path.to_path_buf(),
+            legacy_dir: legacy_dir.to_path_buf(),
+            busy,
+            access,
+            conn: Mutex::new(None),
+            recovered: Mutex::new(None),
+        }
+    }
+
+    /// The history of this configuration, for a writer (a run, `report`, `prune`).
+    pub fn from_config(g: &crate::config::General) -> Self {
+        History::new(&g.history_db, &g.history_dir, g.lock_timeout, Access::Writer)
+    }
+
+    /// The history of this configuration, for a reader (`status`, `history`, `uptime`).
+    pub fn reader(g: &crate::config::General) -> Self {
+        History::new(&g.history_db, &g.history_dir, g.lock_timeout, Access::Reader)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn err(&self, e: rusqlite::Error) -> HistoryError {
+        let path = self.path.clone();
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => HistoryError::DiskFull {
+                path,
+                detail: e.to_string(),
+            },
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+                HistoryError::Corrupt {
+                    path,
+                    reason: e.to_string(),
+                }
+            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => HistoryError::Busy {
+                path,
+                secs: self.busy.as_secs(),
+            },
+            _ => HistoryError::Sqlite { path, source: e },
+        }
+    }
+
+    pub(crate) fn io(&self, path: &Path, source: std::io::Error) -> HistoryError {
+        if source.raw_os_error() == Some(28) {
+            return HistoryError::DiskFull {
+                path: path.to_path_buf(),
+                detail: source.to_string(),
+            };
+        }
+        HistoryError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Why the database was moved aside since the last call, if it was: the caller raises
+    /// an error event and an alert.
+    pub fn take_recovered(&self) -> Option<String> {
+        self.recovered.lock().ok().and_then(|mut r| r.take())
+    }
+
+    /// Opens the database now (importing earlier JSON Lines files, migrating, moving a
+    /// corrupt file aside), so that problems surface at a chosen point.
+    pub fn prepare(&self) -> Result<(), HistoryError> {
+        self.with_conn(|_, _| Ok(()))
+    }
+
+    /// Runs `f` on the open connection, opening it first when needed.
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&History, &mut Connection) -> Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
+        let mut guard = self.lock_conn();
+        let conn = match guard.as_mut() {
+            Some(c) => c,
+            None => {
+                let mut c = self.open()?;
+                super::import::run(self, &mut c)?;
+                guard.insert(c)
+            }
+        };
+        f(self, conn)
+    }
+
+    fn lock_conn(&self) -> MutexGuard<'_, Option<Connection>> {
+        match self.conn.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn check_regular(&self) -> Result<(), HistoryError> {
+        use std::os::unix::fs::FileTypeExt;
+        match std::fs::metadata(&self.path) {
+            Ok(m) => {
+                let t = m.file_type();
+                let what = if t.is_file() {
+                    return Ok(());
+                } else if t.is_dir() {
+                    "a directory"
+                } else if t.is_fifo() {
+                    "a FIFO"
+                } else if t.is_block_device() || t.is_char_device() {
+                    "a device node"
+                } else if t.is_socket() {
+                    "a socket"
+                } else {
+                    "not a file"
+                };
+                Err(HistoryError::NotRegular {
+                    path: self.path.clone(),
+                    what,
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io(&self.path, e)),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, HistoryError> {
+        self.check_regular()?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| self.io(dir, e))?;
+        }
+        match self.try_open() {
+            Err(HistoryError::Corrupt { reason, .. }) if self.access == Access::Writer => {
+                self.move_aside(&reason)?;
+                self.try_open()
+            }
+            other => other,
+        }
+    }
+
+    fn try_open(&self) -> Result<Connection, HistoryError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&self.path, flags).map_err(|e| self.err(e))?;
+        conn.busy_timeout(self.busy).map_err(|e| self.err(e))?;
+        self.retry(|| {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                .map(|_| ())
+        })?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;")
+            .map_err(|e| self.err(e))?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.err(e))?;
+        match self.retry(|| schema::migrate(&mut conn, SCHEMA_VERSION))? {
+            Version::Current => Ok(conn),
+            Version::TooNew(found) => Err(HistoryError::TooNew {
+                path: self.path.clone(),
+                found,
+            }),
+        }
+    }
+
+    /// Moves a corrupt database (and its WAL and shared-memory files) aside.
+    fn move_aside(&self, reason: &str) -> Result<(), HistoryError> {
+        let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let mut aside = self.path.as_os_str().to_owned();
+        aside.push(format!(".corrupt-{stamp}"));
+        let aside = PathBuf::from(aside);
+        std::fs::rename(&self.path, &aside).map_err(|e| self.io(&self.path, e))?;
+        for ext in ["-wal", "-shm"] {
+            let mut from = self.path.as_os_str().to_owned();
+            from.push(ext);
+            let mut to = aside.as_os_str().to_owned();
+            to.push(ext);
+            let _ = std::fs::rename(PathBuf::from(from), PathBuf::from(to));
+        }
+        log::error!(
+            "history database {} was unreadable ({reason}); moved it to {} and started a fresh one",
+            self.path.display(),
+            aside.display()
+        );
+        if let Ok(mut r) = self.recovered.lock() {
+            *r = Some(format!(
+                "history database was unreadable ({reason}); moved aside to {}",
+                aside.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Retries `f` while the database is busy, up to the busy timeout (SQLite's own busy
+    /// handler waits too; this covers the cases it does not, such as WAL recovery).
+    pub(crate) fn retry<T>(
+        &self,
+        mut f: impl FnMut() -> rusqlite::Result<T>,
+    ) -> Result<T, HistoryError> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match f() {
+                Ok(v) => return Ok(v),
+                Err(e) if is_busy(&e) && start.elapsed() < self.busy => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(self.err(e)),
+            }
+        }
+    }
+
+    /// One write transaction (`BEGIN IMMEDIATE`, retried while busy).
+    pub(crate) fn write<T>(
+        &self,
+        conn: &mut Connection,
+        mut f: impl FnMut(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<T, HistoryError> {
+        self.retry(|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+    }
+
+    /// Records events, and the rollups of the results among them, in one transaction.
+    /// Writers call it while holding the state lock (lock order: state, then database).
+    pub fn append(&self, events: &[Event]) -> Result<(), HistoryError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let first = self.with_conn(|h, conn| h.write(conn, |tx| append_tx(tx, events)));
+        match first {
+            Err(HistoryError::Corrupt { reason, .. }) if self.access == Access::Writer => {
+                // Damage found while writing: a fresh database takes these events.
+                *self.lock_conn() = None;
+                self.move_aside(&reason)?;
+                self.with_conn(|h, conn| h.write(conn, |tx| append_tx(tx, events)))
+            }
+            other => other,
+        }
+    }
+}
+
+pub(crate) fn kind_code(k: EventKind) -> i64 {
+    match k {
+        EventKind::Result => 0,
+        EventKind::Notify => 1,
+        EventKind::Recover => 2,
+        EventKind::Report => 3,
+        EventKind::Error => 4,
+    }
+}
+
+pub(crate) fn kind_from(code: i64) -> EventKind {
+    match code {
+        0 => EventKind::Result,
+        1 => EventKind::Notify,
+        2 => EventKind::Recover,
+        3 => EventKind::Report,
+        _ => EventKind::Error,
+    }
+}
+
+/// A result that counts (status, uptime): a check's or a pushed one, not a retried attempt.
+pub(crate) fn counts_as_result(e: &Event) -> bool {
+    matches!(e.event, EventKind::Result | EventKind::Report)
+        && !e.is_retried_attempt()
+        && e.job.is_some()
+}
+
+/// A result with nothing but time, outcome, duration and message: it can join a run.
+fn routine(e: &Event) -> bool {
+    counts_as_result(e)
+        && e.ok.is_some()
+        && e.channel.is_none()
+        && e.attempts.is_none()
+        && e.attempt.is_none()
+        && e.is_final.is_none()
+        && e.count.is_none()
+        && e.perfdata.is_empty()
+}
+
+/// A job's newest result row, which a routine result of the same kind and outcome in the
+/// same hour extends.
+struct OpenRow {
+    id: i64,
+    ts: i64,
+    last_ts: i64,
+    n: i64,
+    kind: i64,
+    ok: Option<bool>,
+    message: Option<String>,
+    duration_ms: Option<u64>,
+    elems: Option<Vec<u8>>,
+}
+
+const MAX_RUN: i64 = 4096;
+
+fn job_id(
+    tx: &rusqlite::Transaction,
+    cache: &mut HashMap<String, (i64, Option<i64>)>,
+    name: &str,
+) -> rusqlite::Result<(i64, Option<i64>)> {
+    if let Some(v) = cache.get(name) {
+        return Ok(*v);
+    }
+    let found = tx
+        .prepare_cached("SELECT id, open_row FROM jobs WHERE name = ?1")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let v = match found {
+        Some(v) => v,
+        None => {
+            tx.prepare_cached("INSERT INTO jobs (name) VALUES (?1)")?
+                .execute([name])?;
+            (tx.last_insert_rowid(), None)
+        }
+    };
+    cache.insert(name.to_string(), v);
+    Ok(v)
+}
+
+fn load_open(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<Option<OpenRow>> {
+    tx.prepare_cached(
+        "SELECT id, ts, last_ts, n, kind, ok, message, duration_ms, elems FROM events WHERE id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(OpenRow {
+            id: r.get(0)?,
+            ts: r.get(1)?,
+            last_ts: r.get(2)?,
+            n: r.get(3)?,
+            kind: r.get(4)?,
+            ok: r.get(5)?,
+            message: r.get(6)?,
+            duration_ms: r.get::<_, Option<i64>>(7)?.map(|d| d.max(0) as u64),
+            elems: r.get(8)?,
+        })
+    })
+    .optional()
+}
+
+fn insert(tx: &rusqlite::Transaction, e: &Event, job: Option<i64>, rev: i64, run: bool) -> rusqlite::Result<i64> {
+    let extra = Extra::of(e);
+    let extra = (!extra.is_empty())
+        .then(|| serde_json::to_string(&extra).ok())
+        .flatten();
+    let t = ms(e.ts);
+    tx.prepare_cached(
+        "INSERT INTO events (ts, last_ts, n, job_id, kind, ok, message, channel, duration_ms, extra, elems, rev)
+         VALUES (?1, ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        t,
+        job,
+        kind_code(e.event),
+        e.ok,
+        e.message,
+        e.channel,
+        e.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+        extra,
+        run.then(codec::empty),
+        rev
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// The body of `append`, inside its transaction.
+pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlite::Result<()> {
+    let rev: i64 = tx.query_row("SELECT COALESCE(MAX(rev), 0) + 1 FROM events", [], |r| r.get(0))?;
+    let mut jobs: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+    let mut rollups = Pending::default();
+    for e in events {
+        let job = match e.job.as_deref() {
+            Some(name) => Some(job_id(tx, &mut jobs, name)?),
+            None => None,
+        };
+        let Some((jid, open)) = job.filter(|_| counts_as_result(e)) else {
+            insert(tx, e, job.map(|j| j.0), rev, false)?;
+            continue;
+        };
+        let t = ms(e.ts);
+        let ok = e.ok == Some(true);
+        let prev = match open {
+            Some(id) => load_open(tx, id)?,
+            None => None,
+        };
+        let in_order = prev.as_ref().is_none_or(|p| t >= p.last_ts);
+        if in_order {
+            match &prev {
+                Some(p) => {
+                    if p.ok == Some(false) {
+                        rollups.down(jid, p.last_ts, t);
+                    }
+                    if !ok && p.ok != Some(false) {
+                        rollups.hour(jid, t).incidents += 1;
+                    }
+                }
+                None if !ok => rollups.hour(jid, t).incidents += 1,
+                None => {}
+            }
+        }
+        rollups.hour(jid, t).result(ok, e.count, e.duration_ms);
+
+        let extendable = prev.as_ref().filter(|p| {
+            in_order
+                && routine(e)
+                && p.elems.as_deref().is_some_and(codec::is_raw)
+                && p.kind == kind_code(e.event)
+                && p.ok == e.ok
+                && p.ts.div_euclid(HOUR_MS) == t.div_euclid(HOUR_MS)
+                && p.n < MAX_RUN
+        });
+        if let Some(p) = extendable {
+            let elems = p.elems.as_deref().unwrap_or(&[]);
+            let first = Elem {
+                ts: p.ts,
+                duration_ms: p.duration_ms,
+                message: p.message.clone(),
+            };
+            let last = match codec::expand(first, p.n.max(1) as u64, Some(elems)) {
+                Some(all) => all.into_iter().last(),
+                None => None,
+            };
+            if let Some(last) = last {
+                let mut stream = elems.to_vec();
+                codec::push(
+                    &mut stream,
+                    &last,
+                    &Elem {
+                        ts: t,
+                        duration_ms: e.duration_ms,
+                        message: e.message.clone(),
+                    },
+                );
+                tx.prepare_cached(
+                    "UPDATE events SET last_ts = ?1, n = n + 1, elems = ?2, rev = ?3 WHERE id = ?4",
+                )?
+                .execute(params![t, stream, rev, p.id])?;
+                continue;
+            }
+        }
+        // A new row. The run it ends, if any, is closed (deflated).
+        if let Some(p) = prev.as_ref().filter(|_| in_order) {
+            if let Some(elems) = p.elems.as_deref().filter(|s| codec::is_raw(s) && p.n > 1) {
+                let closed = codec::close(elems);
+                if closed.len() < elems.len() {
+                    tx.prepare_cached("UPDATE events SET elems = ?1 WHERE id = ?2")?
+                        .execute(params![closed, p.id])?;
+                }
+            }
+        }
+        let id = insert(tx, e, Some(jid), rev, routine(e))?;
+        if in_order {
+            tx.prepare_cached("UPDATE jobs SET open_row = ?1 WHERE id = ?2")?
+                .execute(params![id, jid])?;
+            if let Some(name) = e.job.as_deref() {
+                jobs.insert(name.to_string(), (jid, Some(id)));
+            }
+        }
+    }
+    rollups.flush(tx)
+}
