@@ -801,26 +801,31 @@ fn history_filters_by_job_by_failures_and_by_limit() {
 // ---------------------------------------------------------------------------------------
 // 6. prune and retention
 
+/// How many days back each recorded event lies, oldest first.
+fn event_ages(f: &Fixture, now: DateTime<Utc>) -> Vec<i64> {
+    let mut ages: Vec<i64> = f
+        .history()
+        .iter()
+        .map(|e| {
+            let ts: DateTime<Utc> = e["ts"].as_str().unwrap().parse().unwrap();
+            (now.date_naive() - ts.date_naive()).num_days()
+        })
+        .collect();
+    ages.sort_unstable_by(|a, b| b.cmp(a));
+    ages
+}
+
 #[test]
-fn prune_older_than_removes_older_day_files_and_keeps_newer_ones() {
+fn prune_older_than_drops_older_events_and_keeps_newer_ones() {
     let f = Fixture::new();
     let now = Utc::now();
-    let old = [day_file(&f, now, 5), day_file(&f, now, 3)];
-    let kept = [day_file(&f, now, 1), day_file(&f, now, 0)];
+    for days in [5, 3, 1, 0] {
+        day_file(&f, now, days);
+    }
     let out = f.run_ok(&["prune", "--older-than", "2d"], 0);
-    for p in &old {
-        assert!(
-            !p.exists(),
-            "{} should be gone: {}",
-            p.display(),
-            stdout(&out)
-        );
-    }
-    for p in &kept {
-        assert!(p.exists(), "{} should be kept", p.display());
-    }
+    assert_eq!(event_ages(&f, now), vec![1, 0], "{}", stdout(&out));
     assert!(
-        stdout(&out).contains("2 day file(s) deleted"),
+        stdout(&out).contains("2 event(s) deleted"),
         "{}",
         stdout(&out)
     );
@@ -831,11 +836,14 @@ fn prune_without_older_than_uses_history_days() {
     let f = Fixture::new();
     f.write("settings.toml", &settings_with_general("history_days = 4"));
     let now = Utc::now();
-    let old = day_file(&f, now, 6);
-    let kept = day_file(&f, now, 3);
+    day_file(&f, now, 6);
+    day_file(&f, now, 3);
     f.run_ok(&["prune"], 0);
-    assert!(!old.exists(), "a day older than history_days is pruned");
-    assert!(kept.exists(), "a day within history_days is kept");
+    assert_eq!(
+        event_ages(&f, now),
+        vec![3],
+        "a day older than history_days is pruned, one within it kept"
+    );
 }
 
 #[test]
@@ -851,14 +859,109 @@ fn a_tick_applies_history_retention() {
     let f = Fixture::new();
     f.write("settings.toml", &settings_with_general("history_days = 3"));
     let now = Utc::now();
-    let old = day_file(&f, now, 10);
-    let kept = day_file(&f, now, 1);
+    day_file(&f, now, 10);
+    day_file(&f, now, 1);
+    // The first tick on a database never pruned prunes (as a day tick would).
     f.tick("minute");
-    assert!(
-        !old.exists(),
-        "the tick deleted the day file past history_days"
+    assert_eq!(event_ages(&f, now), vec![1], "the tick pruned past history_days");
+}
+
+/// Reads every line of every `*.jsonl.gz` in `dir`, by file name.
+fn archived(dir: &std::path::Path) -> BTreeMap<String, Vec<Value>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).expect("archive folder") {
+        let p = e.unwrap().path();
+        let gz = std::process::Command::new("gzip")
+            .arg("-dc")
+            .arg(&p)
+            .output()
+            .expect("gzip runs");
+        assert!(gz.status.success(), "{} is gzip", p.display());
+        let lines = String::from_utf8(gz.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("archived line is JSON"))
+            .collect();
+        out.insert(p.file_name().unwrap().to_string_lossy().into_owned(), lines);
+    }
+    out
+}
+
+#[test]
+fn prune_archive_writes_each_pruned_day_as_gzipped_json_lines_before_deleting() {
+    let f = Fixture::new();
+    let now = Utc::now();
+    let day = |n: i64| (now - Duration::days(n)).date_naive();
+    let at = |n: i64, h: u32| day(n).and_hms_opt(h, 0, 0).unwrap().and_utc();
+    seed_history(
+        &f,
+        &[
+            event(at(5, 9), "web", "result", Some(true), "200 OK"),
+            event(at(5, 10), "web", "result", Some(false), "refused"),
+            event(at(5, 10), "web", "notify", Some(true), "alert sent"),
+            event(at(4, 9), "db", "result", Some(true), "connected"),
+            event(at(2, 9), "db", "result", Some(true), "connected"),
+        ],
     );
-    assert!(kept.exists(), "the tick kept the recent day file");
+    let attic = f.path().join("attic");
+    let out = f.run_ok(
+        &["prune", "--older-than", "3d", "--archive", attic.to_str().unwrap()],
+        0,
+    );
+    assert!(stdout(&out).contains("4 archived"), "{}", stdout(&out));
+    let files = archived(&attic);
+    let name = |n: i64| format!("{}.jsonl.gz", day(n).format("%Y-%m-%d"));
+    assert_eq!(
+        files.keys().cloned().collect::<Vec<_>>(),
+        vec![name(5), name(4)]
+    );
+    let five = &files[&name(5)];
+    assert_eq!(five.len(), 3);
+    assert_eq!(five[1]["message"], "refused");
+    assert_eq!(five[1]["ok"], false);
+    assert_eq!(five[2]["event"], "notify");
+    assert_eq!(five[2]["channel"], "capture");
+    assert_eq!(event_ages(&f, now), vec![2], "what was archived is gone");
+
+    // history_archive_dir does the same on the tick's retention.
+    f.write(
+        "settings.toml",
+        &settings_with_general("history_days = 1\nhistory_archive_dir = \"cellar\""),
+    );
+    f.tick("day");
+    let cellar = archived(&f.path().join("cellar"));
+    assert_eq!(cellar.len(), 1);
+    assert_eq!(cellar[&name(2)][0]["job"], "db");
+}
+
+#[test]
+fn history_keep_last_keeps_a_weekly_jobs_last_results_past_the_retention() {
+    let f = Fixture::new();
+    f.write(
+        "settings.toml",
+        &settings_with_general("history_days = 7\nhistory_keep_last = 2"),
+    );
+    let now = Utc::now();
+    let at = |weeks: i64| now - Duration::days(7 * weeks) - Duration::hours(1);
+    seed_history(
+        &f,
+        &[
+            event(at(4), "weekly", "result", Some(true), "w4"),
+            event(at(3), "weekly", "result", Some(false), "w3"),
+            event(at(2), "weekly", "result", Some(true), "w2"),
+            event(at(4), "daily", "result", Some(true), "d-old"),
+            event(now - Duration::hours(2), "daily", "result", Some(true), "d1"),
+            event(now - Duration::hours(1), "daily", "result", Some(true), "d0"),
+        ],
+    );
+    let out = f.run_ok(&["prune"], 0);
+    assert!(stdout(&out).contains("kept by history_keep_last"), "{}", stdout(&out));
+    let left: Vec<String> = f
+        .history()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, vec!["w3", "w2", "d1", "d0"]);
 }
 
 // ---------------------------------------------------------------------------------------
