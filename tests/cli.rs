@@ -863,7 +863,11 @@ fn a_tick_applies_history_retention() {
     day_file(&f, now, 1);
     // The first tick on a database never pruned prunes (as a day tick would).
     f.tick("minute");
-    assert_eq!(event_ages(&f, now), vec![1], "the tick pruned past history_days");
+    assert_eq!(
+        event_ages(&f, now),
+        vec![1],
+        "the tick pruned past history_days"
+    );
 }
 
 /// Reads every line of every `*.jsonl.gz` in `dir`, by file name.
@@ -905,7 +909,13 @@ fn prune_archive_writes_each_pruned_day_as_gzipped_json_lines_before_deleting() 
     );
     let attic = f.path().join("attic");
     let out = f.run_ok(
-        &["prune", "--older-than", "3d", "--archive", attic.to_str().unwrap()],
+        &[
+            "prune",
+            "--older-than",
+            "3d",
+            "--archive",
+            attic.to_str().unwrap(),
+        ],
         0,
     );
     assert!(stdout(&out).contains("4 archived"), "{}", stdout(&out));
@@ -950,12 +960,28 @@ fn history_keep_last_keeps_a_weekly_jobs_last_results_past_the_retention() {
             event(at(3), "weekly", "result", Some(false), "w3"),
             event(at(2), "weekly", "result", Some(true), "w2"),
             event(at(4), "daily", "result", Some(true), "d-old"),
-            event(now - Duration::hours(2), "daily", "result", Some(true), "d1"),
-            event(now - Duration::hours(1), "daily", "result", Some(true), "d0"),
+            event(
+                now - Duration::hours(2),
+                "daily",
+                "result",
+                Some(true),
+                "d1",
+            ),
+            event(
+                now - Duration::hours(1),
+                "daily",
+                "result",
+                Some(true),
+                "d0",
+            ),
         ],
     );
     let out = f.run_ok(&["prune"], 0);
-    assert!(stdout(&out).contains("kept by history_keep_last"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("kept by history_keep_last"),
+        "{}",
+        stdout(&out)
+    );
     let left: Vec<String> = f
         .history()
         .iter()
@@ -982,7 +1008,10 @@ fn history_since_and_until_bound_the_events_shown() {
     let mid = history_json(&f, &["--since", &since, "--until", &until]);
     assert_eq!(messages(&mid), ["capture is broken", "200 OK", "connected"]);
     let recent = history_json(&f, &["--since", "35m"]);
-    assert_eq!(messages(&recent), ["timed out", "capture is broken", "200 OK"]);
+    assert_eq!(
+        messages(&recent),
+        ["timed out", "capture is broken", "200 OK"]
+    );
     let out = f.run(&["history", "--since", "yesterdayish"]);
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("--since"), "{}", stderr(&out));
@@ -1007,11 +1036,26 @@ fn uptime_figures_match_a_hand_computed_case() {
             with_duration(event(at(10), "web", "result", Some(false), "503"), 200),
             with_duration(event(at(20), "web", "result", Some(false), "503"), 300),
             with_duration(event(at(30), "web", "result", Some(true), "200 OK"), 100),
-            with_duration(event(at(40), "web", "result", Some(false), "timed out"), 400),
+            with_duration(
+                event(at(40), "web", "result", Some(false), "timed out"),
+                400,
+            ),
             with_duration(event(at(50), "web", "result", Some(true), "200 OK"), 100),
-            event(now - Duration::hours(2), "db", "result", Some(false), "refused"),
+            event(
+                now - Duration::hours(2),
+                "db",
+                "result",
+                Some(false),
+                "refused",
+            ),
             // Two days back: outside --days 1.
-            event(now - Duration::days(2), "db", "result", Some(true), "connected"),
+            event(
+                now - Duration::days(2),
+                "db",
+                "result",
+                Some(true),
+                "connected",
+            ),
         ],
     );
     let out = f.run_ok(&["uptime", "--days", "1", "--json"], 0);
@@ -1054,8 +1098,14 @@ fn uptime_figures_match_a_hand_computed_case() {
     let out = f.run_ok(&["uptime", "--days", "1"], 0);
     let text = stdout(&out);
     let web_line = text.lines().find(|l| l.starts_with("web")).unwrap();
-    assert!(web_line.contains("50.000%") && web_line.contains("30m"), "{text}");
-    assert!(web_line.contains("200 ms") && web_line.contains("400 ms"), "{text}");
+    assert!(
+        web_line.contains("50.000%") && web_line.contains("30m"),
+        "{text}"
+    );
+    assert!(
+        web_line.contains("200 ms") && web_line.contains("400 ms"),
+        "{text}"
+    );
 }
 
 /// Opens the fixture's database directly.
@@ -1107,19 +1157,21 @@ fn a_corrupt_database_is_moved_aside_with_an_error_event_and_an_alert_and_the_ti
     assert!(kept.starts_with("this is not a database"));
     let history = f.history();
     assert!(
-        history.iter().any(|e| e["event"] == "error"
-            && e["message"].as_str().unwrap().contains("moved aside")),
+        history.iter().any(
+            |e| e["event"] == "error" && e["message"].as_str().unwrap().contains("moved aside")
+        ),
         "{history:?}"
     );
     assert!(
-        history.iter().any(|e| e["job"] == "local" && e["ok"] == true),
+        history
+            .iter()
+            .any(|e| e["job"] == "local" && e["ok"] == true),
         "the tick's result is in the fresh database: {history:?}"
     );
     let alerts = f.alerts();
     assert!(
-        alerts
-            .iter()
-            .any(|a| a["job"] == "checker history" && a["message"].as_str().unwrap().contains("unreadable")),
+        alerts.iter().any(|a| a["job"] == "checker history"
+            && a["message"].as_str().unwrap().contains("unreadable")),
         "{alerts:?}"
     );
     f.run_ok(&["status"], 0);
@@ -1135,7 +1187,11 @@ fn a_fifo_or_a_directory_in_place_of_the_database_is_refused_and_left_alone() {
     for args in [&["-c", "minute"][..], &["status"][..]] {
         let out = f.run(args);
         assert_exit(&out, 3);
-        assert!(stderr(&out).contains("is a FIFO, not a regular file"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is a FIFO, not a regular file"),
+            "{}",
+            stderr(&out)
+        );
     }
     assert!(std::fs::metadata(&path).unwrap().file_type().is_fifo());
     std::fs::remove_file(&path).unwrap();
@@ -1150,7 +1206,10 @@ fn a_fifo_or_a_directory_in_place_of_the_database_is_refused_and_left_alone() {
     std::os::unix::fs::symlink(f.path().join("elsewhere/real.db"), &path).unwrap();
     f.jobs("[[job]]\nname = \"local\"\nkind = \"command\"\ncommand = [\"true\"]\n");
     f.tick("minute");
-    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert!(f.path().join("elsewhere/real.db").metadata().unwrap().len() > 0);
     assert_eq!(f.history().len(), 1);
 }
@@ -1171,7 +1230,13 @@ fn the_import_of_earlier_json_lines_survives_a_kill_half_way_and_a_second_run() 
             continue;
         }
         let good = i % 7 != 0;
-        let line = event(ts, if i % 2 == 0 { "web" } else { "db" }, "result", Some(good), "x");
+        let line = event(
+            ts,
+            if i % 2 == 0 { "web" } else { "db" },
+            "result",
+            Some(good),
+            "x",
+        );
         let buf = days.entry(ts.format("%Y-%m-%d").to_string()).or_default();
         buf.extend_from_slice(line.to_string().as_bytes());
         buf.push(b'\n');
@@ -1181,7 +1246,9 @@ fn the_import_of_earlier_json_lines_survives_a_kill_half_way_and_a_second_run() 
             in_24h += 1;
         }
         if i == 5_000 {
-            buf.extend_from_slice(b"{\"ts\": \"2026-01-01T00:00:00Z\", \"job\": \"w\xc3\n{\"ts\": \"20");
+            buf.extend_from_slice(
+                b"{\"ts\": \"2026-01-01T00:00:00Z\", \"job\": \"w\xc3\n{\"ts\": \"20",
+            );
             buf.push(b'\n');
         }
     }
@@ -1204,13 +1271,25 @@ fn the_import_of_earlier_json_lines_survives_a_kill_half_way_and_a_second_run() 
             f.path().join("history.db"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
-        .and_then(|c| c.query_row("SELECT COALESCE(SUM(events), 0) FROM import_progress", [], |r| r.get::<_, i64>(0)))
+        .and_then(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(events), 0) FROM import_progress",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
         .unwrap_or(0);
         if progressed > 0 {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the import finished before it could be interrupted");
-        assert!(start.elapsed() < std::time::Duration::from_secs(120), "no import progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be interrupted"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "no import progress"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();
@@ -1218,18 +1297,32 @@ fn the_import_of_earlier_json_lines_survives_a_kill_half_way_and_a_second_run() 
     let total = |f: &Fixture, hours: &str| -> (u64, u64) {
         let out = f.run_ok(&["status", "--json", "--hours", hours], 0);
         let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
-        v["jobs"].as_array().unwrap().iter().fold((0, 0), |(a, s), j| {
-            (a + j["total_attempts"].as_u64().unwrap(), s + j["successful"].as_u64().unwrap())
-        })
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .fold((0, 0), |(a, s), j| {
+                (
+                    a + j["total_attempts"].as_u64().unwrap(),
+                    s + j["successful"].as_u64().unwrap(),
+                )
+            })
     };
     // The next command finishes it: nothing lost, nothing twice.
     assert_eq!(total(&f, "48"), (all, ok));
     assert_eq!(total(&f, "24").0, in_24h);
-    assert!(!f.path().join("history").exists(), "the files were moved aside");
+    assert!(
+        !f.path().join("history").exists(),
+        "the files were moved aside"
+    );
     let moved = std::fs::read_dir(f.path())
         .unwrap()
         .filter_map(|e| e.ok())
-        .find(|e| e.file_name().to_string_lossy().starts_with("history.imported-"))
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("history.imported-")
+        })
         .expect("history.imported-<time>");
     assert_eq!(std::fs::read_dir(moved.path()).unwrap().count(), days.len());
     let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
@@ -1237,6 +1330,86 @@ fn the_import_of_earlier_json_lines_survives_a_kill_half_way_and_a_second_run() 
     // Putting the files back by hand imports them again (a new upgrade); running twice
     // without doing so changes nothing.
     assert_eq!(total(&f, "48"), (all, ok));
+}
+
+/// A small tmpfs, unmounted when dropped (the tests run as root, as CI does).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: std::path::PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&at).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .status()
+            .expect("mount runs");
+        assert!(
+            st.success(),
+            "this test mounts a small tmpfs and needs root"
+        );
+        SmallDisk(at)
+    }
+
+    /// Fills the disk to the last byte.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let block = vec![7u8; 4096];
+        while f.write_all(&block).is_ok() {}
+        while f.write_all(&[7]).is_ok() {}
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_never_a_half_written_state_file_or_database() {
+    let f = Fixture::new();
+    let disk = SmallDisk::mount(f.path().join("small"), "2m");
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace(
+            "state_file = \"state.json\"",
+            "state_file = \"small/state.json\"",
+        ),
+    );
+    f.jobs("[[job]]\nname = \"pushed\"\nkind = \"passive\"\nexpect_every = \"1h\"\nnotify = []\n");
+    f.run_ok(&["report", "pushed", "--ok", "--message", "before"], 0);
+    assert!(f.path().join("small/history.db").exists());
+    disk.fill();
+    let mut failed = None;
+    for i in 0..300 {
+        let out = f.run(&[
+            "report",
+            "pushed",
+            "--ok",
+            "--message",
+            &format!("full {i}"),
+        ]);
+        let state = std::fs::read_to_string(f.path().join("small/state.json")).unwrap();
+        serde_json::from_str::<Value>(&state).expect("the state file is always whole");
+        if !out.status.success() {
+            failed = Some(out);
+            break;
+        }
+    }
+    let out = failed.expect("a full disk makes a report fail");
+    assert_exit(&out, 3);
+    let err = stderr(&out).to_lowercase();
+    assert!(err.contains("no space left"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::remove_file(f.path().join("small/filler")).unwrap();
+    // With room again everything works, and what was recorded is readable.
+    f.run_ok(&["report", "pushed", "--ok", "--message", "after"], 0);
+    let history = history_json(&f, &["--limit", "1000"]);
+    assert_eq!(history.last().unwrap()["message"], "before");
+    assert_eq!(history.first().unwrap()["message"], "after");
+    f.run_ok(&["status"], 0);
+    drop(disk);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,7 +10,11 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::history::{History, PrunePolicy};
 
-pub fn run(config: &Config, older_than: Option<&str>, archive: Option<&Path>) -> Result<u8, AppError> {
+pub fn run(
+    config: &Config,
+    older_than: Option<&str>,
+    archive: Option<&Path>,
+) -> Result<u8, AppError> {
     let now = Utc::now();
     let mut policy = PrunePolicy::from_config(&config.general, now);
     if let Some(text) = older_than {

@@ -30,7 +30,15 @@ pub fn run(config: &Config, jobs: &[String], days: u32, json: bool) -> Result<u8
         super::print_json(&serde_json::json!({ "days": days, "jobs": figures }))?;
         return Ok(0);
     }
-    let header = ["JOB", "UPTIME", "CHECKS", "INCIDENTS", "DOWNTIME", "MEAN", "P95"];
+    let header = [
+        "JOB",
+        "UPTIME",
+        "CHECKS",
+        "INCIDENTS",
+        "DOWNTIME",
+        "MEAN",
+        "P95",
+    ];
     let rows: Vec<[String; 7]> = figures
         .iter()
         .map(|f| {

@@ -140,7 +140,11 @@ impl History {
         self.with_conn(|h, conn| h.prune_on(conn, p))
     }
 
-    fn prune_on(&self, conn: &mut Connection, p: &PrunePolicy) -> Result<PruneReport, HistoryError> {
+    fn prune_on(
+        &self,
+        conn: &mut Connection,
+        p: &PrunePolicy,
+    ) -> Result<PruneReport, HistoryError> {
         let cutoff = ms(p.cutoff);
         let mut report = PruneReport::default();
         let marks = keep_marks(conn, p.keep_last).map_err(|e| self.err(e))?;

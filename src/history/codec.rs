@@ -114,7 +114,9 @@ pub(crate) fn expand(first: Elem, n: u64, stream: Option<&[u8]>) -> Option<Vec<E
     let mut pos = 0;
     while pos < body.len() {
         let prev = out.last()?;
-        let ts = prev.ts.saturating_add(i64::try_from(get_varint(body, &mut pos)?).ok()?);
+        let ts = prev
+            .ts
+            .saturating_add(i64::try_from(get_varint(body, &mut pos)?).ok()?);
         let duration_ms = get_varint(body, &mut pos)?.checked_sub(1);
         let message = match get_varint(body, &mut pos)? {
             0 => None,
@@ -124,7 +126,12 @@ pub(crate) fn expand(first: Elem, n: u64, stream: Option<&[u8]>) -> Option<Vec<E
                 let len = usize::try_from(get_varint(body, &mut pos)?).ok()?;
                 let tail = body.get(pos..pos.checked_add(len)?)?;
                 pos += len;
-                let head = prev.message.as_deref().unwrap_or("").as_bytes().get(..common)?;
+                let head = prev
+                    .message
+                    .as_deref()
+                    .unwrap_or("")
+                    .as_bytes()
+                    .get(..common)?;
                 let mut bytes = Vec::with_capacity(common + len);
                 bytes.extend_from_slice(head);
                 bytes.extend_from_slice(tail);
@@ -167,11 +174,7 @@ mod tests {
             push(&mut s, &w[0], &w[1]);
         }
         let n = elems.len() as u64;
-        assert_eq!(
-            expand(elems[0].clone(), n, Some(&s)).unwrap(),
-            elems,
-            "raw"
-        );
+        assert_eq!(expand(elems[0].clone(), n, Some(&s)).unwrap(), elems, "raw");
         let mut long = s.clone();
         for _ in 0..20 {
             push(&mut long, &elems[5], &elems[5]);
@@ -180,7 +183,9 @@ mod tests {
         assert!(!is_raw(&closed));
         assert!(closed.len() < long.len());
         assert_eq!(
-            expand(elems[0].clone(), n + 20, Some(&closed)).unwrap().len(),
+            expand(elems[0].clone(), n + 20, Some(&closed))
+                .unwrap()
+                .len(),
             26
         );
     }

@@ -70,7 +70,13 @@ fn progress(conn: &Connection, file: &str) -> rusqlite::Result<(u64, u64, u64)> 
         .query_row(
             "SELECT offset, events, skipped FROM import_progress WHERE file = ?1",
             [file],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
         )
         .optional()?
         .map(|(o, e, s)| (o.max(0) as u64, e.max(0) as u64, s.max(0) as u64))
@@ -297,7 +303,11 @@ mod tests {
         std::fs::create_dir_all(&legacy).unwrap();
         let mut a = String::new();
         for m in 0..10 {
-            a.push_str(&line(&format!("2026-03-01T10:{m:02}:00Z"), "web", m % 3 != 0));
+            a.push_str(&line(
+                &format!("2026-03-01T10:{m:02}:00Z"),
+                "web",
+                m % 3 != 0,
+            ));
         }
         a.push_str("{\"ts\": \"2026-03-01T11:00:00Z\", \"jo");
         a.push('\n');
@@ -321,7 +331,12 @@ mod tests {
         let (dir, h) = fixture();
         // Half-way: one batch of four lines of the first file, then the process "dies".
         {
-            let raw = History::new(&h.path, &dir.path().join("elsewhere"), h.busy, Access::Writer);
+            let raw = History::new(
+                &h.path,
+                &dir.path().join("elsewhere"),
+                h.busy,
+                Access::Writer,
+            );
             raw.prepare().unwrap();
             let mut conn = Connection::open(&h.path).unwrap();
             assert!(!run_limited(&h, &mut conn, 4, 1).unwrap());
@@ -332,7 +347,11 @@ mod tests {
         let moved: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with("history.imported-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("history.imported-")
+            })
             .collect();
         assert_eq!(moved.len(), 1, "files moved aside");
         assert!(!dir.path().join("history").exists());

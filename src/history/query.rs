@@ -13,7 +13,8 @@ use super::rollup::{self, Acc, HOUR_MS};
 use super::store::{counts_as_result, from_ms, kind_from, ms};
 use super::{Event, Extra, History, HistoryError, Query};
 
-const SELECT: &str = "SELECT e.id, e.ts, e.last_ts, e.n, j.name, e.kind, e.ok, e.message, e.channel,
+const SELECT: &str =
+    "SELECT e.id, e.ts, e.last_ts, e.n, j.name, e.kind, e.ok, e.message, e.channel,
     e.duration_ms, e.extra, e.elems FROM events e LEFT JOIN jobs j ON j.id = e.job_id";
 
 /// One stored row: a single event, or a run of routine results.
@@ -63,7 +64,10 @@ impl Row {
             Some(s) => match codec::expand(first.clone(), self.n.max(1) as u64, Some(s)) {
                 Some(all) => all,
                 None => {
-                    log::warn!("history row {} is damaged: only its first result is shown", self.id);
+                    log::warn!(
+                        "history row {} is damaged: only its first result is shown",
+                        self.id
+                    );
                     vec![first]
                 }
             },
@@ -225,9 +229,8 @@ impl History {
             let go = || -> rusqlite::Result<(Vec<Event>, Follow)> {
                 let rev: i64 =
                     tx.query_row("SELECT COALESCE(MAX(rev), 0) FROM events", [], |r| r.get(0))?;
-                let mut st = tx.prepare(
-                    "SELECT e.id, e.n FROM jobs j JOIN events e ON e.id = j.open_row",
-                )?;
+                let mut st =
+                    tx.prepare("SELECT e.id, e.n FROM jobs j JOIN events e ON e.id = j.open_row")?;
                 let seen = st
                     .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<rusqlite::Result<HashMap<i64, i64>>>()?;
@@ -318,9 +321,11 @@ fn names(conn: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
 
 fn pruned_before(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = 'pruned_before'", [], |r| {
-            r.get::<_, String>(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'pruned_before'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
         .optional()?
         .and_then(|v| v.parse().ok())
         .unwrap_or(i64::MIN))
@@ -355,11 +360,9 @@ fn window(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<HashMap<S
             for e in row.events() {
                 let t = ms(e.ts);
                 if t >= since && t < end && counts_as_result(&e) {
-                    sums.entry(jid).or_default().result(
-                        e.ok == Some(true),
-                        e.count,
-                        e.duration_ms,
-                    );
+                    sums.entry(jid)
+                        .or_default()
+                        .result(e.ok == Some(true), e.count, e.duration_ms);
                 }
             }
         }
@@ -371,7 +374,12 @@ fn window(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<HashMap<S
         .collect())
 }
 
-fn uptime(conn: &Connection, days: u32, now: i64, jobs: &[String]) -> rusqlite::Result<Vec<JobFigures>> {
+fn uptime(
+    conn: &Connection,
+    days: u32,
+    now: i64,
+    jobs: &[String],
+) -> rusqlite::Result<Vec<JobFigures>> {
     let now_hour = now.div_euclid(HOUR_MS);
     let from_hour = now_hour - i64::from(days.max(1)) * 24 + 1;
     let window_start = from_hour * HOUR_MS;
@@ -383,12 +391,20 @@ fn uptime(conn: &Connection, days: u32, now: i64, jobs: &[String]) -> rusqlite::
     } else {
         jobs.iter()
             .map(|j| {
-                let id = names.iter().find(|(_, n)| *n == j).map(|(i, _)| *i).unwrap_or(i64::MIN);
+                let id = names
+                    .iter()
+                    .find(|(_, n)| *n == j)
+                    .map(|(i, _)| *i)
+                    .unwrap_or(i64::MIN);
                 (id, j.clone())
             })
             .collect()
     };
-    let one = if wanted.len() == 1 { Some(wanted[0].0) } else { None };
+    let one = if wanted.len() == 1 {
+        Some(wanted[0].0)
+    } else {
+        None
+    };
     let sums = rollup::sum_hours(conn, from_hour, now_hour, one)?;
     // A streak still open: its time since the last failing result counts as down too.
     let mut open: HashMap<i64, i64> = HashMap::new();

@@ -151,7 +151,9 @@ pub(crate) fn create_tables() -> String {
         for b in bucket_cols() {
             sql.push_str(&format!("    {b} INTEGER NOT NULL DEFAULT 0,\n"));
         }
-        sql.push_str(&format!("    PRIMARY KEY ({key}, job_id)\n) WITHOUT ROWID;\n"));
+        sql.push_str(&format!(
+            "    PRIMARY KEY ({key}, job_id)\n) WITHOUT ROWID;\n"
+        ));
     }
     sql
 }
@@ -231,12 +233,11 @@ impl Pending {
         static DAY: OnceLock<String> = OnceLock::new();
         let mut days: HashMap<(i64, i64), Acc> = HashMap::new();
         {
-            let mut st = conn.prepare_cached(HOUR.get_or_init(|| upsert_sql("rollup_hour", "hour")))?;
+            let mut st =
+                conn.prepare_cached(HOUR.get_or_init(|| upsert_sql("rollup_hour", "hour")))?;
             for ((job, hour), a) in &self.hours {
                 st.execute(params_from_iter(acc_params(*hour, *job, a)))?;
-                days.entry((*job, hour.div_euclid(24)))
-                    .or_default()
-                    .add(a);
+                days.entry((*job, hour.div_euclid(24))).or_default().add(a);
             }
         }
         let mut st = conn.prepare_cached(DAY.get_or_init(|| upsert_sql("rollup_day", "day")))?;
@@ -309,7 +310,11 @@ pub(crate) fn sum_hours(
         if hi < lo {
             continue;
         }
-        let job_filter = if job.is_some() { " AND job_id = ?3" } else { "" };
+        let job_filter = if job.is_some() {
+            " AND job_id = ?3"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT job_id, {} FROM {table} WHERE {key} BETWEEN ?1 AND ?2{job_filter} GROUP BY job_id",
             sums.join(", ")

@@ -78,7 +78,62 @@ pub(crate) fn migrate(conn: &mut Connection, target: u32) -> rusqlite::Result<Ve
         tx.pragma_update(None, "user_version", v + 1)?;
         tx.commit()?;
         if v > 0 {
-            log::info!("history database schema migrated from version {v} to {}", v + 1);
+            log::info!(
+                "history database schema migrated from version {v} to {}",
+                v + 1
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Access, History, Query};
+
+    #[test]
+    fn a_version_1_database_is_migrated_forward_with_its_events_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            assert!(matches!(migrate(&mut conn, 1).unwrap(), Version::Current));
+            assert_eq!(user_version(&conn).unwrap(), 1);
+            conn.execute_batch(
+                "INSERT INTO jobs (id, name) VALUES (1, 'web');
+                 INSERT INTO events (ts, last_ts, n, job_id, kind, ok, message)
+                 VALUES (1767225600000, 1767225600000, 1, 1, 0, 1, 'from version 1');",
+            )
+            .unwrap();
+            let has_rev = conn.prepare("SELECT rev FROM events").is_ok();
+            assert!(!has_rev, "version 1 has no change counter");
+        }
+        let h = History::new(
+            &path,
+            &dir.path().join("none"),
+            std::time::Duration::from_secs(5),
+            Access::Reader,
+        );
+        let (events, mut follow) = h.follow(&Query::default()).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message.as_deref(), Some("from version 1"));
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        // The migrated database takes new events, and followers see them.
+        let w = History::new(
+            &path,
+            &dir.path().join("none"),
+            std::time::Duration::from_secs(5),
+            Access::Writer,
+        );
+        let mut e = crate::history::Event::new(
+            chrono::Utc::now(),
+            crate::history::EventKind::Result,
+            Some("web"),
+        );
+        e.ok = Some(false);
+        w.append(&[e]).unwrap();
+        assert_eq!(h.poll(&mut follow).unwrap().len(), 1);
+        assert_eq!(h.read(&Query::default()).unwrap().len(), 2);
     }
 }

@@ -70,8 +70,23 @@ pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(v).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// Whether the file system holding `path` has (next to) no room left.
+fn disk_full(path: &Path) -> bool {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    match nix::sys::statvfs::statvfs(dir) {
+        Ok(s) => u64::from(s.blocks_available()) * u64::from(s.fragment_size()) < 64 * 1024,
+        Err(_) => false,
+    }
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 impl History {
@@ -90,12 +105,22 @@ impl History {
 
     /// The history of this configuration, for a writer (a run, `report`, `prune`).
     pub fn from_config(g: &crate::config::General) -> Self {
-        History::new(&g.history_db, &g.history_dir, g.lock_timeout, Access::Writer)
+        History::new(
+            &g.history_db,
+            &g.history_dir,
+            g.lock_timeout,
+            Access::Writer,
+        )
     }
 
     /// The history of this configuration, for a reader (`status`, `history`, `uptime`).
     pub fn reader(g: &crate::config::General) -> Self {
-        History::new(&g.history_db, &g.history_dir, g.lock_timeout, Access::Reader)
+        History::new(
+            &g.history_db,
+            &g.history_dir,
+            g.lock_timeout,
+            Access::Reader,
+        )
     }
 
     pub fn path(&self) -> &Path {
@@ -109,12 +134,15 @@ impl History {
                 path,
                 detail: e.to_string(),
             },
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
-                HistoryError::Corrupt {
-                    path,
-                    reason: e.to_string(),
-                }
-            }
+            // SQLite says "disk I/O error" when a write meets ENOSPC: tell it as it is.
+            Some(ErrorCode::SystemIoFailure) if disk_full(&path) => HistoryError::DiskFull {
+                path,
+                detail: e.to_string(),
+            },
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => HistoryError::Corrupt {
+                path,
+                reason: e.to_string(),
+            },
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => HistoryError::Busy {
                 path,
                 secs: self.busy.as_secs(),
@@ -226,8 +254,10 @@ impl History {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;")
             .map_err(|e| self.err(e))?;
-        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-            .map_err(|e| self.err(e))?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| self.err(e))?;
         match self.retry(|| schema::migrate(&mut conn, SCHEMA_VERSION))? {
             Version::Current => Ok(conn),
             Version::TooNew(found) => Err(HistoryError::TooNew {
@@ -417,7 +447,13 @@ fn load_open(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<Option<Ope
     .optional()
 }
 
-fn insert(tx: &rusqlite::Transaction, e: &Event, job: Option<i64>, rev: i64, run: bool) -> rusqlite::Result<i64> {
+fn insert(
+    tx: &rusqlite::Transaction,
+    e: &Event,
+    job: Option<i64>,
+    rev: i64,
+    run: bool,
+) -> rusqlite::Result<i64> {
     let extra = Extra::of(e);
     let extra = (!extra.is_empty())
         .then(|| serde_json::to_string(&extra).ok())
@@ -444,7 +480,9 @@ fn insert(tx: &rusqlite::Transaction, e: &Event, job: Option<i64>, rev: i64, run
 
 /// The body of `append`, inside its transaction.
 pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlite::Result<()> {
-    let rev: i64 = tx.query_row("SELECT COALESCE(MAX(rev), 0) + 1 FROM events", [], |r| r.get(0))?;
+    let rev: i64 = tx.query_row("SELECT COALESCE(MAX(rev), 0) + 1 FROM events", [], |r| {
+        r.get(0)
+    })?;
     let mut jobs: HashMap<String, (i64, Option<i64>)> = HashMap::new();
     let mut rollups = Pending::default();
     for e in events {
@@ -537,4 +575,115 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
         }
     }
     rollups.flush(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Query;
+    use chrono::TimeZone;
+
+    #[test]
+    fn runs_give_back_every_result_exactly_and_take_few_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(
+            &dir.path().join("h.db"),
+            &dir.path().join("none"),
+            Duration::from_secs(5),
+            Access::Writer,
+        );
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 30, 0).unwrap();
+        let mut all = Vec::new();
+        for i in 0..180i64 {
+            for job in ["a", "b"] {
+                let mut e = Event::new(
+                    t0 + chrono::Duration::milliseconds(i * 60_000 + i % 7),
+                    EventKind::Result,
+                    Some(job),
+                );
+                let ok = !(40..55).contains(&i) || job == "b";
+                e.ok = Some(ok);
+                e.duration_ms = (i % 11 != 0).then_some(30 + (i as u64 % 9));
+                e.message = Some(if ok {
+                    format!("HTTP 200 in {} ms", 30 + i % 9)
+                } else {
+                    "connection refused".into()
+                });
+                all.push(e);
+            }
+            if i == 50 {
+                let mut n = Event::new(
+                    t0 + chrono::Duration::minutes(50),
+                    EventKind::Notify,
+                    Some("a"),
+                );
+                n.ok = Some(true);
+                n.channel = Some("email".into());
+                n.message = Some("alert sent".into());
+                all.push(n);
+                let mut r = Event::new(
+                    t0 + chrono::Duration::minutes(50),
+                    EventKind::Report,
+                    Some("b"),
+                );
+                r.ok = Some(true);
+                r.count = Some(12);
+                all.push(r);
+            }
+        }
+        for chunk in all.chunks(3) {
+            h.append(chunk).unwrap();
+        }
+        let mut back = h.read(&Query::default()).unwrap();
+        back.reverse();
+        let mut want = all.clone();
+        want.sort_by_key(|e| (e.ts, e.job.clone(), e.event == EventKind::Result));
+        back.sort_by_key(|e| (e.ts, e.job.clone(), e.event == EventKind::Result));
+        assert_eq!(back.len(), want.len());
+        for (b, w) in back
+            .iter()
+            .zip(&want)
+            .filter(|(b, _)| b.event == EventKind::Result)
+        {
+            assert_eq!(
+                (b.ts, &b.job, b.ok, &b.message, b.duration_ms),
+                (w.ts, &w.job, w.ok, &w.message, w.duration_ms)
+            );
+        }
+        let rows: i64 = h
+            .with_conn(|_, c| {
+                Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+                    .unwrap_or(0))
+            })
+            .unwrap();
+        assert!(rows < 20, "362 events in {rows} rows");
+        // The window sums agree with counting each result.
+        let w = h.window(t0, t0 + chrono::Duration::hours(4)).unwrap();
+        assert_eq!((w["a"].attempts, w["a"].successes), (180, 165));
+        assert_eq!((w["b"].attempts, w["b"].count_sum), (181, 12));
+        let part = h
+            .window(
+                t0 + chrono::Duration::minutes(45),
+                t0 + chrono::Duration::hours(4),
+            )
+            .unwrap();
+        assert_eq!((part["a"].attempts, part["a"].successes), (135, 125));
+        let limited = h
+            .read(&Query {
+                job: Some("a".into()),
+                limit: Some(3),
+                failures_only: true,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(limited.len(), 3);
+        assert_eq!(
+            limited[0].ts,
+            want.iter()
+                .filter(|e| e.job.as_deref() == Some("a") && e.ok == Some(false))
+                .last()
+                .unwrap()
+                .ts
+        );
+    }
 }
