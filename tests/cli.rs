@@ -902,7 +902,13 @@ fn prune_archive_writes_each_pruned_day_as_gzipped_json_lines_before_deleting() 
         &[
             event(at(5, 9), "web", "result", Some(true), "200 OK"),
             event(at(5, 10), "web", "result", Some(false), "refused"),
-            event(at(5, 10), "web", "notify", Some(true), "alert sent"),
+            event(
+                at(5, 10) + Duration::minutes(1),
+                "web",
+                "notify",
+                Some(true),
+                "alert sent",
+            ),
             event(at(4, 9), "db", "result", Some(true), "connected"),
             event(at(2, 9), "db", "result", Some(true), "connected"),
         ],

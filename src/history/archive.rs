@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::codec::{self, Elem};
 use super::query::Row;
 use super::rollup::{DAY_MS, HOUR_MS};
-use super::store::ms;
+use super::store::{close_run, ms, OpenRun};
 use super::{Event, History, HistoryError};
 
 /// What to prune.
@@ -102,12 +102,17 @@ fn keep_marks(conn: &Connection, keep: u32) -> rusqlite::Result<HashMap<i64, (i6
         .prepare("SELECT id FROM jobs")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut st = conn.prepare(
-        "SELECT id, last_ts, n FROM events WHERE job_id = ?1 ORDER BY last_ts DESC, id DESC",
-    )?;
+    let mut st = conn
+        .prepare("SELECT id, last_ts, n FROM events WHERE job_id = ?1 ORDER BY ts DESC, id DESC")?;
+    let mut open = conn.prepare("SELECT n FROM open_runs WHERE job_id = ?1")?;
     for job in jobs {
+        // The open run holds the newest results.
+        let mut total: i64 = open.query_row([job], |r| r.get(0)).optional()?.unwrap_or(0);
+        if total >= i64::from(keep) {
+            marks.insert(job, (i64::MAX, i64::MAX));
+            continue;
+        }
         let mut rows = st.query([job])?;
-        let mut total = 0i64;
         while let Some(r) = rows.next()? {
             let (id, last, n): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
             total += n.max(1);
@@ -147,6 +152,21 @@ impl History {
     ) -> Result<PruneReport, HistoryError> {
         let cutoff = ms(p.cutoff);
         let mut report = PruneReport::default();
+        // Runs left open before the cutoff (a job that stopped) are closed first, so
+        // they are pruned like any other.
+        self.write(conn, |tx| {
+            let stale: Vec<OpenRun> = tx
+                .prepare(&format!(
+                    "SELECT {} FROM open_runs WHERE ts < ?1",
+                    OpenRun::COLUMNS
+                ))?
+                .query_map([cutoff], OpenRun::read)?
+                .collect::<rusqlite::Result<_>>()?;
+            for o in &stale {
+                close_run(tx, o)?;
+            }
+            Ok(())
+        })?;
         let marks = keep_marks(conn, p.keep_last).map_err(|e| self.err(e))?;
         let kept_row = |row: &Row, job: Option<i64>| -> bool {
             match job.and_then(|j| marks.get(&j)) {
@@ -208,6 +228,7 @@ impl History {
                     rewrites.push((row.id, young));
                 }
             }
+            gone.sort_by_key(|e| e.ts);
             if let Some(dir) = &p.archive_dir {
                 if !gone.is_empty() {
                     archive(dir, &gone).map_err(|e| self.io(dir, e))?;
@@ -226,8 +247,8 @@ impl History {
                 for (id, young) in &rewrites {
                     let Some(first) = young.first() else { continue };
                     let mut s = codec::empty();
-                    for w in young.windows(2) {
-                        codec::push(&mut s, &w[0], &w[1]);
+                    for i in 1..young.len() {
+                        codec::push(&mut s, &young[i - 1], codec::last_step(&young[..i]), &young[i]);
                     }
                     let s = codec::close(&s);
                     upd.execute(params![
@@ -239,11 +260,6 @@ impl History {
                         id
                     ])?;
                 }
-                tx.execute(
-                    "UPDATE jobs SET open_row = NULL WHERE open_row IS NOT NULL
-                     AND open_row NOT IN (SELECT id FROM events)",
-                    [],
-                )?;
                 Ok(())
             })?;
         }

@@ -47,9 +47,70 @@ pub(crate) fn empty() -> Vec<u8> {
     vec![RAW]
 }
 
-/// Appends `e`, which follows `prev`, to a raw stream.
-pub(crate) fn push(stream: &mut Vec<u8>, prev: &Elem, e: &Elem) {
-    put_varint(stream, e.ts.saturating_sub(prev.ts).max(0) as u64);
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// The runs of ASCII digits in `s`, as byte ranges.
+fn digit_runs(s: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        if s[i].is_ascii_digit() {
+            let start = i;
+            while i < s.len() && s[i].is_ascii_digit() {
+                i += 1;
+            }
+            out.push((start, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// When `n` is `p` with one number changed ("HTTP 200 in 35 ms" after "HTTP 200 in 41
+/// ms"): which number (by position) and its new value.
+fn one_number_changed(p: &[u8], n: &[u8]) -> Option<(usize, u64)> {
+    let (rp, rn) = (digit_runs(p), digit_runs(n));
+    if rp.len() != rn.len() {
+        return None;
+    }
+    let mut changed = None;
+    let (mut pp, mut np) = (0, 0);
+    for (k, (a, b)) in rp.iter().zip(&rn).enumerate() {
+        if p[pp..a.0] != n[np..b.0] {
+            return None;
+        }
+        if p[a.0..a.1] != n[b.0..b.1] {
+            if changed.is_some() {
+                return None;
+            }
+            let digits = &n[b.0..b.1];
+            if digits.len() > 1 && digits[0] == b'0' || digits.len() > 19 {
+                return None;
+            }
+            let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+            changed = Some((k, v));
+        }
+        pp = a.1;
+        np = b.1;
+    }
+    if p[pp..] != n[np..] {
+        return None;
+    }
+    changed
+}
+
+/// Appends `e`, which follows `prev` (itself `prev_step` ms after the one before it, 0
+/// for the first), to a raw stream.
+pub(crate) fn push(stream: &mut Vec<u8>, prev: &Elem, prev_step: i64, e: &Elem) {
+    let step = e.ts.saturating_sub(prev.ts).max(0);
+    put_varint(stream, zigzag(step.saturating_sub(prev_step)));
     put_varint(stream, e.duration_ms.map_or(0, |d| d.saturating_add(1)));
     let (p, n) = (
         prev.message.as_deref().map(str::as_bytes),
@@ -59,13 +120,28 @@ pub(crate) fn push(stream: &mut Vec<u8>, prev: &Elem, e: &Elem) {
         (_, None) => put_varint(stream, 0),
         (Some(p), Some(n)) if p == n => put_varint(stream, 1),
         (p, Some(n)) => {
+            if let Some((k, v)) = p.and_then(|p| one_number_changed(p, n)) {
+                put_varint(stream, 2);
+                put_varint(stream, k as u64);
+                put_varint(stream, v);
+                return;
+            }
             let common = p
                 .map(|p| p.iter().zip(n).take_while(|(a, b)| a == b).count())
                 .unwrap_or(0);
-            put_varint(stream, common as u64 + 2);
+            put_varint(stream, common as u64 + 3);
             put_varint(stream, (n.len() - common) as u64);
             stream.extend_from_slice(&n[common..]);
         }
+    }
+}
+
+/// The step (ms) between the last two results of `elems` (0 with fewer than two): what
+/// `push` needs to append the next one.
+pub(crate) fn last_step(elems: &[Elem]) -> i64 {
+    match elems {
+        [.., a, b] => b.ts.saturating_sub(a.ts).max(0),
+        _ => 0,
     }
 }
 
@@ -112,17 +188,26 @@ pub(crate) fn expand(first: Elem, n: u64, stream: Option<&[u8]>) -> Option<Vec<E
         _ => return None,
     };
     let mut pos = 0;
+    let mut step = 0i64;
     while pos < body.len() {
         let prev = out.last()?;
-        let ts = prev
-            .ts
-            .saturating_add(i64::try_from(get_varint(body, &mut pos)?).ok()?);
+        step = step
+            .checked_add(unzigzag(get_varint(body, &mut pos)?))
+            .filter(|s| *s >= 0)?;
+        let ts = prev.ts.checked_add(step)?;
         let duration_ms = get_varint(body, &mut pos)?.checked_sub(1);
         let message = match get_varint(body, &mut pos)? {
             0 => None,
             1 => prev.message.clone(),
+            2 => {
+                let k = usize::try_from(get_varint(body, &mut pos)?).ok()?;
+                let v = get_varint(body, &mut pos)?;
+                let p = prev.message.as_deref()?;
+                let &(a, b) = digit_runs(p.as_bytes()).get(k)?;
+                Some(format!("{}{v}{}", &p[..a], &p[b..]))
+            }
             c => {
-                let common = usize::try_from(c - 2).ok()?;
+                let common = usize::try_from(c - 3).ok()?;
                 let len = usize::try_from(get_varint(body, &mut pos)?).ok()?;
                 let tail = body.get(pos..pos.checked_add(len)?)?;
                 pos += len;
@@ -168,16 +253,26 @@ mod tests {
             elem(181_003, Some(0), None),
             elem(241_003, Some(7), Some("é ü — other")),
             elem(241_003, Some(u64::MAX - 1), Some("é ü — otro")),
+            elem(301_000, Some(41), Some("HTTP 200 in 41 ms")),
+            elem(361_000, Some(9), Some("HTTP 200 in 9 ms")),
+            elem(421_000, Some(9), Some("HTTP 200 in 09 ms")),
+            elem(481_000, Some(9), Some("HTTP 201 in 10 ms")),
+            elem(
+                541_000,
+                Some(9),
+                Some("HTTP 201 in 99999999999999999999 ms"),
+            ),
+            elem(541_000, Some(9), Some("HTTP 201 in 1 ms")),
         ];
         let mut s = empty();
-        for w in elems.windows(2) {
-            push(&mut s, &w[0], &w[1]);
+        for i in 1..elems.len() {
+            push(&mut s, &elems[i - 1], last_step(&elems[..i]), &elems[i]);
         }
         let n = elems.len() as u64;
         assert_eq!(expand(elems[0].clone(), n, Some(&s)).unwrap(), elems, "raw");
         let mut long = s.clone();
         for _ in 0..20 {
-            push(&mut long, &elems[5], &elems[5]);
+            push(&mut long, &elems[5], 0, &elems[5]);
         }
         let closed = close(&long);
         assert!(!is_raw(&closed));
@@ -186,7 +281,7 @@ mod tests {
             expand(elems[0].clone(), n + 20, Some(&closed))
                 .unwrap()
                 .len(),
-            26
+            elems.len() + 20
         );
     }
 

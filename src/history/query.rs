@@ -17,6 +17,19 @@ const SELECT: &str =
     "SELECT e.id, e.ts, e.last_ts, e.n, j.name, e.kind, e.ok, e.message, e.channel,
     e.duration_ms, e.extra, e.elems FROM events e LEFT JOIN jobs j ON j.id = e.job_id";
 
+/// Open runs in the shape of `SELECT` (and the job id); their id sorts them after every
+/// stored row.
+const SELECT_OPEN: &str =
+    "SELECT 9223372036854775807 - o.job_id, o.ts, o.last_ts, o.n, j.name, o.kind, o.ok,
+    o.message, NULL, o.duration_ms, NULL, o.elems, o.job_id FROM open_runs o
+    JOIN jobs j ON j.id = o.job_id";
+
+fn hour_end(ts: i64) -> i64 {
+    ts.div_euclid(HOUR_MS)
+        .saturating_mul(HOUR_MS)
+        .saturating_add(HOUR_MS)
+}
+
 /// One stored row: a single event, or a run of routine results.
 pub(crate) struct Row {
     pub id: i64,
@@ -115,83 +128,133 @@ fn job_id(conn: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
         .optional()
 }
 
-/// Reads matching events, newest first, up to the limit. Rows come newest last-time first;
-/// reading stops once no further row can hold an event newer than those kept.
+/// Keeps the newest `limit` events offered: a heap of their keys (time, row, index).
+struct Newest {
+    limit: usize,
+    kept: BinaryHeap<Reverse<(i64, i64, usize)>>,
+    found: HashMap<(i64, usize), Event>,
+}
+
+impl Newest {
+    fn offer(&mut self, q: &Query, row: &Row) {
+        for (i, e) in row.events().into_iter().enumerate() {
+            if !matches(q, &e) {
+                continue;
+            }
+            let key = (ms(e.ts), row.id, i);
+            if self.kept.len() < self.limit {
+                self.kept.push(Reverse(key));
+                self.found.insert((row.id, i), e);
+            } else if let Some(Reverse(low)) = self.kept.peek().copied() {
+                if key > low {
+                    self.kept.pop();
+                    self.found.remove(&(low.1, low.2));
+                    self.kept.push(Reverse(key));
+                    self.found.insert((row.id, i), e);
+                }
+            }
+        }
+    }
+
+    /// The oldest time kept, once the limit is reached.
+    fn floor(&self) -> Option<i64> {
+        if self.kept.len() < self.limit {
+            return None;
+        }
+        self.kept.peek().map(|Reverse(k)| k.0)
+    }
+
+    fn into_events(mut self) -> Vec<Event> {
+        let mut keys: Vec<(i64, i64, usize)> = self.kept.into_iter().map(|Reverse(k)| k).collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        keys.into_iter()
+            .filter_map(|(_, id, i)| self.found.remove(&(id, i)))
+            .collect()
+    }
+}
+
+/// Reads matching events, newest first, up to the limit: the open runs, then stored rows
+/// newest first, stopping once no further row can hold an event newer than those kept (a
+/// run never outlasts the hour it began in).
 fn read(conn: &Connection, q: &Query) -> rusqlite::Result<Vec<Event>> {
     let mut conds: Vec<String> = Vec::new();
+    let mut open_conds: Vec<String> = Vec::new();
     let mut args: Vec<i64> = Vec::new();
     if let Some(j) = &q.job {
         match job_id(conn, j)? {
             Some(id) => {
                 args.push(id);
                 conds.push(format!("e.job_id = ?{}", args.len()));
+                open_conds.push(format!("o.job_id = {id}"));
             }
             None => return Ok(Vec::new()),
         }
     }
     if q.failures_only {
         conds.push("e.ok = 0".into());
+        open_conds.push("o.ok = 0".into());
     }
     if let Some(s) = q.since {
-        args.push(ms(s));
-        conds.push(format!("e.last_ts >= ?{}", args.len()));
+        args.push(ms(s).div_euclid(HOUR_MS).saturating_mul(HOUR_MS));
+        conds.push(format!("e.ts >= ?{}", args.len()));
     }
     if let Some(u) = q.until {
         args.push(ms(u));
         conds.push(format!("e.ts <= ?{}", args.len()));
     }
-    let sql = format!(
-        "{SELECT}{}{} ORDER BY e.last_ts DESC, e.id DESC",
-        if conds.is_empty() { "" } else { " WHERE " },
-        conds.join(" AND ")
-    );
-    let mut st = conn.prepare(&sql)?;
+    let mut newest = Newest {
+        limit: q.limit.unwrap_or(usize::MAX),
+        kept: BinaryHeap::new(),
+        found: HashMap::new(),
+    };
+    if newest.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let where_ = |c: &[String]| {
+        if c.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", c.join(" AND "))
+        }
+    };
+    let mut st = conn.prepare_cached(&format!("{SELECT_OPEN}{}", where_(&open_conds)))?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        newest.offer(q, &Row::read(r)?);
+    }
+    let sql = format!("{SELECT}{} ORDER BY e.ts DESC, e.id DESC", where_(&conds));
+    let mut st = conn.prepare_cached(&sql)?;
     let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
-    let limit = q.limit.unwrap_or(usize::MAX);
-    // The newest `limit` events seen so far, smallest on top.
-    let mut kept: BinaryHeap<Reverse<(i64, i64, usize)>> = BinaryHeap::new();
-    let mut found: HashMap<(i64, usize), Event> = HashMap::new();
     while let Some(r) = rows.next()? {
         let row = Row::read(r)?;
-        if kept.len() >= limit {
-            if let Some(Reverse((ts, _, _))) = kept.peek() {
-                if row.last_ts < *ts {
-                    break;
-                }
-            }
+        if newest
+            .floor()
+            .is_some_and(|floor| hour_end(row.ts) <= floor)
+        {
+            break;
         }
-        for (i, e) in row.events().into_iter().enumerate() {
-            if !matches(q, &e) {
-                continue;
-            }
-            let key = (ms(e.ts), row.id, i);
-            if kept.len() < limit {
-                kept.push(Reverse(key));
-                found.insert((row.id, i), e);
-            } else if let Some(Reverse(low)) = kept.peek().copied() {
-                if key > low {
-                    kept.pop();
-                    found.remove(&(low.1, low.2));
-                    kept.push(Reverse(key));
-                    found.insert((row.id, i), e);
-                }
-            }
-        }
+        newest.offer(q, &row);
     }
-    let mut keys: Vec<(i64, i64, usize)> = kept.into_iter().map(|Reverse(k)| k).collect();
-    keys.sort_unstable_by(|a, b| b.cmp(a));
-    Ok(keys
-        .into_iter()
-        .filter_map(|(_, id, i)| found.remove(&(id, i)))
-        .collect())
+    Ok(newest.into_events())
 }
 
-/// Where `history --follow` is: events of rows changed after `rev`, minus those of a row
-/// already printed.
+/// Where `history --follow` is.
 pub struct Follow {
     q: Query,
-    rev: i64,
-    seen: HashMap<i64, i64>,
+    /// The newest stored row already seen.
+    max_id: i64,
+    /// Open runs, by (job, first time, kind, outcome): how many of their results are out.
+    seen: HashMap<RunKey, i64>,
+}
+
+type RunKey = (i64, i64, i64, Option<bool>);
+
+fn open_runs_seen(conn: &Connection) -> rusqlite::Result<HashMap<RunKey, i64>> {
+    conn.prepare_cached("SELECT job_id, ts, kind, ok, n FROM open_runs")?
+        .query_map([], |r| {
+            Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?), r.get(4)?))
+        })?
+        .collect()
 }
 
 /// Per-job figures over a window, for `uptime`.
@@ -227,13 +290,9 @@ impl History {
         self.with_conn(|h, conn| {
             let tx = conn.transaction().map_err(|e| h.err(e))?;
             let go = || -> rusqlite::Result<(Vec<Event>, Follow)> {
-                let rev: i64 =
-                    tx.query_row("SELECT COALESCE(MAX(rev), 0) FROM events", [], |r| r.get(0))?;
-                let mut st =
-                    tx.prepare("SELECT e.id, e.n FROM jobs j JOIN events e ON e.id = j.open_row")?;
-                let seen = st
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<HashMap<i64, i64>>>()?;
+                let max_id: i64 =
+                    tx.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?;
+                let seen = open_runs_seen(&tx)?;
                 let first = read(&tx, q)?;
                 Ok((
                     first,
@@ -242,7 +301,7 @@ impl History {
                             limit: None,
                             ..q.clone()
                         },
-                        rev,
+                        max_id,
                         seen,
                     },
                 ))
@@ -251,34 +310,53 @@ impl History {
         })
     }
 
-    /// Events recorded since the last call, oldest first.
+    /// Events recorded since the last call: new stored rows (singles, and runs that
+    /// closed, minus what was printed of them while open), then what open runs grew by.
     pub fn poll(&self, f: &mut Follow) -> Result<Vec<Event>, HistoryError> {
         self.with_conn(|h, conn| {
             let tx = conn.transaction().map_err(|e| h.err(e))?;
             let mut go = || -> rusqlite::Result<Vec<Event>> {
+                let mut out = Vec::new();
                 let mut st = tx.prepare_cached(
                     "SELECT e.id, e.ts, e.last_ts, e.n, j.name, e.kind, e.ok, e.message, e.channel,
-                     e.duration_ms, e.extra, e.elems, e.rev FROM events e LEFT JOIN jobs j ON j.id = e.job_id
-                     WHERE e.rev > ?1 ORDER BY e.rev, e.id",
+                     e.duration_ms, e.extra, e.elems, e.job_id FROM events e
+                     LEFT JOIN jobs j ON j.id = e.job_id WHERE e.id > ?1 ORDER BY e.id",
                 )?;
-                let mut rows = st.query([f.rev])?;
-                let mut out = Vec::new();
+                let mut rows = st.query([f.max_id])?;
                 while let Some(r) = rows.next()? {
                     let row = Row::read(r)?;
-                    let rev: i64 = r.get(12)?;
-                    f.rev = f.rev.max(rev);
-                    let done = f.seen.get(&row.id).copied().unwrap_or(0).max(0) as usize;
-                    let events = row.events();
-                    f.seen.insert(row.id, row.n);
-                    out.extend(events.into_iter().skip(done).filter(|e| matches(&f.q, e)));
+                    f.max_id = f.max_id.max(row.id);
+                    let job: Option<i64> = r.get(12)?;
+                    let done = job
+                        .and_then(|j| f.seen.remove(&(j, row.ts, row.kind, row.ok)))
+                        .unwrap_or(0)
+                        .max(0) as usize;
+                    out.extend(
+                        row.events()
+                            .into_iter()
+                            .skip(done)
+                            .filter(|e| matches(&f.q, e)),
+                    );
                 }
-                if f.seen.len() > 50_000 {
-                    let open: std::collections::HashSet<i64> = tx
-                        .prepare("SELECT open_row FROM jobs WHERE open_row IS NOT NULL")?
-                        .query_map([], |r| r.get(0))?
-                        .collect::<rusqlite::Result<_>>()?;
-                    f.seen.retain(|id, _| open.contains(id));
+                let mut st = tx.prepare_cached(SELECT_OPEN)?;
+                let mut rows = st.query([])?;
+                let mut seen = HashMap::new();
+                while let Some(r) = rows.next()? {
+                    let row = Row::read(r)?;
+                    let job: i64 = r.get(12)?;
+                    let key = (job, row.ts, row.kind, row.ok);
+                    let done = f.seen.get(&key).copied().unwrap_or(0).max(0);
+                    if row.n > done {
+                        out.extend(
+                            row.events()
+                                .into_iter()
+                                .skip(done as usize)
+                                .filter(|e| matches(&f.q, e)),
+                        );
+                    }
+                    seen.insert(key, row.n);
                 }
+                f.seen = seen;
                 Ok(out)
             };
             go().map_err(|e| h.err(e))
@@ -338,25 +416,25 @@ fn window(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<HashMap<S
     let full_from = if partial { first_hour + 1 } else { first_hour };
     let mut sums = rollup::sum_hours(conn, full_from, now_hour, None)?;
     if partial && first_hour <= now_hour {
-        let end = ((first_hour + 1) * HOUR_MS).min(now + 1);
-        let mut st = conn.prepare_cached(&format!(
-            "{SELECT} WHERE e.last_ts >= ?1 AND e.ts < ?2 AND e.kind IN (0, 3) AND e.job_id IS NOT NULL"
-        ))?;
-        let mut rows = st.query([since, end])?;
-        let mut ids: HashMap<String, i64> = HashMap::new();
-        while let Some(r) = rows.next()? {
-            let row = Row::read(r)?;
-            let jid: i64 = match &row.job {
-                Some(name) => match ids.get(name) {
-                    Some(id) => *id,
-                    None => {
-                        let id = job_id(conn, name)?.unwrap_or(i64::MIN);
-                        ids.insert(name.clone(), id);
-                        id
-                    }
-                },
-                None => continue,
-            };
+        let hour_start = first_hour * HOUR_MS;
+        let end = hour_end(since).min(now.saturating_add(1));
+        let mut rows: Vec<(Row, i64)> = Vec::new();
+        let mut st = conn.prepare_cached(
+            "SELECT e.id, e.ts, e.last_ts, e.n, NULL, e.kind, e.ok, e.message, e.channel,
+             e.duration_ms, e.extra, e.elems, e.job_id FROM events e
+             WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind IN (0, 3) AND e.job_id IS NOT NULL",
+        )?;
+        for r in st.query_map([hour_start, end], |r| Ok((Row::read(r)?, r.get(12)?)))? {
+            rows.push(r?);
+        }
+        let mut st =
+            conn.prepare_cached(&format!("{SELECT_OPEN} WHERE o.ts >= ?1 AND o.ts < ?2"))?;
+        for r in st.query_map([hour_start, end], |r| Ok((Row::read(r)?, r.get(12)?)))? {
+            rows.push(r?);
+        }
+        for (mut row, jid) in rows {
+            // Only "is it a result" matters here, and `counts_as_result` needs a job.
+            row.job = Some(String::new());
             for e in row.events() {
                 let t = ms(e.ts);
                 if t >= since && t < end && counts_as_result(&e) {
@@ -384,6 +462,7 @@ fn uptime(
     let from_hour = now_hour - i64::from(days.max(1)) * 24 + 1;
     let window_start = from_hour * HOUR_MS;
     let names = names(conn)?;
+    let by_name: HashMap<&str, i64> = names.iter().map(|(i, n)| (n.as_str(), *i)).collect();
     let wanted: Vec<(i64, String)> = if jobs.is_empty() {
         let mut all: Vec<(i64, String)> = names.iter().map(|(i, n)| (*i, n.clone())).collect();
         all.sort_by(|a, b| a.1.cmp(&b.1));
@@ -391,12 +470,10 @@ fn uptime(
     } else {
         jobs.iter()
             .map(|j| {
-                let id = names
-                    .iter()
-                    .find(|(_, n)| *n == j)
-                    .map(|(i, _)| *i)
-                    .unwrap_or(i64::MIN);
-                (id, j.clone())
+                (
+                    by_name.get(j.as_str()).copied().unwrap_or(i64::MIN),
+                    j.clone(),
+                )
             })
             .collect()
     };
@@ -406,14 +483,24 @@ fn uptime(
         None
     };
     let sums = rollup::sum_hours(conn, from_hour, now_hour, one)?;
-    // A streak still open: its time since the last failing result counts as down too.
+    // A streak still open: the time since its last failing result counts as down too.
     let mut open: HashMap<i64, i64> = HashMap::new();
     let mut st = conn.prepare_cached(
-        "SELECT j.id, e.last_ts FROM jobs j JOIN events e ON e.id = j.open_row WHERE e.ok = 0",
+        "SELECT j.id,
+           CASE WHEN o.job_id IS NULL THEN j.last_ts ELSE o.last_ts END,
+           CASE WHEN o.job_id IS NULL THEN j.last_ok ELSE o.ok END
+         FROM jobs j LEFT JOIN open_runs o ON o.job_id = j.id",
     )?;
-    for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
-        let (id, last) = r?;
-        open.insert(id, last);
+    for r in st.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, Option<i64>>(1)?,
+            r.get::<_, Option<bool>>(2)?,
+        ))
+    })? {
+        if let (id, Some(last), Some(false)) = r? {
+            open.insert(id, last);
+        }
     }
     let mut out = Vec::new();
     for (id, name) in wanted {

@@ -4,12 +4,18 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-/// Version 1: jobs, events, import progress, meta (and the rollup tables, `rollups`).
+/// Version 1: jobs, events, the open runs, import progress, meta (and the rollup
+/// tables, see `rollup`).
+///
+/// `events` holds single events and closed runs and is only appended to (and pruned);
+/// each job's run still growing lives in `open_runs` until it closes (another outcome,
+/// another hour, a result with more to it), when it moves to `events`, deflated.
 const V1: &str = "
 CREATE TABLE jobs (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
-    open_row INTEGER
+    last_ts INTEGER,
+    last_ok INTEGER
 );
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
@@ -25,8 +31,18 @@ CREATE TABLE events (
     extra TEXT,
     elems BLOB
 );
-CREATE INDEX events_by_job ON events(job_id, last_ts);
-CREATE INDEX events_by_time ON events(last_ts);
+CREATE INDEX events_by_job ON events(job_id, ts);
+CREATE TABLE open_runs (
+    job_id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    ok INTEGER,
+    message TEXT,
+    duration_ms INTEGER,
+    elems BLOB NOT NULL
+);
 CREATE TABLE import_progress (
     file TEXT PRIMARY KEY,
     offset INTEGER NOT NULL,
@@ -36,10 +52,9 @@ CREATE TABLE import_progress (
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 ";
 
-/// Version 2: a change counter on event rows, so `history --follow` sees runs grow.
+/// Version 2: events by time across all jobs, for `history` without `--job`.
 const V2: &str = "
-ALTER TABLE events ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX events_by_rev ON events(rev);
+CREATE INDEX events_by_time ON events(ts);
 ";
 
 /// Each entry takes the schema from its index to the next version.
@@ -105,8 +120,14 @@ mod tests {
                  VALUES (1767225600000, 1767225600000, 1, 1, 0, 1, 'from version 1');",
             )
             .unwrap();
-            let has_rev = conn.prepare("SELECT rev FROM events").is_ok();
-            assert!(!has_rev, "version 1 has no change counter");
+            let indexed: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'events_by_time'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(indexed, 0, "version 1 has no index by time");
         }
         let h = History::new(
             &path,
@@ -119,6 +140,14 @@ mod tests {
         assert_eq!(events[0].message.as_deref(), Some("from version 1"));
         let conn = Connection::open(&path).unwrap();
         assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM events ORDER BY ts DESC",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("events_by_time"), "{plan}");
         // The migrated database takes new events, and followers see them.
         let w = History::new(
             &path,

@@ -387,53 +387,27 @@ fn routine(e: &Event) -> bool {
         && e.perfdata.is_empty()
 }
 
-/// A job's newest result row, which a routine result of the same kind and outcome in the
-/// same hour extends.
-struct OpenRow {
-    id: i64,
-    ts: i64,
-    last_ts: i64,
-    n: i64,
-    kind: i64,
-    ok: Option<bool>,
-    message: Option<String>,
-    duration_ms: Option<u64>,
-    elems: Option<Vec<u8>>,
+/// A job's run still growing (`open_runs`).
+#[derive(Debug, Clone)]
+pub(crate) struct OpenRun {
+    pub job_id: i64,
+    pub ts: i64,
+    pub last_ts: i64,
+    pub n: i64,
+    pub kind: i64,
+    pub ok: Option<bool>,
+    pub message: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub elems: Vec<u8>,
 }
 
-const MAX_RUN: i64 = 4096;
+impl OpenRun {
+    pub(crate) const COLUMNS: &'static str =
+        "job_id, ts, last_ts, n, kind, ok, message, duration_ms, elems";
 
-fn job_id(
-    tx: &rusqlite::Transaction,
-    cache: &mut HashMap<String, (i64, Option<i64>)>,
-    name: &str,
-) -> rusqlite::Result<(i64, Option<i64>)> {
-    if let Some(v) = cache.get(name) {
-        return Ok(*v);
-    }
-    let found = tx
-        .prepare_cached("SELECT id, open_row FROM jobs WHERE name = ?1")?
-        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let v = match found {
-        Some(v) => v,
-        None => {
-            tx.prepare_cached("INSERT INTO jobs (name) VALUES (?1)")?
-                .execute([name])?;
-            (tx.last_insert_rowid(), None)
-        }
-    };
-    cache.insert(name.to_string(), v);
-    Ok(v)
-}
-
-fn load_open(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<Option<OpenRow>> {
-    tx.prepare_cached(
-        "SELECT id, ts, last_ts, n, kind, ok, message, duration_ms, elems FROM events WHERE id = ?1",
-    )?
-    .query_row([id], |r| {
-        Ok(OpenRow {
-            id: r.get(0)?,
+    pub(crate) fn read(r: &rusqlite::Row) -> rusqlite::Result<OpenRun> {
+        Ok(OpenRun {
+            job_id: r.get(0)?,
             ts: r.get(1)?,
             last_ts: r.get(2)?,
             n: r.get(3)?,
@@ -443,25 +417,122 @@ fn load_open(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<Option<Ope
             duration_ms: r.get::<_, Option<i64>>(7)?.map(|d| d.max(0) as u64),
             elems: r.get(8)?,
         })
-    })
-    .optional()
+    }
+
+    pub(crate) fn first(&self) -> Elem {
+        Elem {
+            ts: self.ts,
+            duration_ms: self.duration_ms,
+            message: self.message.clone(),
+        }
+    }
 }
 
-fn insert(
+/// What a batch knows of a job.
+struct JobInfo {
+    id: i64,
+    /// The last result when no run is open.
+    last: Option<(i64, Option<bool>)>,
+    open: Option<OpenRun>,
+}
+
+impl JobInfo {
+    /// The job's newest result: time and outcome.
+    fn newest(&self) -> Option<(i64, Option<bool>)> {
+        match &self.open {
+            Some(o) => Some((o.last_ts, o.ok)),
+            None => self.last,
+        }
+    }
+}
+
+const MAX_RUN: i64 = 4096;
+
+fn db_u64(v: Option<u64>) -> Option<i64> {
+    v.map(|d| i64::try_from(d).unwrap_or(i64::MAX))
+}
+
+fn load_jobs(
     tx: &rusqlite::Transaction,
-    e: &Event,
-    job: Option<i64>,
-    rev: i64,
-    run: bool,
-) -> rusqlite::Result<i64> {
+    events: &[Event],
+) -> rusqlite::Result<HashMap<String, JobInfo>> {
+    let mut out: HashMap<String, JobInfo> = HashMap::new();
+    let mut runs: HashMap<i64, OpenRun> = HashMap::new();
+    if events.len() >= 64 {
+        // A tick's worth: two scans beat a lookup per job.
+        let mut st = tx.prepare_cached(&format!("SELECT {} FROM open_runs", OpenRun::COLUMNS))?;
+        for r in st.query_map([], OpenRun::read)? {
+            let r = r?;
+            runs.insert(r.job_id, r);
+        }
+        let mut st = tx.prepare_cached("SELECT id, name, last_ts, last_ok FROM jobs")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let last_ts: Option<i64> = r.get(2)?;
+            out.insert(
+                r.get(1)?,
+                JobInfo {
+                    id,
+                    last: last_ts.map(|t| (t, r.get(3).ok().flatten())),
+                    open: runs.remove(&id),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn job<'a>(
+    tx: &rusqlite::Transaction,
+    jobs: &'a mut HashMap<String, JobInfo>,
+    name: &str,
+) -> rusqlite::Result<&'a mut JobInfo> {
+    if !jobs.contains_key(name) {
+        let found: Option<(i64, Option<i64>, Option<bool>)> = tx
+            .prepare_cached("SELECT id, last_ts, last_ok FROM jobs WHERE name = ?1")?
+            .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let info = match found {
+            Some((id, last_ts, last_ok)) => JobInfo {
+                id,
+                last: last_ts.map(|t| (t, last_ok)),
+                open: tx
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM open_runs WHERE job_id = ?1",
+                        OpenRun::COLUMNS
+                    ))?
+                    .query_row([id], OpenRun::read)
+                    .optional()?,
+            },
+            None => {
+                tx.prepare_cached("INSERT INTO jobs (name) VALUES (?1)")?
+                    .execute([name])?;
+                JobInfo {
+                    id: tx.last_insert_rowid(),
+                    last: None,
+                    open: None,
+                }
+            }
+        };
+        jobs.insert(name.to_string(), info);
+    }
+    // Present: inserted above when missing.
+    match jobs.get_mut(name) {
+        Some(j) => Ok(j),
+        None => Err(rusqlite::Error::QueryReturnedNoRows),
+    }
+}
+
+fn insert(tx: &rusqlite::Transaction, e: &Event, job: Option<i64>) -> rusqlite::Result<i64> {
     let extra = Extra::of(e);
     let extra = (!extra.is_empty())
         .then(|| serde_json::to_string(&extra).ok())
         .flatten();
     let t = ms(e.ts);
     tx.prepare_cached(
-        "INSERT INTO events (ts, last_ts, n, job_id, kind, ok, message, channel, duration_ms, extra, elems, rev)
-         VALUES (?1, ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO events (ts, last_ts, n, job_id, kind, ok, message, channel, duration_ms, extra)
+         VALUES (?1, ?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         t,
@@ -470,44 +541,63 @@ fn insert(
         e.ok,
         e.message,
         e.channel,
-        e.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+        db_u64(e.duration_ms),
         extra,
-        run.then(codec::empty),
-        rev
     ])?;
     Ok(tx.last_insert_rowid())
 }
 
+/// Moves a job's open run to `events` (deflated) and remembers its last result on the job.
+pub(crate) fn close_run(tx: &rusqlite::Transaction, o: &OpenRun) -> rusqlite::Result<()> {
+    let elems = (o.n > 1).then(|| codec::close(&o.elems));
+    tx.prepare_cached(
+        "INSERT INTO events (ts, last_ts, n, job_id, kind, ok, message, duration_ms, elems)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        o.ts,
+        o.last_ts,
+        o.n,
+        o.job_id,
+        o.kind,
+        o.ok,
+        o.message,
+        db_u64(o.duration_ms),
+        elems
+    ])?;
+    tx.prepare_cached("DELETE FROM open_runs WHERE job_id = ?1")?
+        .execute([o.job_id])?;
+    tx.prepare_cached("UPDATE jobs SET last_ts = ?1, last_ok = ?2 WHERE id = ?3")?
+        .execute(params![o.last_ts, o.ok, o.job_id])?;
+    Ok(())
+}
+
 /// The body of `append`, inside its transaction.
 pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlite::Result<()> {
-    let rev: i64 = tx.query_row("SELECT COALESCE(MAX(rev), 0) + 1 FROM events", [], |r| {
-        r.get(0)
-    })?;
-    let mut jobs: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+    let mut jobs = load_jobs(tx, events)?;
     let mut rollups = Pending::default();
     for e in events {
-        let job = match e.job.as_deref() {
-            Some(name) => Some(job_id(tx, &mut jobs, name)?),
-            None => None,
-        };
-        let Some((jid, open)) = job.filter(|_| counts_as_result(e)) else {
-            insert(tx, e, job.map(|j| j.0), rev, false)?;
+        let Some(name) = e.job.as_deref() else {
+            insert(tx, e, None)?;
             continue;
         };
+        let j = job(tx, &mut jobs, name)?;
+        let jid = j.id;
+        if !counts_as_result(e) {
+            insert(tx, e, Some(jid))?;
+            continue;
+        }
         let t = ms(e.ts);
         let ok = e.ok == Some(true);
-        let prev = match open {
-            Some(id) => load_open(tx, id)?,
-            None => None,
-        };
-        let in_order = prev.as_ref().is_none_or(|p| t >= p.last_ts);
+        let newest = j.newest();
+        let in_order = newest.is_none_or(|(last, _)| t >= last);
         if in_order {
-            match &prev {
-                Some(p) => {
-                    if p.ok == Some(false) {
-                        rollups.down(jid, p.last_ts, t);
+            match newest {
+                Some((last, prev_ok)) => {
+                    if prev_ok == Some(false) {
+                        rollups.down(jid, last, t);
                     }
-                    if !ok && p.ok != Some(false) {
+                    if !ok && prev_ok != Some(false) {
                         rollups.hour(jid, t).incidents += 1;
                     }
                 }
@@ -516,61 +606,73 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
             }
         }
         rollups.hour(jid, t).result(ok, e.count, e.duration_ms);
-
-        let extendable = prev.as_ref().filter(|p| {
-            in_order
-                && routine(e)
-                && p.elems.as_deref().is_some_and(codec::is_raw)
-                && p.kind == kind_code(e.event)
-                && p.ok == e.ok
-                && p.ts.div_euclid(HOUR_MS) == t.div_euclid(HOUR_MS)
-                && p.n < MAX_RUN
-        });
-        if let Some(p) = extendable {
-            let elems = p.elems.as_deref().unwrap_or(&[]);
-            let first = Elem {
-                ts: p.ts,
-                duration_ms: p.duration_ms,
-                message: p.message.clone(),
-            };
-            let last = match codec::expand(first, p.n.max(1) as u64, Some(elems)) {
-                Some(all) => all.into_iter().last(),
-                None => None,
-            };
-            if let Some(last) = last {
-                let mut stream = elems.to_vec();
-                codec::push(
-                    &mut stream,
-                    &last,
-                    &Elem {
-                        ts: t,
-                        duration_ms: e.duration_ms,
-                        message: e.message.clone(),
-                    },
-                );
-                tx.prepare_cached(
-                    "UPDATE events SET last_ts = ?1, n = n + 1, elems = ?2, rev = ?3 WHERE id = ?4",
-                )?
-                .execute(params![t, stream, rev, p.id])?;
-                continue;
-            }
-        }
-        // A new row. The run it ends, if any, is closed (deflated).
-        if let Some(p) = prev.as_ref().filter(|_| in_order) {
-            if let Some(elems) = p.elems.as_deref().filter(|s| codec::is_raw(s) && p.n > 1) {
-                let closed = codec::close(elems);
-                if closed.len() < elems.len() {
-                    tx.prepare_cached("UPDATE events SET elems = ?1 WHERE id = ?2")?
-                        .execute(params![closed, p.id])?;
+        let kind = kind_code(e.event);
+        let this = Elem {
+            ts: t,
+            duration_ms: e.duration_ms,
+            message: e.message.clone(),
+        };
+        if in_order && routine(e) {
+            if let Some(o) = j.open.as_mut().filter(|o| {
+                o.kind == kind
+                    && o.ok == e.ok
+                    && o.ts.div_euclid(HOUR_MS) == t.div_euclid(HOUR_MS)
+                    && o.n < MAX_RUN
+            }) {
+                // Extend the open run.
+                if let Some(all) = codec::expand(o.first(), o.n.max(1) as u64, Some(&o.elems)) {
+                    if let Some(last) = all.last() {
+                        codec::push(&mut o.elems, last, codec::last_step(&all), &this);
+                        o.n += 1;
+                        o.last_ts = t;
+                        tx.prepare_cached(
+                            "UPDATE open_runs SET last_ts = ?1, n = ?2, elems = ?3 WHERE job_id = ?4",
+                        )?
+                        .execute(params![o.last_ts, o.n, o.elems, jid])?;
+                        continue;
+                    }
                 }
             }
         }
-        let id = insert(tx, e, Some(jid), rev, routine(e))?;
         if in_order {
-            tx.prepare_cached("UPDATE jobs SET open_row = ?1 WHERE id = ?2")?
-                .execute(params![id, jid])?;
-            if let Some(name) = e.job.as_deref() {
-                jobs.insert(name.to_string(), (jid, Some(id)));
+            if let Some(o) = j.open.take() {
+                close_run(tx, &o)?;
+            }
+        }
+        if in_order && routine(e) {
+            let o = OpenRun {
+                job_id: jid,
+                ts: t,
+                last_ts: t,
+                n: 1,
+                kind,
+                ok: e.ok,
+                message: e.message.clone(),
+                duration_ms: e.duration_ms,
+                elems: codec::empty(),
+            };
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO open_runs ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                OpenRun::COLUMNS
+            ))?
+            .execute(params![
+                o.job_id,
+                o.ts,
+                o.last_ts,
+                o.n,
+                o.kind,
+                o.ok,
+                o.message,
+                db_u64(o.duration_ms),
+                o.elems
+            ])?;
+            j.open = Some(o);
+        } else {
+            insert(tx, e, Some(jid))?;
+            if in_order {
+                tx.prepare_cached("UPDATE jobs SET last_ts = ?1, last_ok = ?2 WHERE id = ?3")?
+                    .execute(params![t, e.ok, jid])?;
+                j.last = Some((t, e.ok));
             }
         }
     }
