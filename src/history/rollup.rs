@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use rusqlite::{params_from_iter, Connection, ToSql};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 
 /// Upper bounds (milliseconds, inclusive) of the histogram's buckets; one more bucket
 /// holds everything slower.
@@ -158,11 +158,18 @@ pub(crate) fn create_tables() -> String {
     sql
 }
 
-fn upsert_sql(table: &str, key: &str) -> String {
+/// The upsert of one rollup row. `only`: the histogram bucket that is not zero (one
+/// result, the common case: fewer values to bind); `None`: every bucket.
+fn upsert_sql(table: &str, key: &str, only: Option<usize>) -> String {
     let cols: Vec<String> = FIELDS
         .iter()
         .map(|s| s.to_string())
-        .chain(bucket_cols())
+        .chain(
+            bucket_cols()
+                .enumerate()
+                .filter(|(i, _)| only.is_none_or(|o| o == *i))
+                .map(|(_, b)| b),
+        )
         .collect();
     let marks = vec!["?"; cols.len() + 2].join(", ");
     let sets: Vec<String> = cols
@@ -182,9 +189,41 @@ fn upsert_sql(table: &str, key: &str) -> String {
     )
 }
 
+/// Writes `a` into `table` for (`period`, `job`).
+fn upsert(
+    conn: &Connection,
+    sqls: &OnceLock<Vec<String>>,
+    table: &str,
+    key: &str,
+    period: i64,
+    job: i64,
+    a: &Acc,
+) -> rusqlite::Result<()> {
+    let sqls = sqls.get_or_init(|| {
+        (0..NBUCKETS)
+            .map(|b| upsert_sql(table, key, Some(b)))
+            .chain(std::iter::once(upsert_sql(table, key, None)))
+            .collect()
+    });
+    let nonzero: Vec<usize> = (0..NBUCKETS).filter(|&i| a.hist[i] != 0).collect();
+    let (sql, buckets): (&String, Vec<usize>) = match nonzero.as_slice() {
+        [one] => (&sqls[*one], vec![*one]),
+        [] => (&sqls[0], vec![0]),
+        _ => (&sqls[NBUCKETS], (0..NBUCKETS).collect()),
+    };
+    let mut p = acc_params(period, job, a);
+    p.extend(
+        buckets
+            .iter()
+            .map(|&b| Box::new(i64::try_from(a.hist[b]).unwrap_or(i64::MAX)) as Box<dyn ToSql>),
+    );
+    conn.prepare_cached(sql)?.execute(params_from_iter(p))?;
+    Ok(())
+}
+
 fn acc_params(period: i64, job: i64, a: &Acc) -> Vec<Box<dyn ToSql>> {
     let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let mut p: Vec<Box<dyn ToSql>> = vec![
+    vec![
         Box::new(period),
         Box::new(job),
         Box::new(i(a.attempts)),
@@ -196,9 +235,7 @@ fn acc_params(period: i64, job: i64, a: &Acc) -> Vec<Box<dyn ToSql>> {
         Box::new(a.rt_max.map(i)),
         Box::new(i(a.incidents)),
         Box::new(i(a.down_ms)),
-    ];
-    p.extend(a.hist.iter().map(|&b| Box::new(i(b)) as Box<dyn ToSql>));
-    p
+    ]
 }
 
 /// Rollup changes gathered while recording a batch, written at its end.
@@ -228,24 +265,89 @@ impl Pending {
         }
     }
 
-    pub fn flush(self, conn: &Connection) -> rusqlite::Result<()> {
-        static HOUR: OnceLock<String> = OnceLock::new();
-        static DAY: OnceLock<String> = OnceLock::new();
+    /// Writes the hourly rollups; hours already folded into their days (a late result)
+    /// go into the daily rollup too. First folds every finished hour not folded yet.
+    pub fn flush(self, conn: &Connection, now_ms: i64) -> rusqlite::Result<()> {
+        static HOUR: OnceLock<Vec<String>> = OnceLock::new();
+        static DAY: OnceLock<Vec<String>> = OnceLock::new();
+        let folded = fold(conn, now_ms.div_euclid(HOUR_MS) - 1)?;
         let mut days: HashMap<(i64, i64), Acc> = HashMap::new();
-        {
-            let mut st =
-                conn.prepare_cached(HOUR.get_or_init(|| upsert_sql("rollup_hour", "hour")))?;
-            for ((job, hour), a) in &self.hours {
-                st.execute(params_from_iter(acc_params(*hour, *job, a)))?;
+        for ((job, hour), a) in &self.hours {
+            upsert(conn, &HOUR, "rollup_hour", "hour", *hour, *job, a)?;
+            if *hour <= folded {
                 days.entry((*job, hour.div_euclid(24))).or_default().add(a);
             }
         }
-        let mut st = conn.prepare_cached(DAY.get_or_init(|| upsert_sql("rollup_day", "day")))?;
         for ((job, day), a) in &days {
-            st.execute(params_from_iter(acc_params(*day, *job, a)))?;
+            upsert(conn, &DAY, "rollup_day", "day", *day, *job, a)?;
         }
         Ok(())
     }
+}
+
+/// The last hour whose rollups are in `rollup_day` (`None` on a new database).
+pub(crate) fn folded_through(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'days_folded_through'")?
+        .query_row([], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|v| v.parse().ok()))
+}
+
+/// Adds the hourly rollups of the finished hours after the last folded one, up to
+/// `through`, into the daily rollups: once per hour, one statement, instead of a second
+/// write per result. Returns the last folded hour.
+fn fold(conn: &Connection, through: i64) -> rusqlite::Result<i64> {
+    let from = match folded_through(conn)? {
+        Some(f) if f >= through => return Ok(f),
+        Some(f) => f,
+        // A new database: nothing to fold yet.
+        None => through,
+    };
+    if from < through {
+        let cols: Vec<String> = FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(bucket_cols())
+            .collect();
+        let sums: Vec<String> = cols
+            .iter()
+            .map(|c| match c.as_str() {
+                "rt_min" => "MIN(rt_min)".to_string(),
+                "rt_max" => "MAX(rt_max)".to_string(),
+                c => format!("SUM({c})"),
+            })
+            .collect();
+        let sets: Vec<String> = cols
+            .iter()
+            .map(|c| match c.as_str() {
+                "rt_min" => {
+                    "rt_min = COALESCE(MIN(rt_min, excluded.rt_min), rt_min, excluded.rt_min)"
+                        .to_string()
+                }
+                "rt_max" => {
+                    "rt_max = COALESCE(MAX(rt_max, excluded.rt_max), rt_max, excluded.rt_max)"
+                        .to_string()
+                }
+                c => format!("{c} = {c} + excluded.{c}"),
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO rollup_day (day, job_id, {}) SELECT hour / 24, job_id, {} FROM rollup_hour
+             WHERE hour > ?1 AND hour <= ?2 GROUP BY hour / 24, job_id
+             ON CONFLICT (day, job_id) DO UPDATE SET {}",
+            cols.join(", "),
+            sums.join(", "),
+            sets.join(", ")
+        );
+        conn.execute(&sql, rusqlite::params![from, through])?;
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('days_folded_through', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [through.to_string()],
+    )?;
+    Ok(through)
 }
 
 /// Reads one rollup row's figures from columns starting at `first`.
@@ -288,7 +390,11 @@ pub(crate) fn sum_hours(
         return Ok(out);
     }
     let first_day = (from_hour + 23).div_euclid(24);
-    let end_day = (to_hour + 1).div_euclid(24); // exclusive
+    // Days wholly inside the range whose hours are all folded into `rollup_day`.
+    let folded = folded_through(conn)?.unwrap_or(i64::MIN);
+    let end_day = (to_hour + 1)
+        .div_euclid(24)
+        .min(folded.saturating_add(1).div_euclid(24)); // exclusive
     let mut ranges: Vec<(&str, &str, i64, i64)> = Vec::new();
     if first_day < end_day {
         ranges.push(("rollup_hour", "hour", from_hour, first_day * 24 - 1));

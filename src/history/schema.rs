@@ -41,7 +41,9 @@ CREATE TABLE open_runs (
     ok INTEGER,
     message TEXT,
     duration_ms INTEGER,
-    elems BLOB NOT NULL
+    elems BLOB NOT NULL,
+    last_message TEXT,
+    last_step INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE import_progress (
     file TEXT PRIMARY KEY,

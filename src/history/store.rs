@@ -399,11 +399,14 @@ pub(crate) struct OpenRun {
     pub message: Option<String>,
     pub duration_ms: Option<u64>,
     pub elems: Vec<u8>,
+    /// The last result's message and its time step: what the next one is coded against.
+    pub last_message: Option<String>,
+    pub last_step: i64,
 }
 
 impl OpenRun {
     pub(crate) const COLUMNS: &'static str =
-        "job_id, ts, last_ts, n, kind, ok, message, duration_ms, elems";
+        "job_id, ts, last_ts, n, kind, ok, message, duration_ms, elems, last_message, last_step";
 
     pub(crate) fn read(r: &rusqlite::Row) -> rusqlite::Result<OpenRun> {
         Ok(OpenRun {
@@ -416,15 +419,9 @@ impl OpenRun {
             message: r.get(6)?,
             duration_ms: r.get::<_, Option<i64>>(7)?.map(|d| d.max(0) as u64),
             elems: r.get(8)?,
+            last_message: r.get(9)?,
+            last_step: r.get(10)?,
         })
-    }
-
-    pub(crate) fn first(&self) -> Elem {
-        Elem {
-            ts: self.ts,
-            duration_ms: self.duration_ms,
-            message: self.message.clone(),
-        }
     }
 }
 
@@ -620,18 +617,29 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
                     && o.n < MAX_RUN
             }) {
                 // Extend the open run.
-                if let Some(all) = codec::expand(o.first(), o.n.max(1) as u64, Some(&o.elems)) {
-                    if let Some(last) = all.last() {
-                        codec::push(&mut o.elems, last, codec::last_step(&all), &this);
-                        o.n += 1;
-                        o.last_ts = t;
-                        tx.prepare_cached(
-                            "UPDATE open_runs SET last_ts = ?1, n = ?2, elems = ?3 WHERE job_id = ?4",
-                        )?
-                        .execute(params![o.last_ts, o.n, o.elems, jid])?;
-                        continue;
-                    }
-                }
+                let last = Elem {
+                    ts: o.last_ts,
+                    duration_ms: None,
+                    message: o.last_message.clone(),
+                };
+                codec::push(&mut o.elems, &last, o.last_step, &this);
+                o.n += 1;
+                o.last_step = t - o.last_ts;
+                o.last_ts = t;
+                o.last_message = e.message.clone();
+                tx.prepare_cached(
+                    "UPDATE open_runs SET last_ts = ?1, n = ?2, elems = ?3, last_message = ?4,
+                     last_step = ?5 WHERE job_id = ?6",
+                )?
+                .execute(params![
+                    o.last_ts,
+                    o.n,
+                    o.elems,
+                    o.last_message,
+                    o.last_step,
+                    jid
+                ])?;
+                continue;
             }
         }
         if in_order {
@@ -650,9 +658,11 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
                 message: e.message.clone(),
                 duration_ms: e.duration_ms,
                 elems: codec::empty(),
+                last_message: e.message.clone(),
+                last_step: 0,
             };
             tx.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO open_runs ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT OR REPLACE INTO open_runs ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 OpenRun::COLUMNS
             ))?
             .execute(params![
@@ -664,7 +674,9 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
                 o.ok,
                 o.message,
                 db_u64(o.duration_ms),
-                o.elems
+                o.elems,
+                o.last_message,
+                o.last_step
             ])?;
             j.open = Some(o);
         } else {
@@ -676,7 +688,7 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
             }
         }
     }
-    rollups.flush(tx)
+    rollups.flush(tx, ms(Utc::now()))
 }
 
 #[cfg(test)]
