@@ -168,6 +168,15 @@ pub(crate) fn close(stream: &[u8]) -> Vec<u8> {
 /// Every result of a run: `first` and those in `stream`, oldest first. `None` when the
 /// stream is damaged.
 pub(crate) fn expand(first: Elem, n: u64, stream: Option<&[u8]>) -> Option<Vec<Elem>> {
+    decode(first, n, stream, true)
+}
+
+/// Like `expand`, without the messages (left `None`): for counting.
+pub(crate) fn expand_times(first: Elem, n: u64, stream: Option<&[u8]>) -> Option<Vec<Elem>> {
+    decode(first, n, stream, false)
+}
+
+fn decode(first: Elem, n: u64, stream: Option<&[u8]>, messages: bool) -> Option<Vec<Elem>> {
     let mut out = Vec::with_capacity(n.min(4096) as usize);
     out.push(first);
     let Some(stream) = stream else {
@@ -196,7 +205,27 @@ pub(crate) fn expand(first: Elem, n: u64, stream: Option<&[u8]>) -> Option<Vec<E
             .filter(|s| *s >= 0)?;
         let ts = prev.ts.checked_add(step)?;
         let duration_ms = get_varint(body, &mut pos)?.checked_sub(1);
-        let message = match get_varint(body, &mut pos)? {
+        let code = get_varint(body, &mut pos)?;
+        if !messages {
+            match code {
+                0 | 1 => {}
+                2 => {
+                    get_varint(body, &mut pos)?;
+                    get_varint(body, &mut pos)?;
+                }
+                _ => {
+                    let len = usize::try_from(get_varint(body, &mut pos)?).ok()?;
+                    pos = pos.checked_add(len).filter(|p| *p <= body.len())?;
+                }
+            }
+            out.push(Elem {
+                ts,
+                duration_ms,
+                message: None,
+            });
+            continue;
+        }
+        let message = match code {
             0 => None,
             1 => prev.message.clone(),
             2 => {

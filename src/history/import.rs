@@ -339,6 +339,7 @@ mod tests {
             );
             raw.prepare().unwrap();
             let mut conn = Connection::open(&h.path).unwrap();
+            crate::history::rollup::register(&conn).unwrap();
             assert!(!run_limited(&h, &mut conn, 4, 1).unwrap());
             let (offset, events, _) = progress(&conn, "2026-03-01.jsonl").unwrap();
             assert!(offset > 0 && events == 4, "{offset} {events}");

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::codec::{self, Elem};
 use super::rollup::{self, Acc, HOUR_MS};
-use super::store::{counts_as_result, from_ms, kind_from, ms};
-use super::{Event, Extra, History, HistoryError, Query};
+use super::store::{from_ms, kind_from, ms};
+use super::{Event, EventKind, Extra, History, HistoryError, Query};
 
 const SELECT: &str =
     "SELECT e.id, e.ts, e.last_ts, e.n, j.name, e.kind, e.ok, e.message, e.channel,
@@ -217,10 +217,21 @@ fn read(conn: &Connection, q: &Query) -> rusqlite::Result<Vec<Event>> {
             format!(" WHERE {}", c.join(" AND "))
         }
     };
-    let mut st = conn.prepare_cached(&format!("{SELECT_OPEN}{}", where_(&open_conds)))?;
+    // Open runs newest first (ties: higher row id first, as the keys order them), so
+    // that once the limit is reached the rest cannot hold anything newer.
+    let mut st = conn.prepare_cached(&format!(
+        "{SELECT_OPEN}{} ORDER BY o.last_ts DESC, o.job_id ASC",
+        where_(&open_conds)
+    ))?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
-        newest.offer(q, &Row::read(r)?);
+        let row = Row::read(r)?;
+        if let Some(Reverse(low)) = newest.kept.peek() {
+            if newest.kept.len() >= newest.limit && (row.last_ts, row.id, usize::MAX) <= *low {
+                break;
+            }
+        }
+        newest.offer(q, &row);
     }
     let sql = format!("{SELECT}{} ORDER BY e.ts DESC, e.id DESC", where_(&conds));
     let mut st = conn.prepare_cached(&sql)?;
@@ -414,7 +425,7 @@ fn window(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<HashMap<S
     let now_hour = now.div_euclid(HOUR_MS);
     let partial = since.rem_euclid(HOUR_MS) != 0 && since >= pruned_before(conn)?;
     let full_from = if partial { first_hour + 1 } else { first_hour };
-    let mut sums = rollup::sum_hours(conn, full_from, now_hour, None)?;
+    let mut sums = rollup::sum_hours(conn, full_from, now_hour, None, false)?;
     if partial && first_hour <= now_hour {
         let hour_start = first_hour * HOUR_MS;
         let end = hour_end(since).min(now.saturating_add(1));
@@ -432,15 +443,33 @@ fn window(conn: &Connection, since: i64, now: i64) -> rusqlite::Result<HashMap<S
         for r in st.query_map([hour_start, end], |r| Ok((Row::read(r)?, r.get(12)?)))? {
             rows.push(r?);
         }
-        for (mut row, jid) in rows {
-            // Only "is it a result" matters here, and `counts_as_result` needs a job.
-            row.job = Some(String::new());
-            for e in row.events() {
-                let t = ms(e.ts);
-                if t >= since && t < end && counts_as_result(&e) {
-                    sums.entry(jid)
-                        .or_default()
-                        .result(e.ok == Some(true), e.count, e.duration_ms);
+        for (row, jid) in rows {
+            let acc = sums.entry(jid).or_default();
+            match &row.elems {
+                // A run: every result counts; only times and durations are needed.
+                Some(stream) if row.kind == 0 || row.kind == 3 => {
+                    let first = Elem {
+                        ts: row.ts,
+                        duration_ms: row.duration_ms,
+                        message: None,
+                    };
+                    let elems =
+                        codec::expand_times(first.clone(), row.n.max(1) as u64, Some(stream))
+                            .unwrap_or_else(|| vec![first]);
+                    for el in elems.into_iter().filter(|el| el.ts >= since && el.ts < end) {
+                        acc.result(row.ok == Some(true), None, el.duration_ms);
+                    }
+                }
+                _ => {
+                    for e in row.events() {
+                        let t = ms(e.ts);
+                        // Rows here are results of a job (the query says so).
+                        let result = matches!(e.event, EventKind::Result | EventKind::Report)
+                            && !e.is_retried_attempt();
+                        if t >= since && t < end && result {
+                            acc.result(e.ok == Some(true), e.count, e.duration_ms);
+                        }
+                    }
                 }
             }
         }
@@ -482,7 +511,7 @@ fn uptime(
     } else {
         None
     };
-    let sums = rollup::sum_hours(conn, from_hour, now_hour, one)?;
+    let sums = rollup::sum_hours(conn, from_hour, now_hour, one, true)?;
     // A streak still open: the time since its last failing result counts as down too.
     let mut open: HashMap<i64, i64> = HashMap::new();
     let mut st = conn.prepare_cached(

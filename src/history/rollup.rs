@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
+use rusqlite::{Connection, OptionalExtension};
 
 /// Upper bounds (milliseconds, inclusive) of the histogram's buckets; one more bucket
 /// holds everything slower.
@@ -129,8 +129,50 @@ const FIELDS: [&str; 9] = [
     "down_ms",
 ];
 
-fn bucket_cols() -> impl Iterator<Item = String> {
-    (0..NBUCKETS).map(|i| format!("b{i}"))
+/// The histogram as stored: (bucket, count) pairs for the buckets that are not empty.
+pub(crate) fn hist_encode(h: &[u64; NBUCKETS]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, &c) in h.iter().enumerate() {
+        if c > 0 {
+            out.push(i as u8);
+            super::codec::put_varint(&mut out, c);
+        }
+    }
+    out
+}
+
+/// Adds a stored histogram into `h`; damaged bytes are ignored from where they start.
+pub(crate) fn hist_add(h: &mut [u64; NBUCKETS], blob: &[u8]) {
+    let mut pos = 0;
+    while pos < blob.len() {
+        let b = blob[pos] as usize;
+        pos += 1;
+        let Some(c) = super::codec::get_varint(blob, &mut pos) else {
+            return;
+        };
+        if let Some(slot) = h.get_mut(b) {
+            *slot = slot.saturating_add(c);
+        }
+    }
+}
+
+/// `hist_add(a, b)` in SQL: the sum of two stored histograms, for the upserts.
+pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "hist_add",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let mut h = [0u64; NBUCKETS];
+            for i in 0..2 {
+                if let Ok(Some(b)) = ctx.get::<Option<Vec<u8>>>(i) {
+                    hist_add(&mut h, &b);
+                }
+            }
+            Ok(hist_encode(&h))
+        },
+    )
 }
 
 /// `CREATE TABLE` for both rollup tables (schema version 1).
@@ -148,33 +190,18 @@ pub(crate) fn create_tables() -> String {
             };
             sql.push_str(&format!("    {f} {t},\n"));
         }
-        for b in bucket_cols() {
-            sql.push_str(&format!("    {b} INTEGER NOT NULL DEFAULT 0,\n"));
-        }
         sql.push_str(&format!(
-            "    PRIMARY KEY ({key}, job_id)\n) WITHOUT ROWID;\n"
+            "    hist BLOB,\n    PRIMARY KEY ({key}, job_id)\n) WITHOUT ROWID;\n"
         ));
     }
     sql
 }
 
-/// The upsert of one rollup row. `only`: the histogram bucket that is not zero (one
-/// result, the common case: fewer values to bind); `None`: every bucket.
-fn upsert_sql(table: &str, key: &str, only: Option<usize>) -> String {
-    let cols: Vec<String> = FIELDS
+fn upsert_sql(table: &str, key: &str) -> String {
+    let marks = vec!["?"; FIELDS.len() + 3].join(", ");
+    let sets: Vec<String> = FIELDS
         .iter()
-        .map(|s| s.to_string())
-        .chain(
-            bucket_cols()
-                .enumerate()
-                .filter(|(i, _)| only.is_none_or(|o| o == *i))
-                .map(|(_, b)| b),
-        )
-        .collect();
-    let marks = vec!["?"; cols.len() + 2].join(", ");
-    let sets: Vec<String> = cols
-        .iter()
-        .map(|c| match c.as_str() {
+        .map(|c| match *c {
             "rt_min" => "rt_min = COALESCE(MIN(rt_min, excluded.rt_min), rt_min, excluded.rt_min)"
                 .to_string(),
             "rt_max" => "rt_max = COALESCE(MAX(rt_max, excluded.rt_max), rt_max, excluded.rt_max)"
@@ -183,59 +210,40 @@ fn upsert_sql(table: &str, key: &str, only: Option<usize>) -> String {
         })
         .collect();
     format!(
-        "INSERT INTO {table} ({key}, job_id, {}) VALUES ({marks}) ON CONFLICT ({key}, job_id) DO UPDATE SET {}",
-        cols.join(", "),
+        "INSERT INTO {table} ({key}, job_id, {}, hist) VALUES ({marks}) ON CONFLICT ({key}, job_id)
+         DO UPDATE SET {}, hist = hist_add(hist, excluded.hist)",
+        FIELDS.join(", "),
         sets.join(", ")
     )
 }
 
-/// Writes `a` into `table` for (`period`, `job`).
+/// Adds `a` into `table` for (`period`, `job`).
 fn upsert(
     conn: &Connection,
-    sqls: &OnceLock<Vec<String>>,
+    sql: &OnceLock<String>,
     table: &str,
     key: &str,
     period: i64,
     job: i64,
     a: &Acc,
 ) -> rusqlite::Result<()> {
-    let sqls = sqls.get_or_init(|| {
-        (0..NBUCKETS)
-            .map(|b| upsert_sql(table, key, Some(b)))
-            .chain(std::iter::once(upsert_sql(table, key, None)))
-            .collect()
-    });
-    let nonzero: Vec<usize> = (0..NBUCKETS).filter(|&i| a.hist[i] != 0).collect();
-    let (sql, buckets): (&String, Vec<usize>) = match nonzero.as_slice() {
-        [one] => (&sqls[*one], vec![*one]),
-        [] => (&sqls[0], vec![0]),
-        _ => (&sqls[NBUCKETS], (0..NBUCKETS).collect()),
-    };
-    let mut p = acc_params(period, job, a);
-    p.extend(
-        buckets
-            .iter()
-            .map(|&b| Box::new(i64::try_from(a.hist[b]).unwrap_or(i64::MAX)) as Box<dyn ToSql>),
-    );
-    conn.prepare_cached(sql)?.execute(params_from_iter(p))?;
-    Ok(())
-}
-
-fn acc_params(period: i64, job: i64, a: &Acc) -> Vec<Box<dyn ToSql>> {
+    let sql = sql.get_or_init(|| upsert_sql(table, key));
     let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    vec![
-        Box::new(period),
-        Box::new(job),
-        Box::new(i(a.attempts)),
-        Box::new(i(a.successes)),
-        Box::new(i(a.count_sum)),
-        Box::new(i(a.rt_n)),
-        Box::new(i(a.rt_sum)),
-        Box::new(a.rt_min.map(i)),
-        Box::new(a.rt_max.map(i)),
-        Box::new(i(a.incidents)),
-        Box::new(i(a.down_ms)),
-    ]
+    conn.prepare_cached(sql)?.execute(rusqlite::params![
+        period,
+        job,
+        i(a.attempts),
+        i(a.successes),
+        i(a.count_sum),
+        i(a.rt_n),
+        i(a.rt_sum),
+        a.rt_min.map(i),
+        a.rt_max.map(i),
+        i(a.incidents),
+        i(a.down_ms),
+        hist_encode(&a.hist),
+    ])?;
+    Ok(())
 }
 
 /// Rollup changes gathered while recording a batch, written at its end.
@@ -268,22 +276,23 @@ impl Pending {
     /// Writes the hourly rollups; hours already folded into their days (a late result)
     /// go into the daily rollup too. First folds every finished hour not folded yet.
     pub fn flush(self, conn: &Connection, now_ms: i64) -> rusqlite::Result<()> {
-        static HOUR: OnceLock<Vec<String>> = OnceLock::new();
-        static DAY: OnceLock<Vec<String>> = OnceLock::new();
         let folded = fold(conn, now_ms.div_euclid(HOUR_MS) - 1)?;
         let mut days: HashMap<(i64, i64), Acc> = HashMap::new();
         for ((job, hour), a) in &self.hours {
-            upsert(conn, &HOUR, "rollup_hour", "hour", *hour, *job, a)?;
+            upsert(conn, &HOUR_SQL, "rollup_hour", "hour", *hour, *job, a)?;
             if *hour <= folded {
                 days.entry((*job, hour.div_euclid(24))).or_default().add(a);
             }
         }
         for ((job, day), a) in &days {
-            upsert(conn, &DAY, "rollup_day", "day", *day, *job, a)?;
+            upsert(conn, &DAY_SQL, "rollup_day", "day", *day, *job, a)?;
         }
         Ok(())
     }
 }
+
+static HOUR_SQL: OnceLock<String> = OnceLock::new();
+static DAY_SQL: OnceLock<String> = OnceLock::new();
 
 /// The last hour whose rollups are in `rollup_day` (`None` on a new database).
 pub(crate) fn folded_through(conn: &Connection) -> rusqlite::Result<Option<i64>> {
@@ -295,7 +304,7 @@ pub(crate) fn folded_through(conn: &Connection) -> rusqlite::Result<Option<i64>>
 }
 
 /// Adds the hourly rollups of the finished hours after the last folded one, up to
-/// `through`, into the daily rollups: once per hour, one statement, instead of a second
+/// `through`, into the daily rollups: once an hour for every job, instead of a second
 /// write per result. Returns the last folded hour.
 fn fold(conn: &Connection, through: i64) -> rusqlite::Result<i64> {
     let from = match folded_through(conn)? {
@@ -305,42 +314,19 @@ fn fold(conn: &Connection, through: i64) -> rusqlite::Result<i64> {
         None => through,
     };
     if from < through {
-        let cols: Vec<String> = FIELDS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(bucket_cols())
-            .collect();
-        let sums: Vec<String> = cols
-            .iter()
-            .map(|c| match c.as_str() {
-                "rt_min" => "MIN(rt_min)".to_string(),
-                "rt_max" => "MAX(rt_max)".to_string(),
-                c => format!("SUM({c})"),
-            })
-            .collect();
-        let sets: Vec<String> = cols
-            .iter()
-            .map(|c| match c.as_str() {
-                "rt_min" => {
-                    "rt_min = COALESCE(MIN(rt_min, excluded.rt_min), rt_min, excluded.rt_min)"
-                        .to_string()
-                }
-                "rt_max" => {
-                    "rt_max = COALESCE(MAX(rt_max, excluded.rt_max), rt_max, excluded.rt_max)"
-                        .to_string()
-                }
-                c => format!("{c} = {c} + excluded.{c}"),
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO rollup_day (day, job_id, {}) SELECT hour / 24, job_id, {} FROM rollup_hour
-             WHERE hour > ?1 AND hour <= ?2 GROUP BY hour / 24, job_id
-             ON CONFLICT (day, job_id) DO UPDATE SET {}",
-            cols.join(", "),
-            sums.join(", "),
-            sets.join(", ")
-        );
-        conn.execute(&sql, rusqlite::params![from, through])?;
+        let sums = read_sums(
+            conn,
+            "rollup_hour",
+            "hour",
+            from + 1,
+            through,
+            None,
+            true,
+            |h| h.div_euclid(24),
+        )?;
+        for ((job, day), a) in &sums {
+            upsert(conn, &DAY_SQL, "rollup_day", "day", *day, *job, a)?;
+        }
     }
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('days_folded_through', ?1)
@@ -350,47 +336,87 @@ fn fold(conn: &Connection, through: i64) -> rusqlite::Result<i64> {
     Ok(through)
 }
 
-/// Reads one rollup row's figures from columns starting at `first`.
-fn read_acc(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Acc> {
-    let g = |i: usize| -> rusqlite::Result<u64> {
-        Ok(r.get::<_, Option<i64>>(first + i)?.unwrap_or(0).max(0) as u64)
+/// Sums rows of `table` with `key` in `[lo, hi]` (one job or all) by (job, `group(key)`).
+/// `full`: every figure; else only attempts, successes and counts (what `status` shows).
+#[allow(clippy::too_many_arguments)]
+fn read_sums(
+    conn: &Connection,
+    table: &str,
+    key: &str,
+    lo: i64,
+    hi: i64,
+    job: Option<i64>,
+    full: bool,
+    group: impl Fn(i64) -> i64,
+) -> rusqlite::Result<HashMap<(i64, i64), Acc>> {
+    let cols = if full {
+        format!("{}, hist", FIELDS.join(", "))
+    } else {
+        "attempts, successes, count_sum".to_string()
     };
-    let o = |i: usize| -> rusqlite::Result<Option<u64>> {
-        Ok(r.get::<_, Option<i64>>(first + i)?.map(|v| v.max(0) as u64))
+    let job_filter = if job.is_some() {
+        " AND job_id = ?3"
+    } else {
+        ""
     };
-    let mut a = Acc {
-        attempts: g(0)?,
-        successes: g(1)?,
-        count_sum: g(2)?,
-        rt_n: g(3)?,
-        rt_sum: g(4)?,
-        rt_min: o(5)?,
-        rt_max: o(6)?,
-        incidents: g(7)?,
-        down_ms: g(8)?,
-        hist: [0; NBUCKETS],
+    let sql = format!(
+        "SELECT {key}, job_id, {cols} FROM {table} WHERE {key} BETWEEN ?1 AND ?2{job_filter}"
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows = match job {
+        Some(j) => st.query(rusqlite::params![lo, hi, j])?,
+        None => st.query(rusqlite::params![lo, hi])?,
     };
-    for (i, b) in a.hist.iter_mut().enumerate() {
-        *b = g(FIELDS.len() + i)?;
+    let mut out: HashMap<(i64, i64), Acc> = HashMap::new();
+    let g = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<u64> {
+        Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0).max(0) as u64)
+    };
+    while let Some(r) = rows.next()? {
+        let period: i64 = r.get(0)?;
+        let id: i64 = r.get(1)?;
+        let a = out.entry((id, group(period))).or_default();
+        a.attempts += g(r, 2)?;
+        a.successes += g(r, 3)?;
+        a.count_sum = a.count_sum.saturating_add(g(r, 4)?);
+        if full {
+            let o = |i: usize| -> rusqlite::Result<Option<u64>> {
+                Ok(r.get::<_, Option<i64>>(i)?.map(|v| v.max(0) as u64))
+            };
+            a.rt_n += g(r, 5)?;
+            a.rt_sum = a.rt_sum.saturating_add(g(r, 6)?);
+            a.rt_min = match (a.rt_min, o(7)?) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+            a.rt_max = match (a.rt_max, o(8)?) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            };
+            a.incidents += g(r, 9)?;
+            a.down_ms = a.down_ms.saturating_add(g(r, 10)?);
+            if let rusqlite::types::ValueRef::Blob(b) = r.get_ref(11)? {
+                hist_add(&mut a.hist, b);
+            }
+        }
     }
-    Ok(a)
+    Ok(out)
 }
 
 /// Sums per job over whole hours `[from_hour, to_hour]`: daily rollups for the days that
-/// lie wholly inside, hourly ones for the rest, so the rows read grow with the days, not
-/// the hours. Memory is one `Acc` per job.
+/// lie wholly inside (and are folded), hourly ones for the rest, so the rows read grow
+/// with the days, not the hours. Memory is one `Acc` per job.
 pub(crate) fn sum_hours(
     conn: &Connection,
     from_hour: i64,
     to_hour: i64,
     job: Option<i64>,
+    full: bool,
 ) -> rusqlite::Result<HashMap<i64, Acc>> {
     let mut out: HashMap<i64, Acc> = HashMap::new();
     if to_hour < from_hour {
         return Ok(out);
     }
     let first_day = (from_hour + 23).div_euclid(24);
-    // Days wholly inside the range whose hours are all folded into `rollup_day`.
     let folded = folded_through(conn)?.unwrap_or(i64::MIN);
     let end_day = (to_hour + 1)
         .div_euclid(24)
@@ -403,36 +429,11 @@ pub(crate) fn sum_hours(
     } else {
         ranges.push(("rollup_hour", "hour", from_hour, to_hour));
     }
-    let sums: Vec<String> = FIELDS
-        .iter()
-        .map(|f| match *f {
-            "rt_min" => "MIN(rt_min)".to_string(),
-            "rt_max" => "MAX(rt_max)".to_string(),
-            f => format!("SUM({f})"),
-        })
-        .chain(bucket_cols().map(|b| format!("SUM({b})")))
-        .collect();
     for (table, key, lo, hi) in ranges {
         if hi < lo {
             continue;
         }
-        let job_filter = if job.is_some() {
-            " AND job_id = ?3"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT job_id, {} FROM {table} WHERE {key} BETWEEN ?1 AND ?2{job_filter} GROUP BY job_id",
-            sums.join(", ")
-        );
-        let mut st = conn.prepare_cached(&sql)?;
-        let mut rows = match job {
-            Some(j) => st.query(rusqlite::params![lo, hi, j])?,
-            None => st.query(rusqlite::params![lo, hi])?,
-        };
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let a = read_acc(r, 1)?;
+        for ((id, _), a) in read_sums(conn, table, key, lo, hi, job, full, |_| 0)? {
             out.entry(id).or_default().add(&a);
         }
     }

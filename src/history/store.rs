@@ -252,8 +252,11 @@ impl History {
             conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
                 .map(|_| ())
         })?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;")
-            .map_err(|e| self.err(e))?;
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;",
+        )
+        .map_err(|e| self.err(e))?;
+        super::rollup::register(&conn).map_err(|e| self.err(e))?;
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)
         })
