@@ -238,11 +238,14 @@ fn read(conn: &Connection, q: &Query) -> rusqlite::Result<Vec<Event>> {
     let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
     while let Some(r) = rows.next()? {
         let row = Row::read(r)?;
-        if newest
-            .floor()
-            .is_some_and(|floor| hour_end(row.ts) <= floor)
-        {
-            break;
+        if let Some(floor) = newest.floor() {
+            if hour_end(row.ts) <= floor {
+                break;
+            }
+            if row.last_ts < floor {
+                // Nothing in it is new enough: not worth decoding.
+                continue;
+            }
         }
         newest.offer(q, &row);
     }
