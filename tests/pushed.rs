@@ -774,14 +774,15 @@ fn a_report_during_a_long_tick_does_not_wait_for_the_ticks_checks() {
 fn eight_ticks_fifty_reports_and_a_follower_at_once_count_every_result_exactly_once() {
     let f = Fixture::new();
     let mut jobs = passive("pushed", "notify = []");
+    jobs.push_str(&passive("marker", "notify = []"));
     for i in 0..5 {
         jobs.push_str(&format!(
             "[[job]]\nname = \"local {i}\"\nkind = \"command\"\ncommand = [\"true\"]\nnotify = []\n"
         ));
     }
     f.jobs(&jobs);
-    // Create the database first so the follower starts from an empty history.
-    f.run_ok(&["history"], 0);
+    // One event before the follower starts: once it has printed it, it is following.
+    report(&f, &["marker", "--ok", "--message", "marker"]);
     let mut follower = f
         .cmd()
         .args(["history", "--follow", "--json"])
@@ -790,14 +791,21 @@ fn eight_ticks_fifty_reports_and_a_follower_at_once_count_every_result_exactly_o
         .spawn()
         .unwrap();
     let follower_out = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
     let lines = std::thread::spawn(move || {
         use std::io::BufRead;
         std::io::BufReader::new(follower_out)
             .lines()
             .map_while(Result::ok)
+            .inspect(|l| {
+                let _ = tx.send(l.clone());
+            })
             .collect::<Vec<String>>()
     });
-    std::thread::sleep(Duration::from_millis(300));
+    let first = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the follower prints the event recorded before it started");
+    assert!(first.contains("marker"), "{first}");
     let mut children: Vec<Child> = (0..8)
         .map(|_| {
             f.cmd()
@@ -845,7 +853,11 @@ fn eight_ticks_fifty_reports_and_a_follower_at_once_count_every_result_exactly_o
     let out = f.run_ok(&["status", "--json"], 0);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for j in v["jobs"].as_array().unwrap() {
-        let want = if j["job"] == "pushed" { 50 } else { 8 };
+        let want = match j["job"].as_str() {
+            Some("pushed") => 50,
+            Some("marker") => 1,
+            _ => 8,
+        };
         assert_eq!(j["total_attempts"], want, "{j}");
     }
     let pushed = v["jobs"]
@@ -877,7 +889,7 @@ fn eight_ticks_fifty_reports_and_a_follower_at_once_count_every_result_exactly_o
         .collect();
     let mut reports: Vec<String> = followed
         .iter()
-        .filter(|e| e["event"] == "report")
+        .filter(|e| e["event"] == "report" && e["job"] == "pushed")
         .map(|e| e["message"].as_str().unwrap().to_string())
         .collect();
     reports.sort();
