@@ -341,7 +341,9 @@ impl History {
                     let row = Row::read(r)?;
                     f.max_id = f.max_id.max(row.id);
                     let job: Option<i64> = r.get(12)?;
+                    // Only a run that was open can have been printed in part.
                     let done = job
+                        .filter(|_| row.elems.is_some())
                         .and_then(|j| f.seen.remove(&(j, row.ts, row.kind, row.ok)))
                         .unwrap_or(0)
                         .max(0) as usize;
@@ -555,4 +557,130 @@ fn uptime(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Access, EventKind};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn following_gives_every_recorded_result_exactly_once(
+            steps in proptest::collection::vec((0i64..3, any::<bool>(), 0u8..3, any::<bool>()), 1..60),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let h = History::new(&dir.path().join("h.db"), &dir.path().join("none"),
+                std::time::Duration::from_secs(5), Access::Writer);
+            let mut e0 = Event::new(DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(), EventKind::Report, Some("m"));
+            e0.ok = Some(true);
+            h.append(&[e0]).unwrap();
+            let (_, mut f) = h.follow(&Query::default()).unwrap();
+            let mut seen = Vec::new();
+            let mut t = 1_700_000_000_000i64;
+            for (i, (step, ok, back, poll)) in steps.iter().enumerate() {
+                // Times mostly forward, sometimes equal, sometimes a little back.
+                t += step * 1000;
+                let ts = t - i64::from(*back) * 700;
+                let mut e = Event::new(DateTime::from_timestamp_millis(ts).unwrap(), EventKind::Report, Some("j"));
+                e.ok = Some(*ok);
+                e.message = Some(format!("r{i}"));
+                h.append(&[e]).unwrap();
+                if *poll {
+                    seen.extend(h.poll(&mut f).unwrap().into_iter().filter_map(|e| e.message));
+                }
+            }
+            seen.extend(h.poll(&mut f).unwrap().into_iter().filter_map(|e| e.message));
+            seen.sort();
+            let mut want: Vec<String> = (0..steps.len()).map(|i| format!("r{i}")).collect();
+            want.sort();
+            prop_assert_eq!(seen, want);
+        }
+    }
+    /// Eight writers with clashing and out-of-order times, and a follower polling as fast
+    /// as it can: every result once (a single event with the same time as an open run was
+    /// once taken for that run).
+    #[test]
+    fn following_while_eight_writers_record_gives_each_result_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let none = dir.path().join("none");
+        let h = History::new(
+            &path,
+            &none,
+            std::time::Duration::from_secs(30),
+            Access::Reader,
+        );
+        let w = History::new(
+            &path,
+            &none,
+            std::time::Duration::from_secs(30),
+            Access::Writer,
+        );
+        let mut e0 = Event::new(chrono::Utc::now(), EventKind::Report, Some("m"));
+        e0.ok = Some(true);
+        w.append(&[e0]).unwrap();
+        let (_, mut f) = h.follow(&Query::default()).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|k| {
+                let path = path.clone();
+                let none = none.clone();
+                std::thread::spawn(move || {
+                    let w = History::new(
+                        &path,
+                        &none,
+                        std::time::Duration::from_secs(30),
+                        Access::Writer,
+                    );
+                    for i in 0..200 {
+                        let mut e = Event::new(
+                            chrono::Utc::now() - chrono::Duration::milliseconds((i * 7 % 5) as i64),
+                            EventKind::Report,
+                            Some("j"),
+                        );
+                        e.ok = Some((i + k) % 5 != 0);
+                        e.message = Some(format!("r{k}-{i}"));
+                        w.append(&[e]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        while !threads.iter().all(|t| t.is_finished()) {
+            seen.extend(
+                h.poll(&mut f)
+                    .unwrap()
+                    .into_iter()
+                    .filter_map(|e| e.message),
+            );
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        seen.extend(
+            h.poll(&mut f)
+                .unwrap()
+                .into_iter()
+                .filter_map(|e| e.message),
+        );
+        let mut all: Vec<String> = h
+            .read(&Query {
+                job: Some("j".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.message)
+            .collect();
+        let an = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!((an, all.len()), (1600, 1600), "database");
+        let n = seen.len();
+        seen.sort();
+        seen.dedup();
+        assert_eq!((n, seen.len()), (1600, 1600));
+    }
 }

@@ -549,7 +549,9 @@ fn insert(tx: &rusqlite::Transaction, e: &Event, job: Option<i64>) -> rusqlite::
 
 /// Moves a job's open run to `events` (deflated) and remembers its last result on the job.
 pub(crate) fn close_run(tx: &rusqlite::Transaction, o: &OpenRun) -> rusqlite::Result<()> {
-    let elems = (o.n > 1).then(|| codec::close(&o.elems));
+    // Even a run of one keeps its (empty) stream: it marks the row as a run that was open,
+    // which `history --follow` needs to tell it from a single event.
+    let elems = codec::close(&o.elems);
     tx.prepare_cached(
         "INSERT INTO events (ts, last_ts, n, job_id, kind, ok, message, duration_ms, elems)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
