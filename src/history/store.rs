@@ -77,7 +77,11 @@ fn disk_full(path: &Path) -> bool {
         None => Path::new("."),
     };
     match nix::sys::statvfs::statvfs(dir) {
-        Ok(s) => u64::from(s.blocks_available()) * u64::from(s.fragment_size()) < 64 * 1024,
+        Ok(s) => {
+            #[allow(clippy::unnecessary_cast)] // the widths differ between platforms
+            let room = (s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64);
+            room < 64 * 1024
+        }
         Err(_) => false,
     }
 }
@@ -799,8 +803,7 @@ mod tests {
         assert_eq!(
             limited[0].ts,
             want.iter()
-                .filter(|e| e.job.as_deref() == Some("a") && e.ok == Some(false))
-                .last()
+                .rfind(|e| e.job.as_deref() == Some("a") && e.ok == Some(false))
                 .unwrap()
                 .ts
         );
