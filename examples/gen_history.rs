@@ -46,6 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let jobs = arg(&args, "--jobs", 1000) as usize;
     let days = arg(&args, "--days", 2) as i64;
     let rollup_days = arg(&args, "--rollup-days", 0) as i64;
+    if jobs == 0 || days <= 0 {
+        return Err("--jobs and --days must be at least 1".into());
+    }
     let h = History::new(
         &db,
         &db.with_extension("no-legacy"),

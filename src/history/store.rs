@@ -257,7 +257,8 @@ impl History {
                 .map(|_| ())
         })?;
         conn.execute_batch(
-            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;",
+            "PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;
+             PRAGMA cache_size=-16384;",
         )
         .map_err(|e| self.err(e))?;
         super::rollup::register(&conn).map_err(|e| self.err(e))?;
