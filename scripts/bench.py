@@ -2,12 +2,21 @@
 """checker's benchmarks (SPEC section 9). Prints figures; run from anywhere:
 
     python3 scripts/bench.py            # all benchmarks
-    python3 scripts/bench.py idle http  # some of them
+    python3 scripts/bench.py idle http  # some of them (idle, http, nginx, history, hung)
 
-idle: a cron tick with nothing due, 1,000 jobs configured and 30 days of history:
-      wall time (median of 30 runs) and peak resident memory.  Targets: < 20 ms, < 20 MB.
+idle: a cron tick with nothing due, 1,000 and 10,000 jobs configured (30 days of history
+      imported first): wall time (median of 30 runs) and peak resident memory.
+      Targets: < 20 ms and 20 MB with 1,000 jobs; < 40 ms and 40 MB with 10,000.
 http: 1,000 HTTP checks against a local server in one tick, against `curl --parallel`
       making the same 1,000 requests.  Target: checker / curl <= 1.5.
+nginx: 1,000 and 10,000 HTTP checks in one tick against a real nginx started by the
+      benchmark, against `curl --parallel --parallel-max 64` doing the same requests.
+      Target: checker / curl <= 1.2.  (nginx: scripts/install-bench-deps.sh)
+history: 1,000 minute-jobs with 2 days of results (failures in streaks), generated
+      through checker's recording path by examples/gen_history.rs, plus daily rollups
+      back to 90 days: `status --hours 24` and `--hours 48` (< 50 ms, < 30 MB),
+      `uptime --days 90` (< 100 ms), `history --job J --limit 50` (< 20 ms), recording one
+      tick's 1,000 results (< 10 ms), on disk per day (< 20 MB).
 hung: 100 HTTP checks in one tick, 10 of them against listeners that accept and never
       answer, with a 2 s timeout (issue 5) and a 5 s one (SPEC section 9): the tick's wall
       time against one timeout.  Target: about one timeout, not ten.
@@ -32,8 +41,24 @@ SERVER = os.path.join(ROOT, "target", "release", "examples", "bench_server")
 
 
 def build():
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "checker", "--example", "bench_server"],
-                   cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "checker", "--example", "bench_server",
+                    "--example", "gen_history"], cwd=ROOT, check=True)
+
+
+GEN = os.path.join(ROOT, "target", "release", "examples", "gen_history")
+
+
+def measure(args, runs=10, cwd=None):
+    """Runs a command `runs` times after two warm-ups; returns (median ms, max ms, peak MB)."""
+    for _ in range(2):
+        run_measured(args, cwd)
+    walls, rss = [], []
+    for _ in range(runs):
+        w, r, code = run_measured(args, cwd)
+        assert code == 0, f"{args} exited {code}"
+        walls.append(w * 1000)
+        rss.append(r / 1024)
+    return statistics.median(walls), max(walls), max(rss)
 
 
 def run_measured(args, cwd=None):
@@ -65,18 +90,16 @@ smtp_host = "127.0.0.1"
     os.makedirs(os.path.join(dir, "jobs"), exist_ok=True)
 
 
-def bench_idle():
+def idle_tick(jobs):
     d = tempfile.mkdtemp(prefix="checker-bench-idle-")
     try:
         settings(d, 'alertcontact = "ops@example.com"\n')
         with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
-            for i in range(1000):
+            for i in range(jobs):
                 f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
                         f'frequency = "day"\ntimeout = "2s"\n\n')
         cfg = ["-f", os.path.join(d, "settings.toml")]
-        # One day tick gives all 1,000 jobs their state (and failure records).
-        subprocess.run([BIN, *cfg, "-c", "day"], check=True, stdout=subprocess.DEVNULL)
-        # 30 days of history: 1,000 results a day.
+        # 30 days of history in the JSON Lines of earlier versions: the first tick imports it.
         hist = os.path.join(d, "history")
         os.makedirs(hist, exist_ok=True)
         now = datetime.now(timezone.utc)
@@ -86,20 +109,20 @@ def bench_idle():
                 for i in range(1000):
                     f.write(json.dumps({"ts": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "job": f"job {i}", "event": "result",
                                         "ok": False, "message": "connection refused", "channel": None}) + "\n")
+        # One day tick gives every job its state (and a failure each).
+        subprocess.run([BIN, *cfg, "-c", "day"], check=True, stdout=subprocess.DEVNULL)
         state_kib = os.path.getsize(os.path.join(d, "state.json")) // 1024
-        for _ in range(3):
-            run_measured([BIN, *cfg, "-c", "minute"])
-        walls, rss = [], []
-        for _ in range(30):
-            w, r, code = run_measured([BIN, *cfg, "-c", "minute"])
-            assert code == 0, "idle tick failed"
-            walls.append(w * 1000)
-            rss.append(r / 1024)
-        print(f"idle tick, 1,000 jobs, 30 days of history (state {state_kib} KiB): "
-              f"median {statistics.median(walls):.1f} ms, max {max(walls):.1f} ms, "
-              f"peak RSS {max(rss):.1f} MB  (targets: < 20 ms, < 20 MB)")
+        med, mx, rss = measure([BIN, *cfg, "-c", "minute"], runs=30)
+        return state_kib, med, mx, rss
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def bench_idle():
+    for jobs, t_ms, t_mb in ((1000, 20, 20), (10000, 40, 40)):
+        state_kib, med, mx, rss = idle_tick(jobs)
+        print(f"idle tick, {jobs:,} jobs (state {state_kib} KiB, history imported): median {med:.1f} ms, "
+              f"max {mx:.1f} ms, peak RSS {rss:.1f} MB  (targets: < {t_ms} ms, < {t_mb} MB)")
 
 
 def bench_http():
@@ -238,7 +261,108 @@ def bench_config():
         shutil.rmtree(d, ignore_errors=True)
 
 
-BENCHES = {"idle": bench_idle, "http": bench_http, "hung": bench_hung, "config": bench_config}
+def start_nginx(d):
+    """A real nginx on a free loopback port, its files in `d`; returns (process id, port)."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "install-bench-deps.sh")], check=True)
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 2;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 100000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+""")
+    subprocess.run([nginx, "-c", conf, "-p", d, "-g", "daemon on;"], check=True)
+    for _ in range(100):
+        if os.path.exists(os.path.join(d, "nginx.pid")):
+            break
+        time.sleep(0.05)
+    pid = int(open(os.path.join(d, "nginx.pid")).read().strip())
+    return pid, port
+
+
+def bench_nginx():
+    d = tempfile.mkdtemp(prefix="checker-bench-nginx-")
+    pid = None
+    try:
+        pid, port = start_nginx(d)
+        settings(d)
+        cfg = ["-f", os.path.join(d, "settings.toml")]
+        for n in (1000, 10000):
+            with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+                for i in range(n):
+                    f.write(f'[[job]]\nname = "page {i}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/{i}"\n\n')
+            curl_args = ["curl", "--silent", "--parallel", "--parallel-max", "64", "--output", "/dev/null",
+                         f"http://127.0.0.1:{port}/[0-{n - 1}]"]
+            checker, curl = [], []
+            for _ in range(5):
+                w, _, code = run_measured(curl_args)
+                assert code == 0, "curl failed"
+                curl.append(w * 1000)
+                w, _, code = run_measured([BIN, *cfg, "-c", "minute"])
+                assert code == 0, "checker tick failed"
+                checker.append(w * 1000)
+            state = json.load(open(os.path.join(d, "state.json")))
+            ok = sum(1 for j in state["jobs"].values() if j["status"] == "ok")
+            assert ok == n, f"only {ok} of {n} checks passed"
+            c, k = statistics.median(checker), statistics.median(curl)
+            print(f"{n:,} HTTP checks against nginx, one tick: checker median {c:.0f} ms (incl. state and history), "
+                  f"curl --parallel-max 64 median {k:.0f} ms: ratio {c / k:.2f}  (target <= 1.2)")
+    finally:
+        if pid:
+            subprocess.run(["kill", str(pid)])
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def bench_history():
+    d = tempfile.mkdtemp(prefix="checker-bench-history-")
+    try:
+        settings(d, 'alertcontact = "ops@example.com"\n')
+        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+            for i in range(1000):
+                f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
+                        f'frequency = "day"\ntimeout = "2s"\n\n')
+        cfg = ["-f", os.path.join(d, "settings.toml")]
+        db = os.path.join(d, "history.db")
+        gen = subprocess.run([GEN, db, "--jobs", "1000", "--days", "2", "--rollup-days", "90"],
+                             check=True, capture_output=True, text=True)
+        for line in gen.stdout.splitlines():
+            print("history workload: " + line.strip())
+        # The jobs' state, as a day tick leaves it.
+        subprocess.run([BIN, *cfg, "-c", "day"], check=True, stdout=subprocess.DEVNULL)
+        for args, target in ((["status", "--hours", "24"], "< 50 ms, < 30 MB"),
+                             (["status", "--hours", "48"], "< 50 ms, < 30 MB"),
+                             (["status", "--hours", "48", "--json"], "< 50 ms, < 30 MB"),
+                             (["uptime", "--days", "90"], "< 100 ms"),
+                             (["history", "--job", "job 7", "--limit", "50"], "< 20 ms"),
+                             (["history", "--limit", "50"], "< 20 ms")):
+            med, mx, rss = measure([BIN, *cfg, *args], runs=15)
+            print(f"{' '.join(args)}: median {med:.1f} ms, max {mx:.1f} ms, peak RSS {rss:.1f} MB  (target: {target})")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+BENCHES = {"idle": bench_idle, "http": bench_http, "nginx": bench_nginx, "history": bench_history,
+           "hung": bench_hung, "config": bench_config}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

@@ -81,8 +81,23 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             job,
             limit,
             failures,
+            since,
+            until,
+            follow,
             json,
-        } => cmd::history::run(&load(&cli)?, job.as_deref(), *limit, *failures, *json),
+        } => cmd::history::run(
+            &load(&cli)?,
+            &cmd::history::Options {
+                job: job.as_deref(),
+                limit: *limit,
+                failures: *failures,
+                since: since.as_deref(),
+                until: until.as_deref(),
+                follow: *follow,
+                json: *json,
+            },
+        ),
+        Command::Uptime { jobs, days, json } => cmd::uptime::run(&load(&cli)?, jobs, *days, *json),
         Command::Report {
             job,
             ok,
@@ -100,7 +115,10 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             cli.nomail,
         ),
         Command::Wrap { job, command } => cmd::wrap::run(&load(&cli)?, job, command, cli.nomail),
-        Command::Prune { older_than } => cmd::prune::run(&load(&cli)?, *older_than),
+        Command::Prune {
+            older_than,
+            archive,
+        } => cmd::prune::run(&load(&cli)?, *older_than, archive.as_deref()),
         Command::List { json } => cmd::list::run(&load(&cli)?, *json),
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
@@ -124,6 +142,7 @@ fn prints_only(command: &Command) -> bool {
         Command::Validate
             | Command::Status { .. }
             | Command::History { .. }
+            | Command::Uptime { .. }
             | Command::List { .. }
             | Command::PeerStatus { .. }
             | Command::Peers { .. }

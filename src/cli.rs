@@ -84,6 +84,24 @@ pub enum Command {
         /// Only events that did not go well.
         #[arg(long)]
         failures: bool,
+        /// Only events at or after TIME (RFC 3339, a date, "DATE HH:MM" in UTC, or a duration ago such as 2h).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only events at or before TIME (same forms as --since).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Keep printing new events as they are recorded, like `tail -f` (JSON: one object a line).
+        #[arg(long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per job: uptime, incidents, downtime and response times over the last N days.
+    Uptime {
+        /// Job names (all jobs when none are given).
+        jobs: Vec<String>,
+        #[arg(long, default_value_t = 30, value_name = "N")]
+        days: u32,
         #[arg(long)]
         json: bool,
     },
@@ -136,6 +154,9 @@ pub enum Command {
         /// e.g. 30d or 12w (at most 36500d, 100 years).
         #[arg(long, value_name = "DURATION", value_parser = history_window)]
         older_than: Option<Duration>,
+        /// Write the pruned events to DIR first, as YYYY-MM-DD.jsonl.gz (default: [general] history_archive_dir).
+        #[arg(long, value_name = "DIR")]
+        archive: Option<PathBuf>,
     },
     /// Load every file, report every problem, and print what runs when.
     Validate,

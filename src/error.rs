@@ -15,6 +15,8 @@ pub enum AppError {
     State(#[from] StateError),
     #[error("{0}")]
     Run(#[from] RunError),
+    #[error("{0}")]
+    History(#[from] crate::history::HistoryError),
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
 }
@@ -24,7 +26,8 @@ impl AppError {
         match self {
             AppError::Usage(_) | AppError::Config(_) => 2,
             AppError::State(_) => 3,
-            AppError::Run(RunError::State(_) | RunError::History { .. }) => 3,
+            AppError::Run(RunError::State(_) | RunError::History(_)) => 3,
+            AppError::History(_) => 3,
             AppError::Run(_) | AppError::Other(_) => 1,
         }
     }

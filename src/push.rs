@@ -59,13 +59,14 @@ pub fn record(
     opts: RunOptions,
 ) -> Result<Vec<NotificationReport>, RunError> {
     let store = Store::new(&config.general.state_file, config.general.lock_timeout);
-    let history = History::new(&config.general.history_dir);
+    let history = History::from_config(&config.general);
 
     let now = Utc::now();
     let guard = store.lock()?;
     let mut state = store.load_locked(&guard)?;
     let mut events = Vec::new();
     tick::note_recovered(config, &mut state, &mut events, now);
+    tick::note_history_recovered(config, &history, &mut state, &mut events, now)?;
     apply(config, &mut state, &mut events, job, r, now);
     let claimed = outbox::claim_due(&mut state, now, |ch| {
         crate::delivery::delivery_limit(config, ch)

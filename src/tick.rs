@@ -55,8 +55,8 @@ pub struct RunReport {
 pub enum RunError {
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("history folder {dir}: {source}")]
-    History { dir: String, source: std::io::Error },
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -65,10 +65,7 @@ pub enum RunError {
 /// configured secrets are masked in them.
 pub(crate) fn append(history: &History, events: &[Event]) -> Result<(), RunError> {
     let masked: Vec<Event> = events.iter().cloned().map(crate::redact::value).collect();
-    history.append(&masked).map_err(|source| RunError::History {
-        dir: history.dir().display().to_string(),
-        source,
-    })
+    Ok(history.append(&masked)?)
 }
 
 /// Jobs the selection asks for, in configuration order.
@@ -185,10 +182,27 @@ pub fn removed_jobs(
         .collect()
 }
 
+/// Opens the history (importing, migrating, moving a corrupt database aside) under the
+/// state lock; when it had to start a fresh database: an error event and an alert.
+pub(crate) fn note_history_recovered(
+    config: &Config,
+    history: &History,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    now: DateTime<Utc>,
+) -> Result<(), RunError> {
+    history.prepare()?;
+    if let Some(why) = history.take_recovered() {
+        events.push(Event::error(now, None, why.clone()));
+        system_alert(config, state, "checker history", why, now);
+    }
+    Ok(())
+}
+
 /// Runs the selection: the whole cycle of SPEC §1 and §5.
 pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunReport, RunError> {
     let store = Store::new(&config.general.state_file, config.general.lock_timeout);
-    let history = History::new(&config.general.history_dir);
+    let history = History::from_config(&config.general);
     let is_tick = matches!(sel, Selection::Tick(_));
     let mut report = RunReport::default();
 
@@ -199,6 +213,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     let mut state = store.load_locked(&guard)?;
     let mut events = Vec::new();
     note_recovered(config, &mut state, &mut events, started);
+    note_history_recovered(config, &history, &mut state, &mut events, started)?;
     if let Selection::Tick(t) = sel {
         state.heartbeat.last_tick = Some(t.as_str().to_string());
         state.heartbeat.last_tick_started = Some(started);
@@ -252,8 +267,8 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
         store.save_locked(&guard, &state)?;
         append(&history, &events)?;
         drop(guard);
-        if is_tick {
-            retention(config, &history);
+        if let Selection::Tick(t) = sel {
+            retention(config, &history, t);
         }
         log::debug!("{}: nothing due", describe(&sel));
         return Ok(report);
@@ -308,6 +323,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     let mut state = store.load_locked(&guard)?;
     let mut events = Vec::new();
     note_recovered(config, &mut state, &mut events, now);
+    note_history_recovered(config, &history, &mut state, &mut events, now)?;
     if let Some(o) = &self_check {
         merge_self_check(config, &mut state, &mut events, o, now);
     }
@@ -369,8 +385,8 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
         },
     )?;
     report.notifications.extend(notifications);
-    if is_tick {
-        retention(config, &history);
+    if let Selection::Tick(t) = sel {
+        retention(config, &history, t);
     }
     Ok(report)
 }
@@ -382,9 +398,18 @@ fn describe(sel: &Selection) -> String {
     }
 }
 
-fn retention(config: &Config, history: &History) {
-    if let Err(e) = history.apply_retention(Utc::now(), config.general.history_days) {
-        log::warn!("history retention in {}: {e}", history.dir().display());
+/// The day tick prunes the history (and any tick when no prune ran for over a day), after
+/// the state lock is released: pruning takes only the database.
+fn retention(config: &Config, history: &History, tick: Tick) {
+    let now = Utc::now();
+    let policy = crate::history::PrunePolicy::from_config(&config.general, now);
+    match history.maintain(&policy, tick == Tick::Day, now) {
+        Ok(Some(r)) => log::info!(
+            "history retention: {} event(s) pruned ({} archived, {} kept by history_keep_last), {} hourly and {} daily rollup(s)",
+            r.events, r.archived, r.kept, r.hourly_rollups, r.daily_rollups
+        ),
+        Ok(None) => {}
+        Err(e) => log::warn!("history retention: {e}"),
     }
 }
 

@@ -792,8 +792,12 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
     }
     seen += &std::fs::read_to_string(f.path().join("checker.log")).unwrap();
     seen += &std::fs::read_to_string(f.path().join("state.json")).unwrap();
-    for e in std::fs::read_dir(f.path().join("history")).unwrap() {
-        seen += &std::fs::read_to_string(e.unwrap().path()).unwrap();
+    // The history, decoded (runs are stored deflated) and as the raw database files.
+    seen += &serde_json::to_string(&f.history()).unwrap();
+    for name in ["history.db", "history.db-wal"] {
+        if let Ok(bytes) = std::fs::read(f.path().join(name)) {
+            seen += &String::from_utf8_lossy(&bytes);
+        }
     }
     assert!(
         seen.contains("HTTP 500") && seen.contains("HTTP 404") && seen.contains("HTTP 401"),

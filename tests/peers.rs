@@ -970,7 +970,10 @@ command = [\"./fake-ssh.sh\"]
         "{table}"
     );
     assert!(!f.path().join("state.json").exists(), "`peers` wrote state");
-    assert!(!f.path().join("history").exists(), "`peers` wrote history");
+    assert!(
+        !f.path().join("history").exists() && !f.path().join("history.db").exists(),
+        "`peers` wrote history"
+    );
 }
 
 #[test]

@@ -913,5 +913,142 @@ fn summed_counts_saturate_at_the_largest_number_instead_of_wrapping() {
     assert_eq!(f.job_state("fastdl")["total_count"], u64::MAX);
     let out = f.run_ok(&["status", "--json"], 0);
     let v: Value = serde_json::from_str(&common::stdout(&out)).unwrap();
-    assert_eq!(v["jobs"][0]["total_count"], u64::MAX, "{v}");
+    // The window's sum comes from the history database, whose integers are 64-bit signed:
+    // it saturates at the largest of those, never wraps to a small number.
+    assert_eq!(v["jobs"][0]["total_count"], i64::MAX as u64, "{v}");
+}
+
+#[test]
+fn eight_ticks_fifty_reports_and_a_follower_at_once_count_every_result_exactly_once() {
+    let f = Fixture::new();
+    let mut jobs = passive("pushed", "notify = []");
+    jobs.push_str(&passive("marker", "notify = []"));
+    for i in 0..5 {
+        jobs.push_str(&format!(
+            "[[job]]\nname = \"local {i}\"\nkind = \"command\"\ncommand = [\"true\"]\nnotify = []\n"
+        ));
+    }
+    f.jobs(&jobs);
+    // One event before the follower starts: once it has printed it, it is following.
+    report(&f, &["marker", "--ok", "--message", "marker"]);
+    let mut follower = f
+        .cmd()
+        .args(["history", "--follow", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let follower_out = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(follower_out)
+            .lines()
+            .map_while(Result::ok)
+            .inspect(|l| {
+                let _ = tx.send(l.clone());
+            })
+            .collect::<Vec<String>>()
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the follower prints the event recorded before it started");
+    assert!(first.contains("marker"), "{first}");
+    let mut children: Vec<Child> = (0..8)
+        .map(|_| {
+            f.cmd()
+                .args(["-c", "minute"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children.extend((0..50).map(|i| {
+        f.cmd()
+            .args([
+                "report",
+                "pushed",
+                if i % 5 == 0 { "--fail" } else { "--ok" },
+            ])
+            .args(["--message", &format!("report {i}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }));
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "a process failed: {err}");
+        assert!(
+            !err.contains("locked") && !err.contains("busy"),
+            "no lock error reaches a user: {err}"
+        );
+    }
+    // Every result is in the history once, and status counts each once.
+    let history = f.history();
+    let results = |job: &str| {
+        history
+            .iter()
+            .filter(|e| e["job"] == job && (e["event"] == "result" || e["event"] == "report"))
+            .count()
+    };
+    for i in 0..5 {
+        assert_eq!(results(&format!("local {i}")), 8, "{history:?}");
+    }
+    assert_eq!(results("pushed"), 50);
+    let out = f.run_ok(&["status", "--json"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for j in v["jobs"].as_array().unwrap() {
+        let want = match j["job"].as_str() {
+            Some("pushed") => 50,
+            Some("marker") => 1,
+            _ => 8,
+        };
+        assert_eq!(j["total_attempts"], want, "{j}");
+    }
+    let pushed = v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "pushed")
+        .unwrap();
+    assert_eq!(pushed["failed"], 10);
+
+    // The follower printed each of them exactly once.
+    std::thread::sleep(Duration::from_millis(1000));
+    follower.kill().unwrap();
+    let mut err = String::new();
+    use std::io::Read;
+    follower
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    follower.wait().unwrap();
+    assert!(!err.contains("locked") && !err.contains("busy"), "{err}");
+    let followed: Vec<Value> = lines
+        .join()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let mut reports: Vec<String> = followed
+        .iter()
+        .filter(|e| e["event"] == "report" && e["job"] == "pushed")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    reports.sort();
+    let mut want: Vec<String> = (0..50).map(|i| format!("report {i}")).collect();
+    want.sort();
+    assert_eq!(reports, want);
+    for i in 0..5 {
+        let n = followed
+            .iter()
+            .filter(|e| e["job"] == format!("local {i}").as_str() && e["event"] == "result")
+            .count();
+        assert_eq!(n, 8, "local {i}");
+    }
 }

@@ -11,6 +11,7 @@ pub mod run_once;
 pub mod status;
 pub mod test_notify;
 pub mod tick;
+pub mod uptime;
 pub mod validate;
 pub mod wrap;
 

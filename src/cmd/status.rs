@@ -1,7 +1,7 @@
 //! `checker status [--hours N] [--json]`: per job, its state from the state file and its
-//! attempts in the window from the history (reading only the days the window needs).
+//! attempts in the window from the history's rollups (plus the raw events of the partial
+//! hour at the window's start), so its cost does not grow with the window.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::history::{EventKind, History, Query};
+use crate::history::{Acc, History};
 use crate::state::{JobStatus, Store};
 use crate::text::printable;
 
@@ -32,45 +32,14 @@ struct JobRow {
     perfdata: Vec<crate::check::PerfDatum>,
 }
 
-#[derive(Default)]
-struct Window {
-    attempts: u64,
-    ok: u64,
-    count: u64,
-}
-
 pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
     let now = Utc::now();
     let state = Store::new(&config.general.state_file, config.general.lock_timeout).read()?;
-    let since = now - chrono::Duration::hours(i64::from(hours));
-    let history = History::new(&config.general.history_dir);
-    let (events, _) = history
-        .read(&Query {
-            since: Some(since),
-            ..Default::default()
-        })
-        .map_err(|e| {
-            AppError::Other(anyhow::anyhow!(
-                "reading history in {}: {e}",
-                history.dir().display()
-            ))
-        })?;
-    let mut windows: HashMap<&str, Window> = HashMap::new();
-    for e in &events {
-        if !matches!(e.event, EventKind::Result | EventKind::Report) || e.is_retried_attempt() {
-            continue;
-        }
-        let Some(job) = e.job.as_deref() else {
-            continue;
-        };
-        let w = windows.entry(job).or_default();
-        w.attempts += 1;
-        if e.ok == Some(true) {
-            w.ok += 1;
-        }
-        w.count = w.count.saturating_add(e.count.unwrap_or(0));
-    }
-    let empty = Window::default();
+    let since = now
+        .checked_sub_signed(chrono::Duration::hours(i64::from(hours)))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let windows = History::reader(&config.general).window(since, now)?;
+    let empty = Acc::default();
     let rows: Vec<JobRow> = config
         .jobs
         .iter()
@@ -91,11 +60,11 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
                 },
                 consecutive_failures: js.consecutive_failures,
                 total_attempts: w.attempts,
-                successful: w.ok,
-                failed: w.attempts - w.ok,
+                successful: w.successes,
+                failed: w.failures(),
                 success_rate: (w.attempts > 0)
-                    .then(|| (w.ok as f64 * 1000.0 / w.attempts as f64).round() / 10.0),
-                total_count: w.count,
+                    .then(|| (w.successes as f64 * 1000.0 / w.attempts as f64).round() / 10.0),
+                total_count: w.count_sum,
                 last_success: js.last_success,
                 last_attempt: js.last_run,
                 last_error: if js.status == JobStatus::Failing {

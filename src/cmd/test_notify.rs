@@ -100,7 +100,7 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
 
     // Record the attempts (and what they say of mail health) under the state lock.
     let store = Store::new(&config.general.state_file, config.general.lock_timeout);
-    let history = History::new(&config.general.history_dir);
+    let history = History::from_config(&config.general);
     let guard = store.lock()?;
     let mut state = store.load_locked(&guard)?;
     if let Some(pos) = channels.iter().position(|c| c == "email") {

@@ -362,6 +362,23 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         ),
         history_dir: resolve_path(&base, g.history_dir.as_deref().unwrap_or("history")),
         history_days: cx.ranged_or("history_days", &g.history_days, 1, 36_500, 30) as u32,
+        history_db: match g.history_db.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => resolve_path(&base, p),
+            None => resolve_path(&base, g.state_file.as_deref().unwrap_or("state.json"))
+                .parent()
+                .map(|d| d.join("history.db"))
+                .unwrap_or_else(|| base.join("history.db")),
+        },
+        history_archive_dir: g
+            .history_archive_dir
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(|p| resolve_path(&base, p)),
+        history_keep_last: cx.ranged_or("history_keep_last", &g.history_keep_last, 0, 1_000_000, 0)
+            as u32,
+        rollup_hours_days: cx.ranged_or("rollup_hours_days", &g.rollup_hours_days, 1, 36_500, 400)
+            as u32,
+        rollup_days: cx.ranged_or("rollup_days", &g.rollup_days, 1, 36_500, 1830) as u32,
         max_concurrency: cx.ranged_or("max_concurrency", &g.max_concurrency, 1, 10_000, 64)
             as usize,
         tick_deadline: cx.duration_or("tick_deadline", &g.tick_deadline, Duration::from_secs(50)),

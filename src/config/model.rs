@@ -185,6 +185,16 @@ pub struct General {
     pub jobs_dir: PathBuf,
     pub history_dir: PathBuf,
     pub history_days: u32,
+    /// The history database (default: `history.db` beside the state file).
+    pub history_db: PathBuf,
+    /// Where pruned events are archived as `YYYY-MM-DD.jsonl.gz`; `None`: deleted.
+    pub history_archive_dir: Option<PathBuf>,
+    /// Each job's last N events are kept whatever their age (0: no such floor).
+    pub history_keep_last: u32,
+    /// Retention of hourly rollups, in days.
+    pub rollup_hours_days: u32,
+    /// Retention of daily rollups, in days.
+    pub rollup_days: u32,
     pub max_concurrency: usize,
     pub tick_deadline: Duration,
     pub stale_after: Duration,

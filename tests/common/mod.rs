@@ -139,22 +139,27 @@ impl Fixture {
         self.state()["jobs"][job].clone()
     }
 
-    /// Every history event, oldest first.
+    /// Every history event, oldest first, as `history --json` gives them (read through
+    /// the library, as a reader: no state lock).
     pub fn history(&self) -> Vec<Value> {
-        let dir = self.path().join("history");
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(_) => return Vec::new(),
-        };
-        files.sort();
-        let mut out = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).expect("history file");
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                out.push(serde_json::from_str(line).expect("history line parses"));
-            }
+        let db = self.path().join("history.db");
+        if !db.exists() && !self.path().join("history").exists() {
+            return Vec::new();
         }
-        out
+        let h = checker::history::History::new(
+            &db,
+            &self.path().join("history"),
+            std::time::Duration::from_secs(60),
+            checker::history::Access::Reader,
+        );
+        let mut events = h
+            .read(&checker::history::Query::default())
+            .expect("history readable");
+        events.reverse();
+        events
+            .into_iter()
+            .map(|e| serde_json::to_value(e).expect("event serialises"))
+            .collect()
     }
 
     /// Alerts the capture channel received, oldest first.

@@ -1,0 +1,158 @@
+//! The history: every event (results, retried attempts, notifications, recoveries,
+//! reports, errors) and per-job rollups per hour and per day, in an embedded SQLite
+//! database (`[general] history_db`, WAL mode, busy timeout) shared by every process.
+//!
+//! Lock order: the state lock, then the database. Writers (runs, `report`, `wrap`,
+//! `test-notify`) record events while they hold the state lock, in one `BEGIN IMMEDIATE`
+//! transaction per batch with the rollups of its results; `prune` and the day tick's
+//! retention take only the database. Readers (`status`, `history`, `uptime`, `serve`) take
+//! no state lock: WAL gives them a consistent snapshot while writers go on. A busy
+//! database is waited for (busy timeout, then retries), never reported as "locked".
+//!
+//! - `store`: opening (regular file only, schema version, a corrupt file moved aside) and
+//!   recording; `codec`: runs of routine results packed into one row; `rollup`: the
+//!   hourly and daily figures; `query`: reading events, windows and uptime; `import`: the
+//!   one-time import of earlier JSON Lines files; `archive`: retention and archiving.
+
+mod archive;
+mod codec;
+mod import;
+mod query;
+mod rollup;
+mod schema;
+mod store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use archive::{PrunePolicy, PruneReport};
+pub use query::{Follow, JobFigures};
+pub use rollup::Acc;
+pub use schema::SCHEMA_VERSION;
+pub use store::{Access, History, HistoryError};
+
+use crate::check::PerfDatum;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// A check's result.
+    Result,
+    /// A failure notification delivered (ok) or attempted (not ok).
+    Notify,
+    /// A recovery notification delivered or attempted.
+    Recover,
+    /// A result pushed by `report` or `wrap`.
+    Report,
+    /// Something went wrong in checker itself (state, delivery given up, deadline).
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub ts: DateTime<Utc>,
+    pub job: Option<String>,
+    pub event: EventKind,
+    pub ok: Option<bool>,
+    pub message: Option<String>,
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// Which attempt of a retried check this result is (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// `false` on an attempt that was retried: not the run's verdict, so not counted as
+    /// a result. Absent (or `true`) on every result that is one.
+    #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
+    pub is_final: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perfdata: Vec<PerfDatum>,
+}
+
+impl Event {
+    /// Whether this event is a retried attempt rather than a result that counts.
+    pub fn is_retried_attempt(&self) -> bool {
+        self.is_final == Some(false)
+    }
+
+    pub fn new(ts: DateTime<Utc>, event: EventKind, job: Option<&str>) -> Self {
+        Event {
+            ts,
+            job: job.map(str::to_string),
+            event,
+            ok: None,
+            message: None,
+            channel: None,
+            duration_ms: None,
+            attempts: None,
+            attempt: None,
+            is_final: None,
+            count: None,
+            perfdata: Vec::new(),
+        }
+    }
+
+    pub fn error(ts: DateTime<Utc>, job: Option<&str>, message: impl Into<String>) -> Self {
+        let mut e = Event::new(ts, EventKind::Error, job);
+        e.ok = Some(false);
+        e.message = Some(message.into());
+        e
+    }
+}
+
+/// The rarely set fields of an event, kept as JSON beside the common ones.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Extra {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attempt: Option<u32>,
+    #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
+    is_final: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    perfdata: Vec<PerfDatum>,
+}
+
+impl Extra {
+    pub(crate) fn of(e: &Event) -> Extra {
+        Extra {
+            attempts: e.attempts,
+            attempt: e.attempt,
+            is_final: e.is_final,
+            count: e.count,
+            perfdata: e.perfdata.clone(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.attempts.is_none()
+            && self.attempt.is_none()
+            && self.is_final.is_none()
+            && self.count.is_none()
+            && self.perfdata.is_empty()
+    }
+
+    pub(crate) fn apply(self, e: &mut Event) {
+        e.attempts = self.attempts;
+        e.attempt = self.attempt;
+        e.is_final = self.is_final;
+        e.count = self.count;
+        e.perfdata = self.perfdata;
+    }
+}
+
+/// Filters for reading.
+#[derive(Debug, Default, Clone)]
+pub struct Query {
+    pub job: Option<String>,
+    pub failures_only: bool,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: Option<usize>,
+}
