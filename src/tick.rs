@@ -123,6 +123,8 @@ fn system_alert(
         next_reminder: "none: this alert is sent once".into(),
         at: now,
         recipients: config.general.alertcontact.clone(),
+        target: None,
+        expected: None,
     };
     for ch in &config.default_notify {
         outbox::enqueue(state, ch, alert.clone(), now);
@@ -343,6 +345,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
             }
         }
     }
+    events.extend(outbox::supersede(&mut state, now));
     let claimed = outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch));
     store.save_locked(&guard, &state)?;
     append(&history, &events)?;
@@ -458,6 +461,8 @@ pub(crate) fn merge_result_as(
                 .contact
                 .clone()
                 .unwrap_or_else(|| config.general.alertcontact.clone()),
+            target: Some(crate::notify::target::target(job)),
+            expected: crate::notify::target::expected(job),
         },
         Decision::Recovery { failures, since } => Alert {
             kind: AlertKind::Recovery,
@@ -475,6 +480,8 @@ pub(crate) fn merge_result_as(
                 .contact
                 .clone()
                 .unwrap_or_else(|| config.general.alertcontact.clone()),
+            target: Some(crate::notify::target::target(job)),
+            expected: crate::notify::target::expected(job),
         },
     };
     let channels = route(config, state, &job.notify);
@@ -545,6 +552,8 @@ fn merge_self_check(
         next_reminder: "none: told again only when mail health changes".into(),
         at: now,
         recipients: config.general.alertcontact.clone(),
+        target: None,
+        expected: None,
     };
     for ch in fallback_channels(config, &[]) {
         outbox::enqueue(state, &ch, alert.clone(), now);

@@ -936,6 +936,8 @@ fn test_alert() -> checker::notify::Alert {
         next_reminder: String::new(),
         at: chrono::Utc::now(),
         recipients: Vec::new(),
+        target: None,
+        expected: None,
     }
 }
 
