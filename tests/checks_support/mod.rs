@@ -223,6 +223,7 @@ pub fn http_spec(url: &str) -> HttpSpec {
         accept_invalid_certs: false,
         not_contains: None,
         json: Vec::new(),
+        ca_file: None,
     }
 }
 
