@@ -606,14 +606,17 @@ fn status_table_has_a_header_and_a_row_per_job() {
     seed_status(&f, Utc::now());
     let out = f.run_ok(&["status"], 0);
     let text = stdout(&out);
-    // The table, a blank line, then the mail health line.
+    // The table, a blank line, then mail health, the last tick and the outbox.
     let lines: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 5, "{text}");
+    let tail: Vec<&str> = text.lines().skip(lines.len() + 1).collect();
     assert_eq!(
-        text.lines().last(),
+        tail.first().copied(),
         Some("mail: off (alerts are recorded, not sent)"),
         "{text}"
     );
+    assert!(tail[1].starts_with("last tick: "), "{text}");
+    assert_eq!(tail[2], "outbox: empty (every alert delivered)", "{text}");
     for h in [
         "JOB",
         "STATE",

@@ -361,6 +361,10 @@ pub(crate) fn tls_message(e: &rustls::Error) -> String {
                 C::Expired => "expired".to_string(),
                 C::NotValidYet => "not valid yet".to_string(),
                 C::NotValidForName => "not valid for this host name".to_string(),
+                // webpki's word for the usual `openssl req -x509` certificate.
+                C::Other(e) if format!("{e:?}").contains("CaUsedAsEndEntity") => {
+                    "a CA certificate presented as the server's own (self-signed: list it in ca_file to trust it)".to_string()
+                }
                 other => other.to_string(),
             };
             format!("TLS: invalid certificate: {reason}")

@@ -64,7 +64,7 @@ pub struct Alert {
     /// `None` for alerts about checker itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// What a passing check finds there ("200", "exit 0 (OK)").
+    /// What a passing check finds there ("200", "OK, exit 0").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,
 }

@@ -20,7 +20,7 @@ pub fn target(job: &Job) -> String {
             format!("{}:{} (name {})", t.host, t.port, t.sni)
         }
         JobKind::TlsCert(t) => format!("{}:{}", t.host, t.port),
-        JobKind::File(f) => f.path.display().to_string(),
+        JobKind::File(f) => tidy(&f.path.display().to_string()),
         JobKind::Dns(d) => match d.server {
             Some(server) => format!("{} {} @{server}", d.query, d.record.as_str()),
             None => format!("{} {}", d.query, d.record.as_str()),
@@ -33,7 +33,7 @@ pub fn target(job: &Job) -> String {
     }
 }
 
-/// What a passing check finds, when it can be said shortly.
+/// What a passing check finds, when it can be said shortly ("200", "OK, exit 0").
 pub fn expected(job: &Job) -> Option<String> {
     Some(match &job.kind {
         JobKind::Http(h) => {
@@ -55,8 +55,8 @@ pub fn expected(job: &Job) -> Option<String> {
             out
         }
         JobKind::Tcp(_) => format!("a connection within {}", short(job.timeout)),
-        JobKind::Command(c) if c.warning_is_failure => "exit 0 (OK)".into(),
-        JobKind::Command(_) => "exit 0 (OK) or 1 (WARNING)".into(),
+        JobKind::Command(c) if c.warning_is_failure => "OK, exit 0".into(),
+        JobKind::Command(_) => "OK or WARNING, exit 0 or 1".into(),
         JobKind::TlsCert(t) => {
             let days = match t.warn_days {
                 1 => "1 day".to_string(),
@@ -97,7 +97,16 @@ pub fn expected(job: &Job) -> Option<String> {
 pub fn command_line(argv: &[String]) -> String {
     let mut out: Vec<String> = Vec::with_capacity(argv.len());
     let mut mask_next = false;
-    for arg in argv {
+    for (i, arg) in argv.iter().enumerate() {
+        // The program, resolved in the jobs folder: "/etc/checker/jobs/./x.sh" reads as
+        // "/etc/checker/jobs/x.sh".
+        let tidied;
+        let arg = if i == 0 {
+            tidied = tidy(arg);
+            &tidied
+        } else {
+            arg
+        };
         let shown = if mask_next {
             mask_next = false;
             crate::redact::MASK.to_string()
@@ -115,6 +124,18 @@ pub fn command_line(argv: &[String]) -> String {
         out.push(quote(&shown));
     }
     out.join(" ")
+}
+
+/// A path without its "." components.
+fn tidy(path: &str) -> String {
+    if !path.contains("/./") {
+        return path.to_string();
+    }
+    std::path::Path::new(path)
+        .components()
+        .collect::<std::path::PathBuf>()
+        .display()
+        .to_string()
 }
 
 fn quote(arg: &str) -> String {
@@ -208,7 +229,7 @@ expect_every = "1d"
             (
                 "backup",
                 "/usr/bin/check_backup --dir /srv/backups",
-                "exit 0 (OK)",
+                "OK, exit 0",
             ),
             (
                 "dump",
@@ -235,7 +256,7 @@ expect_every = "1d"
     fn a_command_line_quotes_spaces_and_masks_credential_arguments() {
         assert_eq!(
             command_line(&argv(&[
-                "/usr/lib/nagios/plugins/check_http",
+                "/usr/lib/nagios/./plugins/check_http",
                 "-H",
                 "example.com",
                 "--password=hunter22",
