@@ -267,7 +267,8 @@ pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<Strin
 }
 
 /// An email delivery of `entry` just failed: queue the alert once on the fallback
-/// channels it was not already sent to (the next round delivers them).
+/// channels it was not already sent to (the next round delivers them), before any alert
+/// for the same job decided after it.
 fn fan_out_after_mail_failure(
     config: &Config,
     state: &mut State,
@@ -294,7 +295,7 @@ fn fan_out_after_mail_failure(
                 entry.alert.kind.as_str(),
                 entry.alert.job
             );
-            outbox::enqueue(state, &ch, entry.alert.clone(), now);
+            outbox::enqueue_in_order(state, &ch, entry.alert.clone(), now);
         }
     }
 }

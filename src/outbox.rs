@@ -52,6 +52,23 @@ pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc
     });
 }
 
+/// Queues a copy of an alert decided earlier (a failed email's alert sent through the
+/// other channels) where its decision time puts it among that job's queued alerts for the
+/// channel, so it does not go out after an alert decided later.
+pub fn enqueue_in_order(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc>) {
+    let at = alert.at;
+    let job = alert.job.clone();
+    enqueue(state, channel, alert, now);
+    let later = state.outbox.iter().position(|e| {
+        e.channel == channel && e.alert.job == job && e.alert.at > at && !is_leased(e, now)
+    });
+    if let Some(pos) = later {
+        if let Some(entry) = state.outbox.pop() {
+            state.outbox.insert(pos, entry);
+        }
+    }
+}
+
 /// Whether any entry would be claimed now (cheap check for the idle fast path).
 pub fn has_due(state: &State, now: DateTime<Utc>) -> bool {
     heads(state).any(|i| is_due(&state.outbox[i], now))
@@ -787,6 +804,39 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("other", AlertKind::Failure), ("hook", AlertKind::Recovery)]
         );
+    }
+
+    #[test]
+    fn a_copy_of_an_earlier_alert_is_queued_before_the_jobs_later_alerts() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let t1 = t0 + Duration::minutes(1);
+        let mut s = State::default();
+        enqueue(
+            &mut s,
+            "push",
+            named("k", "other job", AlertKind::Failure, t0),
+            t1,
+        );
+        enqueue(
+            &mut s,
+            "push",
+            named("j", "reminder", AlertKind::Failure, t1),
+            t1,
+        );
+        enqueue_in_order(
+            &mut s,
+            "push",
+            named("j", "first", AlertKind::Failure, t0),
+            t1,
+        );
+        enqueue_in_order(
+            &mut s,
+            "push",
+            named("m", "alone", AlertKind::Failure, t0),
+            t1,
+        );
+        let order: Vec<&str> = s.outbox.iter().map(|e| e.alert.message.as_str()).collect();
+        assert_eq!(order, ["other job", "first", "reminder", "alone"]);
     }
 
     #[test]
