@@ -64,7 +64,7 @@ pub struct Templates {
 
 impl Templates {
     /// The title: the `title_template` rendered, else the alert's subject
-    /// (`[servername] FAILED: job (error)`).
+    /// (`[servername] FAILED: job — target → error (expected ...)`).
     pub fn title(&self, alert: &Alert, channel: &str) -> String {
         render_or(self.title.as_ref(), alert, channel, Alert::subject)
     }
