@@ -616,7 +616,10 @@ fn status_table_has_a_header_and_a_row_per_job() {
         "{text}"
     );
     assert!(tail[1].starts_with("last tick: "), "{text}");
-    assert_eq!(tail[2], "outbox: empty (every alert delivered)", "{text}");
+    assert_eq!(
+        tail[2], "outbox: empty (no alert waiting for delivery)",
+        "{text}"
+    );
     for h in [
         "JOB",
         "STATE",

@@ -724,7 +724,7 @@ fn status_shows_which_tick_ran_last_and_when_and_what_waits_in_the_outbox() {
         "{text}"
     );
     assert!(
-        text.contains("\noutbox: empty (every alert delivered)"),
+        text.contains("\noutbox: empty (no alert waiting for delivery)"),
         "{text}"
     );
     let v: serde_json::Value =

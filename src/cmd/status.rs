@@ -217,7 +217,7 @@ fn outbox_json(state: &State, now: DateTime<Utc>) -> serde_json::Value {
 fn outbox_lines(state: &State, now: DateTime<Utc>) -> Vec<String> {
     let queues = crate::outbox::queues(state);
     if queues.is_empty() {
-        return vec!["outbox: empty (every alert delivered)".into()];
+        return vec!["outbox: empty (no alert waiting for delivery)".into()];
     }
     let width = queues.keys().map(|c| c.chars().count()).max().unwrap_or(0);
     let mut out = vec!["outbox (alerts waiting for delivery):".to_string()];

@@ -29,7 +29,7 @@ pub fn target(job: &Job) -> String {
             PeerTarget::Url(_) => format!("GET {}", p.target.describe()),
             PeerTarget::Command(c) => command_line(&c.command),
         },
-        JobKind::Passive(_) => "results pushed by `checker report` or `checker wrap`".into(),
+        JobKind::Passive(_) => "pushed results (report, wrap)".into(),
     }
 }
 
@@ -239,7 +239,7 @@ expect_every = "1d"
             ("mx", "example.com MX", "mail.example.com"),
             (
                 "nightly",
-                "results pushed by `checker report` or `checker wrap`",
+                "pushed results (report, wrap)",
                 "a successful result every 1d (grace 1h)",
             ),
         ];
