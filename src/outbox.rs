@@ -167,10 +167,14 @@ pub fn supersede(state: &mut State, now: DateTime<Utc>) -> Vec<Event> {
             .get(&e.alert.job)
             .and_then(|js| js.last_success)
             .filter(|t| *t > e.alert.at);
-        let recovery_queued = recoveries
-            .get(&(e.channel.clone(), e.alert.job.clone()))
-            .copied()
-            .filter(|t| *t >= e.alert.at);
+        let recovery_queued = if recoveries.is_empty() {
+            None
+        } else {
+            recoveries
+                .get(&(e.channel.clone(), e.alert.job.clone()))
+                .copied()
+                .filter(|t| *t >= e.alert.at)
+        };
         let Some(when) = recovered_at.or(recovery_queued) else {
             return true;
         };

@@ -1140,7 +1140,7 @@ fn an_overlong_duration_is_refused_in_every_section_with_its_line_key_and_maximu
     let settings = common::BASE_SETTINGS
         .replace(
             "[general]\n",
-            "[general]\ntick_deadline = \"99999999999d\"\nstale_after = \"400d\"\n",
+            "[general]\ntick_deadline = \"99999999999d\"\nstale_after = \"400d\"\nundeliverable_after = \"99999999999d\"\n",
         )
         .replace("timeout = \"10s\"", "timeout = \"99999999999d\"")
         + "\n[email]\nenabled = false\ntimeout = \"99999999999d\"\nself_check = \"9999d\"\n\
@@ -1163,6 +1163,10 @@ fn an_overlong_duration_is_refused_in_every_section_with_its_line_key_and_maximu
         format!(
             "{s}:{}: `stale_after`: duration \"400d\" is too long: at most 366d",
             line_of("stale_after = \"400d\"")
+        ),
+        format!(
+            "{s}:{}: `undeliverable_after`: duration \"99999999999d\" is too long: at most 366d",
+            line_of("undeliverable_after = \"99999999999d\"")
         ),
         format!(
             "{s}:{}: `timeout`: duration \"99999999999d\" is too long: at most 1d",
