@@ -832,3 +832,33 @@ fn a_failure_alert_names_its_target_and_expectation_and_the_recovery_its_span() 
     assert!(body.contains("\nHad been failing since: "), "{body}");
     assert!(body.contains("\nFailed checks:          1\n"), "{body}");
 }
+
+#[test]
+fn a_password_in_a_jobs_url_is_masked_in_the_target_its_alerts_name() {
+    let f = Fixture::new();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    f.jobs(&format!(
+        "[[job]]\nname = \"admin\"\nkind = \"http\"\n\
+         url = \"http://ops:Hunter2-secret@127.0.0.1:{port}/?api_key=k3y-0123456789abcdefXYZ\"\n\
+         timeout = \"5s\"\nfailures_before_notify = 1\n"
+    ));
+    f.tick("minute");
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = alerts[0].to_string();
+    assert!(
+        !a.contains("Hunter2-secret") && !a.contains("k3y-0123456789"),
+        "{a}"
+    );
+    assert!(
+        alerts[0]["subject"].as_str().unwrap().contains(&format!(
+            "GET http://ops:***@127.0.0.1:{port}/?api_key=*** → connection refused"
+        )),
+        "{a}"
+    );
+    let state = std::fs::read_to_string(f.path().join("state.json")).unwrap();
+    assert!(!state.contains("Hunter2-secret"), "{state}");
+}

@@ -250,6 +250,21 @@ expect_every = "1d"
                 "{name}"
             );
         }
+        // Peers: the URL without its password, or the command.
+        let mut peer = config.job("db").expect("job loaded").clone();
+        peer.kind = JobKind::Peer(crate::config::PeerSpec {
+            name: "backup".into(),
+            target: PeerTarget::Url("http://watch:pw1234@backup.example.com:5000/".into()),
+            token: None,
+            accept_invalid_certs: false,
+        });
+        assert_eq!(
+            (target(&peer), expected(&peer)),
+            (
+                "GET http://watch:***@backup.example.com:5000/".to_string(),
+                Some("True".to_string())
+            )
+        );
     }
 
     #[test]
