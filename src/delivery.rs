@@ -56,7 +56,19 @@ pub(crate) fn deliver_and_settle(
         let guard = store.lock()?;
         let mut state = store.load_locked(&guard)?;
         let mut events = Vec::new();
+        // Channels through which every delivery of this round worked, and those through
+        // which one failed.
+        let mut worked: Vec<&str> = Vec::new();
+        let mut failed: Vec<&str> = Vec::new();
         for (entry, outcome) in claimed.iter().zip(&outcomes) {
+            let list = if outcome.is_ok() {
+                &mut worked
+            } else {
+                &mut failed
+            };
+            if !list.contains(&entry.channel.as_str()) {
+                list.push(entry.channel.as_str());
+            }
             if entry.channel == "email" && outcome.is_err() {
                 fan_out_after_mail_failure(config, &mut state, entry, now);
             }
@@ -78,6 +90,12 @@ pub(crate) fn deliver_and_settle(
                 error: outcome.as_ref().err().map(|e| e.message().to_string()),
             });
         }
+        for channel in worked.iter().filter(|c| !failed.contains(c)) {
+            outbox::channel_works(&mut state, channel, now);
+        }
+        // A failure alert that was in flight (here or elsewhere) while its job recovered,
+        // or copied to a fallback channel after it, is dropped before anything is claimed.
+        events.extend(outbox::supersede(&mut state, now));
         let again = round + 1 < MAX_ROUNDS && started.elapsed() < ROUNDS_BUDGET;
         claimed = if again {
             outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch))
@@ -249,7 +267,8 @@ pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<Strin
 }
 
 /// An email delivery of `entry` just failed: queue the alert once on the fallback
-/// channels it was not already sent to (the next round delivers them).
+/// channels it was not already sent to (the next round delivers them), before any alert
+/// for the same job decided after it.
 fn fan_out_after_mail_failure(
     config: &Config,
     state: &mut State,
@@ -276,7 +295,7 @@ fn fan_out_after_mail_failure(
                 entry.alert.kind.as_str(),
                 entry.alert.job
             );
-            outbox::enqueue(state, &ch, entry.alert.clone(), now);
+            outbox::enqueue_in_order(state, &ch, entry.alert.clone(), now);
         }
     }
 }
@@ -329,6 +348,8 @@ mod tests {
                     next_reminder: String::new(),
                     at: now,
                     recipients: Vec::new(),
+                    target: None,
+                    expected: None,
                 };
                 outbox::enqueue(&mut state, &format!("ch{c}"), alert, now);
             }

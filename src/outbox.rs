@@ -1,8 +1,15 @@
 //! The outbox of queued notifications: decided and enqueued under the state lock,
 //! claimed with a lease, delivered without the lock, and settled under the lock again.
 //! A crash can cause at most a repeat (the lease expires), never a loss.
+//!
+//! Order: the outbox is kept in the order alerts were decided, and an entry is never
+//! claimed while an earlier entry for the same job and channel is still queued (waiting
+//! for its retry, or in flight in another process), so a channel hears a job's alerts in
+//! the order decided, across rounds, runs and retries. A queued failure alert whose
+//! streak has ended is dropped as superseded ([`supersede`]): it is never sent after the
+//! recovery.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -39,23 +46,59 @@ pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc
         attempts: 0,
         next_attempt: now,
         last_error: None,
+        last_attempt: None,
         lease_until: None,
         fallback_done: false,
     });
 }
 
+/// Queues a copy of an alert decided earlier (a failed email's alert sent through the
+/// other channels) where its decision time puts it among that job's queued alerts for the
+/// channel, so it does not go out after an alert decided later.
+pub fn enqueue_in_order(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc>) {
+    let at = alert.at;
+    let job = alert.job.clone();
+    enqueue(state, channel, alert, now);
+    let later = state.outbox.iter().position(|e| {
+        e.channel == channel && e.alert.job == job && e.alert.at > at && !is_leased(e, now)
+    });
+    if let Some(pos) = later {
+        if let Some(entry) = state.outbox.pop() {
+            state.outbox.insert(pos, entry);
+        }
+    }
+}
+
 /// Whether any entry would be claimed now (cheap check for the idle fast path).
 pub fn has_due(state: &State, now: DateTime<Utc>) -> bool {
-    state.outbox.iter().any(|e| is_due(e, now))
+    heads(state).any(|i| is_due(&state.outbox[i], now))
 }
 
 fn is_due(e: &OutboxEntry, now: DateTime<Utc>) -> bool {
-    e.next_attempt <= now && e.lease_until.is_none_or(|l| l <= now)
+    e.next_attempt <= now && !is_leased(e, now)
+}
+
+/// Whether another delivery (of this process or another) holds the entry now.
+fn is_leased(e: &OutboxEntry, now: DateTime<Utc>) -> bool {
+    e.lease_until.is_some_and(|l| l > now)
+}
+
+/// The positions of the entries that are first in the outbox for their job and channel:
+/// only those may be delivered, whatever the others' state.
+fn heads(state: &State) -> impl Iterator<Item = usize> + '_ {
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    state
+        .outbox
+        .iter()
+        .enumerate()
+        .filter(move |(_, e)| seen.insert((e.channel.as_str(), e.alert.job.as_str())))
+        .map(|(i, _)| i)
 }
 
 /// Leases due entries to this process for one round of deliveries and returns copies to
-/// deliver, oldest first: at most [`PER_CHANNEL`] per channel, [`TOTAL`] in all, and one
-/// per job and channel (a job's next alert through a channel waits for the round after,
+/// deliver, oldest first: at most [`PER_CHANNEL`] per channel, [`TOTAL`] in all, and only
+/// the first queued entry of each job and channel (its next alert through that channel
+/// waits until this one is delivered or dropped, even while this one waits for a retry,
 /// so they arrive in the order decided). Everything claimed starts at once, so a lease is
 /// the delivery's own hard limit (`limit` gives it per channel) plus a margin; the rest
 /// stays due for the next round or run.
@@ -64,26 +107,192 @@ pub fn claim_due(
     now: DateTime<Utc>,
     limit: impl Fn(&str) -> std::time::Duration,
 ) -> Vec<OutboxEntry> {
-    let mut per_channel: HashMap<String, usize> = HashMap::new();
-    let mut jobs: HashSet<(String, String)> = HashSet::new();
-    let mut claimed = Vec::new();
-    for e in state.outbox.iter_mut() {
-        if claimed.len() >= TOTAL {
+    let mut per_channel: HashMap<&str, usize> = HashMap::new();
+    let mut picked = Vec::new();
+    for i in heads(state) {
+        if picked.len() >= TOTAL {
             break;
         }
+        let e = &state.outbox[i];
         if !is_due(e, now) {
             continue;
         }
-        let n = per_channel.entry(e.channel.clone()).or_default();
-        if *n >= PER_CHANNEL || !jobs.insert((e.channel.clone(), e.alert.job.clone())) {
+        let n = per_channel.entry(e.channel.as_str()).or_default();
+        if *n >= PER_CHANNEL {
             continue;
         }
         *n += 1;
+        picked.push(i);
+    }
+    let mut claimed = Vec::with_capacity(picked.len());
+    for i in picked {
+        let e = &mut state.outbox[i];
         let lease = saturating::sum(saturating::delta(limit(&e.channel)), LEASE_MARGIN);
         e.lease_until = Some(saturating::add(now, lease));
         claimed.push(e.clone());
     }
     claimed
+}
+
+/// Drops the queued failure alerts whose streak has ended: the job has succeeded since the
+/// alert was decided, or a recovery for the same job is queued on the same channel after
+/// it. They are never sent after the recovery; each becomes a `superseded` history event.
+/// An entry another delivery holds right now is left alone (it settles as usual, and the
+/// next call drops it if that delivery failed). Call it under the lock before claiming.
+pub fn supersede(state: &mut State, now: DateTime<Utc>) -> Vec<Event> {
+    if !state
+        .outbox
+        .iter()
+        .any(|e| e.alert.kind == AlertKind::Failure)
+    {
+        return Vec::new();
+    }
+    // The latest recovery queued per channel and job.
+    let mut recoveries: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+    for e in &state.outbox {
+        if e.alert.kind == AlertKind::Recovery {
+            let at = recoveries
+                .entry((e.channel.clone(), e.alert.job.clone()))
+                .or_insert(e.alert.at);
+            *at = (*at).max(e.alert.at);
+        }
+    }
+    let mut events = Vec::new();
+    let jobs = &state.jobs;
+    state.outbox.retain(|e| {
+        if e.alert.kind != AlertKind::Failure || is_leased(e, now) {
+            return true;
+        }
+        let recovered_at = jobs
+            .get(&e.alert.job)
+            .and_then(|js| js.last_success)
+            .filter(|t| *t > e.alert.at);
+        let recovery_queued = if recoveries.is_empty() {
+            None
+        } else {
+            recoveries
+                .get(&(e.channel.clone(), e.alert.job.clone()))
+                .copied()
+                .filter(|t| *t >= e.alert.at)
+        };
+        let Some(when) = recovered_at.or(recovery_queued) else {
+            return true;
+        };
+        let tried = match (&e.last_error, e.attempts) {
+            (Some(err), n) if n > 0 => format!("; {n} attempt(s) failed, the last with: {err}"),
+            _ => String::new(),
+        };
+        let mut ev = Event::new(now, EventKind::Superseded, Some(&e.alert.job));
+        ev.channel = Some(e.channel.clone());
+        ev.message = Some(format!(
+            "not sent: {} (decided {}): {} recovered at {} before it could be delivered{tried}",
+            e.alert.subject(),
+            e.alert.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            e.alert.job,
+            when.format("%Y-%m-%d %H:%M:%S UTC"),
+        ));
+        log::info!(
+            "superseded: the failure alert for {} through {} (the job recovered before it could be delivered)",
+            e.alert.job,
+            e.channel
+        );
+        events.push(ev);
+        false
+    });
+    events
+}
+
+/// Every delivery through `channel` in a round worked: the channel is back, so the
+/// entries waiting for a retry through it become due now instead of after their backoff
+/// (a backlog after an outage goes out at once, in order).
+pub fn channel_works(state: &mut State, channel: &str, now: DateTime<Utc>) {
+    for e in state.outbox.iter_mut() {
+        if e.channel == channel && e.next_attempt > now && !is_leased(e, now) {
+            e.next_attempt = now;
+        }
+    }
+}
+
+/// What is queued for one channel (`status`, `peer-status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelQueue {
+    pub queued: usize,
+    /// When the oldest queued alert was decided.
+    pub oldest: DateTime<Utc>,
+    /// The error of the latest failed attempt, if any failed.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// The outbox per channel, by channel name.
+pub fn queues(state: &State) -> BTreeMap<String, ChannelQueue> {
+    let mut out: BTreeMap<String, ChannelQueue> = BTreeMap::new();
+    for e in &state.outbox {
+        let q = out.entry(e.channel.clone()).or_insert(ChannelQueue {
+            queued: 0,
+            oldest: e.created,
+            last_error: None,
+            last_error_at: None,
+        });
+        q.queued += 1;
+        q.oldest = q.oldest.min(e.created);
+        if let Some(err) = &e.last_error {
+            // The latest failed attempt's error; entries from before `last_attempt` was
+            // recorded count as older than any that has it.
+            let newer = match (e.last_attempt, q.last_error_at) {
+                (Some(t), Some(seen)) => t > seen,
+                (Some(_), None) => true,
+                (None, None) => q.last_error.is_none(),
+                (None, Some(_)) => false,
+            };
+            if newer {
+                q.last_error = Some(err.clone());
+                q.last_error_at = e.last_attempt;
+            }
+        }
+    }
+    out
+}
+
+/// A channel through which alerts have waited longer than `undeliverable_after`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Undeliverable {
+    pub channel: String,
+    /// When the oldest of them was decided.
+    pub since: DateTime<Utc>,
+    /// How many have waited that long.
+    pub waiting: usize,
+    pub last_error: Option<String>,
+}
+
+/// The channels with alerts queued for longer than `after` at `now`, by channel name.
+pub fn undeliverable(
+    state: &State,
+    after: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Vec<Undeliverable> {
+    let after = saturating::delta(after);
+    let mut out: BTreeMap<&str, Undeliverable> = BTreeMap::new();
+    for e in &state.outbox {
+        if now.signed_duration_since(e.created) <= after {
+            continue;
+        }
+        let u = out.entry(e.channel.as_str()).or_insert(Undeliverable {
+            channel: e.channel.clone(),
+            since: e.created,
+            waiting: 0,
+            last_error: None,
+        });
+        u.waiting += 1;
+        u.since = u.since.min(e.created);
+    }
+    if !out.is_empty() {
+        let queues = queues(state);
+        for u in out.values_mut() {
+            u.last_error = queues.get(&u.channel).and_then(|q| q.last_error.clone());
+        }
+    }
+    out.into_values().collect()
 }
 
 /// Records the outcome of delivering entry `id`. Returns the history events to append
@@ -150,6 +359,7 @@ pub fn settle(
         Err(err) => {
             entry.attempts += 1;
             entry.last_error = Some(err.message().to_string());
+            entry.last_attempt = Some(now);
             entry.lease_until = None;
             attempt.ok = Some(false);
             attempt.message = Some(format!(
@@ -222,6 +432,8 @@ mod tests {
             next_reminder: "x".into(),
             at,
             recipients: vec!["a@example.com".into()],
+            target: None,
+            expected: None,
         }
     }
 
@@ -422,5 +634,281 @@ mod tests {
             .unwrap()
             .contains("b@example.com: the server refused it: 550 5.1.1"));
         assert!(s.outbox.is_empty());
+    }
+
+    fn limit(_: &str) -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
+
+    fn transient() -> Result<Delivered, DeliveryError> {
+        Err(DeliveryError::Transient("HTTP 503".into()))
+    }
+
+    /// What is claimed at `now`, as (channel, job, message).
+    fn claim(s: &mut State, now: DateTime<Utc>) -> Vec<(String, String, String)> {
+        claim_due(s, now, limit)
+            .into_iter()
+            .map(|e| (e.channel, e.alert.job, e.alert.message))
+            .collect()
+    }
+
+    fn named(job: &str, message: &str, kind: AlertKind, at: DateTime<Utc>) -> Alert {
+        Alert {
+            kind,
+            job: job.into(),
+            message: message.into(),
+            ..alert(at)
+        }
+    }
+
+    #[test]
+    fn a_jobs_next_alert_waits_while_an_earlier_one_waits_for_its_retry_or_is_in_flight() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let base = std::time::Duration::from_secs(60);
+        let mut s = State::default();
+        enqueue(
+            &mut s,
+            "hook",
+            named("j", "first", AlertKind::Failure, t0),
+            t0,
+        );
+        let first = claim_due(&mut s, t0, limit)[0].id.clone();
+        // Decided while the first is in flight (here or in another process): it waits.
+        let t1 = t0 + Duration::seconds(5);
+        enqueue(
+            &mut s,
+            "hook",
+            named("j", "second", AlertKind::Failure, t1),
+            t1,
+        );
+        enqueue(
+            &mut s,
+            "hook",
+            named("k", "other job", AlertKind::Failure, t1),
+            t1,
+        );
+        enqueue(
+            &mut s,
+            "mail",
+            named("j", "other channel", AlertKind::Failure, t1),
+            t1,
+        );
+        assert!(has_due(&s, t1));
+        let got = claim_due(&mut s, t1, limit);
+        assert_eq!(
+            got.iter()
+                .map(|e| e.alert.message.as_str())
+                .collect::<Vec<_>>(),
+            ["other job", "other channel"],
+            "only other jobs and channels go meanwhile"
+        );
+        for e in got {
+            settle(&mut s, &e.id, &Ok(Delivered::Sent), t1, base);
+        }
+        // The first fails and waits a minute for its retry: the second still waits.
+        settle(&mut s, &first, &transient(), t1, base);
+        let t2 = t1 + Duration::seconds(10);
+        assert!(claim(&mut s, t2).is_empty());
+        assert!(!has_due(&s, t2), "nothing claimable means an idle tick");
+        // At its retry the first goes; once delivered, the second follows.
+        let t3 = t1 + Duration::seconds(60);
+        let retry = claim_due(&mut s, t3, limit);
+        assert_eq!(retry.len(), 1);
+        assert_eq!(retry[0].alert.message, "first");
+        settle(&mut s, &retry[0].id, &Ok(Delivered::Sent), t3, base);
+        assert_eq!(claim(&mut s, t3)[0].2, "second");
+    }
+
+    #[test]
+    fn a_queued_failure_is_superseded_once_its_job_succeeded_and_never_sent_after_the_recovery() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let base = std::time::Duration::from_secs(60);
+        let mut s = State::default();
+        enqueue(
+            &mut s,
+            "hook",
+            named("j", "down", AlertKind::Failure, t0),
+            t0,
+        );
+        enqueue(
+            &mut s,
+            "mail",
+            named("j", "down", AlertKind::Failure, t0),
+            t0,
+        );
+        let ids: Vec<String> = claim_due(&mut s, t0, limit)
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        settle(&mut s, &ids[0], &transient(), t0, base);
+        // Still failing: nothing to supersede.
+        assert!(supersede(&mut s, t0 + Duration::seconds(1)).is_empty());
+        // The job succeeds at t1 and its recovery is queued; the mail delivery is still in
+        // flight, so only the webhook's failure can be dropped now.
+        let t1 = t0 + Duration::seconds(20);
+        s.jobs.entry("j".into()).or_default().last_success = Some(t1);
+        enqueue(
+            &mut s,
+            "hook",
+            named("j", "up", AlertKind::Recovery, t1),
+            t1,
+        );
+        let events = supersede(&mut s, t1);
+        assert_eq!(events.len(), 1);
+        let ev = &events[0];
+        assert_eq!(ev.event, EventKind::Superseded);
+        assert_eq!(ev.job.as_deref(), Some("j"));
+        assert_eq!(ev.channel.as_deref(), Some("hook"));
+        let m = ev.message.as_deref().unwrap();
+        assert!(m.starts_with("not sent: [s] FAILED: j (down)"), "{m}");
+        assert!(
+            m.contains("j recovered at 2026-03-01 00:00:20 UTC before it could be delivered; 1 attempt(s) failed, the last with: HTTP 503"),
+            "{m}"
+        );
+        assert_eq!(
+            claim(&mut s, t1),
+            vec![("hook".into(), "j".into(), "up".into())]
+        );
+        // The mail delivery fails after all: dropped then, not retried.
+        settle(&mut s, &ids[1], &transient(), t1, base);
+        assert_eq!(supersede(&mut s, t1).len(), 1);
+        assert!(s.outbox.iter().all(|e| e.alert.kind == AlertKind::Recovery));
+    }
+
+    #[test]
+    fn a_recovery_queued_after_a_failure_supersedes_it_even_without_job_state() {
+        // Alerts about checker itself (the email self-check) have no job state.
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut s = State::default();
+        enqueue(
+            &mut s,
+            "hook",
+            named("self", "mail broken", AlertKind::Failure, t0),
+            t0,
+        );
+        enqueue(
+            &mut s,
+            "other",
+            named("self", "mail broken", AlertKind::Failure, t0),
+            t0,
+        );
+        let t1 = t0 + Duration::hours(1);
+        enqueue(
+            &mut s,
+            "hook",
+            named("self", "mail works", AlertKind::Recovery, t1),
+            t1,
+        );
+        let events = supersede(&mut s, t1);
+        assert_eq!(events.len(), 1, "only on the channel the recovery goes to");
+        assert_eq!(
+            s.outbox
+                .iter()
+                .map(|e| (e.channel.as_str(), e.alert.kind))
+                .collect::<Vec<_>>(),
+            [("other", AlertKind::Failure), ("hook", AlertKind::Recovery)]
+        );
+    }
+
+    #[test]
+    fn a_copy_of_an_earlier_alert_is_queued_before_the_jobs_later_alerts() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let t1 = t0 + Duration::minutes(1);
+        let mut s = State::default();
+        enqueue(
+            &mut s,
+            "push",
+            named("k", "other job", AlertKind::Failure, t0),
+            t1,
+        );
+        enqueue(
+            &mut s,
+            "push",
+            named("j", "reminder", AlertKind::Failure, t1),
+            t1,
+        );
+        enqueue_in_order(
+            &mut s,
+            "push",
+            named("j", "first", AlertKind::Failure, t0),
+            t1,
+        );
+        enqueue_in_order(
+            &mut s,
+            "push",
+            named("m", "alone", AlertKind::Failure, t0),
+            t1,
+        );
+        let order: Vec<&str> = s.outbox.iter().map(|e| e.alert.message.as_str()).collect();
+        assert_eq!(order, ["other job", "first", "reminder", "alone"]);
+    }
+
+    #[test]
+    fn a_channel_that_works_again_lets_its_waiting_alerts_go_at_once() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let base = std::time::Duration::from_secs(600);
+        let mut s = State::default();
+        enqueue(&mut s, "hook", named("j", "a", AlertKind::Failure, t0), t0);
+        enqueue(&mut s, "mail", named("j", "b", AlertKind::Failure, t0), t0);
+        for e in claim_due(&mut s, t0, limit) {
+            settle(&mut s, &e.id, &transient(), t0, base);
+        }
+        let t1 = t0 + Duration::seconds(30);
+        assert!(claim(&mut s, t1).is_empty(), "both wait ten minutes");
+        channel_works(&mut s, "hook", t1);
+        assert_eq!(
+            claim(&mut s, t1),
+            vec![("hook".into(), "j".into(), "a".into())]
+        );
+    }
+
+    #[test]
+    fn queues_and_undeliverable_say_per_channel_how_many_since_when_and_the_last_error() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let base = std::time::Duration::from_secs(1);
+        let mut s = State::default();
+        enqueue(&mut s, "hook", named("j", "a", AlertKind::Failure, t0), t0);
+        let t1 = t0 + Duration::minutes(10);
+        enqueue(&mut s, "hook", named("k", "b", AlertKind::Failure, t1), t1);
+        enqueue(&mut s, "email", named("k", "b", AlertKind::Failure, t1), t1);
+        let mut at = t1;
+        for (e, err) in claim_due(&mut s, t1, limit)
+            .into_iter()
+            .zip(["older", "newer", "smtp"])
+        {
+            at += Duration::seconds(1);
+            settle(
+                &mut s,
+                &e.id,
+                &Err(DeliveryError::Transient(err.into())),
+                at,
+                base,
+            );
+        }
+        let q = queues(&s);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q["hook"].queued, 2);
+        assert_eq!(q["hook"].oldest, t0);
+        assert_eq!(q["hook"].last_error.as_deref(), Some("newer"));
+        assert_eq!(q["hook"].last_error_at, Some(t1 + Duration::seconds(2)));
+        let after = std::time::Duration::from_secs(15 * 60);
+        assert!(undeliverable(&s, after, t0 + Duration::minutes(15)).is_empty());
+        let u = undeliverable(&s, after, t0 + Duration::minutes(16));
+        assert_eq!(
+            u,
+            vec![Undeliverable {
+                channel: "hook".into(),
+                since: t0,
+                waiting: 1,
+                last_error: Some("newer".into()),
+            }]
+        );
+        let u = undeliverable(&s, after, t1 + Duration::minutes(16));
+        assert_eq!(
+            u.iter()
+                .map(|u| (u.channel.as_str(), u.waiting))
+                .collect::<Vec<_>>(),
+            [("email", 1), ("hook", 2)]
+        );
     }
 }

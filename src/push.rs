@@ -68,6 +68,7 @@ pub fn record(
     tick::note_recovered(config, &mut state, &mut events, now);
     tick::note_history_recovered(config, &history, &mut state, &mut events, now)?;
     apply(config, &mut state, &mut events, job, r, now);
+    events.extend(outbox::supersede(&mut state, now));
     let claimed = outbox::claim_due(&mut state, now, |ch| {
         crate::delivery::delivery_limit(config, ch)
     });

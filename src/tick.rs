@@ -120,6 +120,8 @@ fn system_alert(
         next_reminder: "none: this alert is sent once".into(),
         at: now,
         recipients: config.general.alertcontact.clone(),
+        target: None,
+        expected: None,
     };
     for ch in &config.default_notify {
         outbox::enqueue(state, ch, alert.clone(), now);
@@ -359,6 +361,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
             }
         }
     }
+    events.extend(outbox::supersede(&mut state, now));
     let claimed = outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch));
     store.save_locked(&guard, &state)?;
     append(&history, &events)?;
@@ -483,6 +486,8 @@ pub(crate) fn merge_result_as(
                 .contact
                 .clone()
                 .unwrap_or_else(|| config.general.alertcontact.clone()),
+            target: Some(crate::notify::target::target(job)),
+            expected: crate::notify::target::expected(job),
         },
         Decision::Recovery { failures, since } => Alert {
             kind: AlertKind::Recovery,
@@ -500,6 +505,8 @@ pub(crate) fn merge_result_as(
                 .contact
                 .clone()
                 .unwrap_or_else(|| config.general.alertcontact.clone()),
+            target: Some(crate::notify::target::target(job)),
+            expected: crate::notify::target::expected(job),
         },
     };
     let channels = route(config, state, &job.notify);
@@ -570,6 +577,8 @@ fn merge_self_check(
         next_reminder: "none: told again only when mail health changes".into(),
         at: now,
         recipients: config.general.alertcontact.clone(),
+        target: None,
+        expected: None,
     };
     for ch in fallback_channels(config, &[]) {
         outbox::enqueue(state, &ch, alert.clone(), now);

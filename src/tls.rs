@@ -1,5 +1,13 @@
-//! rustls client configurations shared by the mail code and the certificate check: the public web roots, plus a
-//! private CA from a PEM file, or (only when asked) no verification at all.
+//! rustls client configurations shared by the mail code, the http check and the
+//! certificate check: the public web roots, plus the certificates of a `ca_file`, or (only
+//! when asked) no verification at all.
+//!
+//! A certificate listed in a `ca_file` is trusted two ways: as a CA that signs servers'
+//! certificates, and as a server's own certificate (pinning). The usual self-signed
+//! certificate of `openssl req -x509` is marked as a CA, which webpki refuses as a
+//! server's certificate (`CaUsedAsEndEntity`); when the server presents exactly a listed
+//! certificate it is accepted, its dates still checked, and its name checked against its
+//! subjectAltName, or its CN when it has none (as OpenSSL and curl do).
 //!
 //! CA files are read once per run, before any async work starts ([`preload`]), and kept
 //! with the root stores built from them: no send or check reads a file or copies the web
@@ -10,9 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 /// The certificates in a PEM file, with an error that names the file. Reads the file:
 /// call it outside async code (or through [`ca_certs`], which reads each file once).
@@ -34,17 +45,21 @@ type Loaded = Result<(Arc<Vec<CertificateDer<'static>>>, Arc<RootCertStore>), St
 
 static CA_FILES: RwLock<Option<HashMap<PathBuf, Loaded>>> = RwLock::new(None);
 
-/// Reads every CA file the configuration names (`[email] ca_file`, `tls_cert` jobs'
-/// `ca_file`) now, so that sends and checks find them in memory. Call it once per run,
-/// before the async runtime starts. A file that cannot be read is remembered as such and
-/// reported by the send or check that needs it.
+/// Reads every CA file the configuration names (`[email] ca_file`, `tls_cert` and `http`
+/// jobs' `ca_file`) now, so that sends and checks find them in memory. Call it once per
+/// run, before the async runtime starts. A file that cannot be read is remembered as such
+/// and reported by the send or check that needs it.
 pub fn preload(config: &crate::config::Config) {
     let mut paths: Vec<&Path> = config.email.ca_file.iter().map(PathBuf::as_path).collect();
     for j in &config.jobs {
-        if let crate::config::JobKind::TlsCert(t) = &j.kind {
-            paths.extend(t.ca_file.as_deref());
+        match &j.kind {
+            crate::config::JobKind::TlsCert(t) => paths.extend(t.ca_file.as_deref()),
+            crate::config::JobKind::Http(h) => paths.extend(h.ca_file.as_deref()),
+            _ => {}
         }
     }
+    paths.sort();
+    paths.dedup();
     preload_files(paths);
 }
 
@@ -143,7 +158,8 @@ pub fn accept_any() -> Result<Arc<ClientConfig>, String> {
         .clone()
 }
 
-/// A client configuration trusting the web roots and `ca_file`, or nothing at all when
+/// A client configuration trusting the web roots and `ca_file` (its certificates also
+/// pinned as servers' own, see the module's comment), or nothing at all when
 /// `accept_invalid` (for self-signed test servers).
 pub fn client_config(
     ca_file: Option<&Path>,
@@ -155,11 +171,138 @@ pub fn client_config(
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
-    Ok(Arc::new(
-        builder
-            .with_root_certificates(roots(ca_file)?)
+    Ok(Arc::new(match ca_file {
+        None => builder
+            .with_root_certificates(roots(None)?)
             .with_no_client_auth(),
-    ))
+        Some(_) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier(ca_file)?)
+            .with_no_client_auth(),
+    }))
+}
+
+/// The verifier of server certificates with `ca_file`: the web roots and the file's
+/// certificates as CAs, and the file's certificates pinned as servers' own.
+pub fn verifier(ca_file: Option<&Path>) -> Result<Arc<dyn ServerCertVerifier>, String> {
+    let inner = WebPkiServerVerifier::builder_with_provider(roots(ca_file)?, provider())
+        .build()
+        .map_err(|e| format!("cannot set up certificate verification: {e}"))?;
+    let pinned = match ca_file {
+        Some(path) => ca_certs(path)?,
+        None => Arc::new(Vec::new()),
+    };
+    Ok(Arc::new(PinningVerifier { inner, pinned }))
+}
+
+/// Verifies as webpki does, and accepts a server certificate that is byte for byte one of
+/// `pinned` when webpki would not (a self-signed certificate marked as a CA, or one that is
+/// its own issuer), checking its dates and its name itself.
+#[derive(Debug)]
+struct PinningVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    pinned: Arc<Vec<CertificateDer<'static>>>,
+}
+
+impl ServerCertVerifier for PinningVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let err =
+            match self
+                .inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            {
+                Ok(verified) => return Ok(verified),
+                Err(e) => e,
+            };
+        if !self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return Err(err);
+        }
+        pinned_certificate_ok(end_entity, server_name, now)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The checks a pinned certificate still gets: valid now, and issued for the name asked
+/// for (subjectAltName; the CN when there is none).
+fn pinned_certificate_ok(
+    cert: &CertificateDer<'_>,
+    name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<(), rustls::Error> {
+    let invalid = |e: CertificateError| rustls::Error::InvalidCertificate(e);
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
+        .map_err(|_| invalid(CertificateError::BadEncoding))?;
+    let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let validity = parsed.validity();
+    if now_secs < validity.not_before.timestamp() {
+        return Err(invalid(CertificateError::NotValidYet));
+    }
+    if now_secs > validity.not_after.timestamp() {
+        return Err(invalid(CertificateError::Expired));
+    }
+    let has_alt_names = matches!(parsed.subject_alternative_name(), Ok(Some(_)));
+    if has_alt_names {
+        let end_entity = rustls::server::ParsedCertificate::try_from(cert)?;
+        return rustls::client::verify_server_name(&end_entity, name);
+    }
+    let cn_matches = parsed
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .any(|cn| common_name_matches(cn, name));
+    if cn_matches {
+        Ok(())
+    } else {
+        Err(invalid(CertificateError::NotValidForName))
+    }
+}
+
+/// A certificate's CN against the name asked for: a host name compared without case or a
+/// final dot, an IP address as an address.
+fn common_name_matches(cn: &str, name: &ServerName<'_>) -> bool {
+    match name {
+        ServerName::DnsName(dns) => {
+            let want = dns.as_ref().trim_end_matches('.');
+            cn.trim_end_matches('.').eq_ignore_ascii_case(want)
+        }
+        ServerName::IpAddress(ip) => cn
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a == std::net::IpAddr::from(*ip)),
+        _ => false,
+    }
 }
 
 /// Accepts any certificate chain and name, but still checks the handshake signatures.

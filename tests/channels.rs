@@ -57,6 +57,23 @@ fn pass(f: &Fixture) {
     f.write("jobs/pass", "");
 }
 
+/// The default title of the disk job's failure: its target (the command, resolved in the
+/// jobs folder), the error and what was expected.
+fn failed(f: &Fixture) -> String {
+    format!(
+        "[testbox] FAILED: disk — {} → CRITICAL - disk full (expected OK, exit 0)",
+        f.path().join("jobs/disk.sh").display()
+    )
+}
+
+/// The default title of the disk job's recovery, up to the length of the outage.
+fn recovered(f: &Fixture) -> String {
+    format!(
+        "[testbox] RECOVERED: disk — {} (was failing for ",
+        f.path().join("jobs/disk.sh").display()
+    )
+}
+
 fn pushover_table(r: &Receiver, extra: &str) -> String {
     format!(
         "[pushover]\ntoken = \"{TOKEN}\"\nuser = \"{USER}\"\napi_url = \"{}\"\n{extra}\n",
@@ -109,10 +126,7 @@ fn pushover_gets_every_form_field_of_its_message_api() {
     assert_eq!(req.path, "/1/messages.json");
     assert_eq!(req.field("token").as_deref(), Some(TOKEN));
     assert_eq!(req.field("user").as_deref(), Some(USER));
-    assert_eq!(
-        req.field("title").as_deref(),
-        Some("[testbox] FAILED: disk (CRITICAL - disk full)")
-    );
+    assert_eq!(req.field("title"), Some(failed(&f)));
     let message = req.field("message").unwrap();
     assert!(
         message.starts_with("Job disk on testbox is failing."),
@@ -147,10 +161,8 @@ fn pushover_gets_every_form_field_of_its_message_api() {
     no_violations(&r);
     assert_eq!(r.count(), 2);
     let req = r.last();
-    assert_eq!(
-        req.field("title").as_deref(),
-        Some("[testbox] RECOVERED: disk")
-    );
+    let title = req.field("title").unwrap_or_default();
+    assert!(title.starts_with(&recovered(&f)), "{title}");
     assert_eq!(
         req.field("priority").as_deref(),
         Some("0"),
@@ -322,10 +334,7 @@ fn one_failing_channel_never_holds_back_another_and_is_retried_later() {
     f.tick("minute");
     assert_eq!(p.count(), 2);
     no_violations(&p);
-    assert_eq!(
-        p.last().field("title").as_deref(),
-        Some("[testbox] FAILED: disk (CRITICAL - disk full)")
-    );
+    assert_eq!(p.last().field("title"), Some(failed(&f)));
     assert_eq!(s.count(), 1, "slack is not sent the alert twice");
     assert!(f.state()["outbox"].as_array().unwrap().is_empty());
     let d = deliveries(&f, "pushover");
@@ -372,9 +381,10 @@ fn slack_gets_incoming_webhook_json_text() {
         .starts_with("application/json"));
     let text = req.json()["text"].as_str().unwrap().to_string();
     assert!(
-        text.starts_with(
-            "*[testbox] FAILED: disk (CRITICAL - disk full)*\n```\nJob disk on testbox is failing."
-        ),
+        text.starts_with(&format!(
+            "*{}*\n```\nJob disk on testbox is failing.",
+            failed(&f)
+        )),
         "{text}"
     );
     assert!(text.contains("Consecutive failures: 1"), "{text}");
@@ -447,8 +457,9 @@ fn ntfy_topic_gets_title_priority_tags_and_the_bearer_token() {
     assert_eq!(req.method, "POST");
     assert_eq!(req.path, "/checker-alerts");
     assert_eq!(
-        req.header("title"),
-        Some("[testbox] FAILED: disk (CRITICAL - disk full)")
+        req.header_decoded("title"),
+        Some(failed(&f)),
+        "non-ASCII titles travel as an RFC 2047 encoded word"
     );
     assert_eq!(req.header("priority"), Some("4"));
     assert_eq!(req.header("tags"), Some("rotating_light"));
@@ -464,7 +475,8 @@ fn ntfy_topic_gets_title_priority_tags_and_the_bearer_token() {
     pass(&f);
     tick(&f);
     let req = n.last();
-    assert_eq!(req.header("title"), Some("[testbox] RECOVERED: disk"));
+    let title = req.header_decoded("title").unwrap_or_default();
+    assert!(title.starts_with(&recovered(&f)), "{title}");
     assert_eq!(req.header("priority"), Some("3"));
     assert_eq!(req.header("tags"), Some("white_check_mark"));
 }
@@ -532,10 +544,12 @@ fn generic_webhooks_post_the_documented_json_object_with_their_headers() {
             "{t} = {s}"
         );
     }
+    assert_eq!(v["subject"], failed(&f));
     assert_eq!(
-        v["subject"],
-        "[testbox] FAILED: disk (CRITICAL - disk full)"
+        v["target"],
+        f.path().join("jobs/disk.sh").display().to_string()
     );
+    assert_eq!(v["expected"], "OK, exit 0");
     pass(&f);
     f.tick("minute");
     let v = g.last().json();
@@ -584,11 +598,11 @@ fn templates_shape_titles_and_bodies_of_each_channel() {
     );
     assert_eq!(
         s.last().json()["text"],
-        "*[testbox] FAILED: disk (CRITICAL - disk full)*\nfailure: disk says CRITICAL - disk full"
+        format!("*{}*\nfailure: disk says CRITICAL - disk full", failed(&f))
     );
     assert_eq!(n.last().header("title"), Some("disk failure"));
     let v = g.last().json();
-    assert_eq!(v["text"], "[testbox] FAILED: disk (CRITICAL - disk full)");
+    assert_eq!(v["text"], failed(&f));
     assert_eq!(v["consecutive_failures"], 1);
 }
 
@@ -630,9 +644,7 @@ fn a_template_over_its_bounds_is_a_delivery_error_and_the_default_text_goes_out(
     assert_eq!(g.last().json()["job"], "disk");
     let text = s.last().json()["text"].as_str().unwrap().to_string();
     assert!(
-        text.starts_with(
-            "[testbox] FAILED: disk (CRITICAL - disk full)\nJob disk on testbox is failing."
-        ),
+        text.starts_with(&format!("{}\nJob disk on testbox is failing.", failed(&f))),
         "{text}"
     );
     assert!(text.len() < 4000, "{} bytes", text.len());
@@ -913,7 +925,7 @@ fn defaults_notify_routes_every_job_to_pushover_and_webhooks() {
         .collect();
     assert_eq!(
         pushed,
-        vec!["[testbox] FAILED: disk (CRITICAL - disk full)"],
+        vec![failed(&f)],
         "the job's own notify wins over the defaults"
     );
     let mut jobs: Vec<String> = g
@@ -940,6 +952,8 @@ fn test_alert() -> checker::notify::Alert {
         next_reminder: String::new(),
         at: chrono::Utc::now(),
         recipients: Vec::new(),
+        target: None,
+        expected: None,
     }
 }
 
@@ -1258,4 +1272,132 @@ fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
     assert!(f.state()["outbox"].as_array().unwrap().is_empty());
     assert_eq!(most.load(Ordering::SeqCst), 4, "deliveries at once");
     assert_eq!(deliveries(&f, "hook").len(), 30);
+}
+
+/// Events of kind `superseded`, oldest first.
+fn superseded(f: &Fixture) -> Vec<Value> {
+    f.history()
+        .into_iter()
+        .filter(|e| e["event"] == "superseded")
+        .collect()
+}
+
+#[test]
+fn after_a_webhook_outage_the_receivers_last_word_is_the_recovery_and_the_failures_are_superseded()
+{
+    // The receiver's port, with nothing listening on it yet: the receiver is down.
+    let port = common::peers::closed_port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let f = fixture(&["hook"], &webhook_table("hook", "generic", &url, ""));
+    f.write(
+        "settings.toml",
+        &settings(&["hook"], &webhook_table("hook", "generic", &url, "")).replace(
+            "delivery_retry = \"1s\"",
+            "delivery_retry = \"1s\"\nundeliverable_after = \"2s\"",
+        ),
+    );
+    f.jobs(
+        "[[job]]\nname = \"disk\"\nkind = \"command\"\ncommand = [\"./disk.sh\"]\n\
+         notify_every = \"every\"\nfailures_before_notify = 1\n",
+    );
+    // Three failing ticks while the receiver is down: three failure alerts decided.
+    for _ in 0..3 {
+        f.tick("minute");
+    }
+    let outbox = f.state()["outbox"].as_array().unwrap().clone();
+    assert_eq!(outbox.len(), 3, "{outbox:#?}");
+    assert!(outbox.iter().all(|e| e["alert"]["kind"] == "failure"));
+    assert!(
+        outbox[0]["attempts"].as_u64().unwrap() >= 1,
+        "the first was tried: {outbox:#?}"
+    );
+    // The later ones wait behind the first rather than overtake it on a retry.
+    assert_eq!(outbox[1]["attempts"], 0, "{outbox:#?}");
+    assert_eq!(outbox[2]["attempts"], 0, "{outbox:#?}");
+
+    // status shows the outbox: per channel, how many, the oldest, the last error.
+    let out = f.run_ok(&["status", "--json"], 0);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let hook = &v["outbox"]["hook"];
+    assert_eq!(hook["queued"], 3, "{v}");
+    assert_eq!(hook["oldest"], outbox[0]["created"], "{v}");
+    assert!(
+        hook["last_error"].as_str().unwrap().contains("refused"),
+        "{v}"
+    );
+    let text = stdout(&f.run_ok(&["status"], 0));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  hook  3 queued, oldest ") && l.contains("refused")),
+        "{text}"
+    );
+
+    // Past undeliverable_after, peers hear that this instance cannot speak, and where.
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = f.run_ok(&["peer-status", "--json"], 1);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["status"], "JobProblem", "{v}");
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("alerts cannot be delivered through hook: 3 waiting since "),
+        "{detail}"
+    );
+    assert_eq!(v["undeliverable"][0]["channel"], "hook", "{v}");
+    assert_eq!(v["undeliverable"][0]["since"], outbox[0]["created"], "{v}");
+    let server = common::peers::serve(&f);
+    let (code, body) = common::peers::get(server.port, "/status.json", &[]);
+    assert_eq!(code, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "JobProblem", "{v}");
+    assert_eq!(v["undeliverable"][0]["channel"], "hook", "{v}");
+    drop(server);
+
+    // The job recovers while the receiver is still down: the queued failures are dropped
+    // as superseded, and only the recovery waits.
+    pass(&f);
+    f.tick("minute");
+    let outbox = f.state()["outbox"].as_array().unwrap().clone();
+    assert_eq!(outbox.len(), 1, "{outbox:#?}");
+    assert_eq!(outbox[0]["alert"]["kind"], "recovery");
+    let dropped = superseded(&f);
+    assert_eq!(dropped.len(), 3, "{dropped:#?}");
+    for e in &dropped {
+        assert_eq!(e["job"], "disk");
+        assert_eq!(e["channel"], "hook");
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.starts_with("not sent: [testbox] FAILED: disk — ")
+                && m.contains("disk recovered at ")
+                && m.contains("before it could be delivered"),
+            "{m}"
+        );
+    }
+
+    // The receiver is back: it hears the recovery, and never a failure after it.
+    let r = Receiver::start_on(Service::Generic, port);
+    std::thread::sleep(Duration::from_millis(1100));
+    f.tick("minute");
+    f.tick("minute");
+    no_violations(&r);
+    let kinds: Vec<String> = r
+        .requests()
+        .iter()
+        .map(|q| q.json()["kind"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(kinds, ["recovery"]);
+    let last = r.last().json();
+    assert!(
+        last["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with(&recovered(&f)),
+        "{last}"
+    );
+    assert_eq!(
+        last["consecutive_failures"], 3,
+        "it tells the outage it missed"
+    );
+    assert!(f.state()["outbox"].as_array().unwrap().is_empty());
+    let out = f.run_ok(&["peer-status"], 0);
+    assert_eq!(stdout(&out).trim(), "True");
 }

@@ -606,12 +606,18 @@ fn status_table_has_a_header_and_a_row_per_job() {
     seed_status(&f, Utc::now());
     let out = f.run_ok(&["status"], 0);
     let text = stdout(&out);
-    // The table, a blank line, then the mail health line.
+    // The table, a blank line, then mail health, the last tick and the outbox.
     let lines: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 5, "{text}");
+    let tail: Vec<&str> = text.lines().skip(lines.len() + 1).collect();
     assert_eq!(
-        text.lines().last(),
+        tail.first().copied(),
         Some("mail: off (alerts are recorded, not sent)"),
+        "{text}"
+    );
+    assert!(tail[1].starts_with("last tick: "), "{text}");
+    assert_eq!(
+        tail[2], "outbox: empty (no alert waiting for delivery)",
         "{text}"
     );
     for h in [
@@ -1691,7 +1697,7 @@ fn an_overlong_duration_is_refused_in_every_section_with_its_line_key_and_maximu
     let settings = common::BASE_SETTINGS
         .replace(
             "[general]\n",
-            "[general]\ntick_deadline = \"99999999999d\"\nstale_after = \"400d\"\n",
+            "[general]\ntick_deadline = \"99999999999d\"\nstale_after = \"400d\"\nundeliverable_after = \"99999999999d\"\n",
         )
         .replace("timeout = \"10s\"", "timeout = \"99999999999d\"")
         + "\n[email]\nenabled = false\ntimeout = \"99999999999d\"\nself_check = \"9999d\"\n\
@@ -1714,6 +1720,10 @@ fn an_overlong_duration_is_refused_in_every_section_with_its_line_key_and_maximu
         format!(
             "{s}:{}: `stale_after`: duration \"400d\" is too long: at most 366d",
             line_of("stale_after = \"400d\"")
+        ),
+        format!(
+            "{s}:{}: `undeliverable_after`: duration \"99999999999d\" is too long: at most 366d",
+            line_of("undeliverable_after = \"99999999999d\"")
         ),
         format!(
             "{s}:{}: `timeout`: duration \"99999999999d\" is too long: at most 1d",

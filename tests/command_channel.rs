@@ -25,6 +25,8 @@ fn alert() -> Alert {
         next_reminder: "at the next failing check".into(),
         at,
         recipients: vec!["ops@example.com".into()],
+        target: None,
+        expected: None,
     }
 }
 

@@ -705,3 +705,160 @@ fn a_removed_jobs_state_is_marked_dropped_after_a_week_and_validate_says_so() {
     let out = stdout(&f.run_ok(&["validate"], 0));
     assert!(!out.contains("no longer configured"), "{out}");
 }
+
+#[test]
+fn status_shows_which_tick_ran_last_and_when_and_what_waits_in_the_outbox() {
+    let f = Fixture::new();
+    f.script(
+        "jobs/fail.sh",
+        "#!/bin/sh\necho 'CRITICAL - broken'\nexit 2\n",
+    );
+    f.jobs(
+        "[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n\
+         notify_every = \"state_change\"\nfailures_before_notify = 1\n",
+    );
+    // Before cron ever ran, status says so.
+    let text = stdout(&f.run_ok(&["status"], 0));
+    assert!(
+        text.contains("\nlast tick: none yet (is cron running `checker -c minute`?)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\noutbox: empty (no alert waiting for delivery)"),
+        "{text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["status", "--json"], 0))).unwrap();
+    assert_eq!(v["last_tick"], serde_json::Value::Null);
+    assert_eq!(v["outbox"], serde_json::json!({}));
+
+    // A tick whose alert cannot be delivered.
+    f.write("capture.fail", "");
+    f.tick("hour");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&f.run_ok(&["status", "--json"], 0))).unwrap();
+    let tick = &v["last_tick"];
+    assert_eq!(tick["tick"], "hour", "{v}");
+    let started: chrono::DateTime<chrono::Utc> = tick["started"].as_str().unwrap().parse().unwrap();
+    let finished: chrono::DateTime<chrono::Utc> =
+        tick["finished"].as_str().unwrap().parse().unwrap();
+    assert!(started <= finished && (chrono::Utc::now() - started).num_seconds() < 60);
+    assert_eq!(tick["error"], serde_json::Value::Null);
+    let capture = &v["outbox"]["capture"];
+    assert_eq!(capture["queued"], 1, "{v}");
+    assert!(
+        capture["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("capture is broken"),
+        "{v}"
+    );
+    assert!(capture["oldest_age_seconds"].as_i64().unwrap() < 60, "{v}");
+    let text = stdout(&f.run_ok(&["status"], 0));
+    let tick_line = text
+        .lines()
+        .find(|l| l.starts_with("last tick: "))
+        .unwrap_or_default();
+    assert!(
+        tick_line.starts_with(&format!(
+            "last tick: hour, started {} (",
+            started.format("%Y-%m-%d %H:%M:%S UTC")
+        )) && tick_line.contains(" ago), took "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\noutbox (alerts waiting for delivery):\n  capture  1 queued, oldest "),
+        "{text}"
+    );
+    assert!(
+        text.contains("; last error: command channel \"capture\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failure_alert_names_its_target_and_expectation_and_the_recovery_its_span() {
+    let f = Fixture::new();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    f.jobs(&format!(
+        "[[job]]\nname = \"shop home\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/\"\n\
+         timeout = \"5s\"\nfailures_before_notify = 1\nnotify_every = \"state_change\"\n"
+    ));
+    f.tick("minute");
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(
+        a["subject"],
+        format!(
+            "[testbox] FAILED: shop home — GET http://127.0.0.1:{port}/ → connection refused (expected 200)"
+        )
+    );
+    assert_eq!(a["target"], format!("GET http://127.0.0.1:{port}/"));
+    assert_eq!(a["expected"], "200");
+    let body = a["body"].as_str().unwrap();
+    assert!(
+        body.contains(&format!(
+            "\nTarget:               GET http://127.0.0.1:{port}/\nExpected:             200\n"
+        )),
+        "{body}"
+    );
+    // The site comes up on that port: the recovery says where and since when, its rows
+    // spaced like the failure's.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    f.tick("minute");
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    let r = &alerts[1];
+    assert!(
+        r["subject"].as_str().unwrap().starts_with(&format!(
+            "[testbox] RECOVERED: shop home — GET http://127.0.0.1:{port}/ (was failing for "
+        )),
+        "{r}"
+    );
+    let body = r["body"].as_str().unwrap();
+    assert!(body.contains("\nHad been failing since: "), "{body}");
+    assert!(body.contains("\nFailed checks:          1\n"), "{body}");
+}
+
+#[test]
+fn a_password_in_a_jobs_url_is_masked_in_the_target_its_alerts_name() {
+    let f = Fixture::new();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    f.jobs(&format!(
+        "[[job]]\nname = \"admin\"\nkind = \"http\"\n\
+         url = \"http://ops:Hunter2-secret@127.0.0.1:{port}/?api_key=k3y-0123456789abcdefXYZ\"\n\
+         timeout = \"5s\"\nfailures_before_notify = 1\n"
+    ));
+    f.tick("minute");
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = alerts[0].to_string();
+    assert!(
+        !a.contains("Hunter2-secret") && !a.contains("k3y-0123456789"),
+        "{a}"
+    );
+    assert!(
+        alerts[0]["subject"].as_str().unwrap().contains(&format!(
+            "GET http://ops:***@127.0.0.1:{port}/?api_key=*** → connection refused"
+        )),
+        "{a}"
+    );
+    let state = std::fs::read_to_string(f.path().join("state.json")).unwrap();
+    assert!(!state.contains("Hunter2-secret"), "{state}");
+}

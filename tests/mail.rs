@@ -59,6 +59,8 @@ fn alert(recipients: &[&str]) -> Alert {
         next_reminder: "at the next failing check".into(),
         at,
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
+        target: None,
+        expected: None,
     }
 }
 

@@ -240,6 +240,74 @@ async fn a_tls_server_that_never_answers_times_out_as_transient() {
     );
 }
 
+#[tokio::test]
+async fn verify_accepts_the_usual_openssl_self_signed_certificate_listed_in_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // `openssl req -x509` marks the certificate as a CA; webpki alone refuses it as a
+    // server's certificate (CaUsedAsEndEntity). Without a subjectAltName, its CN names it.
+    let (cert, key) = openssl_self_signed(dir.path(), "localhost", None);
+    let (chain, key) = pem_pair(&cert, &key);
+    let server = OneCertServer::start(chain, key).await;
+    let mut spec = cert_spec(server.port(), "localhost");
+    spec.host = "localhost".into();
+    spec.verify = true;
+    let untrusted = tls_cert::check(&spec, TIMEOUT).await;
+    assert!(!untrusted.ok);
+    assert_eq!(
+        untrusted.message,
+        "certificate for localhost is not trusted: a CA certificate presented as the server's own (self-signed: list it in ca_file to trust it)"
+    );
+    spec.ca_file = Some(cert.clone());
+    let pinned = tls_cert::check(&spec, TIMEOUT).await;
+    assert!(pinned.ok, "{pinned:?}");
+    assert!(
+        pinned
+            .message
+            .starts_with("certificate for localhost expires in "),
+        "{}",
+        pinned.message
+    );
+    // Pinned is not blind: another name is still a mismatch.
+    spec.sni = "other.test".into();
+    let mismatch = tls_cert::check(&spec, TIMEOUT).await;
+    assert!(!mismatch.ok);
+    assert!(
+        mismatch
+            .message
+            .contains("is not trusted: not valid for this host name"),
+        "{}",
+        mismatch.message
+    );
+    // A different self-signed certificate in ca_file does not vouch for this one.
+    let other_dir = tempfile::tempdir().unwrap();
+    let (other, _) = openssl_self_signed(other_dir.path(), "localhost", None);
+    spec.sni = "localhost".into();
+    spec.ca_file = Some(other);
+    let stranger = tls_cert::check(&spec, TIMEOUT).await;
+    assert!(!stranger.ok, "{stranger:?}");
+}
+
+#[tokio::test]
+async fn a_pinned_certificate_with_a_subject_alt_name_is_checked_against_it_by_ip_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_self_signed(
+        dir.path(),
+        "checker-test",
+        Some("DNS:localhost,IP:127.0.0.1"),
+    );
+    let (chain, key) = pem_pair(&cert, &key);
+    let server = OneCertServer::start(chain, key).await;
+    let mut spec = cert_spec(server.port(), "127.0.0.1");
+    spec.verify = true;
+    spec.ca_file = Some(cert);
+    let by_ip = tls_cert::check(&spec, TIMEOUT).await;
+    assert!(by_ip.ok, "{by_ip:?}");
+    // Its CN is not one of its names once it has subjectAltNames.
+    spec.sni = "checker-test".into();
+    let by_cn = tls_cert::check(&spec, TIMEOUT).await;
+    assert!(!by_cn.ok, "{by_cn:?}");
+}
+
 // ----------------------------------------------------------------------------- file
 
 fn file_spec(path: PathBuf) -> FileSpec {
@@ -602,6 +670,58 @@ async fn not_contains_fails_when_the_body_has_the_text() {
 
     spec.not_contains = Some("Traceback".into());
     assert!(http::check(&spec, TIMEOUT, &Clients::new()).await.ok);
+}
+
+#[tokio::test]
+async fn https_checks_trust_a_private_ca_from_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let day = time::Duration::days(1);
+    let (chain, key) = ca.issue_der(&["localhost"], day, 30 * day);
+    let server = checks_support::TestServer::start_tls_with(chain, key).await;
+    let url = format!("https://localhost:{}/ok", server.addr.port());
+    let clients = Clients::new();
+    let mut spec = http_spec(&url);
+    let refused = http::check(&spec, TIMEOUT, &clients).await;
+    assert!(!refused.ok);
+    assert!(
+        refused.message.contains("unknown issuer"),
+        "{}",
+        refused.message
+    );
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    spec.ca_file = Some(ca_file);
+    let trusted = http::check(&spec, TIMEOUT, &clients).await;
+    assert!(trusted.ok, "{trusted:?}");
+    assert_eq!(server.stats.hits("/ok"), 1);
+}
+
+#[tokio::test]
+async fn https_checks_accept_a_pinned_openssl_self_signed_certificate_and_still_check_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_self_signed(dir.path(), "localhost", None);
+    let (chain, key) = pem_pair(&cert, &key);
+    let server = checks_support::TestServer::start_tls_with(chain, key).await;
+    let clients = Clients::new();
+    let mut spec = http_spec(&format!("https://localhost:{}/ok", server.addr.port()));
+    let refused = http::check(&spec, TIMEOUT, &clients).await;
+    assert!(!refused.ok, "{refused:?}");
+    spec.ca_file = Some(cert.clone());
+    let pinned = http::check(&spec, TIMEOUT, &clients).await;
+    assert!(pinned.ok, "{pinned:?}");
+    assert!(pinned.message.starts_with("HTTP 200"), "{}", pinned.message);
+    // By IP the certificate (CN localhost, no other name) does not match.
+    let mut by_ip = http_spec(&format!("https://127.0.0.1:{}/ok", server.addr.port()));
+    by_ip.ca_file = Some(cert);
+    let mismatch = http::check(&by_ip, TIMEOUT, &clients).await;
+    assert!(!mismatch.ok);
+    assert!(
+        mismatch.message.contains("not valid for this host name"),
+        "{}",
+        mismatch.message
+    );
+    assert_eq!(server.stats.hits("/ok"), 1);
 }
 
 // --------------------------------------------------------------------------- runner

@@ -281,6 +281,66 @@ kind = "dns"
     }
 }
 
+#[test]
+fn http_and_tls_cert_jobs_trust_a_self_signed_certificate_listed_in_their_ca_file() {
+    let f = Fixture::new();
+    // The usual hand-made certificate, written next to the job files.
+    let (cert, key) = openssl_self_signed(&f.path().join("jobs"), "localhost", None);
+    let (chain, key) = pem_pair(&cert, &key);
+    let https = HttpsOk::start(chain, key);
+    let port = https.port;
+    f.jobs(&format!(
+        r#"[[job]]
+name = "site"
+kind = "http"
+url = "https://localhost:{port}/"
+ca_file = "localhost.crt"
+
+[[job]]
+name = "site untrusted"
+kind = "http"
+url = "https://localhost:{port}/"
+
+[[job]]
+name = "cert"
+kind = "tls_cert"
+host = "localhost"
+port = {port}
+verify = true
+ca_file = "localhost.crt"
+"#
+    ));
+    f.run_ok(&["validate"], 0);
+    let out = f.run_ok(&["run-once", "--json"], 1);
+    let (ok, message) = result_of(&out, "site");
+    assert!(ok, "{message}");
+    assert_eq!(message.split(" in ").next(), Some("HTTP 200"));
+    let (ok, message) = result_of(&out, "site untrusted");
+    assert!(!ok);
+    assert!(
+        message.contains("ca_file"),
+        "the error says what to do: {message}"
+    );
+    let (ok, message) = result_of(&out, "cert");
+    assert!(ok, "{message}");
+}
+
+#[test]
+fn ca_file_with_accept_invalid_certs_is_a_validate_error_on_an_http_job() {
+    let f = Fixture::new();
+    f.jobs(
+        "[[job]]\nname = \"api\"\nkind = \"http\"\nurl = \"https://127.0.0.1/\"\n\
+         accept_invalid_certs = true\nca_file = \"ca.pem\"\n",
+    );
+    let err = validate_fails(&f);
+    let want = format!("{}:6: ", jobs_file(&f));
+    assert!(
+        err.lines().any(|l| l.contains(&want)
+            && l.contains("`ca_file` and `accept_invalid_certs = true` contradict each other")),
+        "{err}"
+    );
+}
+
 // --------------------------------------------------------------------- targets
 
 #[test]

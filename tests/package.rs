@@ -267,8 +267,26 @@ fn package_listing(deb: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Held while the package is installed on this machine: waits for any other run.
+fn machine_lock() -> std::fs::File {
+    use fs2::FileExt;
+    let path = Path::new("/tmp/checker-package-test.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    file.lock_exclusive()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    file
+}
+
 #[test]
 fn the_debian_package_installs_runs_as_the_checker_user_and_purges_without_a_trace() {
+    // The test installs onto this machine: two runs at once (two checkouts testing side
+    // by side) would purge each other's install. One at a time, machine-wide.
+    let _machine = machine_lock();
     let started = Instant::now();
     let root = Root::get();
     require_tool("dpkg-deb", "it comes with dpkg (a Debian machine)");

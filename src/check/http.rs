@@ -1,9 +1,11 @@
 //! The `http` check: one request, judged on status, body text and response time, with
 //! failures worded for a person; and `Clients`, the reqwest clients one run shares so that
 //! many checks against one server reuse its connections.
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::io;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use reqwest::redirect::Policy;
@@ -17,11 +19,13 @@ use crate::config::HttpSpec;
 const DRAIN_CAP: usize = OUTPUT_CAP;
 
 /// Shared HTTP clients for one run, keyed by the settings that need a client of their own
-/// (`follow_redirects`, `accept_invalid_certs`). Each is built on first use: creating
-/// `Clients` costs nothing, so a run with no HTTP check builds no client.
+/// (`follow_redirects`, `accept_invalid_certs`, `ca_file`). Each is built on first use:
+/// creating `Clients` costs nothing, so a run with no HTTP check builds no client.
 #[derive(Default)]
 pub struct Clients {
     slots: [OnceLock<Result<reqwest::Client, String>>; 4],
+    /// Clients trusting a `ca_file`, by redirect policy and file.
+    with_ca: Mutex<HashMap<(bool, PathBuf), Result<reqwest::Client, String>>>,
 }
 
 impl Clients {
@@ -31,7 +35,12 @@ impl Clients {
 
     /// How many clients have been built so far.
     pub fn built(&self) -> usize {
-        self.slots.iter().filter(|s| s.get().is_some()).count()
+        let with_ca = self
+            .with_ca
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        self.slots.iter().filter(|s| s.get().is_some()).count() + with_ca
     }
 
     pub(crate) fn get(
@@ -41,26 +50,54 @@ impl Clients {
     ) -> Result<&reqwest::Client, String> {
         let index = (usize::from(follow_redirects) << 1) | usize::from(accept_invalid_certs);
         self.slots[index]
-            .get_or_init(|| build_client(follow_redirects, accept_invalid_certs))
+            .get_or_init(|| build_client(follow_redirects, accept_invalid_certs, None))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// The client for these settings; with a `ca_file` (and not `accept_invalid_certs`,
+    /// which trusts anything anyway) one that trusts it too.
+    pub(crate) fn get_for(
+        &self,
+        follow_redirects: bool,
+        accept_invalid_certs: bool,
+        ca_file: Option<&Path>,
+    ) -> Result<reqwest::Client, String> {
+        match ca_file {
+            Some(path) if !accept_invalid_certs => self
+                .with_ca
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry((follow_redirects, path.to_path_buf()))
+                .or_insert_with(|| build_client(follow_redirects, false, Some(path)))
+                .clone(),
+            _ => self.get(follow_redirects, accept_invalid_certs).cloned(),
+        }
     }
 }
 
 fn build_client(
     follow_redirects: bool,
     accept_invalid_certs: bool,
+    ca_file: Option<&Path>,
 ) -> Result<reqwest::Client, String> {
     let redirect = if follow_redirects {
         Policy::limited(10)
     } else {
         Policy::none()
     };
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(redirect)
         .danger_accept_invalid_certs(accept_invalid_certs)
         .user_agent(concat!("checker/", env!("CARGO_PKG_VERSION")))
-        .tcp_nodelay(true)
+        .tcp_nodelay(true);
+    if let Some(path) = ca_file {
+        // The CA file was read before the run started (`tls::preload`).
+        let mut tls = (*crate::tls::client_config(Some(path), false)?).clone();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        builder = builder.use_preconfigured_tls(tls);
+    }
+    builder
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))
 }
@@ -76,7 +113,11 @@ pub async fn check(spec: &HttpSpec, timeout: Duration, clients: &Clients) -> Out
 }
 
 async fn request(spec: &HttpSpec, timeout: Duration, clients: &Clients) -> Outcome {
-    let client = match clients.get(spec.follow_redirects, spec.accept_invalid_certs) {
+    let client = match clients.get_for(
+        spec.follow_redirects,
+        spec.accept_invalid_certs,
+        spec.ca_file.as_deref(),
+    ) {
         Ok(client) => client,
         Err(message) => return Outcome::fail(message),
     };
@@ -320,6 +361,10 @@ pub(crate) fn tls_message(e: &rustls::Error) -> String {
                 C::Expired => "expired".to_string(),
                 C::NotValidYet => "not valid yet".to_string(),
                 C::NotValidForName => "not valid for this host name".to_string(),
+                // webpki's word for the usual `openssl req -x509` certificate.
+                C::Other(e) if format!("{e:?}").contains("CaUsedAsEndEntity") => {
+                    "a CA certificate presented as the server's own (self-signed: list it in ca_file to trust it)".to_string()
+                }
                 other => other.to_string(),
             };
             format!("TLS: invalid certificate: {reason}")

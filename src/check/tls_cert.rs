@@ -1,14 +1,13 @@
 //! The `tls_cert` check: a TLS handshake with `host:port` (sending `sni`) to read the
 //! server's certificate and say how many days it has left. Like the original, the chain is
 //! read whoever signed it; with `verify` it is also checked against the public roots (and
-//! an optional `ca_file`) and the name, after the handshake, so an expired certificate is
-//! still reported in days rather than as a bare verification error.
+//! an optional `ca_file`, whose certificates are also accepted as the server's own) and the
+//! name, after the handshake, so an expired certificate is still reported in days rather
+//! than as a bare verification error.
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rustls::client::danger::ServerCertVerifier;
-use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig};
 use tokio::net::{lookup_host, TcpStream};
@@ -178,17 +177,17 @@ fn reading_config() -> Result<Arc<ClientConfig>, String> {
     crate::tls::accept_any()
 }
 
-/// Checks a chain as a browser would: trusted root (public roots plus `ca_file`) and the
-/// name. Expiry is left to [`judge`], which says it in days.
+/// Checks a chain as a browser would: trusted root (public roots plus `ca_file`, or the
+/// very certificate listed in `ca_file`) and the name. Expiry is left to [`judge`], which
+/// says it in days.
 fn verify_chain(
     spec: &TlsCertSpec,
     chain: &[CertificateDer<'static>],
     name: &ServerName<'static>,
 ) -> Result<(), String> {
-    let roots = crate::tls::roots(spec.ca_file.as_deref())?;
-    let verifier = WebPkiServerVerifier::builder_with_provider(roots, crate::tls::provider())
-        .build()
-        .map_err(|e| format!("cannot set up verification: {e}"))?;
+    // The web roots and `ca_file`, whose certificates are also pinned as servers' own: a
+    // self-signed certificate listed there is trusted as the server's (`crate::tls`).
+    let verifier = crate::tls::verifier(spec.ca_file.as_deref())?;
     let Some((leaf, intermediates)) = chain.split_first() else {
         return Err("no certificate".into());
     };

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::history::{Acc, History};
-use crate::state::{JobStatus, Store};
+use crate::state::{Heartbeat, JobStatus, State, Store};
 use crate::text::printable;
 
 #[derive(Debug, Serialize)]
@@ -85,9 +85,13 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
             "last_error": state.mail.last_error,
             "last_self_check": state.mail.last_self_check,
         });
-        super::print_json(
-            &serde_json::json!({ "window_hours": hours, "jobs": rows, "mail": mail }),
-        )?;
+        super::print_json(&serde_json::json!({
+            "window_hours": hours,
+            "jobs": rows,
+            "mail": mail,
+            "last_tick": last_tick_json(&state.heartbeat),
+            "outbox": outbox_json(&state, now),
+        }))?;
         return Ok(0);
     }
     let colour = std::io::stdout().is_terminal()
@@ -105,7 +109,107 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
         ),
     };
     println!("\n{line}");
+    println!("{}", last_tick_line(&state.heartbeat, now));
+    for line in outbox_lines(&state, now) {
+        println!("{line}");
+    }
     Ok(0)
+}
+
+/// `status --json`'s `last_tick`: which tick ran last, when it started and finished, and
+/// whether it ended in error; `null` before the first tick.
+fn last_tick_json(hb: &Heartbeat) -> serde_json::Value {
+    let Some(started) = hb.last_tick_started else {
+        return serde_json::Value::Null;
+    };
+    let finished = hb.last_tick_finished.filter(|f| *f >= started);
+    serde_json::json!({
+        "tick": hb.last_tick,
+        "started": started,
+        "finished": finished,
+        "duration_ms": finished.map(|f| (f - started).num_milliseconds()),
+        "error": hb.last_tick_error,
+    })
+}
+
+/// "last tick: minute, started 2026-03-01 12:00:01 UTC (25s ago), took 1s": cron can be
+/// seen to work (or not).
+fn last_tick_line(hb: &Heartbeat, now: DateTime<Utc>) -> String {
+    let Some(started) = hb.last_tick_started else {
+        return "last tick: none yet (is cron running `checker -c minute`?)".into();
+    };
+    let which = hb.last_tick.as_deref().unwrap_or("unknown");
+    let when = format!(
+        "started {} ({})",
+        started.format("%Y-%m-%d %H:%M:%S UTC"),
+        ago(Some(started), now)
+    );
+    match hb.last_tick_finished.filter(|f| *f >= started) {
+        None => format!("last tick: {which}, {when}, not finished (running, or cut short)"),
+        Some(finished) => {
+            let took = (finished - started).to_std().unwrap_or_default();
+            let error = hb
+                .last_tick_error
+                .as_deref()
+                .map(|e| format!(", ended in error: {}", printable(e)))
+                .unwrap_or_default();
+            format!(
+                "last tick: {which}, {when}, took {}{error}",
+                crate::check::http::human(took)
+            )
+        }
+    }
+}
+
+/// `status --json`'s `outbox`: per channel, the alerts queued, the oldest one's time and
+/// age, and the last delivery error.
+fn outbox_json(state: &State, now: DateTime<Utc>) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = crate::outbox::queues(state)
+        .into_iter()
+        .map(|(channel, q)| {
+            (
+                channel,
+                serde_json::json!({
+                    "queued": q.queued,
+                    "oldest": q.oldest,
+                    "oldest_age_seconds": (now - q.oldest).num_seconds().max(0),
+                    "last_error": q.last_error,
+                    "last_error_at": q.last_error_at,
+                }),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+/// "outbox: empty", or a line per channel with queued alerts.
+fn outbox_lines(state: &State, now: DateTime<Utc>) -> Vec<String> {
+    let queues = crate::outbox::queues(state);
+    if queues.is_empty() {
+        return vec!["outbox: empty (no alert waiting for delivery)".into()];
+    }
+    let width = queues.keys().map(|c| c.chars().count()).max().unwrap_or(0);
+    let mut out = vec!["outbox (alerts waiting for delivery):".to_string()];
+    for (channel, q) in queues {
+        let error = q
+            .last_error
+            .as_deref()
+            .map(|e| {
+                format!(
+                    "; last error: {}",
+                    printable(&crate::check::truncate(e.lines().next().unwrap_or(""), 120))
+                )
+            })
+            .unwrap_or_default();
+        out.push(format!(
+            "  {:<width$}  {} queued, oldest {} ({}){error}",
+            printable(&channel),
+            q.queued,
+            ago(Some(q.oldest), now),
+            q.oldest.format("%Y-%m-%d %H:%M:%S UTC"),
+        ));
+    }
+    out
 }
 
 fn ago(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {

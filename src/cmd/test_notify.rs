@@ -41,6 +41,8 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
         next_reminder: String::new(),
         at: now,
         recipients: config.general.alertcontact.clone(),
+        target: None,
+        expected: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -211,9 +211,13 @@ fn duration_limit(key: &str) -> Duration {
         // Between the retries of one run.
         "retry_backoff" => HOUR,
         // How far apart things happen.
-        "every" | "self_check" | "expect_every" | "grace" | "failing_for" | "stale_after" => {
-            366 * DAY
-        }
+        "every"
+        | "self_check"
+        | "expect_every"
+        | "grace"
+        | "failing_for"
+        | "stale_after"
+        | "undeliverable_after" => 366 * DAY,
         // How old a file may be.
         "max_age" => 3_650 * DAY,
         _ => 366 * DAY,
@@ -388,6 +392,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             "delivery_retry",
             &g.delivery_retry,
             Duration::from_secs(60),
+        ),
+        undeliverable_after: cx.duration_or(
+            "undeliverable_after",
+            &g.undeliverable_after,
+            Duration::from_secs(15 * 60),
         ),
     };
 
@@ -1074,6 +1083,9 @@ fn resolve_job(
                     ),
                 );
             }
+            if r.ca_file.is_some() && r.accept_invalid_certs == Some(true) {
+                cx.at_line(kl("ca_file"), format!("job {name:?}: `ca_file` and `accept_invalid_certs = true` contradict each other: keep `ca_file` to trust that certificate or CA, or remove it to accept any certificate"));
+            }
             JobKind::Http(HttpSpec {
                 url,
                 method: r
@@ -1096,6 +1108,7 @@ fn resolve_job(
                     Some(table) => json_assertions(cx, kl("json"), &name, Some(table)),
                     None => Vec::new(),
                 },
+                ca_file: r.ca_file.as_deref().map(|f| resolve_path(jobs_dir, f)),
             })
         }
         "tcp" => {

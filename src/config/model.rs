@@ -202,6 +202,9 @@ pub struct General {
     pub lock_timeout: Duration,
     /// First retry delay of a failed delivery; it doubles per attempt, up to 30 minutes.
     pub delivery_retry: Duration,
+    /// An alert queued this long without being delivered makes peers hear of it:
+    /// `MailProblem` for email, `JobProblem` for another channel.
+    pub undeliverable_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -500,6 +503,9 @@ pub struct HttpSpec {
     pub not_contains: Option<String>,
     /// JSON assertions: a JSON pointer (RFC 6901) and the value expected there.
     pub json: Vec<(String, serde_json::Value)>,
+    /// Extra CA certificates (PEM) trusted besides the public roots, each also accepted as
+    /// the server's own certificate (a pinned self-signed one).
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

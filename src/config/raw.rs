@@ -101,6 +101,7 @@ pub struct RawGeneral {
     pub stale_after: Option<S<String>>,
     pub lock_timeout: Option<S<String>>,
     pub delivery_retry: Option<S<String>>,
+    pub undeliverable_after: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -292,6 +293,7 @@ pub const KIND_KEYS: &[(&str, &[&str])] = &[
             "accept_invalid_certs",
             "not_contains",
             "json",
+            "ca_file",
         ],
     ),
     ("tcp", &["host", "port"]),

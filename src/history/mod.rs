@@ -46,6 +46,9 @@ pub enum EventKind {
     Report,
     /// Something went wrong in checker itself (state, delivery given up, deadline).
     Error,
+    /// A queued failure alert dropped unsent because the job recovered before it could be
+    /// delivered (the recovery goes out instead).
+    Superseded,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -363,6 +363,7 @@ pub(crate) fn kind_code(k: EventKind) -> i64 {
         EventKind::Recover => 2,
         EventKind::Report => 3,
         EventKind::Error => 4,
+        EventKind::Superseded => 5,
     }
 }
 
@@ -372,6 +373,7 @@ pub(crate) fn kind_from(code: i64) -> EventKind {
         1 => EventKind::Notify,
         2 => EventKind::Recover,
         3 => EventKind::Report,
+        5 => EventKind::Superseded,
         _ => EventKind::Error,
     }
 }

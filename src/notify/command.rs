@@ -127,6 +127,14 @@ fn alert_env(alert: &Alert) -> Vec<(&'static str, String)> {
         ("CHECKER_JOB_KIND", clean(alert.job_kind.clone())),
         ("CHECKER_MESSAGE", clean(alert.message.clone())),
         (
+            "CHECKER_TARGET",
+            clean(alert.target.clone().unwrap_or_default()),
+        ),
+        (
+            "CHECKER_EXPECTED",
+            clean(alert.expected.clone().unwrap_or_default()),
+        ),
+        (
             "CHECKER_CONSECUTIVE_FAILURES",
             alert.consecutive_failures.to_string(),
         ),
@@ -213,6 +221,8 @@ mod tests {
             next_reminder: "soon".into(),
             at,
             recipients: vec![],
+            target: None,
+            expected: None,
         }
     }
 

@@ -424,6 +424,8 @@ mod tests {
             next_reminder: "at the next failing check".into(),
             at,
             recipients: recipients.iter().map(|r| r.to_string()).collect(),
+            target: None,
+            expected: None,
         }
     }
 

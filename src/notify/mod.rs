@@ -5,6 +5,7 @@ pub mod command;
 pub mod email;
 pub mod http;
 pub mod pushover;
+pub mod target;
 pub mod template;
 pub mod webhook;
 
@@ -59,16 +60,51 @@ pub struct Alert {
     /// Email recipients (the job's `contact`, else `alertcontact`).
     #[serde(default)]
     pub recipients: Vec<String>,
+    /// What the job looks at ("GET http://127.0.0.1:8081/", "db:5432", a command line):
+    /// `None` for alerts about checker itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// What a passing check finds there ("200", "OK, exit 0").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 impl Alert {
-    /// Subject line without the `[servername]` prefix the email channel adds.
+    /// Subject line without the `[servername]` prefix the email channel adds:
+    /// `FAILED: shop — GET http://127.0.0.1:8081/ → connection refused (expected 200)`,
+    /// `RECOVERED: shop — GET http://127.0.0.1:8081/ (was failing for 12m)`.
     pub fn title(&self) -> String {
+        let what = match &self.target {
+            Some(t) => format!(" — {}", crate::check::truncate(t, target::TITLE_MAX)),
+            None => String::new(),
+        };
         match self.kind {
             AlertKind::Failure => {
-                format!("FAILED: {} ({})", self.job, first_line(&self.message, 120))
+                let error = first_line(&self.message, 120);
+                match &self.target {
+                    // The error after the target, and what was expected unless the error
+                    // already says it ("HTTP 503 (expected 200)").
+                    Some(_) => {
+                        let expected = match &self.expected {
+                            Some(e) if !error.contains("expected") => {
+                                format!(" (expected {})", crate::check::truncate(e, 80))
+                            }
+                            _ => String::new(),
+                        };
+                        format!("FAILED: {}{what} → {error}{expected}", self.job)
+                    }
+                    None => format!("FAILED: {} ({error})", self.job),
+                }
             }
-            AlertKind::Recovery => format!("RECOVERED: {}", self.job),
+            AlertKind::Recovery => {
+                let span = match self.failing_since {
+                    Some(since) if self.target.is_some() => {
+                        format!(" (was failing for {})", humanize(self.at - since))
+                    }
+                    _ => String::new(),
+                };
+                format!("RECOVERED: {}{what}{span}", self.job)
+            }
             AlertKind::Test => "test notification".to_string(),
         }
     }
@@ -80,13 +116,10 @@ impl Alert {
 
     /// The plain-text body every channel uses unless it has its own template.
     pub fn body(&self) -> String {
+        let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
         let when = |t: Option<DateTime<Utc>>| match t {
             None => "never".to_string(),
-            Some(t) => format!(
-                "{} ago ({})",
-                humanize(self.at - t),
-                t.format("%Y-%m-%d %H:%M:%S UTC")
-            ),
+            Some(t) => format!("{} ago ({})", humanize(self.at - t), stamp(t)),
         };
         let mut out = String::new();
         match self.kind {
@@ -94,7 +127,7 @@ impl Alert {
                 out.push_str(&format!(
                     "This is a test notification from checker on {}, sent {}.\nIf you can read it, this channel works.\n",
                     self.servername,
-                    self.at.format("%Y-%m-%d %H:%M:%S UTC")
+                    stamp(self.at)
                 ));
                 return out;
             }
@@ -111,33 +144,41 @@ impl Alert {
                 ));
             }
         }
-        let mut row = |k: &str, v: &str| out.push_str(&format!("{:<22}{}\n", format!("{k}:"), v));
-        row("Job", &format!("{} ({})", self.job, self.job_kind));
+        let mut rows: Vec<(&str, String)> =
+            vec![("Job", format!("{} ({})", self.job, self.job_kind))];
         if let Some(d) = &self.description {
-            row("Description", d);
+            rows.push(("Description", d.clone()));
+        }
+        if let Some(t) = &self.target {
+            rows.push(("Target", t.clone()));
         }
         match self.kind {
             AlertKind::Failure => {
-                row("Latest error", &self.message);
-                row(
+                if let Some(e) = &self.expected {
+                    rows.push(("Expected", e.clone()));
+                }
+                rows.push(("Latest error", self.message.clone()));
+                rows.push((
                     "Consecutive failures",
-                    &self.consecutive_failures.to_string(),
-                );
-                row("Failing since", &when(self.failing_since));
-                row("Last success", &when(self.last_success));
-                row("Next reminder", &self.next_reminder);
+                    self.consecutive_failures.to_string(),
+                ));
+                rows.push(("Failing since", when(self.failing_since)));
+                rows.push(("Last success", when(self.last_success)));
+                rows.push(("Next reminder", self.next_reminder.clone()));
             }
             _ => {
-                row("Now", &self.message);
-                row("Failed checks", &self.consecutive_failures.to_string());
-                row("Had been failing since", &when(self.failing_since));
-                row("Last success", &when(self.last_success));
+                rows.push(("Now", self.message.clone()));
+                rows.push(("Failed checks", self.consecutive_failures.to_string()));
+                rows.push(("Had been failing since", when(self.failing_since)));
+                rows.push(("Last success", when(self.last_success)));
             }
         }
-        row(
-            "Decided at",
-            &self.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        );
+        rows.push(("Decided at", stamp(self.at)));
+        // Every value starts in one column, a space after the longest label.
+        let width = rows.iter().map(|(k, _)| k.len() + 1).max().unwrap_or(0) + 1;
+        for (k, v) in rows {
+            out.push_str(&format!("{:<width$}{v}\n", format!("{k}:")));
+        }
         out
     }
 }
@@ -221,4 +262,79 @@ pub async fn deliver(
         "channel {channel:?} is no longer configured; known channels: {}",
         config.channel_names().join(", ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn shop(kind: AlertKind, message: &str) -> Alert {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 11, 40, 0).unwrap();
+        Alert {
+            kind,
+            servername: "web1".into(),
+            job: "shop home".into(),
+            job_kind: "http".into(),
+            description: None,
+            message: message.into(),
+            consecutive_failures: 3,
+            failing_since: Some(at - chrono::Duration::minutes(12)),
+            last_success: Some(at - chrono::Duration::minutes(13)),
+            next_reminder: "none".into(),
+            at,
+            recipients: Vec::new(),
+            target: Some("GET http://127.0.0.1:8081/".into()),
+            expected: Some("200".into()),
+        }
+    }
+
+    #[test]
+    fn a_failure_title_names_the_target_the_error_and_what_was_expected() {
+        assert_eq!(
+            shop(AlertKind::Failure, "connection refused").subject(),
+            "[web1] FAILED: shop home — GET http://127.0.0.1:8081/ → connection refused (expected 200)"
+        );
+        // An error that already says what was expected does not say it twice.
+        assert_eq!(
+            shop(AlertKind::Failure, "HTTP 503 (expected 200)").title(),
+            "FAILED: shop home — GET http://127.0.0.1:8081/ → HTTP 503 (expected 200)"
+        );
+        // Alerts about checker itself have no target.
+        let bare = Alert {
+            target: None,
+            expected: None,
+            ..shop(AlertKind::Failure, "state file unreadable")
+        };
+        assert_eq!(bare.title(), "FAILED: shop home (state file unreadable)");
+        let body = shop(AlertKind::Failure, "connection refused").body();
+        assert!(
+            body.contains("\nTarget:               GET http://127.0.0.1:8081/\nExpected:             200\nLatest error:         connection refused\n"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn a_recovery_says_where_and_for_how_long_with_every_value_in_one_column() {
+        let r = shop(AlertKind::Recovery, "HTTP 200 in 3 ms");
+        assert_eq!(
+            r.title(),
+            "RECOVERED: shop home — GET http://127.0.0.1:8081/ (was failing for 12m)"
+        );
+        let body = r.body();
+        assert!(
+            body.contains("\nHad been failing since: 12m ago (2026-03-01 11:28:00 UTC)\n"),
+            "{body}"
+        );
+        let columns: Vec<usize> = body
+            .lines()
+            .filter(|l| l.contains(": "))
+            .filter_map(|l| {
+                let colon = l.find(':')?;
+                Some(colon + 1 + l[colon + 1..].len() - l[colon + 1..].trim_start().len())
+            })
+            .collect();
+        assert!(columns.len() >= 6, "{body}");
+        assert!(columns.iter().all(|c| *c == columns[0]), "{body}");
+    }
 }

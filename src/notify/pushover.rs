@@ -187,6 +187,8 @@ mod tests {
             next_reminder: "at the next failing check".into(),
             at,
             recipients: Vec::new(),
+            target: None,
+            expected: None,
         }
     }
 

@@ -18,6 +18,8 @@ pub const VARIABLES: &[&str] = &[
     "job",
     "job_kind",
     "description",
+    "target",
+    "expected",
     "message",
     "consecutive_failures",
     "failing_since",
@@ -62,7 +64,7 @@ pub struct Templates {
 
 impl Templates {
     /// The title: the `title_template` rendered, else the alert's subject
-    /// (`[servername] FAILED: job (error)`).
+    /// (`[servername] FAILED: job — target → error (expected ...)`).
     pub fn title(&self, alert: &Alert, channel: &str) -> String {
         render_or(self.title.as_ref(), alert, channel, Alert::subject)
     }
@@ -393,6 +395,9 @@ pub fn context(alert: &Alert) -> Value {
             .map(Value::from)
             .unwrap_or(Value::from(())),
     );
+    let opt = |v: &Option<String>| v.as_deref().map(Value::from).unwrap_or(Value::from(()));
+    set("target", opt(&alert.target));
+    set("expected", opt(&alert.expected));
     set("message", Value::from(alert.message.as_str()));
     set(
         "consecutive_failures",
@@ -427,11 +432,15 @@ fn samples() -> Vec<Alert> {
         next_reminder: "at the next failing check".into(),
         at,
         recipients: vec!["ops@example.com".into()],
+        target: Some("GET https://shop.example.com/".into()),
+        expected: Some("200".into()),
     };
     let bare = Alert {
         description: None,
         last_success: None,
         recipients: Vec::new(),
+        target: None,
+        expected: None,
         ..failure.clone()
     };
     let recovery = Alert {
@@ -476,7 +485,7 @@ mod tests {
         let a = alert();
         assert_eq!(
             t.title(&a, "x"),
-            "[web1] FAILED: shop front page (HTTP 503 Service Unavailable)"
+            "[web1] FAILED: shop front page — GET https://shop.example.com/ → HTTP 503 Service Unavailable (expected 200)"
         );
         assert_eq!(t.body(&a, "x"), a.body());
         assert!(t.body(&a, "x").contains("Consecutive failures: 3"));
@@ -500,6 +509,11 @@ mod tests {
         assert!(out.contains("at=2026-01-01T00:00:00Z;"), "{out}");
         assert!(out.contains("subject=[web1] FAILED"), "{out}");
         assert!(out.contains("title=FAILED: shop front page"), "{out}");
+        assert!(
+            out.contains("target=GET https://shop.example.com/;"),
+            "{out}"
+        );
+        assert!(out.contains("expected=200;"), "{out}");
     }
 
     #[test]
@@ -731,6 +745,8 @@ mod tests {
                         next_reminder: "at the next failing check".into(),
                         at,
                         recipients: to,
+                        target: None,
+                        expected: None,
                     },
                 )
         }

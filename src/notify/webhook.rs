@@ -151,6 +151,8 @@ pub fn generic_json(w: &Webhook, alert: &Alert) -> serde_json::Value {
         "status": template::status(alert.kind),
         "message": alert.message,
         "description": alert.description,
+        "target": alert.target,
+        "expected": alert.expected,
         "consecutive_failures": alert.consecutive_failures,
         "failing_since": t(alert.failing_since),
         "last_success": t(alert.last_success),
@@ -313,6 +315,8 @@ mod tests {
             next_reminder: "at the next failing check".into(),
             at,
             recipients: Vec::new(),
+            target: None,
+            expected: None,
         }
     }
 

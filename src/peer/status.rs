@@ -1,8 +1,9 @@
 //! The peer-status word (SPEC §6), what this instance tells its peers: `MailProblem` when
 //! email is on and the last self-check or delivery failed, or when mail was last proven
-//! to work more than twice the self-check interval ago (an old "ok" no longer counts);
-//! else `JobProblem` when no tick finished within `stale_after` or the last one ended in
-//! error; else `True`. A pure function of the state, the settings and `now`, so tests
+//! to work more than twice the self-check interval ago (an old "ok" no longer counts), or
+//! when an alert has waited for email longer than `undeliverable_after`; else
+//! `JobProblem` when no tick finished within `stale_after` or the last one ended in
+//! error, or when an alert has waited that long for another channel; else `True`. A pure function of the state, the settings and `now`, so tests
 //! control the clock.
 
 use std::time::Duration;
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Frequency};
 use crate::duration::{format as short, humanize};
+use crate::outbox::Undeliverable;
 use crate::schedule::Schedule;
 use crate::state::State;
 
@@ -42,6 +44,8 @@ pub struct Policy {
     /// How long a proof that mail works counts: twice the self-check interval. `None`
     /// when the self-check is off (then nothing renews it, and it never expires).
     pub mail_fresh_for: Option<Duration>,
+    /// Alerts queued longer than this mean this instance cannot speak through that channel.
+    pub undeliverable_after: Duration,
 }
 
 impl Policy {
@@ -54,6 +58,7 @@ impl Policy {
                 .email
                 .self_check
                 .map(|s| interval(s).saturating_mul(2)),
+            undeliverable_after: config.general.undeliverable_after,
         }
     }
 }
@@ -81,12 +86,18 @@ pub struct PeerStatus {
     pub detail: String,
     pub last_tick_error: Option<String>,
     pub mail_error: Option<String>,
+    /// The channels through which alerts have waited longer than `undeliverable_after`:
+    /// which, since when, how many, and the last error.
+    pub undeliverable: Vec<Undeliverable>,
 }
 
 pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus {
     let hb = &state.heartbeat;
     let mail = &state.mail;
     let ago = |t: DateTime<Utc>| humanize(now - t);
+    let undeliverable = crate::outbox::undeliverable(state, policy.undeliverable_after, now);
+    let (by_email, by_others): (Vec<&Undeliverable>, Vec<&Undeliverable>) =
+        undeliverable.iter().partition(|u| u.channel == "email");
     let (status, detail) = if policy.email_enabled && mail.ok == Some(false) {
         let why = mail.last_error.as_deref().unwrap_or("no reason recorded");
         let when = mail
@@ -96,8 +107,12 @@ pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus
         (Word::MailProblem, format!("cannot send mail: {why}{when}"))
     } else if let Some(stale) = stale_mail(state, policy, now) {
         (Word::MailProblem, stale)
+    } else if !by_email.is_empty() {
+        (Word::MailProblem, stuck_detail(&by_email, policy, now))
     } else if let Some(problem) = job_problem(state, policy, now) {
         (Word::JobProblem, problem)
+    } else if !by_others.is_empty() {
+        (Word::JobProblem, stuck_detail(&by_others, policy, now))
     } else {
         let mail_words = match (policy.email_enabled, mail.ok, mail.checked_at) {
             (false, _, _) => "email is off".to_string(),
@@ -124,7 +139,31 @@ pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus
         } else {
             None
         },
+        undeliverable,
     }
+}
+
+/// "alerts cannot be delivered through ops-hook: 3 waiting since 2026-03-01 11:20:00 UTC
+/// (25m ago, more than undeliverable_after 15m); last error: HTTP 503", channel by channel.
+fn stuck_detail(stuck: &[&Undeliverable], policy: &Policy, now: DateTime<Utc>) -> String {
+    stuck
+        .iter()
+        .map(|u| {
+            format!(
+                "alerts cannot be delivered through {}: {} waiting since {} ({} ago, more than undeliverable_after {}){}",
+                u.channel,
+                u.waiting,
+                u.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                humanize(now - u.since),
+                short(policy.undeliverable_after),
+                u.last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {}", crate::check::truncate(e, 200)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Why mail can no longer be said to work although it last did: the proof is older than
@@ -177,6 +216,7 @@ pub fn unreadable(policy: &Policy, why: &str) -> PeerStatus {
         detail: format!("the state cannot be read: {why}"),
         last_tick_error: None,
         mail_error: None,
+        undeliverable: Vec::new(),
     }
 }
 
@@ -197,6 +237,7 @@ mod tests {
             email_enabled: email,
             stale_after: Duration::from_secs(180),
             mail_fresh_for: None,
+            undeliverable_after: Duration::from_secs(900),
         }
     }
 
@@ -317,6 +358,59 @@ mod tests {
             "with email off, its old health is not reported"
         );
         assert!(off.detail.ends_with("email is off"));
+    }
+
+    #[test]
+    fn an_alert_waiting_past_undeliverable_after_is_a_mail_problem_for_email_and_a_job_problem_otherwise(
+    ) {
+        use crate::notify::{Alert, AlertKind};
+        let alert = |at| Alert {
+            kind: AlertKind::Failure,
+            servername: "box".into(),
+            job: "web".into(),
+            job_kind: "http".into(),
+            description: None,
+            message: "down".into(),
+            consecutive_failures: 2,
+            failing_since: Some(at),
+            last_success: None,
+            next_reminder: String::new(),
+            at,
+            recipients: Vec::new(),
+            target: None,
+            expected: None,
+        };
+        let queued = at(0);
+        let mut s = state(Some(890), false, Some(true));
+        s.mail.checked_at = Some(at(890));
+        crate::outbox::enqueue(&mut s, "ops-hook", alert(queued), queued);
+        s.outbox[0].last_error = Some("HTTP 503".into());
+        // 15 minutes is not more than undeliverable_after (15m).
+        let fine = compute(&s, &policy(true), at(900));
+        assert_eq!(fine.status, Word::True, "{}", fine.detail);
+        assert!(fine.undeliverable.is_empty());
+        let mut s2 = s.clone();
+        let late = compute(&s2, &policy(true), at(901));
+        assert_eq!(late.status, Word::JobProblem);
+        assert_eq!(
+            late.detail,
+            "alerts cannot be delivered through ops-hook: 1 waiting since 2025-06-15 15:06:40 UTC (15m 1s ago, more than undeliverable_after 15m); last error: HTTP 503"
+        );
+        let v = serde_json::to_value(&late).expect("serialises");
+        assert_eq!(v["undeliverable"][0]["channel"], "ops-hook");
+        assert_eq!(v["undeliverable"][0]["since"], "2025-06-15T15:06:40Z");
+        assert_eq!(v["undeliverable"][0]["waiting"], 1);
+        // Through email, peers hear MailProblem, though the last self-check worked.
+        crate::outbox::enqueue(&mut s2, "email", alert(queued), queued);
+        let mail = compute(&s2, &policy(true), at(901));
+        assert_eq!(mail.status, Word::MailProblem);
+        assert!(
+            mail.detail
+                .starts_with("alerts cannot be delivered through email: 1 waiting since"),
+            "{}",
+            mail.detail
+        );
+        assert_eq!(mail.undeliverable.len(), 2);
     }
 
     #[test]

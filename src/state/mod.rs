@@ -151,6 +151,9 @@ pub struct OutboxEntry {
     pub next_attempt: DateTime<Utc>,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// When the last delivery attempt failed (`last_error`'s time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<DateTime<Utc>>,
     /// A process is delivering this entry until then; others leave it alone. Expires so
     /// that a process killed mid-delivery cannot hold it forever (at most a repeat).
     #[serde(default)]

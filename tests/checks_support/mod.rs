@@ -74,6 +74,22 @@ impl TestServer {
         Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
     }
 
+    /// The same server behind TLS presenting this certificate chain and key.
+    pub async fn start_tls_with(
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> TestServer {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    }
+
     async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -223,6 +239,7 @@ pub fn http_spec(url: &str) -> HttpSpec {
         accept_invalid_certs: false,
         not_contains: None,
         json: Vec::new(),
+        ca_file: None,
     }
 }
 

@@ -28,6 +28,33 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A header as ntfy reads it: an RFC 2047 encoded word (`=?UTF-8?B?...?=`, how
+    /// non-ASCII text travels in a header) decoded.
+    pub fn header_decoded(&self, name: &str) -> Option<String> {
+        let raw = self.header(name)?;
+        let Some(b64) = raw
+            .strip_prefix("=?UTF-8?B?")
+            .and_then(|r| r.strip_suffix("?="))
+        else {
+            return Some(raw.to_string());
+        };
+        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = 0u32;
+        let mut n = 0;
+        let mut out = Vec::new();
+        for c in b64.bytes().filter(|c| *c != b'=') {
+            let v = ABC.iter().position(|a| *a == c)? as u32;
+            bits = (bits << 6) | v;
+            n += 6;
+            if n >= 8 {
+                n -= 8;
+                out.push((bits >> n) as u8);
+                bits &= (1 << n) - 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -119,7 +146,13 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(service: Service) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Receiver::start_on(service, 0)
+    }
+
+    /// Starts on `port` (0: any free port): a receiver that was down comes back where
+    /// the alerts are sent.
+    pub fn start_on(service: Service, port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let inner = Arc::new(Mutex::new(Inner::default()));
         let shared = inner.clone();

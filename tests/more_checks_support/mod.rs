@@ -57,6 +57,18 @@ impl TestCa {
         before: time::Duration,
         after: time::Duration,
     ) -> Arc<CertifiedKey> {
+        let (chain, der) = self.issue_der(names, before, after);
+        let signer = rustls::crypto::ring::sign::any_supported_type(&der).unwrap();
+        Arc::new(CertifiedKey::new(chain, signer))
+    }
+
+    /// Like `issue`, as the certificate chain and private key a server is configured with.
+    pub fn issue_der(
+        &self,
+        names: &[&str],
+        before: time::Duration,
+        after: time::Duration,
+    ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
         let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();
@@ -67,11 +79,7 @@ impl TestCa {
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
         let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let signer = rustls::crypto::ring::sign::any_supported_type(&der).unwrap();
-        Arc::new(CertifiedKey::new(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            signer,
-        ))
+        (vec![CertificateDer::from(cert.der().to_vec())], der)
     }
 }
 
@@ -178,6 +186,151 @@ impl TlsCertServer {
         let path = dir.join("ca.pem");
         std::fs::write(&path, self.ca.pem()).unwrap();
         path
+    }
+}
+
+/// A certificate made as people make them by hand: `openssl req -x509` (which marks it as
+/// a CA), self-signed, with this CN, and a subjectAltName when `san` is given (e.g.
+/// "DNS:localhost,IP:127.0.0.1"). Returns the paths of the PEM certificate and key in `dir`.
+pub fn openssl_self_signed(
+    dir: &Path,
+    cn: &str,
+    san: Option<&str>,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let cert = dir.join(format!("{cn}.crt"));
+    let key = dir.join(format!("{cn}.key"));
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
+    ])
+    .arg("-keyout")
+    .arg(&key)
+    .arg("-out")
+    .arg(&cert)
+    .arg("-subj")
+    .arg(format!("/CN={cn}"));
+    if let Some(san) = san {
+        cmd.arg("-addext").arg(format!("subjectAltName={san}"));
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("openssl cannot run ({e}): run scripts/install-test-deps.sh (as root) first")
+    });
+    assert!(
+        out.status.success(),
+        "openssl req -x509 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// The certificate chain and key of PEM files, for a rustls server.
+pub fn pem_pair(
+    cert: &Path,
+    key: &Path,
+) -> (
+    Vec<CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let chain = rustls_pemfile::certs(&mut std::fs::read(cert).unwrap().as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pemfile::private_key(&mut std::fs::read(key).unwrap().as_slice())
+        .unwrap()
+        .expect("a private key in the PEM file");
+    (chain, key)
+}
+
+/// A TLS server on 127.0.0.1 presenting one certificate chain, whatever the SNI; it
+/// completes handshakes and hangs up.
+pub struct OneCertServer {
+    pub addr: SocketAddr,
+}
+
+impl OneCertServer {
+    pub async fn start(
+        chain: Vec<CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> OneCertServer {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(stream).await {
+                        use tokio::io::AsyncReadExt;
+                        let mut buf = [0u8; 64];
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await;
+                    }
+                });
+            }
+        });
+        OneCertServer { addr }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+/// An HTTPS server on 127.0.0.1 (threads, rustls) presenting one certificate chain and
+/// answering every request `200 ok`.
+pub struct HttpsOk {
+    pub port: u16,
+}
+
+impl HttpsOk {
+    pub fn start(
+        chain: Vec<CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> HttpsOk {
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let Ok(tls) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    let mut stream = rustls::StreamOwned::new(tls, conn);
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    );
+                    stream.conn.send_close_notify();
+                    let _ = stream.flush();
+                });
+            }
+        });
+        HttpsOk { port }
     }
 }
 
