@@ -15,7 +15,7 @@ use crate::notify::{Alert, AlertKind, SendOptions};
 use crate::outbox;
 use crate::rules::{self, Decision};
 use crate::schedule::Tick;
-use crate::state::{State, StateError, Store, FORGET_AFTER_DAYS};
+use crate::state::{ConfigProblem, State, StateError, Store, FORGET_AFTER_DAYS};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -142,13 +142,117 @@ pub(crate) fn note_recovered(
     }
 }
 
+/// Compares the problems of the job files that could not be loaded with those the last
+/// tick found. Each new one is an error event, a log line and an alert through
+/// `[defaults] notify`; each one gone is a recovery notice (recoveries queued first, so a
+/// problem replaced by another ends on the new one's alert). The state keeps the list,
+/// which `peer-status`, `/status.json` and `status` show.
+pub(crate) fn note_config_problems(
+    config: &Config,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    now: DateTime<Utc>,
+) {
+    let (kept, fixed): (Vec<ConfigProblem>, Vec<ConfigProblem>) =
+        std::mem::take(&mut state.config_problems)
+            .into_iter()
+            .partition(|known| config.problems.iter().any(|p| known.same(p)));
+    for p in &fixed {
+        log::info!("configuration problem fixed: {}", p.describe());
+        let mut ev = Event::new(now, EventKind::Error, None);
+        ev.ok = Some(true);
+        ev.message = Some(format!("configuration problem fixed: {}", p.describe()));
+        events.push(ev);
+        queue_config_alert(config, state, AlertKind::Recovery, p, now);
+    }
+    state.config_problems = kept;
+    for p in &config.problems {
+        if state.config_problems.iter().any(|known| known.same(p)) {
+            continue;
+        }
+        let problem = ConfigProblem {
+            file: p.file.clone(),
+            line: p.line,
+            message: p.message.clone(),
+            since: now,
+        };
+        log::error!(
+            "job file not loaded, its jobs are skipped until it is fixed: {}",
+            problem.describe()
+        );
+        events.push(Event::error(
+            now,
+            None,
+            format!(
+                "job file not loaded (its jobs are skipped): {}",
+                problem.describe()
+            ),
+        ));
+        queue_config_alert(config, state, AlertKind::Failure, &problem, now);
+        state.config_problems.push(problem);
+    }
+}
+
+/// The alert about one problem of a job file (or its fix), to `[defaults] notify`.
+fn queue_config_alert(
+    config: &Config,
+    state: &mut State,
+    kind: AlertKind,
+    p: &ConfigProblem,
+    now: DateTime<Utc>,
+) {
+    let at = if p.line == 0 {
+        String::new()
+    } else {
+        format!("line {}: ", p.line)
+    };
+    let alert = Alert {
+        kind,
+        servername: config.general.servername.clone(),
+        job: format!("job file {}", p.file.display()),
+        job_kind: "config".into(),
+        description: Some(
+            "a job file that cannot be loaded: its jobs are skipped (keeping their last state) until it is fixed; the other files' jobs run"
+                .into(),
+        ),
+        message: match kind {
+            AlertKind::Recovery => format!("fixed: {at}{}", p.message),
+            _ => format!("{at}{}", p.message),
+        },
+        consecutive_failures: 1,
+        failing_since: Some(p.since),
+        last_success: None,
+        next_reminder: "none: told once, and again when it is fixed".into(),
+        at: now,
+        recipients: config.general.alertcontact.clone(),
+    };
+    for ch in route(config, state, &config.default_notify) {
+        outbox::enqueue(state, &ch, alert.clone(), now);
+    }
+}
+
+/// Whether a job the configuration does not have is only out of sight: its job file
+/// could not be loaded this time. Its state is kept, and `status` shows it as
+/// `config error`.
+pub fn in_broken_file(config: &Config, js: &crate::state::JobState) -> bool {
+    js.source.as_ref().is_some_and(|f| config.is_broken_file(f))
+}
+
 /// Marks the jobs in the state that the configuration no longer has, clears the mark of
 /// those that came back, and drops the state of those gone for [`FORGET_AFTER_DAYS`]
-/// (their history stays). Returns the names dropped.
+/// (their history stays). A job of a job file that cannot be loaded is not gone: its
+/// state stays as it is. Returns the names dropped.
 pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc>) -> Vec<String> {
     let mut dropped = Vec::new();
     for (name, js) in state.jobs.iter_mut() {
-        if config.job(name).is_some() {
+        if let Some(job) = config.job(name) {
+            js.left_config = None;
+            if js.source.as_ref() != Some(&job.source.file) {
+                js.source = Some(job.source.file.clone());
+            }
+            continue;
+        }
+        if in_broken_file(config, js) {
             js.left_config = None;
             continue;
         }
@@ -174,7 +278,7 @@ pub fn removed_jobs(
     state
         .jobs
         .iter()
-        .filter(|(name, _)| config.job(name).is_none())
+        .filter(|(name, js)| config.job(name).is_none() && !in_broken_file(config, js))
         .map(|(name, js)| {
             let since = js.left_config.unwrap_or(now);
             (
@@ -200,6 +304,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     let mut events = Vec::new();
     note_recovered(config, &mut state, &mut events, started);
     if let Selection::Tick(t) = sel {
+        note_config_problems(config, &mut state, &mut events, started);
         state.heartbeat.last_tick = Some(t.as_str().to_string());
         state.heartbeat.last_tick_started = Some(started);
         for name in forget_removed_jobs(config, &mut state, started) {
@@ -400,6 +505,9 @@ pub(crate) fn merge_result_as(
     event: EventKind,
 ) {
     let js = state.jobs.entry(job.name.clone()).or_default();
+    if js.source.as_ref() != Some(&job.source.file) {
+        js.source = Some(job.source.file.clone());
+    }
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();

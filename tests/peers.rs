@@ -580,31 +580,50 @@ url = "http://x.example/"
 }
 
 #[test]
-fn peers_become_jobs_with_the_peer_defaults_and_passwords_in_urls_are_hidden() {
+fn peers_become_jobs_that_take_the_defaults_and_passwords_in_urls_are_hidden() {
     let f = Fixture::new();
+    let peer = "[[peers]]\nname = \"backup\"\nurl = \"https://me:hunter2@backup.example:5000/\"\nadmin = [\"a@example.com\", \"b@example.com\"]\n";
     f.write(
         "settings.toml",
-        &format!(
-            "{}\n[[peers]]\nname = \"backup\"\nurl = \"https://me:hunter2@backup.example:5000/\"\nadmin = [\"a@example.com\", \"b@example.com\"]\n",
-            common::BASE_SETTINGS
-        ),
+        &format!("{}\n{peer}", common::BASE_SETTINGS),
     );
-    let v = json(&stdout(&f.run_ok(&["list", "--json"], 0)));
-    let job = v["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["job"] == "peer backup")
-        .expect("a job named peer backup")
-        .clone();
+    let peer_job = |f: &Fixture| {
+        let v = json(&stdout(&f.run_ok(&["list", "--json"], 0)));
+        assert!(!v.to_string().contains("hunter2"));
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job"] == "peer backup")
+            .expect("a job named peer backup")
+            .clone()
+    };
+    let job = peer_job(&f);
     assert_eq!(job["kind"], "peer");
+    // Asked hourly, as the original asked its peers...
     assert_eq!(job["schedule"], "hour");
+    // ...and alerting like every other job: the test settings' [defaults] (every failure,
+    // to the capture channel), not email regardless.
     assert_eq!(job["notify_every"], "every");
     assert_eq!(job["failures_before_notify"], 1);
-    assert_eq!(job["notify"], serde_json::json!(["email"]));
+    assert_eq!(job["notify"], serde_json::json!(["capture"]));
     assert_eq!(job["timeout"], "10s");
     assert_eq!(job["target"], "https://me:***@backup.example:5000/");
-    assert!(!v.to_string().contains("hunter2"));
+
+    // With the built-in defaults: one alert per incident, after two failures.
+    let quiet = common::BASE_SETTINGS
+        .replace("notify_every = \"every\"\n", "")
+        .replace("failures_before_notify = 1\n", "")
+        .replace("[defaults]\n", "[defaults]\ntimeout = \"7s\"\n");
+    f.write("settings.toml", &format!("{quiet}\n{peer}"));
+    let job = peer_job(&f);
+    assert_eq!(job["notify_every"], "state_change");
+    assert_eq!(job["failures_before_notify"], 2);
+    assert_eq!(
+        job["timeout"], "7s",
+        "[defaults] timeout applies to peers too"
+    );
+    assert_eq!(job["schedule"], "hour");
 }
 
 /// Starts `checker serve` for each fixture, then writes each one's settings so that it

@@ -99,15 +99,90 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
     ))
 }
 
+/// How the configuration is loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Read `*_env` variables from the environment cron gives its jobs instead of this
+    /// process's own (`validate --env-from-cron`).
+    pub cron_env: bool,
+}
+
+/// Where `*_env` keys are read from, and what was read there.
+#[derive(Debug, Default)]
+pub(super) struct EnvSource {
+    /// `Some`: the environment cron gives its jobs, not this process's.
+    cron: Option<HashMap<String, String>>,
+    /// Each variable read: `` `password_env`: CHECKER_MAIL_PASSWORD ``, where it was named.
+    read: Vec<Problem>,
+}
+
+impl EnvSource {
+    fn new(opts: LoadOptions) -> Self {
+        EnvSource {
+            cron: opts.cron_env.then(cron_environment),
+            read: Vec::new(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        match &self.cron {
+            Some(env) => env.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+}
+
+/// The search path cron gives its jobs (Debian's and most others').
+pub const CRON_PATH: &str = "/usr/bin:/bin";
+
+/// The environment cron starts a job with: `PATH`, `SHELL`, `HOME`, `LOGNAME` and `USER`,
+/// plus what `/etc/environment` sets (Debian's cron reads it through PAM). Variables set
+/// in the crontab itself cannot be known here.
+fn cron_environment() -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    if let Ok(text) = read_text(Path::new("/etc/environment"), MAX_SECRET_BYTES) {
+        for line in text.lines().map(str::trim) {
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                let v = v.trim().trim_matches('"').trim_matches('\'');
+                env.insert(k.trim().to_string(), v.to_string());
+            }
+        }
+    }
+    env.insert("PATH".into(), CRON_PATH.into());
+    env.insert("SHELL".into(), "/bin/sh".into());
+    for key in ["HOME", "LOGNAME", "USER"] {
+        if let Ok(v) = std::env::var(key) {
+            env.insert(key.into(), v);
+        }
+    }
+    env
+}
+
 /// Collects problems for one file.
 pub(super) struct FileCtx<'a> {
     path: &'a Path,
     pub(super) src: &'a str,
     pub(super) lines: &'a Lines,
     problems: &'a mut Vec<Problem>,
+    /// A key of this table was set aside (unknown, or of the wrong type): "needs `url`"
+    /// after "unknown key `urll`" would only be noise, so such problems are not added.
+    quiet_missing: bool,
+    env: &'a mut EnvSource,
 }
 
 impl FileCtx<'_> {
+    /// A required key is missing: reported unless a key of the table was set aside (its
+    /// problem said what is wrong).
+    fn missing(&mut self, line: usize, message: impl Into<String>) {
+        if !self.quiet_missing {
+            self.at_line(line, message);
+        }
+    }
+
     fn at(&mut self, offset: usize, message: impl Into<String>) {
         let line = self.lines.line(offset);
         self.problems.push(Problem {
@@ -280,13 +355,27 @@ fn secret(
         return Some(Secret::new(v.clone()));
     }
     if let Some(var) = env {
-        return match std::env::var(var.get_ref()) {
-            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+        let line = cx.lines.line(var.span().start);
+        cx.env.read.push(Problem {
+            file: cx.path.to_path_buf(),
+            line,
+            message: format!("`{key}_env`: {}", var.get_ref()),
+        });
+        return match cx.env.get(var.get_ref()) {
+            Some(v) if !v.is_empty() => Some(Secret::new(v)),
             _ => {
+                let whose = if cx.env.cron.is_some() {
+                    format!(
+                        "is not set in cron's environment (cron sets PATH={CRON_PATH}, SHELL, HOME, LOGNAME and what /etc/environment holds): set it in the crontab (a `{} = value` line) or use `{key}_file`",
+                        var.get_ref()
+                    )
+                } else {
+                    "is not set (or empty)".to_string()
+                };
                 cx.at(
                     var.span().start,
                     format!(
-                        "`{key}_env`: environment variable {} is not set (or empty)",
+                        "`{key}_env`: environment variable {} {whose}",
                         var.get_ref()
                     ),
                 );
@@ -310,8 +399,51 @@ fn secret(
     None
 }
 
-/// Loads and validates the settings file at `path` and every job file.
+/// The text of a settings file, read as loading reads it (a regular file of at most
+/// 10 MiB, UTF-8).
+pub fn read_settings_text(path: &Path) -> Result<String, String> {
+    read_text(path, MAX_CONFIG_BYTES).map_err(|e| e.to_string())
+}
+
+/// Loads and validates the settings file at `path` and every job file. A problem in the
+/// settings is an error; a job file with problems is left out (its problems are in
+/// `Config::problems`) and the other files load.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, LoadOptions::default())
+}
+
+/// [`load`], with options.
+pub fn load_with(path: &Path, opts: LoadOptions) -> Result<Config, ConfigError> {
+    let (config, problems) = load_checked(path, opts);
+    match config {
+        // A problem of the settings file stops everything: without it no channel is
+        // known. A job file's problems leave that file out, so one typo silences nothing
+        // else.
+        Some(mut config) if !problems.iter().any(|p| p.file == path) => {
+            config.problems = problems;
+            let broken: Vec<PathBuf> = config
+                .broken_files()
+                .iter()
+                .map(|f| f.to_path_buf())
+                .collect();
+            config.jobs.retain(|j| !broken.contains(&j.source.file));
+            Ok(config)
+        }
+        _ => Err(ConfigError { problems }),
+    }
+}
+
+/// Everything `validate` needs: the configuration as far as it could be made (`None`
+/// when the settings file cannot be read or parsed; jobs of broken files included), and
+/// every problem of every file, the settings first, each file in line order.
+pub fn load_checked(path: &Path, opts: LoadOptions) -> (Option<Config>, Vec<Problem>) {
+    match load_parts(path, opts) {
+        Ok((config, problems)) => (Some(config), problems),
+        Err(e) => (None, e.problems),
+    }
+}
+
+fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), ConfigError> {
     let src = read_text(path, MAX_CONFIG_BYTES).map_err(|e| {
         ConfigError::one(
             path,
@@ -326,6 +458,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."));
     let mut problems = Vec::new();
+    let mut env = EnvSource::new(opts);
     // A key set aside has been reported; the rest is still checked, job files too.
     let Some((raw, _)) =
         parse_toml::<RawSettings>(path, &src, &lines, &parse::SETTINGS, &mut problems)
@@ -337,6 +470,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         src: &src,
         lines: &lines,
         problems: &mut problems,
+        quiet_missing: false,
+        env: &mut env,
     };
 
     let g = &raw.general;
@@ -457,20 +592,41 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         pushover,
         webhooks,
         warnings: Vec::new(),
+        problems: Vec::new(),
+        env_reads: Vec::new(),
     };
     let jobs_dir_key = JobsDirKey {
         settings: path,
         line: jobs_dir_line,
     };
     load_jobs(&mut config, &defaults, jobs_dir_key, &mut problems);
-    peers::add_peer_jobs(&mut config, &base, &src, &lines, &raw.peers, &mut problems);
+    peers::add_peer_jobs(
+        &mut config,
+        &base,
+        &src,
+        &lines,
+        &raw.peers,
+        &defaults,
+        &mut problems,
+        &mut env,
+    );
     check_channels(&config, &mut problems);
-
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError { problems })
+    config.env_reads = env.read;
+    // File by file (the settings first), each in line order.
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in &problems {
+        if !files.contains(&p.file) {
+            files.push(p.file.clone());
+        }
     }
+    problems.sort_by_key(|p| {
+        (
+            p.file != path,
+            files.iter().position(|f| *f == p.file),
+            p.line,
+        )
+    });
+    Ok((config, problems))
 }
 
 fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> Email {
@@ -666,10 +822,21 @@ struct Defaults {
 const NOTIFY_EVERY: &[&str] = &["every", "5min", "10min", "hour", "day", "state_change"];
 const FREQUENCIES: &[&str] = &["minute", "hour", "day", "day_noon"];
 
-/// Notification rules from settings keys (`[defaults]`, `[[peers]]`); the original's
-/// defaults where a key is absent: every failure, after one, with recovery notices.
+/// The built-in notification rules, what `[defaults]` starts from: one alert per
+/// incident, after two failures in a row, and a recovery notice. Reminders only when
+/// asked for (`notify_every`).
+pub const DEFAULT_RULES: Rules = Rules {
+    notify_every: NotifyEvery::StateChange,
+    failures_before_notify: 2,
+    failing_for: None,
+    notify_recovery: true,
+};
+
+/// Notification rules from settings keys (`[defaults]`, `[[peers]]`); `base`'s where a
+/// key is absent.
 fn rules_from(
     cx: &mut FileCtx<'_>,
+    base: &Rules,
     notify_every: Option<&Spanned<String>>,
     failures_before_notify: Option<&Spanned<i64>>,
     failing_for: Option<&Spanned<String>>,
@@ -678,19 +845,49 @@ fn rules_from(
     Rules {
         notify_every: notify_every
             .and_then(|v| cx.choice("notify_every", v, NotifyEvery::parse, NOTIFY_EVERY))
-            .unwrap_or(NotifyEvery::Every),
+            .unwrap_or(base.notify_every),
         failures_before_notify: failures_before_notify
             .and_then(|v| cx.ranged("failures_before_notify", v, 1, 1_000_000))
-            .unwrap_or(1) as u32,
-        failing_for: failing_for.and_then(|v| cx.duration("failing_for", v)),
-        notify_recovery: notify_recovery.unwrap_or(true),
+            .map_or(base.failures_before_notify, |n| n as u32),
+        failing_for: match failing_for {
+            Some(v) => cx.duration("failing_for", v),
+            None => base.failing_for,
+        },
+        notify_recovery: notify_recovery.unwrap_or(base.notify_recovery),
     }
+}
+
+/// "; for an interval write `every = "5m"`" when a `frequency` value is a duration.
+fn every_hint(frequency: &str) -> String {
+    if crate::duration::parse(frequency).is_ok() {
+        format!("; for an interval write `every = {frequency:?}` instead")
+    } else {
+        String::new()
+    }
+}
+
+/// A `frequency` key of the settings (`[defaults]`, `[[peers]]`): one of the tick names,
+/// with a hint towards `every` when a duration was written.
+fn frequency_key(cx: &mut FileCtx<'_>, v: &Spanned<String>) -> Option<Frequency> {
+    let f = Frequency::parse(v.get_ref());
+    if f.is_none() {
+        cx.at(
+            v.span().start,
+            format!(
+                "`frequency` = {:?} is not valid: use one of {}{}",
+                v.get_ref(),
+                quoted(FREQUENCIES),
+                every_hint(v.get_ref())
+            ),
+        );
+    }
+    f
 }
 
 fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
     let mut schedule = Schedule::Tick(Frequency::Minute);
     if let Some(f) = &d.frequency {
-        if let Some(f) = cx.choice("frequency", f, Frequency::parse, FREQUENCIES) {
+        if let Some(f) = frequency_key(cx, f) {
             schedule = Schedule::Tick(f);
         }
     }
@@ -709,6 +906,7 @@ fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
         schedule,
         rules: rules_from(
             cx,
+            &DEFAULT_RULES,
             d.notify_every.as_ref(),
             d.failures_before_notify.as_ref(),
             d.failing_for.as_ref(),
@@ -805,11 +1003,14 @@ fn load_jobs(
         else {
             continue;
         };
+        let mut no_env = EnvSource::default();
         let mut cx = FileCtx {
             path: &file,
             src: &src,
             lines: &lines,
             problems,
+            quiet_missing: false,
+            env: &mut no_env,
         };
         let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
         for (i, raw) in parsed.job.into_iter().enumerate() {
@@ -836,13 +1037,13 @@ fn load_jobs(
                     }
                     _ => {}
                 }
-                // A job that lost a bad key has been reported; checking the rest of it
-                // would only add noise such as "needs `url`" after "unknown key `urll`".
-                if lost_key {
-                    continue;
-                }
+                // A job that lost a bad key has been reported; the rest of it is checked
+                // too (every problem in one round), without "needs `url`" after
+                // "unknown key `urll`". It is not loaded: its file has a problem.
+                cx.quiet_missing = lost_key;
                 let job = resolve_job(&mut cx, &dir, defaults, &channels, raw, offset, line);
-                if let (Some(job), None) = (job, duplicate_of) {
+                cx.quiet_missing = false;
+                if let (Some(job), None, false) = (job, duplicate_of, lost_key) {
                     config.jobs.push(job);
                 }
             }
@@ -884,7 +1085,7 @@ fn resolve_job(
 ) -> Option<Job> {
     let src = cx.src;
     let Some(name) = r.name.clone().filter(|n| !n.trim().is_empty()) else {
-        cx.at_line(
+        cx.missing(
             line,
             "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"",
         );
@@ -892,7 +1093,7 @@ fn resolve_job(
     };
     let kinds: Vec<&str> = KIND_KEYS.iter().map(|(k, _)| *k).collect();
     let Some(kind) = r.kind.clone() else {
-        cx.at_line(
+        cx.missing(
             line,
             format!("job {name:?} has no `kind`: use one of {}", quoted(&kinds)),
         );
@@ -945,8 +1146,9 @@ fn resolve_job(
             None => cx.at_line(
                 kl("frequency"),
                 format!(
-                    "job {name:?}: `frequency` = {f:?} is not valid: use one of {}",
-                    quoted(FREQUENCIES)
+                    "job {name:?}: `frequency` = {f:?} is not valid: use one of {}{}",
+                    quoted(FREQUENCIES),
+                    every_hint(f)
                 ),
             ),
         }
@@ -967,6 +1169,11 @@ fn resolve_job(
         schedule = Schedule::Every(e);
     }
     let mut rules = d.rules.clone();
+    if r.notify_every.is_none() && kind == "tls_cert" {
+        // A certificate near its expiry stays so for days: a reminder a day, not one per
+        // check, whatever `[defaults]` says (a job may still set its own).
+        rules.notify_every = NotifyEvery::Day;
+    }
     if let Some(n) = &r.notify_every {
         match NotifyEvery::parse(n) {
             Some(n) => rules.notify_every = n,
@@ -1019,7 +1226,7 @@ fn resolve_job(
         "http" => {
             let url = r.url.clone().unwrap_or_default();
             if url.is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""));
+                cx.missing(line, format!("job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""));
             } else if !(url.starts_with("http://") || url.starts_with("https://")) {
                 cx.at_line(
                     kl("url"),
@@ -1084,7 +1291,7 @@ fn resolve_job(
         "tcp" => {
             let host = r.host.clone().unwrap_or_default();
             if host.is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"tcp\" needs `host`"));
+                cx.missing(line, format!("job {name:?}: kind \"tcp\" needs `host`"));
             }
             let port = match r.port {
                 Some(p) if (1..=65_535).contains(&p) => p as u16,
@@ -1096,7 +1303,7 @@ fn resolve_job(
                     0
                 }
                 None => {
-                    cx.at_line(line, format!("job {name:?}: kind \"tcp\" needs `port`"));
+                    cx.missing(line, format!("job {name:?}: kind \"tcp\" needs `port`"));
                     0
                 }
             };
@@ -1105,7 +1312,7 @@ fn resolve_job(
         "tls_cert" => {
             let host = r.host.clone().unwrap_or_default();
             if host.is_empty() {
-                cx.at_line(
+                cx.missing(
                     line,
                     format!(
                         "job {name:?}: kind \"tls_cert\" needs `host`, e.g. host = \"example.com\""
@@ -1155,7 +1362,7 @@ fn resolve_job(
         "file" => {
             let path = r.path.clone().unwrap_or_default();
             if path.is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"file\" needs `path`, e.g. path = \"/var/backups/db.dump\""));
+                cx.missing(line, format!("job {name:?}: kind \"file\" needs `path`, e.g. path = \"/var/backups/db.dump\""));
             }
             let min_size = match r.min_size {
                 Some(n) if n < 0 => {
@@ -1176,7 +1383,7 @@ fn resolve_job(
         "dns" => {
             let query = r.query.clone().unwrap_or_default();
             if query.trim().is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"dns\" needs `query`, the name to resolve, e.g. query = \"example.com\""));
+                cx.missing(line, format!("job {name:?}: kind \"dns\" needs `query`, the name to resolve, e.g. query = \"example.com\""));
             }
             let record = match &r.record {
                 None => DnsRecord::A,
@@ -1248,7 +1455,7 @@ fn resolve_job(
         _ => {
             let mut command = r.command.clone().unwrap_or_default();
             if command.first().is_none_or(|p| p.is_empty()) {
-                cx.at_line(line, format!("job {name:?}: kind \"command\" needs `command`, e.g. command = [\"./check_backup.sh\", \"--quiet\"]"));
+                cx.missing(line, format!("job {name:?}: kind \"command\" needs `command`, e.g. command = [\"./check_backup.sh\", \"--quiet\"]"));
             }
             if let Some(p) = command.first_mut() {
                 if p.contains('/') {

@@ -81,6 +81,9 @@ pub struct PeerStatus {
     pub detail: String,
     pub last_tick_error: Option<String>,
     pub mail_error: Option<String>,
+    /// The job files the last tick could not load, each problem with file, line and
+    /// message: their jobs are not checked (`JobProblem`).
+    pub config_problems: Vec<crate::state::ConfigProblem>,
 }
 
 pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus {
@@ -124,6 +127,7 @@ pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus
         } else {
             None
         },
+        config_problems: state.config_problems.clone(),
     }
 }
 
@@ -161,9 +165,25 @@ fn job_problem(state: &State, policy: &Policy, now: DateTime<Utc>) -> Option<Str
             short(policy.stale_after)
         ));
     }
-    hb.last_tick_error
-        .as_ref()
-        .map(|e| format!("the last tick ended in error: {e}"))
+    if let Some(e) = &hb.last_tick_error {
+        return Some(format!("the last tick ended in error: {e}"));
+    }
+    config_problem(state)
+}
+
+/// A job file that cannot be loaded: its jobs are not being run.
+fn config_problem(state: &State) -> Option<String> {
+    let first = state.config_problems.first()?;
+    let more = state.config_problems.len() - 1;
+    Some(format!(
+        "a job file cannot be loaded, so its jobs are not checked: {}{}",
+        first.describe(),
+        if more > 0 {
+            format!(" (and {more} more problem(s))")
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// The answer when the state itself cannot be read: the jobs cannot be running well.
@@ -177,6 +197,7 @@ pub fn unreadable(policy: &Policy, why: &str) -> PeerStatus {
         detail: format!("the state cannot be read: {why}"),
         last_tick_error: None,
         mail_error: None,
+        config_problems: Vec::new(),
     }
 }
 
