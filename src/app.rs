@@ -72,6 +72,11 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             ));
         }
         let config = load_unattended(&cli)?;
+        // Cron mails whatever a tick writes on stderr: only errors go there (a warning
+        // such as a delivery to retry would mail every minute); the log file has all.
+        let mut quiet = config.logging.clone();
+        quiet.stderr_level = quiet.stderr_level.min(Level::Error);
+        crate::logging::init(&quiet, cli.verbose, cli.debug)?;
         let tick = match tick {
             TickArg::Minute => Tick::Minute,
             TickArg::Hour => Tick::Hour,
