@@ -50,8 +50,7 @@ fn load_unattended(cli: &Cli) -> Result<Config, AppError> {
 fn warn_problems(config: &Config) {
     for p in &config.problems {
         eprintln!(
-            "warning: {}: {p}",
-            "job file not loaded (its jobs are left out; `checker validate` for all problems)"
+            "warning: job file not loaded (its jobs are left out; `checker validate` for all problems): {p}"
         );
     }
 }

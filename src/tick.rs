@@ -703,4 +703,103 @@ mod tests {
         // "back" left again at `almost` (when `config` saw it gone): kept for a week from then.
         assert!(state.jobs.contains_key("back"));
     }
+
+    #[test]
+    fn the_jobs_of_a_broken_job_file_keep_their_state_for_as_long_as_it_is_broken() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[general]\nalertcontact = \"ops@example.com\"\n",
+        )
+        .expect("settings");
+        let good = "[[job]]\nname = \"web\"\nkind = \"passive\"\n";
+        let web = dir.path().join("jobs/web.toml");
+        std::fs::write(&web, good).expect("job file");
+        let load = || crate::config::load(&dir.path().join("settings.toml")).expect("loads");
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut state = State::default();
+        state.jobs.entry("web".into()).or_default().total_attempts = 5;
+        // A tick records where the job came from.
+        assert!(forget_removed_jobs(&load(), &mut state, t0).is_empty());
+        assert_eq!(
+            state.jobs["web"].source.as_deref(),
+            Some(load().jobs[0].source.file.as_path())
+        );
+
+        // The file breaks: the job is gone from the configuration, not from the state.
+        std::fs::write(&web, good.replace("kind", "knid")).expect("job file");
+        let broken = load();
+        assert!(broken.job("web").is_none());
+        assert!(in_broken_file(&broken, &state.jobs["web"]));
+        for days in [1, 7, 30, 365] {
+            let later = t0 + chrono::Duration::days(days);
+            assert!(forget_removed_jobs(&broken, &mut state, later).is_empty());
+            assert_eq!(state.jobs["web"].left_config, None, "not counted as gone");
+        }
+        assert!(
+            removed_jobs(&broken, &state, t0).is_empty(),
+            "validate does not list it"
+        );
+        assert_eq!(state.jobs["web"].total_attempts, 5);
+
+        // Removed for good: then the week starts.
+        std::fs::remove_file(&web).expect("remove");
+        let gone = load();
+        let day = t0 + chrono::Duration::days(400);
+        assert!(forget_removed_jobs(&gone, &mut state, day).is_empty());
+        assert_eq!(state.jobs["web"].left_config, Some(day));
+        let week = day + chrono::Duration::days(7);
+        assert_eq!(forget_removed_jobs(&gone, &mut state, week), vec!["web"]);
+    }
+
+    #[test]
+    fn each_problem_of_a_job_file_is_alerted_once_and_its_fix_told_recoveries_first() {
+        let (_dir, mut config) = crate::push::test_config("");
+        let problem = |line: usize, message: &str| crate::config::Problem {
+            file: "/etc/checker/jobs/web.toml".into(),
+            line,
+            message: message.into(),
+        };
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut state = State::default();
+        let mut events = Vec::new();
+        config.problems = vec![problem(4, "unknown key `urll`")];
+        for minute in 0..3 {
+            let now = t0 + chrono::Duration::minutes(minute);
+            note_config_problems(&config, &mut state, &mut events, now);
+        }
+        assert_eq!(state.outbox.len(), 1, "one alert for the one problem");
+        assert_eq!(events.len(), 1, "one error event");
+        assert_eq!(state.config_problems[0].since, t0);
+        let a = &state.outbox[0].alert;
+        assert_eq!(a.kind, AlertKind::Failure);
+        assert_eq!(a.job, "job file /etc/checker/jobs/web.toml");
+        assert_eq!(a.message, "line 4: unknown key `urll`");
+        assert_eq!(state.outbox[0].channel, "email", "[defaults] notify");
+
+        // The same text at another line is another problem: the old one is fixed first.
+        let t1 = t0 + chrono::Duration::minutes(5);
+        config.problems = vec![problem(5, "unknown key `urll`")];
+        note_config_problems(&config, &mut state, &mut events, t1);
+        let kinds: Vec<(AlertKind, &str)> = state
+            .outbox
+            .iter()
+            .map(|e| (e.alert.kind, e.alert.message.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (AlertKind::Failure, "line 4: unknown key `urll`"),
+                (AlertKind::Recovery, "fixed: line 4: unknown key `urll`"),
+                (AlertKind::Failure, "line 5: unknown key `urll`"),
+            ]
+        );
+        config.problems.clear();
+        note_config_problems(&config, &mut state, &mut events, t1);
+        assert!(state.config_problems.is_empty());
+        assert_eq!(state.outbox.len(), 4);
+        assert_eq!(state.outbox[3].alert.kind, AlertKind::Recovery);
+        assert_eq!(state.outbox[3].alert.failing_since, Some(t1));
+    }
 }

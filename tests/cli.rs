@@ -1597,7 +1597,10 @@ fn validate_names_each_env_variable_read_from_this_shell_and_env_from_cron_refus
             && warning.contains("--env-from-cron"),
         "{warning}"
     );
-    assert!(!text.contains("https://hooks.example/abc"), "the value is never shown");
+    assert!(
+        !text.contains("https://hooks.example/abc"),
+        "the value is never shown"
+    );
 
     // As cron would run it: the variable is not there, a problem with file and line.
     let mut cmd = f.cmd();
@@ -1675,10 +1678,16 @@ enabled = false
         );
     }
     assert!(
-        problems.iter().any(|p| p.contains("job \"peer backup\": `command`: program \"no-such-ssh\" is not found on PATH")),
+        problems.iter().any(|p| p.contains(
+            "job \"peer backup\": `command`: program \"no-such-ssh\" is not found on PATH"
+        )),
         "{problems:#?}"
     );
-    assert_eq!(problems.len(), 5, "disabled jobs and programs that exist are fine: {problems:#?}");
+    assert_eq!(
+        problems.len(),
+        5,
+        "disabled jobs and programs that exist are fine: {problems:#?}"
+    );
 }
 
 #[test]
@@ -1754,13 +1763,18 @@ notify = []
     let text = stdout(&out);
     let warnings: Vec<&str> = text.lines().filter(|l| l.contains("warning:")).collect();
     assert!(
-        warnings.iter().any(|w| w.contains("1 job(s) alert only by email, which is off")
-            && w.contains("\"mailed\"")
-            && !w.contains("\"told\"")),
+        warnings
+            .iter()
+            .any(|w| w.contains("1 job(s) alert only by email, which is off")
+                && w.contains("\"mailed\"")
+                && !w.contains("\"told\"")),
         "{text}"
     );
     assert!(
-        warnings.iter().any(|w| w.contains(&format!("{}:12: job \"mute\" has `notify = []`", jobs_path(&f, "jobs.toml")))),
+        warnings.iter().any(|w| w.contains(&format!(
+            "{}:12: job \"mute\" has `notify = []`",
+            jobs_path(&f, "jobs.toml")
+        ))),
         "{text}"
     );
     assert_eq!(warnings.len(), 2, "{text}");
@@ -1780,8 +1794,14 @@ notify = []
 #[test]
 fn commands_a_person_runs_warn_about_job_files_that_cannot_be_loaded() {
     let f = Fixture::new();
-    f.write("jobs/good.toml", "[[job]]\nname = \"good\"\nkind = \"command\"\ncommand = [\"true\"]\n");
-    f.write("jobs/bad.toml", "[[job]]\nname = \"bad\"\nkind = \"command\"\ncommandd = [\"true\"]\n");
+    f.write(
+        "jobs/good.toml",
+        "[[job]]\nname = \"good\"\nkind = \"command\"\ncommand = [\"true\"]\n",
+    );
+    f.write(
+        "jobs/bad.toml",
+        "[[job]]\nname = \"bad\"\nkind = \"command\"\ncommandd = [\"true\"]\n",
+    );
     let out = f.run_ok(&["list"], 0);
     assert!(stdout(&out).contains("good") && !stdout(&out).contains("bad"));
     assert!(
@@ -1796,7 +1816,8 @@ fn commands_a_person_runs_warn_about_job_files_that_cannot_be_loaded() {
     let out = f.run(&["report", "bad", "--ok"]);
     assert_exit(&out, 2);
     assert!(
-        stderr(&out).contains("it may be in a job file that cannot be loaded") && stderr(&out).contains("bad.toml"),
+        stderr(&out).contains("it may be in a job file that cannot be loaded")
+            && stderr(&out).contains("bad.toml"),
         "{}",
         stderr(&out)
     );
@@ -1823,8 +1844,15 @@ fn every_flag_of_every_command_has_a_description() {
         .filter(|(_, a)| a.get_help().is_none() && !a.is_hide_set())
         .map(|(path, a)| format!("{path} {}", a.get_id()))
         .collect();
-    assert!(undocumented.is_empty(), "flags without help: {undocumented:?}");
-    assert!(args.len() > 40, "the walk saw every command: {}", args.len());
+    assert!(
+        undocumented.is_empty(),
+        "flags without help: {undocumented:?}"
+    );
+    assert!(
+        args.len() > 40,
+        "the walk saw every command: {}",
+        args.len()
+    );
     // As a person sees it.
     let f = Fixture::new();
     let help = stdout(&f.run_ok(&["history", "--help"], 0));
@@ -1846,7 +1874,10 @@ fn report_without_ok_or_fail_says_to_give_one() {
     assert!(stderr(&out).contains("--ok or --fail"), "{}", stderr(&out));
     assert!(!f.path().join("state.json").exists());
     let help = stdout(&f.run_ok(&["report", "--help"], 0));
-    assert!(help.contains("checker report <JOB> (--ok | --fail)"), "{help}");
+    assert!(
+        help.contains("checker report <JOB> (--ok | --fail)"),
+        "{help}"
+    );
     let out = f.run(&["report", "backup", "--ok", "--fail"]);
     assert_exit(&out, 2);
 }
@@ -1873,11 +1904,16 @@ fn completions_does_not_offer_the_flags_that_make_no_sense_there() {
     };
     let completions = opts_of("completions");
     assert!(
-        !completions.contains("--config") && !completions.contains("--nomail") && !completions.contains("-f "),
+        !completions.contains("--config")
+            && !completions.contains("--nomail")
+            && !completions.contains("-f "),
         "{completions}"
     );
     let status = opts_of("status");
-    assert!(status.contains("--config") && status.contains("--nomail"), "{status}");
+    assert!(
+        status.contains("--config") && status.contains("--nomail"),
+        "{status}"
+    );
     // The flags still work where they make sense, after the command too.
     f.run_ok(&["status", "--nomail"], 0);
 }
@@ -1890,12 +1926,23 @@ fn cron_lines_in_the_documents_keep_stderr_and_the_readme_cites_nothing_users_la
         let cron_lines: Vec<&str> = text
             .lines()
             .map(|l| l.trim_start_matches('#').trim())
-            .filter(|l| l.contains("checker") && (l.contains(" -c ") || l.contains(" wrap ")) && l.split_whitespace().count() > 5 && l.starts_with(|c: char| c.is_ascii_digit() || c == '*'))
+            .filter(|l| {
+                l.contains("checker")
+                    && (l.contains(" -c ") || l.contains(" wrap "))
+                    && l.split_whitespace().count() > 5
+                    && l.starts_with(|c: char| c.is_ascii_digit() || c == '*')
+            })
             .collect();
         assert!(!cron_lines.is_empty(), "{file} has cron lines");
         for l in cron_lines {
-            assert!(!l.contains("2>&1") && !l.contains("2>/dev/null"), "{file} discards stderr: {l}");
-            assert!(!l.contains("/opt/checker"), "{file}: one install path, /etc/checker: {l}");
+            assert!(
+                !l.contains("2>&1") && !l.contains("2>/dev/null"),
+                "{file} discards stderr: {l}"
+            );
+            assert!(
+                !l.contains("/opt/checker"),
+                "{file}: one install path, /etc/checker: {l}"
+            );
         }
     }
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
@@ -1927,10 +1974,17 @@ fn the_first_command_of_the_readme_exits_1_as_it_says() {
         !first.contains(';') && !first.contains("||"),
         "the exit status must be that of the command the README talks about: {first}"
     );
-    assert!(readme.contains("exits 1"), "the README says what it exits with");
+    assert!(
+        readme.contains("exits 1"),
+        "the README says what it exits with"
+    );
     // Run it as written, with the built binary in place of `cargo build --release && ./target/release/checker`.
     let tmp = tempfile::tempdir().unwrap();
-    for f in ["settings.example.toml", "jobs/example.toml", "jobs/plugins/check_disk_free.sh"] {
+    for f in [
+        "settings.example.toml",
+        "jobs/example.toml",
+        "jobs/plugins/check_disk_free.sh",
+    ] {
         let to = tmp.path().join(f);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(root.join(f), &to).unwrap();

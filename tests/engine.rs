@@ -917,3 +917,31 @@ fn a_tick_whose_settings_do_not_load_logs_where_it_can_and_leaves_the_heartbeat_
     assert_eq!(f.state()["heartbeat"], heartbeat);
     assert_eq!(f.job_state("good")["total_attempts"], 1);
 }
+
+#[test]
+fn with_the_built_in_defaults_an_outage_sends_one_alert_after_two_failures_and_one_recovery() {
+    let f = Fixture::new();
+    // The test settings without their "every failure" override: the built-in defaults.
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS
+            .replace("notify_every = \"every\"\n", "")
+            .replace("failures_before_notify = 1\n", ""),
+    );
+    let server = HttpServer::start();
+    f.jobs(&http_job(&server.url("/"), ""));
+    f.tick("minute");
+    server.set_status(503);
+    f.tick("minute");
+    assert!(f.alerts().is_empty(), "one failure is a blip");
+    for _ in 0..5 {
+        f.tick("minute");
+    }
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "one alert for the incident: {alerts:#?}");
+    assert_eq!(alerts[0]["consecutive_failures"], 2);
+    server.set_status(200);
+    f.tick("minute");
+    let kinds: Vec<_> = f.alerts().iter().map(|a| a["kind"].clone()).collect();
+    assert_eq!(kinds, vec!["failure", "recovery"]);
+}

@@ -1147,3 +1147,44 @@ fn mail_proven_long_ago_goes_stale_and_peers_hear_mail_problem_saying_why() {
         (200, "MailProblem".to_string())
     );
 }
+
+#[test]
+fn a_job_file_that_cannot_be_loaded_makes_serve_answer_job_problem_with_the_detail_until_fixed() {
+    let f = instance("1h", "");
+    flaky_job(&f, "[\"capture\"]");
+    f.tick("minute");
+    let s = p::serve(&f);
+    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+
+    // A second job file with a mistake: the next tick records it, serve tells it live.
+    f.write(
+        "jobs/more.toml",
+        "[[job]]\nname = \"more\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = \"80\"\n",
+    );
+    f.tick("minute");
+    assert_eq!(p::get(s.port, "/", &[]), (200, "JobProblem".to_string()));
+    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(v["status"], "JobProblem");
+    let file = f.path().join("jobs/more.toml").display().to_string();
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{file}:5: `port` must be a whole number")),
+        "{v}"
+    );
+    assert_eq!(v["config_problems"][0]["file"], file.as_str());
+    assert_eq!(v["config_problems"][0]["line"], 5);
+    assert!(v["config_problems"][0]["since"].is_string(), "{v}");
+    // The flaky job of the good file still ran.
+    assert_eq!(f.job_state("flaky")["total_attempts"], 2);
+
+    f.write(
+        "jobs/more.toml",
+        "[[job]]\nname = \"more\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 80\n",
+    );
+    f.tick("minute");
+    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(v["config_problems"], serde_json::json!([]));
+}

@@ -1733,3 +1733,138 @@ impl RawJob {
         keys
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads settings and job files written into a temp dir.
+    fn load_files(settings: &str, jobs: &[(&str, &str)]) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        std::fs::write(dir.path().join("settings.toml"), settings).expect("settings");
+        for (name, text) in jobs {
+            std::fs::write(dir.path().join("jobs").join(name), text).expect("job file");
+        }
+        let config = load(&dir.path().join("settings.toml")).expect("the settings load");
+        (dir, config)
+    }
+
+    const TCP: &str = "[[job]]\nname = \"db\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 5432\n";
+
+    #[test]
+    fn the_built_in_defaults_are_one_alert_per_incident_after_two_failures() {
+        let (_d, c) = load_files("[general]\nalertcontact = \"a@b.c\"\n", &[("a.toml", TCP)]);
+        let r = &c.job("db").expect("db").rules;
+        assert_eq!(r.notify_every, NotifyEvery::StateChange);
+        assert_eq!(r.failures_before_notify, 2);
+        assert_eq!(r.failing_for, None);
+        assert!(r.notify_recovery);
+        // `[defaults]` and the job itself still choose any mode.
+        let (_d, c) = load_files(
+            "[general]\nalertcontact = \"a@b.c\"\n[defaults]\nnotify_every = \"every\"\nfailures_before_notify = 1\n",
+            &[("a.toml", &format!("{TCP}\n[[job]]\nname = \"own\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\nnotify_every = \"10min\"\n"))],
+        );
+        assert_eq!(c.job("db").unwrap().rules.notify_every, NotifyEvery::Every);
+        assert_eq!(c.job("db").unwrap().rules.failures_before_notify, 1);
+        assert_eq!(
+            c.job("own").unwrap().rules.notify_every,
+            NotifyEvery::TenMin
+        );
+    }
+
+    #[test]
+    fn a_tls_cert_job_reminds_daily_unless_it_says_otherwise() {
+        let cert = "[[job]]\nname = \"cert\"\nkind = \"tls_cert\"\nhost = \"example.com\"\n";
+        let own = "[[job]]\nname = \"own\"\nkind = \"tls_cert\"\nhost = \"example.org\"\nnotify_every = \"hour\"\n";
+        let (_d, c) = load_files(
+            "[general]\nalertcontact = \"a@b.c\"\n[defaults]\nnotify_every = \"every\"\n",
+            &[("a.toml", &format!("{cert}\n{own}\n{TCP}"))],
+        );
+        assert_eq!(c.job("cert").unwrap().rules.notify_every, NotifyEvery::Day);
+        assert_eq!(c.job("own").unwrap().rules.notify_every, NotifyEvery::Hour);
+        assert_eq!(c.job("db").unwrap().rules.notify_every, NotifyEvery::Every);
+    }
+
+    #[test]
+    fn a_broken_job_file_is_left_out_whole_and_the_others_load() {
+        let broken = format!("{TCP}\n[[job]]\nname = \"web\"\nkind = \"http\"\nurll = \"x\"\n");
+        let (dir, c) = load_files(
+            "[general]\nalertcontact = \"a@b.c\"\n",
+            &[
+                ("a.toml", &broken),
+                (
+                    "b.toml",
+                    "[[job]]\nname = \"disk\"\nkind = \"file\"\npath = \"/\"\n",
+                ),
+            ],
+        );
+        let names: Vec<&str> = c.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, vec!["disk"], "db shares a.toml with the broken job");
+        let a = dir.path().join("jobs/a.toml");
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(
+            (c.problems[0].file.as_path(), c.problems[0].line),
+            (a.as_path(), 10)
+        );
+        assert!(c.is_broken_file(&a));
+        assert_eq!(c.broken_files(), vec![a.as_path()]);
+        // A problem of the settings file is an error, with every job file's problems too.
+        std::fs::write(dir.path().join("settings.toml"), "[general]\nbogus = 1\n").unwrap();
+        let e = load(&dir.path().join("settings.toml")).unwrap_err();
+        assert_eq!(e.problems.len(), 2, "{e}");
+    }
+
+    #[test]
+    fn env_variables_read_are_recorded_and_the_cron_environment_lacks_them() {
+        // Set by cargo for the tests it runs; never by cron.
+        let var = "CARGO_MANIFEST_DIR";
+        assert!(std::env::var(var).is_ok(), "run the tests with cargo");
+        let settings = format!(
+            "[general]\nalertcontact = \"a@b.c\"\n[pushover]\ntoken_env = \"{var}\"\nuser = \"u\"\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        std::fs::write(dir.path().join("settings.toml"), &settings).unwrap();
+        let path = dir.path().join("settings.toml");
+        let c = load(&path).expect("loads with the variable set");
+        assert_eq!(c.env_reads.len(), 1);
+        assert_eq!(c.env_reads[0].line, 4);
+        assert_eq!(c.env_reads[0].message, format!("`token_env`: {var}"));
+        let e = load_with(&path, LoadOptions { cron_env: true }).unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert!(
+            e.problems[0]
+                .message
+                .contains(&format!("{var} is not set in cron's environment")),
+            "{e}"
+        );
+        let env = cron_environment();
+        assert_eq!(env.get("PATH").map(String::as_str), Some(CRON_PATH));
+        assert!(!env.contains_key(var));
+    }
+
+    #[test]
+    fn a_section_written_as_a_list_of_tables_is_named_and_mended() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[[general]]\nservername = \"x\"\ntick_deadline = 5\n",
+        )
+        .unwrap();
+        let e = load(&dir.path().join("settings.toml")).unwrap_err();
+        let messages: Vec<String> = e.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages[0].ends_with(":1: `[[general]]` must be `[general]`: there is one such section, written with one bracket on each side"),
+            "{messages:?}"
+        );
+        // Mended, so what is inside is checked too.
+        assert!(
+            messages[1]
+                .ends_with(":3: `tick_deadline` must be a duration such as \"10s\", not a number"),
+            "{messages:?}"
+        );
+    }
+}

@@ -341,6 +341,39 @@ mod tests {
     }
 
     #[test]
+    fn a_job_file_that_cannot_be_loaded_is_a_job_problem_with_its_detail() {
+        let now = at(100);
+        let mut s = state(Some(90), false, Some(true));
+        for line in [4, 9] {
+            s.config_problems.push(crate::state::ConfigProblem {
+                file: "/etc/checker/jobs/web.toml".into(),
+                line,
+                message: "unknown key `urll` in [[job]]; did you mean `url`?".into(),
+                since: at(0),
+            });
+        }
+        let got = compute(&s, &policy(true), now);
+        assert_eq!(got.status, Word::JobProblem);
+        assert_eq!(
+            got.detail,
+            "a job file cannot be loaded, so its jobs are not checked: /etc/checker/jobs/web.toml:4: unknown key `urll` in [[job]]; did you mean `url`? (and 1 more problem(s))"
+        );
+        let v = serde_json::to_value(&got).expect("serialises");
+        assert_eq!(v["config_problems"][1]["line"], 9);
+        assert_eq!(
+            v["config_problems"][0]["file"],
+            "/etc/checker/jobs/web.toml"
+        );
+        // Mail trouble still comes first, as the original's precedence has it.
+        s.mail.ok = Some(false);
+        assert_eq!(compute(&s, &policy(true), now).status, Word::MailProblem);
+        // Fixed: True again.
+        s.mail.ok = Some(true);
+        s.config_problems.clear();
+        assert_eq!(compute(&s, &policy(true), now).status, Word::True);
+    }
+
+    #[test]
     fn json_has_the_fields_of_the_spec() {
         let s = compute(&state(Some(90), false, Some(true)), &policy(true), at(100));
         let v = serde_json::to_value(&s).expect("serialises");
