@@ -164,6 +164,9 @@ fn config_error_rows(
     state: &crate::state::State,
     window: impl Fn(&str) -> (u64, u64, u64),
 ) -> Vec<JobRow> {
+    if config.problems.is_empty() {
+        return Vec::new();
+    }
     state
         .jobs
         .iter()

@@ -55,6 +55,8 @@ pub fn run(
             outcome.message.lines().next().unwrap_or(""),
             why.trim_end()
         );
+        // The command's output may echo a configured secret.
+        let text = crate::redact::string(text);
         eprintln!("checker wrap: {text}");
         match &loaded {
             Ok(config) => match &config.logging.file {
