@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command, TickArg};
 use crate::cmd;
 use crate::config::{self, Config, Level};
@@ -11,7 +9,7 @@ use crate::error::AppError;
 use crate::schedule::Tick;
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = crate::cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -36,6 +34,34 @@ fn load(cli: &Cli) -> Result<Config, AppError> {
     Ok(config)
 }
 
+/// Loading for the commands nobody watches (cron ticks, `report`): when it fails, no
+/// channel is known, so besides stderr the error goes where someone will find it: the
+/// log file the settings name, else syslog. The heartbeat is left as it was: stale, so
+/// peers notice.
+fn load_unattended(cli: &Cli) -> Result<Config, AppError> {
+    load(cli).inspect_err(|e| {
+        let path = config::locate(cli.config.as_deref()).ok();
+        crate::last_resort::settings_failed(path.as_deref(), e.to_string().trim_end());
+    })
+}
+
+/// Job files that cannot be loaded, told on stderr by the commands a person runs: their
+/// jobs are missing from what the command shows or does.
+fn warn_problems(config: &Config) {
+    for p in &config.problems {
+        eprintln!(
+            "warning: job file not loaded (its jobs are left out; `checker validate` for all problems): {p}"
+        );
+    }
+}
+
+/// `load`, then `warn_problems`.
+fn load_interactive(cli: &Cli) -> Result<Config, AppError> {
+    let config = load(cli)?;
+    warn_problems(&config);
+    Ok(config)
+}
+
 pub fn run(cli: Cli) -> Result<u8, AppError> {
     let _ = crate::logging::init_stderr_only(if cli.debug { Level::Debug } else { Level::Warn });
     if let Some(tick) = cli.tick {
@@ -44,7 +70,12 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
                 "-c TICK runs a cron tick; it does not combine with a subcommand".into(),
             ));
         }
-        let config = load(&cli)?;
+        let config = load_unattended(&cli)?;
+        // Cron mails whatever a tick writes on stderr: only errors go there (a warning
+        // such as a delivery to retry would mail every minute); the log file has all.
+        let mut quiet = config.logging.clone();
+        quiet.stderr_level = quiet.stderr_level.min(Level::Error);
+        crate::logging::init(&quiet, cli.verbose, cli.debug)?;
         let tick = match tick {
             TickArg::Minute => Tick::Minute,
             TickArg::Hour => Tick::Hour,
@@ -67,15 +98,15 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         quiet_on_closed_pipe();
     }
     match command {
-        Command::Validate => {
+        Command::Validate { env_from_cron } => {
             let path = config::locate(cli.config.as_deref())?;
-            cmd::validate::run(&path)
+            cmd::validate::run(&path, *env_from_cron)
         }
         Command::RunOnce {
             jobs,
             dry_run,
             json,
-        } => cmd::run_once::run(&load(&cli)?, jobs, *dry_run, *json, cli.nomail),
+        } => cmd::run_once::run(&load_interactive(&cli)?, jobs, *dry_run, *json, cli.nomail),
         Command::Status { hours, json } => cmd::status::run(&load(&cli)?, *hours, *json),
         Command::History {
             job,
@@ -86,7 +117,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             follow,
             json,
         } => cmd::history::run(
-            &load(&cli)?,
+            &load_interactive(&cli)?,
             &cmd::history::Options {
                 job: job.as_deref(),
                 limit: *limit,
@@ -97,16 +128,18 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
                 json: *json,
             },
         ),
-        Command::Uptime { jobs, days, json } => cmd::uptime::run(&load(&cli)?, jobs, *days, *json),
+        Command::Uptime { jobs, days, json } => {
+            cmd::uptime::run(&load_interactive(&cli)?, jobs, *days, *json)
+        }
         Command::Report {
             job,
             ok,
-            fail: _,
+            fail,
             count,
             message,
             duration,
-        } => cmd::report::run(
-            &load(&cli)?,
+        } if *ok || *fail => cmd::report::run(
+            &load_unattended(&cli)?,
             job,
             *ok,
             *count,
@@ -114,21 +147,31 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
             *duration,
             cli.nomail,
         ),
-        Command::Wrap { job, command } => cmd::wrap::run(&load(&cli)?, job, command, cli.nomail),
+        Command::Report { .. } => Err(AppError::Usage(
+            "report needs --ok or --fail: did the run work? e.g. `checker report backup --ok`"
+                .into(),
+        )),
+        Command::Wrap { job, command } => {
+            // Whatever the configuration says, the command runs: a monitoring failure
+            // must never stop the job being monitored.
+            let loaded = load(&cli);
+            let settings = config::locate(cli.config.as_deref()).ok();
+            cmd::wrap::run(loaded, settings.as_deref(), job, command, cli.nomail)
+        }
         Command::Prune {
             older_than,
             archive,
         } => cmd::prune::run(&load(&cli)?, *older_than, archive.as_deref()),
-        Command::List { json } => cmd::list::run(&load(&cli)?, *json),
+        Command::List { json } => cmd::list::run(&load_interactive(&cli)?, *json),
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
-        Command::Peers { json } => cmd::peers::run(&load(&cli)?, *json),
+        Command::Peers { json } => cmd::peers::run(&load_interactive(&cli)?, *json),
         Command::TestNotify { channel } => {
-            cmd::test_notify::run(&load(&cli)?, channel.as_deref(), cli.nomail)
+            cmd::test_notify::run(&load_interactive(&cli)?, channel.as_deref(), cli.nomail)
         }
         Command::Manpages { dir } => cmd::manpages::run(dir),
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = crate::cli::completion_command();
             clap_complete::generate(*shell, &mut command, "checker", &mut std::io::stdout());
             Ok(0)
         }
@@ -139,7 +182,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
 fn prints_only(command: &Command) -> bool {
     matches!(
         command,
-        Command::Validate
+        Command::Validate { .. }
             | Command::Status { .. }
             | Command::History { .. }
             | Command::Uptime { .. }

@@ -63,6 +63,7 @@ pub enum Command {
         /// Run the checks and print, but change no state and send nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the results and deliveries as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -72,13 +73,16 @@ pub enum Command {
         #[arg(long, default_value_t = 24, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HOURS)))]
         hours: u32,
+        /// Print the jobs, problems and mail health as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// The event log, newest first.
     History {
+        /// Only the events of this job.
         #[arg(long, value_name = "NAME")]
         job: Option<String>,
+        /// At most this many events, the newest.
         #[arg(long, default_value_t = 50, value_name = "N")]
         limit: usize,
         /// Only events that did not go well.
@@ -93,6 +97,7 @@ pub enum Command {
         /// Keep printing new events as they are recorded, like `tail -f` (JSON: one object a line).
         #[arg(long)]
         follow: bool,
+        /// Print the events as a JSON array, for scripts (with --follow: one object a line).
         #[arg(long)]
         json: bool,
     },
@@ -100,19 +105,22 @@ pub enum Command {
     Uptime {
         /// Job names (all jobs when none are given).
         jobs: Vec<String>,
+        /// How many days back to look (default 30).
         #[arg(long, default_value_t = 30, value_name = "N")]
         days: u32,
+        /// Print the figures as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Record a result pushed by another program (a script, a cron job).
+    #[command(override_usage = "checker report <JOB> (--ok | --fail) [OPTIONS]")]
     Report {
         /// The job, usually one of `kind = "passive"`.
         job: String,
-        /// The run worked.
-        #[arg(long, conflicts_with = "fail", required_unless_present = "fail")]
+        /// The run worked (give --ok or --fail).
+        #[arg(long, conflicts_with = "fail")]
         ok: bool,
-        /// The run failed.
+        /// The run failed (give --ok or --fail).
         #[arg(long)]
         fail: bool,
         /// Items the run handled (files, rows): added to the job's summed count.
@@ -135,6 +143,7 @@ pub enum Command {
     },
     /// This instance's health as peers see it: True, MailProblem or JobProblem.
     PeerStatus {
+        /// Print the word and what it was decided from as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -146,22 +155,30 @@ pub enum Command {
     },
     /// Ask every configured peer now and print what each answered.
     Peers {
+        /// Print each peer's answer as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Drop history older than a duration (default: the configured retention).
     Prune {
-        /// e.g. 30d or 12w (at most 36500d, 100 years).
+        /// Drop history older than this, e.g. 30d or 12w (at most 36500d, 100 years).
         #[arg(long, value_name = "DURATION", value_parser = history_window)]
         older_than: Option<Duration>,
         /// Write the pruned events to DIR first, as YYYY-MM-DD.jsonl.gz (default: [general] history_archive_dir).
         #[arg(long, value_name = "DIR")]
         archive: Option<PathBuf>,
     },
-    /// Load every file, report every problem, and print what runs when.
-    Validate,
+    /// Load every file as a cron tick would, report every problem, and print what runs when.
+    Validate {
+        /// Read `*_env` variables from the environment cron gives its jobs (PATH=/usr/bin:/bin,
+        /// SHELL, HOME, LOGNAME, /etc/environment), not from this shell, and look programs up
+        /// on cron's PATH.
+        #[arg(long)]
+        env_from_cron: bool,
+    },
     /// Jobs with their kind, target, schedule and rules.
     List {
+        /// Print the jobs as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -171,6 +188,65 @@ pub enum Command {
         /// The folder to write them into (created when missing).
         dir: PathBuf,
     },
+}
+
+/// The command line as parsed: the derived definition, with the global flags that make no
+/// sense for `completions` (a settings file, logging, mail) hidden there. Parsing, help,
+/// completion scripts and man pages all come from this.
+pub fn command() -> clap::Command {
+    hide_globals_in_completions(<Cli as clap::CommandFactory>::command())
+}
+
+/// Hides `-f`, `-v`, `-d` and `--nomail` in `completions`. clap copies a global flag into
+/// each subcommand that has no argument of its id, so `completions` gets hidden copies of
+/// its own (still accepted, never listed). Call before the command is built.
+pub fn hide_globals_in_completions(cmd: clap::Command) -> clap::Command {
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.clone().global(false).hide(true))
+        .collect();
+    cmd.mut_subcommand("completions", |sub| {
+        hidden.into_iter().fold(sub, |sub, a| sub.arg(a))
+    })
+}
+
+/// The command line as completion scripts describe it: the global flags offered after
+/// every subcommand but `completions` (clap's completion generators list hidden
+/// arguments too, so there they are left out rather than hidden). Never used to parse.
+pub fn completion_command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.clone().global(false))
+        .collect();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .filter(|n| n != "completions")
+        .collect();
+    let cmd = cmd.mut_args(|a| {
+        if a.is_global_set() {
+            a.global(false)
+        } else {
+            a
+        }
+    });
+    names.iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, |sub| {
+            globals.iter().fold(sub, |sub, a| sub.arg(a.clone()))
+        })
+    })
+}
+
+/// Parses the process's arguments; on a usage error clap prints it and exits 2.
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    }
 }
 
 /// The longest `status --hours`: 100 years, like the longest history retention.

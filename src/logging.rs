@@ -291,6 +291,24 @@ pub fn format_line(
     line
 }
 
+/// Writes one record straight into the log file at `path`, without the process-wide
+/// logger: for errors met before the settings could be loaded, when only the log file's
+/// path could be found in them. Rotates by the default size and count; refuses anything
+/// but a regular file. `Err` says why it could not be written.
+pub fn append_record(path: &Path, level: log::Level, message: &str) -> Result<(), String> {
+    check_regular(path).map_err(|e| e.to_string())?;
+    let mut sink = FileSink::new(path.to_path_buf(), 10 * 1024 * 1024, 5);
+    if let Some(problem) = sink.open_now() {
+        return Err(problem);
+    }
+    let line = format_line(Utc::now(), level, std::process::id(), &message);
+    let problem = sink.write_line(line.as_bytes());
+    if sink.write_failing {
+        return Err(problem.unwrap_or_else(|| format!("cannot write {}", path.display())));
+    }
+    Ok(())
+}
+
 /// The path of backup `n` of `base`: `checker.log` → `checker.log.n`.
 pub fn backup_path(base: &Path, n: u32) -> PathBuf {
     suffixed(base, &n.to_string())

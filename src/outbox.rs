@@ -147,19 +147,21 @@ pub fn supersede(state: &mut State, now: DateTime<Utc>) -> Vec<Event> {
     {
         return Vec::new();
     }
-    // The latest recovery queued per channel and job.
-    let mut recoveries: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
-    for e in &state.outbox {
+    // The latest recovery queued per channel and job: its place in the queue (the order
+    // alerts were decided in) and when it was decided. A failure queued after it belongs to
+    // a newer streak (or a new problem) and stays.
+    let mut recoveries: HashMap<(String, String), (usize, DateTime<Utc>)> = HashMap::new();
+    for (i, e) in state.outbox.iter().enumerate() {
         if e.alert.kind == AlertKind::Recovery {
-            let at = recoveries
-                .entry((e.channel.clone(), e.alert.job.clone()))
-                .or_insert(e.alert.at);
-            *at = (*at).max(e.alert.at);
+            recoveries.insert((e.channel.clone(), e.alert.job.clone()), (i, e.alert.at));
         }
     }
     let mut events = Vec::new();
     let jobs = &state.jobs;
+    let mut position = 0usize;
     state.outbox.retain(|e| {
+        let i = position;
+        position += 1;
         if e.alert.kind != AlertKind::Failure || is_leased(e, now) {
             return true;
         }
@@ -172,8 +174,8 @@ pub fn supersede(state: &mut State, now: DateTime<Utc>) -> Vec<Event> {
         } else {
             recoveries
                 .get(&(e.channel.clone(), e.alert.job.clone()))
-                .copied()
-                .filter(|t| *t >= e.alert.at)
+                .filter(|(at_index, _)| *at_index > i)
+                .map(|(_, at)| *at)
         };
         let Some(when) = recovered_at.or(recovery_queued) else {
             return true;
@@ -808,6 +810,28 @@ mod tests {
                 .collect::<Vec<_>>(),
             [("other", AlertKind::Failure), ("hook", AlertKind::Recovery)]
         );
+    }
+
+    #[test]
+    fn a_failure_queued_after_a_recovery_at_the_same_moment_is_a_new_problem_and_stays() {
+        // A job file's problem fixed and another found in the same tick: the recovery of
+        // the first is queued, then the failure of the second, both decided at t0.
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut s = State::default();
+        enqueue(
+            &mut s,
+            "hook",
+            named("job file web.toml", "fixed", AlertKind::Recovery, t0),
+            t0,
+        );
+        enqueue(
+            &mut s,
+            "hook",
+            named("job file web.toml", "line 4: bad", AlertKind::Failure, t0),
+            t0,
+        );
+        assert!(supersede(&mut s, t0).is_empty());
+        assert_eq!(s.outbox.len(), 2);
     }
 
     #[test]

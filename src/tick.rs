@@ -15,7 +15,7 @@ use crate::notify::{Alert, AlertKind, SendOptions};
 use crate::outbox;
 use crate::rules::{self, Decision};
 use crate::schedule::Tick;
-use crate::state::{State, StateError, Store, FORGET_AFTER_DAYS};
+use crate::state::{ConfigProblem, State, StateError, Store, FORGET_AFTER_DAYS};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -141,13 +141,120 @@ pub(crate) fn note_recovered(
     }
 }
 
+/// Compares the problems of the job files that could not be loaded with those the last
+/// tick found. Each new one is an error event, a log line and an alert through
+/// `[defaults] notify`; each one gone is a recovery notice (recoveries queued first, so a
+/// problem replaced by another ends on the new one's alert). The state keeps the list,
+/// which `peer-status`, `/status.json` and `status` show.
+pub(crate) fn note_config_problems(
+    config: &Config,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    now: DateTime<Utc>,
+) {
+    let (kept, fixed): (Vec<ConfigProblem>, Vec<ConfigProblem>) =
+        std::mem::take(&mut state.config_problems)
+            .into_iter()
+            .partition(|known| config.problems.iter().any(|p| known.same(p)));
+    for p in &fixed {
+        log::info!("configuration problem fixed: {}", p.describe());
+        let mut ev = Event::new(now, EventKind::Error, None);
+        ev.ok = Some(true);
+        ev.message = Some(format!("configuration problem fixed: {}", p.describe()));
+        events.push(ev);
+        queue_config_alert(config, state, AlertKind::Recovery, p, now);
+    }
+    state.config_problems = kept;
+    for p in &config.problems {
+        if state.config_problems.iter().any(|known| known.same(p)) {
+            continue;
+        }
+        let problem = ConfigProblem {
+            file: p.file.clone(),
+            line: p.line,
+            message: p.message.clone(),
+            since: now,
+        };
+        log::error!(
+            "job file not loaded, its jobs are skipped until it is fixed: {}",
+            problem.describe()
+        );
+        events.push(Event::error(
+            now,
+            None,
+            format!(
+                "job file not loaded (its jobs are skipped): {}",
+                problem.describe()
+            ),
+        ));
+        queue_config_alert(config, state, AlertKind::Failure, &problem, now);
+        state.config_problems.push(problem);
+    }
+}
+
+/// The alert about one problem of a job file (or its fix), to `[defaults] notify`.
+fn queue_config_alert(
+    config: &Config,
+    state: &mut State,
+    kind: AlertKind,
+    p: &ConfigProblem,
+    now: DateTime<Utc>,
+) {
+    let at = if p.line == 0 {
+        String::new()
+    } else {
+        format!("line {}: ", p.line)
+    };
+    let alert = Alert {
+        kind,
+        servername: config.general.servername.clone(),
+        job: format!("job file {}", p.file.display()),
+        job_kind: "config".into(),
+        description: Some(
+            "a job file that cannot be loaded: its jobs are skipped (keeping their last state) until it is fixed; the other files' jobs run"
+                .into(),
+        ),
+        message: match kind {
+            AlertKind::Recovery => format!("fixed: {at}{}", p.message),
+            _ => format!("{at}{}", p.message),
+        },
+        consecutive_failures: 1,
+        failing_since: Some(p.since),
+        last_success: None,
+        next_reminder: "none: told once, and again when it is fixed".into(),
+        at: now,
+        recipients: config.general.alertcontact.clone(),
+        // The job name already says which file.
+        target: None,
+        expected: None,
+    };
+    for ch in route(config, state, &config.default_notify) {
+        outbox::enqueue(state, &ch, alert.clone(), now);
+    }
+}
+
+/// Whether a job the configuration does not have is only out of sight: its job file
+/// could not be loaded this time. Its state is kept, and `status` shows it as
+/// `config error`.
+pub fn in_broken_file(config: &Config, js: &crate::state::JobState) -> bool {
+    js.source.as_ref().is_some_and(|f| config.is_broken_file(f))
+}
+
 /// Marks the jobs in the state that the configuration no longer has, clears the mark of
 /// those that came back, and drops the state of those gone for [`FORGET_AFTER_DAYS`]
-/// (their history stays). Returns the names dropped.
+/// (their history stays). A job of a job file that cannot be loaded is not gone: its
+/// state stays as it is. Returns the names dropped.
 pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc>) -> Vec<String> {
     let mut dropped = Vec::new();
     for (name, js) in state.jobs.iter_mut() {
-        if config.job(name).is_some() {
+        if let Some(job) = config.job(name) {
+            js.left_config = None;
+            if js.source.as_ref() != Some(&job.source.file) {
+                js.source = Some(job.source.file.clone());
+            }
+            continue;
+        }
+        if in_broken_file(config, js) {
             js.left_config = None;
             continue;
         }
@@ -173,7 +280,7 @@ pub fn removed_jobs(
     state
         .jobs
         .iter()
-        .filter(|(name, _)| config.job(name).is_none())
+        .filter(|(name, js)| config.job(name).is_none() && !in_broken_file(config, js))
         .map(|(name, js)| {
             let since = js.left_config.unwrap_or(now);
             (
@@ -217,6 +324,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     note_recovered(config, &mut state, &mut events, started);
     note_history_recovered(config, &history, &mut state, &mut events, started)?;
     if let Selection::Tick(t) = sel {
+        note_config_problems(config, &mut state, &mut events, started);
         state.heartbeat.last_tick = Some(t.as_str().to_string());
         state.heartbeat.last_tick_started = Some(started);
         for name in forget_removed_jobs(config, &mut state, started) {
@@ -428,6 +536,9 @@ pub(crate) fn merge_result_as(
     event: EventKind,
 ) {
     let js = state.jobs.entry(job.name.clone()).or_default();
+    if js.source.as_ref() != Some(&job.source.file) {
+        js.source = Some(job.source.file.clone());
+    }
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();
@@ -628,5 +739,104 @@ mod tests {
         assert!(state.jobs.contains_key("kept"));
         // "back" left again at `almost` (when `config` saw it gone): kept for a week from then.
         assert!(state.jobs.contains_key("back"));
+    }
+
+    #[test]
+    fn the_jobs_of_a_broken_job_file_keep_their_state_for_as_long_as_it_is_broken() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[general]\nalertcontact = \"ops@example.com\"\n",
+        )
+        .expect("settings");
+        let good = "[[job]]\nname = \"web\"\nkind = \"passive\"\n";
+        let web = dir.path().join("jobs/web.toml");
+        std::fs::write(&web, good).expect("job file");
+        let load = || crate::config::load(&dir.path().join("settings.toml")).expect("loads");
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut state = State::default();
+        state.jobs.entry("web".into()).or_default().total_attempts = 5;
+        // A tick records where the job came from.
+        assert!(forget_removed_jobs(&load(), &mut state, t0).is_empty());
+        assert_eq!(
+            state.jobs["web"].source.as_deref(),
+            Some(load().jobs[0].source.file.as_path())
+        );
+
+        // The file breaks: the job is gone from the configuration, not from the state.
+        std::fs::write(&web, good.replace("kind", "knid")).expect("job file");
+        let broken = load();
+        assert!(broken.job("web").is_none());
+        assert!(in_broken_file(&broken, &state.jobs["web"]));
+        for days in [1, 7, 30, 365] {
+            let later = t0 + chrono::Duration::days(days);
+            assert!(forget_removed_jobs(&broken, &mut state, later).is_empty());
+            assert_eq!(state.jobs["web"].left_config, None, "not counted as gone");
+        }
+        assert!(
+            removed_jobs(&broken, &state, t0).is_empty(),
+            "validate does not list it"
+        );
+        assert_eq!(state.jobs["web"].total_attempts, 5);
+
+        // Removed for good: then the week starts.
+        std::fs::remove_file(&web).expect("remove");
+        let gone = load();
+        let day = t0 + chrono::Duration::days(400);
+        assert!(forget_removed_jobs(&gone, &mut state, day).is_empty());
+        assert_eq!(state.jobs["web"].left_config, Some(day));
+        let week = day + chrono::Duration::days(7);
+        assert_eq!(forget_removed_jobs(&gone, &mut state, week), vec!["web"]);
+    }
+
+    #[test]
+    fn each_problem_of_a_job_file_is_alerted_once_and_its_fix_told_recoveries_first() {
+        let (_dir, mut config) = crate::push::test_config("");
+        let problem = |line: usize, message: &str| crate::config::Problem {
+            file: "/etc/checker/jobs/web.toml".into(),
+            line,
+            message: message.into(),
+        };
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut state = State::default();
+        let mut events = Vec::new();
+        config.problems = vec![problem(4, "unknown key `urll`")];
+        for minute in 0..3 {
+            let now = t0 + chrono::Duration::minutes(minute);
+            note_config_problems(&config, &mut state, &mut events, now);
+        }
+        assert_eq!(state.outbox.len(), 1, "one alert for the one problem");
+        assert_eq!(events.len(), 1, "one error event");
+        assert_eq!(state.config_problems[0].since, t0);
+        let a = &state.outbox[0].alert;
+        assert_eq!(a.kind, AlertKind::Failure);
+        assert_eq!(a.job, "job file /etc/checker/jobs/web.toml");
+        assert_eq!(a.message, "line 4: unknown key `urll`");
+        assert_eq!(state.outbox[0].channel, "email", "[defaults] notify");
+
+        // The same text at another line is another problem: the old one is fixed first.
+        let t1 = t0 + chrono::Duration::minutes(5);
+        config.problems = vec![problem(5, "unknown key `urll`")];
+        note_config_problems(&config, &mut state, &mut events, t1);
+        let kinds: Vec<(AlertKind, &str)> = state
+            .outbox
+            .iter()
+            .map(|e| (e.alert.kind, e.alert.message.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (AlertKind::Failure, "line 4: unknown key `urll`"),
+                (AlertKind::Recovery, "fixed: line 4: unknown key `urll`"),
+                (AlertKind::Failure, "line 5: unknown key `urll`"),
+            ]
+        );
+        config.problems.clear();
+        note_config_problems(&config, &mut state, &mut events, t1);
+        assert!(state.config_problems.is_empty());
+        assert_eq!(state.outbox.len(), 4);
+        assert_eq!(state.outbox[3].alert.kind, AlertKind::Recovery);
+        assert_eq!(state.outbox[3].alert.failing_since, Some(t1));
     }
 }

@@ -34,6 +34,7 @@ stderr_level = "warn"
 [defaults]
 notify = [{}]
 notify_every = "state_change"
+failures_before_notify = 1
 
 {channels}
 "#,

@@ -211,11 +211,12 @@ fn a_value_of_the_wrong_type_names_its_key_and_line() {
     let err = validate_fails(&f);
     let problems = problem_lines(&err);
     assert_eq!(problems.len(), 1, "{err}");
-    assert!(
-        problems[0].starts_with(&format!(
-            "{}:5: `port`: invalid type",
+    assert_eq!(
+        problems[0],
+        format!(
+            "{}:5: `port` must be a whole number, not text (\"5432\"): write 5432 without quotes",
             jobs_path(&f, "jobs.toml")
-        )),
+        ),
         "{err}"
     );
 }
@@ -325,13 +326,17 @@ port = 80
 }
 
 #[test]
-fn a_configuration_error_stops_a_tick_and_other_commands_with_exit_2() {
+fn a_settings_file_error_stops_a_tick_and_other_commands_with_exit_2() {
     let f = Fixture::new();
-    f.jobs("[[job]]\nname = \"web\"\nkind = \"http\"\nurll = \"http://127.0.0.1:9/\"\n");
+    f.jobs("[[job]]\nname = \"web\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/\"\n");
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("[general]\n", "[general]\nservernam = \"x\"\n"),
+    );
     for args in [&["-c", "minute"][..], &["list"], &["status"], &["run-once"]] {
         let out = f.run(args);
         assert_exit(&out, 2);
-        assert!(stderr(&out).contains("unknown key `urll`"), "{args:?}");
+        assert!(stderr(&out).contains("unknown key `servernam`"), "{args:?}");
     }
     assert!(!f.path().join("state.json").exists());
 }
@@ -343,6 +348,7 @@ fn a_configuration_error_stops_a_tick_and_other_commands_with_exit_2() {
 fn validate_on_a_good_config_prints_which_jobs_run_on_which_tick() {
     let f = Fixture::new();
     f.jobs(QUIET_JOBS);
+    f.script("jobs/backup.sh", "#!/bin/sh\nexit 0\n");
     let out = f.run_ok(&["validate"], 0);
     let text = stdout(&out);
     let line = |needle: &str| -> String {
@@ -2127,4 +2133,436 @@ fn targets_that_would_expand_past_64_mib_are_refused_not_built() {
     ));
     let out = f.run_ok(&["validate"], 0);
     assert!(stdout(&out).contains("OK (2000 job(s)"), "{}", stdout(&out));
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue #11: validate loads like a cron run; --help; the documents users get.
+
+#[test]
+fn validate_names_each_env_variable_read_from_this_shell_and_env_from_cron_refuses_them() {
+    let f = Fixture::new();
+    f.write(
+        "settings.toml",
+        &format!(
+            "{}\n[[webhooks]]\nname = \"hook\"\nurl_env = \"CHECKER_TEST_HOOK_URL\"\n",
+            common::BASE_SETTINGS
+        ),
+    );
+    let mut cmd = f.cmd();
+    cmd.env("CHECKER_TEST_HOOK_URL", "https://hooks.example/abc");
+    cmd.arg("validate");
+    let out = output_within(cmd, 20);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    let warning = text
+        .lines()
+        .find(|l| l.contains("warning:") && l.contains("`url_env`: CHECKER_TEST_HOOK_URL"))
+        .unwrap_or_else(|| panic!("no warning naming the variable:\n{text}"));
+    assert!(
+        warning.contains("settings.toml:")
+            && warning.contains("was read from this shell's environment")
+            && warning.contains("--env-from-cron"),
+        "{warning}"
+    );
+    assert!(
+        !text.contains("https://hooks.example/abc"),
+        "the value is never shown"
+    );
+
+    // As cron would run it: the variable is not there, a problem with file and line.
+    let mut cmd = f.cmd();
+    cmd.env("CHECKER_TEST_HOOK_URL", "https://hooks.example/abc");
+    cmd.args(["validate", "--env-from-cron"]);
+    let out = output_within(cmd, 20);
+    assert_exit(&out, 2);
+    let problems = problem_lines(&stderr(&out));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("settings.toml:")
+            && problems[0].contains("`url_env`: environment variable CHECKER_TEST_HOOK_URL is not set in cron's environment"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn validate_checks_that_every_program_exists_and_is_executable() {
+    let f = Fixture::new();
+    f.script("jobs/ok.sh", "#!/bin/sh\nexit 0\n");
+    f.write("jobs/not-executable.sh", "#!/bin/sh\nexit 0\n");
+    f.jobs(
+        r#"[[job]]
+name = "fine"
+kind = "command"
+command = ["./ok.sh"]
+
+[[job]]
+name = "on path"
+kind = "command"
+command = ["sh", "-c", "true"]
+
+[[job]]
+name = "typo"
+kind = "command"
+command = ["./okk.sh"]
+
+[[job]]
+name = "mode"
+kind = "command"
+command = ["./not-executable.sh"]
+
+[[job]]
+name = "nowhere"
+kind = "command"
+command = ["check_nothing_such"]
+
+[[job]]
+name = "off"
+kind = "command"
+command = ["./not-there-either.sh"]
+enabled = false
+"#,
+    );
+    f.write(
+        "settings.toml",
+        &format!(
+            "{}\n[[commands]]\nname = \"pager\"\ncommand = [\"/nonexistent/page-me\"]\n\n[[peers]]\nname = \"backup\"\ncommand = [\"no-such-ssh\", \"backup\", \"checker\", \"peer-status\"]\n",
+            common::BASE_SETTINGS
+        ),
+    );
+    let problems = problem_lines(&validate_fails(&f));
+    let jobs = jobs_path(&f, "jobs.toml");
+    let settings = f.settings_path().display().to_string();
+    let expected = [
+        format!("{settings}: [[commands]] \"pager\": `command`: program /nonexistent/page-me does not exist"),
+        format!("{jobs}:11: job \"typo\": `command`: program {} does not exist", f.path().join("jobs/./okk.sh").display()),
+        format!("{jobs}:16: job \"mode\": `command`: program {} is not executable: chmod +x it", f.path().join("jobs/./not-executable.sh").display()),
+        format!("{jobs}:21: job \"nowhere\": `command`: program \"check_nothing_such\" is not found on PATH"),
+    ];
+    for e in &expected {
+        assert!(
+            problems.iter().any(|p| p.starts_with(e.as_str())),
+            "missing {e:?} in {problems:#?}"
+        );
+    }
+    assert!(
+        problems.iter().any(|p| p.contains(
+            "job \"peer backup\": `command`: program \"no-such-ssh\" is not found on PATH"
+        )),
+        "{problems:#?}"
+    );
+    assert_eq!(
+        problems.len(),
+        5,
+        "disabled jobs and programs that exist are fine: {problems:#?}"
+    );
+}
+
+#[test]
+fn validate_words_type_errors_for_people_and_reports_them_with_everything_else() {
+    let f = Fixture::new();
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("[defaults]\n", "[defaults]\ntimeout = 10\n"),
+    );
+    f.write(
+        "jobs/a.toml",
+        r#"[[job]]
+name = "db"
+kind = "tcp"
+host = "127.0.0.1"
+port = "5432"
+frequency = "5m"
+enabled = "yes"
+
+[[job]]
+name = "web"
+kind = "http"
+url = "http://127.0.0.1:9/"
+notify = "capture"
+"#,
+    );
+    f.write(
+        "jobs/b.toml",
+        "[job]\nname = \"disk\"\nkind = \"command\"\ncommand = [\"true\"]\nfrequency = \"10m\"\n",
+    );
+    let problems = problem_lines(&validate_fails(&f));
+    let settings = f.settings_path().display().to_string();
+    let (a, b) = (jobs_path(&f, "a.toml"), jobs_path(&f, "b.toml"));
+    assert_eq!(
+        problems,
+        vec![
+            format!("{settings}:17: `timeout` must be a duration such as \"10s\", not a number"),
+            format!("{a}:5: `port` must be a whole number, not text (\"5432\"): write 5432 without quotes"),
+            // The job that lost a key is still checked for everything else.
+            format!("{a}:6: job \"db\": `frequency` = \"5m\" is not valid: use one of \"minute\", \"hour\", \"day\", \"day_noon\"; for an interval write `every = \"5m\"` instead"),
+            format!("{a}:7: `enabled` must be true or false, not text (\"yes\")"),
+            format!("{a}:13: `notify` must be a list such as [\"a\", \"b\"], not text (\"capture\"): write [\"capture\"]"),
+            format!("{b}:1: `[job]` must be `[[job]]`: each entry is one table of a list, so write [[job]] (two brackets) above each one"),
+            format!("{b}:5: job \"disk\": `frequency` = \"10m\" is not valid: use one of \"minute\", \"hour\", \"day\", \"day_noon\"; for an interval write `every = \"10m\"` instead"),
+        ],
+    );
+}
+
+#[test]
+fn validate_warns_about_jobs_whose_alerts_go_nowhere() {
+    let f = Fixture::new();
+    f.jobs(
+        r#"[[job]]
+name = "mailed"
+kind = "command"
+command = ["true"]
+notify = ["email"]
+
+[[job]]
+name = "told"
+kind = "command"
+command = ["true"]
+
+[[job]]
+name = "mute"
+kind = "command"
+command = ["true"]
+notify = []
+"#,
+    );
+    // No [email] section: email is off.
+    let out = f.run_ok(&["validate"], 0);
+    let text = stdout(&out);
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains("warning:")).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("1 job(s) alert only by email, which is off")
+                && w.contains("\"mailed\"")
+                && !w.contains("\"told\"")),
+        "{text}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains(&format!(
+            "{}:12: job \"mute\" has `notify = []`",
+            jobs_path(&f, "jobs.toml")
+        ))),
+        "{text}"
+    );
+    assert_eq!(warnings.len(), 2, "{text}");
+    // Alerts about checker itself going nowhere are worth a word too.
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]"),
+    );
+    f.jobs("[[job]]\nname = \"told\"\nkind = \"command\"\ncommand = [\"true\"]\nnotify = [\"capture\"]\n");
+    let text = stdout(&f.run_ok(&["validate"], 0));
+    assert!(
+        text.contains("[defaults] `notify` names no channel that is on"),
+        "{text}"
+    );
+}
+
+#[test]
+fn commands_a_person_runs_warn_about_job_files_that_cannot_be_loaded() {
+    let f = Fixture::new();
+    f.write(
+        "jobs/good.toml",
+        "[[job]]\nname = \"good\"\nkind = \"command\"\ncommand = [\"true\"]\n",
+    );
+    f.write(
+        "jobs/bad.toml",
+        "[[job]]\nname = \"bad\"\nkind = \"command\"\ncommandd = [\"true\"]\n",
+    );
+    let out = f.run_ok(&["list"], 0);
+    assert!(stdout(&out).contains("good") && !stdout(&out).contains("bad"));
+    assert!(
+        stderr(&out).contains(&format!(
+            "warning: job file not loaded (its jobs are left out; `checker validate` for all problems): {}:4: unknown key `commandd`",
+            jobs_path(&f, "bad.toml")
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // A report for a job of that file: it may be there, says the error.
+    let out = f.run(&["report", "bad", "--ok"]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("it may be in a job file that cannot be loaded")
+            && stderr(&out).contains("bad.toml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Every argument of every command, with the command's path.
+fn all_args(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+    for a in cmd.get_arguments() {
+        out.push((path.to_string(), a.clone()));
+    }
+    for sub in cmd.get_subcommands() {
+        all_args(sub, &format!("{path} {}", sub.get_name()), out);
+    }
+}
+
+#[test]
+fn every_flag_of_every_command_has_a_description() {
+    let mut cmd = checker::cli::command();
+    cmd.build();
+    let mut args = Vec::new();
+    all_args(&cmd, "checker", &mut args);
+    let undocumented: Vec<String> = args
+        .iter()
+        .filter(|(_, a)| a.get_help().is_none() && !a.is_hide_set())
+        .map(|(path, a)| format!("{path} {}", a.get_id()))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "flags without help: {undocumented:?}"
+    );
+    assert!(
+        args.len() > 40,
+        "the walk saw every command: {}",
+        args.len()
+    );
+    // As a person sees it.
+    let f = Fixture::new();
+    let help = stdout(&f.run_ok(&["history", "--help"], 0));
+    for flag in ["--job <NAME>", "--limit <N>", "--json"] {
+        let line = help.lines().find(|l| l.contains(flag)).expect(&help);
+        assert!(
+            line.trim().len() > flag.len() + 5,
+            "{flag} has no description: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn report_without_ok_or_fail_says_to_give_one() {
+    let f = Fixture::new();
+    f.jobs("[[job]]\nname = \"backup\"\nkind = \"passive\"\n");
+    let out = f.run(&["report", "backup"]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("--ok or --fail"), "{}", stderr(&out));
+    assert!(!f.path().join("state.json").exists());
+    let help = stdout(&f.run_ok(&["report", "--help"], 0));
+    assert!(
+        help.contains("checker report <JOB> (--ok | --fail)"),
+        "{help}"
+    );
+    let out = f.run(&["report", "backup", "--ok", "--fail"]);
+    assert_exit(&out, 2);
+}
+
+#[test]
+fn completions_does_not_offer_the_flags_that_make_no_sense_there() {
+    let f = Fixture::new();
+    let help = stdout(&f.run_ok(&["completions", "--help"], 0));
+    for flag in ["--config", "--nomail", "-v ", "-d "] {
+        assert!(!help.contains(flag), "{flag} in:\n{help}");
+    }
+    let status_help = stdout(&f.run_ok(&["status", "--help"], 0));
+    assert!(status_help.contains("--config") && status_help.contains("--nomail"));
+    let bash = stdout(&f.run_ok(&["completions", "bash"], 0));
+    let opts_of = |sub: &str| {
+        let at = bash
+            .find(&format!("        checker__subcmd__{sub})"))
+            .unwrap_or_else(|| panic!("no {sub} case in the bash script"));
+        bash[at..]
+            .lines()
+            .find(|l| l.trim_start().starts_with("opts="))
+            .unwrap()
+            .to_string()
+    };
+    let completions = opts_of("completions");
+    assert!(
+        !completions.contains("--config")
+            && !completions.contains("--nomail")
+            && !completions.contains("-f "),
+        "{completions}"
+    );
+    let status = opts_of("status");
+    assert!(
+        status.contains("--config") && status.contains("--nomail"),
+        "{status}"
+    );
+    // The flags still work where they make sense, after the command too.
+    f.run_ok(&["status", "--nomail"], 0);
+}
+
+#[test]
+fn cron_lines_in_the_documents_keep_stderr_and_the_readme_cites_nothing_users_lack() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["README.md", "crontab.example", "packaging/checker.cron"] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let cron_lines: Vec<&str> = text
+            .lines()
+            .map(|l| l.trim_start_matches('#').trim())
+            .filter(|l| {
+                l.contains("checker")
+                    && (l.contains(" -c ") || l.contains(" wrap "))
+                    && l.split_whitespace().count() > 5
+                    && l.starts_with(|c: char| c.is_ascii_digit() || c == '*')
+            })
+            .collect();
+        assert!(!cron_lines.is_empty(), "{file} has cron lines");
+        for l in cron_lines {
+            assert!(
+                !l.contains("2>&1") && !l.contains("2>/dev/null"),
+                "{file} discards stderr: {l}"
+            );
+            assert!(
+                !l.contains("/opt/checker"),
+                "{file}: one install path, /etc/checker: {l}"
+            );
+        }
+    }
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for cited in ["SPEC", "§", "seed"] {
+        let lines: Vec<&str> = readme
+            .lines()
+            .filter(|l| l.contains(cited) && !l.contains("seeds/"))
+            .collect();
+        assert!(lines.is_empty(), "README cites {cited:?}: {lines:#?}");
+    }
+    assert!(readme.contains("## When something is wrong with checker itself"));
+    assert!(!readme.contains("/opt/checker"));
+}
+
+#[test]
+fn the_first_command_of_the_readme_exits_1_as_it_says() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a first sh block");
+    let first = block
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .expect("a first command");
+    assert!(
+        !first.contains(';') && !first.contains("||"),
+        "the exit status must be that of the command the README talks about: {first}"
+    );
+    assert!(
+        readme.contains("exits 1"),
+        "the README says what it exits with"
+    );
+    // Run it as written, with the built binary in place of `cargo build --release && ./target/release/checker`.
+    let tmp = tempfile::tempdir().unwrap();
+    for f in [
+        "settings.example.toml",
+        "jobs/example.toml",
+        "jobs/plugins/check_disk_free.sh",
+    ] {
+        let to = tmp.path().join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root.join(f), &to).unwrap();
+    }
+    let args = first
+        .split("./target/release/checker")
+        .nth(1)
+        .expect("the command runs ./target/release/checker");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checker"));
+    cmd.args(args.split_whitespace()).current_dir(tmp.path());
+    cmd.env_remove("CHECKER_CONFIG");
+    let out = output_within(cmd, 60);
+    assert_exit(&out, 1);
 }

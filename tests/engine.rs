@@ -862,3 +862,243 @@ fn a_password_in_a_jobs_url_is_masked_in_the_target_its_alerts_name() {
     let state = std::fs::read_to_string(f.path().join("state.json")).unwrap();
     assert!(!state.contains("Hunter2-secret"), "{state}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue #11: a configuration error silences nothing.
+
+fn job_file(name: &str, script: &str) -> String {
+    format!("[[job]]\nname = \"{name}\"\nkind = \"command\"\ncommand = [\"./{script}\"]\n")
+}
+
+fn events_of(f: &Fixture, kind: &str) -> Vec<serde_json::Value> {
+    f.history()
+        .into_iter()
+        .filter(|e| e["event"] == kind)
+        .collect()
+}
+
+#[test]
+fn a_tick_with_one_broken_job_file_alerts_once_keeps_the_other_jobs_running_and_tells_the_fix() {
+    let f = Fixture::new();
+    ok_script(&f);
+    f.write("jobs/good.toml", &job_file("good", "ok.sh"));
+    f.write("jobs/web.toml", &job_file("web", "ok.sh"));
+    f.tick("minute");
+    assert_eq!(f.job_state("web")["total_attempts"], 1);
+    let web_before = f.job_state("web");
+
+    // A typo in one file: the other file's job keeps running.
+    f.write(
+        "jobs/web.toml",
+        &job_file("web", "ok.sh").replace("command =", "commandd ="),
+    );
+    let web_file = f.path().join("jobs/web.toml").display().to_string();
+    for _ in 0..3 {
+        f.tick("minute");
+    }
+    assert_eq!(
+        f.job_state("good")["total_attempts"],
+        4,
+        "the good file's job ran every tick"
+    );
+    assert_eq!(
+        f.job_state("web"),
+        web_before,
+        "the broken file's job is skipped, its last state kept as it was"
+    );
+
+    // One alert for the one problem, through [defaults] notify, naming file and line.
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a["kind"], "failure");
+    assert_eq!(a["job"], format!("job file {web_file}"));
+    let message = a["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("line 4: unknown key `commandd` in [[job]]; did you mean `command`?"),
+        "{message}"
+    );
+    // The problem is an error event in the history, with file, line and message.
+    let errors = events_of(&f, "error");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{web_file}:4: unknown key `commandd`")),
+        "{errors:#?}"
+    );
+    // The state keeps it for peers; peer-status says JobProblem with the detail.
+    let problems = f.state()["config_problems"].clone();
+    assert_eq!(problems[0]["file"], web_file.as_str());
+    assert_eq!(problems[0]["line"], 4);
+    let out = f.run(&["peer-status", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let ps: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ps["status"], "JobProblem");
+    assert!(
+        ps["detail"]
+            .as_str()
+            .unwrap()
+            .contains("a job file cannot be loaded"),
+        "{ps}"
+    );
+    assert_eq!(ps["config_problems"][0]["line"], 4);
+
+    // status works: the problem first, then the jobs, the broken file's as "config error".
+    let text = stdout(&f.run_ok(&["status"], 0));
+    let problem_at = text.find("CONFIGURATION PROBLEMS").expect(&text);
+    let table_at = text.find("JOB ").expect(&text);
+    assert!(problem_at < table_at, "{text}");
+    assert!(
+        text.contains(&format!("{web_file}:4: unknown key `commandd`")),
+        "{text}"
+    );
+    let web_line = text.lines().find(|l| l.starts_with("web ")).expect(&text);
+    assert!(web_line.contains("config error"), "{text}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&f.run_ok(&["status", "--json"], 0).stdout).unwrap();
+    assert_eq!(v["problems"][0]["file"], web_file.as_str());
+    assert_eq!(v["problems"][0]["line"], 4);
+    let state_of = |job: &str| {
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job"] == job)
+            .map(|j| j["state"].clone())
+    };
+    assert_eq!(state_of("web"), Some("config error".into()));
+    assert_eq!(state_of("good"), Some("ok".into()));
+
+    // Another problem in its place: the first is told fixed, the new one alerted.
+    f.write(
+        "jobs/web.toml",
+        &job_file("web", "ok.sh").replace("command =", "comand ="),
+    );
+    f.tick("minute");
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 3, "{alerts:#?}");
+    assert_eq!(alerts[1]["kind"], "recovery");
+    assert!(alerts[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`commandd`"));
+    assert_eq!(alerts[2]["kind"], "failure");
+    assert!(alerts[2]["message"].as_str().unwrap().contains("`comand`"));
+
+    // Fixed: a recovery notice, the job runs again, peers hear True again.
+    f.write("jobs/web.toml", &job_file("web", "ok.sh"));
+    f.tick("minute");
+    f.tick("minute");
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 4, "{alerts:#?}");
+    assert_eq!(alerts[3]["kind"], "recovery");
+    assert_eq!(alerts[3]["job"], format!("job file {web_file}"));
+    assert!(alerts[3]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("fixed: line 4: "));
+    assert_eq!(f.job_state("web")["total_attempts"], 3);
+    assert!(f.state().get("config_problems").is_none(), "{}", f.state());
+    f.run_ok(&["peer-status"], 0);
+    let fixed: Vec<_> = events_of(&f, "error")
+        .into_iter()
+        .filter(|e| e["ok"] == true)
+        .collect();
+    assert_eq!(fixed.len(), 2, "each fix is in the history");
+}
+
+#[test]
+fn a_tick_whose_settings_do_not_load_logs_where_it_can_and_leaves_the_heartbeat_stale() {
+    let f = Fixture::new();
+    let syslog = common::Syslog::bind(&f);
+    ok_script(&f);
+    f.jobs(&job_file("good", "ok.sh"));
+    f.tick("minute");
+    let heartbeat = f.state()["heartbeat"].clone();
+    let tick = |f: &Fixture| {
+        let mut c = f.cmd();
+        c.env("CHECKER_SYSLOG_SOCKET", &syslog.path);
+        c.args(["-c", "minute"]);
+        common::output_within(c, 20)
+    };
+
+    // A variable cron does not have: the settings do not load. The log they name says so.
+    f.write(
+        "settings.toml",
+        &format!(
+            "{}\n[pushover]\ntoken_env = \"CHECKER_TEST_NOT_IN_CRON\"\nuser = \"u\"\n",
+            common::BASE_SETTINGS
+        ),
+    );
+    let out = tick(&f);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("CHECKER_TEST_NOT_IN_CRON is not set"),
+        "stderr keeps it too (cron mails it)"
+    );
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ERROR") && l.contains("configuration has 1 problem")),
+        "{log}"
+    );
+    assert!(log.contains("CHECKER_TEST_NOT_IN_CRON is not set"), "{log}");
+    assert_eq!(syslog.received(), Vec::<String>::new());
+
+    // A log file that cannot be written (its place taken by a folder): syslog.
+    f.write(
+        "settings.toml",
+        &format!(
+            "{}\n[pushover]\ntoken_env = \"CHECKER_TEST_NOT_IN_CRON\"\nuser = \"u\"\n",
+            common::BASE_SETTINGS.replace("file = \"checker.log\"", "file = \"logdir\"")
+        ),
+    );
+    std::fs::create_dir_all(f.path().join("logdir")).unwrap();
+    let out = tick(&f);
+    assert_eq!(out.status.code(), Some(2));
+    let got = syslog.received();
+    assert!(
+        got.iter()
+            .any(|d| d.starts_with("<11>") && d.contains("CHECKER_TEST_NOT_IN_CRON is not set")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|d| d.contains("not in the log file")),
+        "{got:?}"
+    );
+
+    // Nothing was run or recorded: the heartbeat is as the last good tick left it, so
+    // peers see it go stale.
+    assert_eq!(f.state()["heartbeat"], heartbeat);
+    assert_eq!(f.job_state("good")["total_attempts"], 1);
+}
+
+#[test]
+fn with_the_built_in_defaults_an_outage_sends_one_alert_after_two_failures_and_one_recovery() {
+    let f = Fixture::new();
+    // The test settings without their "every failure" override: the built-in defaults.
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS
+            .replace("notify_every = \"every\"\n", "")
+            .replace("failures_before_notify = 1\n", ""),
+    );
+    let server = HttpServer::start();
+    f.jobs(&http_job(&server.url("/"), ""));
+    f.tick("minute");
+    server.set_status(503);
+    f.tick("minute");
+    assert!(f.alerts().is_empty(), "one failure is a blip");
+    for _ in 0..5 {
+        f.tick("minute");
+    }
+    let alerts = f.alerts();
+    assert_eq!(alerts.len(), 1, "one alert for the incident: {alerts:#?}");
+    assert_eq!(alerts[0]["consecutive_failures"], 2);
+    server.set_status(200);
+    f.tick("minute");
+    let kinds: Vec<_> = f.alerts().iter().map(|a| a["kind"].clone()).collect();
+    assert_eq!(kinds, vec!["failure", "recovery"]);
+}

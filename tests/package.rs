@@ -392,7 +392,10 @@ fn the_debian_package_installs_runs_as_the_checker_user_and_purges_without_a_tra
     for tick in ["minute", "hour", "day", "day_noon"] {
         let line = cron
             .lines()
-            .find(|l| l.contains(&format!("-c {tick} ")))
+            .find(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.windows(2).any(|w| w == ["-c", tick])
+            })
             .unwrap_or_else(|| panic!("no cron line for {tick}:\n{cron}"));
         assert!(
             line.starts_with('#'),

@@ -580,31 +580,50 @@ url = "http://x.example/"
 }
 
 #[test]
-fn peers_become_jobs_with_the_peer_defaults_and_passwords_in_urls_are_hidden() {
+fn peers_become_jobs_that_take_the_defaults_and_passwords_in_urls_are_hidden() {
     let f = Fixture::new();
+    let peer = "[[peers]]\nname = \"backup\"\nurl = \"https://me:hunter2@backup.example:5000/\"\nadmin = [\"a@example.com\", \"b@example.com\"]\n";
     f.write(
         "settings.toml",
-        &format!(
-            "{}\n[[peers]]\nname = \"backup\"\nurl = \"https://me:hunter2@backup.example:5000/\"\nadmin = [\"a@example.com\", \"b@example.com\"]\n",
-            common::BASE_SETTINGS
-        ),
+        &format!("{}\n{peer}", common::BASE_SETTINGS),
     );
-    let v = json(&stdout(&f.run_ok(&["list", "--json"], 0)));
-    let job = v["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["job"] == "peer backup")
-        .expect("a job named peer backup")
-        .clone();
+    let peer_job = |f: &Fixture| {
+        let v = json(&stdout(&f.run_ok(&["list", "--json"], 0)));
+        assert!(!v.to_string().contains("hunter2"));
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["job"] == "peer backup")
+            .expect("a job named peer backup")
+            .clone()
+    };
+    let job = peer_job(&f);
     assert_eq!(job["kind"], "peer");
+    // Asked hourly, as the original asked its peers...
     assert_eq!(job["schedule"], "hour");
+    // ...and alerting like every other job: the test settings' [defaults] (every failure,
+    // to the capture channel), not email regardless.
     assert_eq!(job["notify_every"], "every");
     assert_eq!(job["failures_before_notify"], 1);
-    assert_eq!(job["notify"], serde_json::json!(["email"]));
+    assert_eq!(job["notify"], serde_json::json!(["capture"]));
     assert_eq!(job["timeout"], "10s");
     assert_eq!(job["target"], "https://me:***@backup.example:5000/");
-    assert!(!v.to_string().contains("hunter2"));
+
+    // With the built-in defaults: one alert per incident, after two failures.
+    let quiet = common::BASE_SETTINGS
+        .replace("notify_every = \"every\"\n", "")
+        .replace("failures_before_notify = 1\n", "")
+        .replace("[defaults]\n", "[defaults]\ntimeout = \"7s\"\n");
+    f.write("settings.toml", &format!("{quiet}\n{peer}"));
+    let job = peer_job(&f);
+    assert_eq!(job["notify_every"], "state_change");
+    assert_eq!(job["failures_before_notify"], 2);
+    assert_eq!(
+        job["timeout"], "7s",
+        "[defaults] timeout applies to peers too"
+    );
+    assert_eq!(job["schedule"], "hour");
 }
 
 /// Starts `checker serve` for each fixture, then writes each one's settings so that it
@@ -1130,4 +1149,45 @@ fn mail_proven_long_ago_goes_stale_and_peers_hear_mail_problem_saying_why() {
         p::get(server.port, "/", &[]),
         (200, "MailProblem".to_string())
     );
+}
+
+#[test]
+fn a_job_file_that_cannot_be_loaded_makes_serve_answer_job_problem_with_the_detail_until_fixed() {
+    let f = instance("1h", "");
+    flaky_job(&f, "[\"capture\"]");
+    f.tick("minute");
+    let s = p::serve(&f);
+    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+
+    // A second job file with a mistake: the next tick records it, serve tells it live.
+    f.write(
+        "jobs/more.toml",
+        "[[job]]\nname = \"more\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = \"80\"\n",
+    );
+    f.tick("minute");
+    assert_eq!(p::get(s.port, "/", &[]), (200, "JobProblem".to_string()));
+    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(v["status"], "JobProblem");
+    let file = f.path().join("jobs/more.toml").display().to_string();
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{file}:5: `port` must be a whole number")),
+        "{v}"
+    );
+    assert_eq!(v["config_problems"][0]["file"], file.as_str());
+    assert_eq!(v["config_problems"][0]["line"], 5);
+    assert!(v["config_problems"][0]["since"].is_string(), "{v}");
+    // The flaky job of the good file still ran.
+    assert_eq!(f.job_state("flaky")["total_attempts"], 2);
+
+    f.write(
+        "jobs/more.toml",
+        "[[job]]\nname = \"more\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 80\n",
+    );
+    f.tick("minute");
+    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(v["config_problems"], serde_json::json!([]));
 }

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{stderr, stdout, Fixture};
+use common::{stderr, stdout, Fixture, Syslog};
 use serde_json::Value;
 
 fn passive(name: &str, extra: &str) -> String {
@@ -493,24 +493,197 @@ fn wrap_of_a_program_that_cannot_run_records_a_failure_and_exits_127() {
     assert!(stderr(&out).contains("cannot run /nonexistent/backup.sh"));
 }
 
+/// `wrap` pointed at the fixture's syslog stand-in, with `-f settings`.
+fn wrap_with(
+    f: &Fixture,
+    syslog: &Syslog,
+    settings: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_checker"));
+    c.arg("-f").arg(settings).arg("wrap").args(args);
+    c.env_remove("CHECKER_CONFIG");
+    c.env("CHECKER_SYSLOG_SOCKET", &syslog.path);
+    c.current_dir(f.path());
+    common::output_within(c, 20)
+}
+
 #[test]
-fn wrap_for_an_unknown_job_exits_2_without_running_the_command() {
+fn wrap_runs_its_command_with_an_unreadable_settings_file_and_tells_stderr_and_syslog() {
+    let f = Fixture::new();
+    let syslog = Syslog::bind(&f);
+    let marker = f.path().join("ran");
+    let task = format!("echo backed up; touch {}; exit 3", marker.display());
+    // Settings that cannot be read at all: a folder, and text that is not UTF-8.
+    std::fs::create_dir_all(f.path().join("settings.d")).unwrap();
+    std::fs::write(
+        f.path().join("latin1.toml"),
+        b"[general]\nservername = \"caf\xe9\"\n",
+    )
+    .unwrap();
+    for settings in ["settings.d", "latin1.toml"] {
+        let _ = std::fs::remove_file(&marker);
+        let out = wrap_with(
+            &f,
+            &syslog,
+            &f.path().join(settings),
+            &["backup", "--", "sh", "-c", &task],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "the command's own status: {}",
+            stderr(&out)
+        );
+        assert!(marker.exists(), "the command ran with settings {settings}");
+        assert_eq!(stdout(&out), "backed up\n", "its output passes through");
+        let err = stderr(&out);
+        assert!(
+            err.contains("could not record the result of job \"backup\" (exit status 3 after ")
+                && err.contains("cannot read settings file"),
+            "{err}"
+        );
+        // No log file can be known: syslog, in RFC 3164 form, one datagram per line.
+        let got = syslog.received();
+        assert!(
+            got.iter().any(|d| d.starts_with("<11>")
+                && d.contains(" checker[")
+                && d.contains("]: wrap: could not record the result of job \"backup\"")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|d| d.contains("cannot read settings file")),
+            "{got:?}"
+        );
+    }
+    // A command that works still exits 0: a monitoring failure is not the job's failure.
+    let out = wrap_with(
+        &f,
+        &syslog,
+        &f.path().join("settings.d"),
+        &["backup", "--", "true"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!f.path().join("state.json").exists());
+}
+
+#[test]
+fn wrap_with_settings_that_do_not_load_writes_the_error_into_the_log_file_they_name() {
+    let f = Fixture::new();
+    let syslog = Syslog::bind(&f);
+    f.jobs(&passive("backup", ""));
+    // A typo, and a variable cron does not have: the settings do not load.
+    f.write(
+        "settings.toml",
+        &(common::BASE_SETTINGS.replace("[general]\n", "[general]\nservernam = \"x\"\n")
+            + "\n[pushover]\ntoken_env = \"CHECKER_TEST_UNSET_TOKEN\"\nuser = \"u\"\n"),
+    );
+    let out = wrap_with(
+        &f,
+        &syslog,
+        &f.settings_path(),
+        &["backup", "--", "sh", "-c", "exit 5"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let log =
+        std::fs::read_to_string(f.path().join("checker.log")).expect("the log file was written");
+    assert!(
+        log.contains("ERROR")
+            && log.contains("wrap: could not record the result of job \"backup\"")
+            && log.contains("unknown key `servernam`")
+            && log.contains("CHECKER_TEST_UNSET_TOKEN is not set"),
+        "{log}"
+    );
+    assert_eq!(
+        syslog.received(),
+        Vec::<String>::new(),
+        "the log file was enough"
+    );
+}
+
+#[test]
+fn wrap_for_an_unknown_job_still_runs_the_command_and_exits_with_its_status() {
     let f = Fixture::new();
     f.jobs(&passive("backup", ""));
     let marker = f.path().join("ran");
-    let out = wrap(&f, &["bakup", "--", "touch", &marker.display().to_string()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = wrap(
+        &f,
+        &[
+            "bakup",
+            "--",
+            "sh",
+            "-c",
+            &format!("touch {}; exit 4", marker.display()),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(marker.exists(), "the command ran");
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("did you mean \"backup\""),
-        "{}",
-        stderr(&out)
+        err.contains("could not record the result of job \"bakup\"")
+            && err.contains("did you mean \"backup\""),
+        "{err}"
     );
-    assert!(!marker.exists(), "the command did not run");
-    // Without a command.
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(
+        log.contains("could not record the result of job \"bakup\""),
+        "{log}"
+    );
+    assert!(
+        !f.path().join("state.json").exists(),
+        "nothing was recorded"
+    );
+    // Without a command there is nothing to run: a usage error.
     let out = wrap(&f, &["backup"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn wrap_runs_its_command_when_its_job_file_is_broken_or_the_state_cannot_be_written() {
+    let f = Fixture::new();
+    f.jobs(&passive("backup", ""));
+    // The job's file has a typo: the job is unknown, and the message says where it may be.
+    f.write("jobs/jobs.toml", &passive("backup", "gracee = \"5m\""));
+    let marker = f.path().join("ran");
+    let out = wrap(
+        &f,
+        &["backup", "--", "touch", &marker.display().to_string()],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(marker.exists());
+    let err = stderr(&out);
+    assert!(
+        err.contains("could not record the result of job \"backup\"")
+            && err.contains("it may be in a job file that cannot be loaded")
+            && err.contains("jobs.toml"),
+        "{err}"
+    );
+
+    // The state file's place is taken by a folder: the result cannot be recorded, and a
+    // command that worked still exits 0.
+    f.jobs(&passive("backup", ""));
+    f.write(
+        "settings.toml",
+        &common::BASE_SETTINGS.replace("state_file = \"state.json\"", "state_file = \"state.d\""),
+    );
+    std::fs::create_dir_all(f.path().join("state.d")).unwrap();
+    let out = wrap(&f, &["backup", "--", "sh", "-c", "echo fine"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "fine\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("could not record the result of job \"backup\" (exit status 0 after ")
+            && err.contains("state.d"),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    assert!(log.contains("wrap: could not record the result"), "{log}");
 }
 
 // 4. passive jobs: the dead-man's switch

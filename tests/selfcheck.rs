@@ -89,6 +89,9 @@ accept_invalid_certs = {accept_invalid}
 {ca}
 [defaults]
 notify = ["email"]
+# Every failure alerts (the tests count alerts), not the quiet built-in defaults.
+notify_every = "every"
+failures_before_notify = 1
 
 [[commands]]
 name = "capture"

@@ -32,7 +32,8 @@ pub fn run(dir: &Path) -> Result<u8, AppError> {
 /// Every page as (file name, roff text): checker.1 first, then the subcommands' pages in
 /// the order of `checker --help`. Hidden commands (this one) get no page.
 pub fn pages() -> Vec<(String, String)> {
-    let mut root = Cli::command().disable_help_subcommand(true);
+    let mut root =
+        crate::cli::hide_globals_in_completions(Cli::command().disable_help_subcommand(true));
     root.build();
     let subcommands: Vec<clap::Command> = root
         .get_subcommands()

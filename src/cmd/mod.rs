@@ -27,8 +27,21 @@ pub fn known_job(config: &Config, name: &str) -> Result<(), AppError> {
     let hint = crate::config::nearest(name, &names)
         .map(|n| format!("; did you mean {n:?}?"))
         .unwrap_or_default();
+    let broken = config.broken_files();
+    let unloaded = if broken.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; it may be in a job file that cannot be loaded: {} (see `checker validate`)",
+            broken
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     Err(AppError::Usage(format!(
-        "unknown job {name:?}{hint} (see `checker list`)"
+        "unknown job {name:?}{hint} (see `checker list`){unloaded}"
     )))
 }
 

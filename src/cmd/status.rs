@@ -77,6 +77,11 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
             }
         })
         .collect();
+    let mut rows = rows;
+    rows.extend(config_error_rows(config, &state, |job| {
+        let w = windows.get(job).unwrap_or(&empty);
+        (w.attempts, w.successes, w.count_sum)
+    }));
     if json {
         let mail = serde_json::json!({
             "enabled": config.email.enabled,
@@ -85,8 +90,14 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
             "last_error": state.mail.last_error,
             "last_self_check": state.mail.last_self_check,
         });
+        let problems: Vec<serde_json::Value> = config
+            .problems
+            .iter()
+            .map(|p| serde_json::json!({ "file": p.file, "line": p.line, "message": p.message }))
+            .collect();
         super::print_json(&serde_json::json!({
             "window_hours": hours,
+            "problems": problems,
             "jobs": rows,
             "mail": mail,
             "last_tick": last_tick_json(&state.heartbeat),
@@ -96,6 +107,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
     }
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print_problems(config);
     print_table(&rows, hours, now, colour);
     let mail = &state.mail;
     let line = match (config.email.enabled, mail.ok) {
@@ -212,6 +224,65 @@ fn outbox_lines(state: &State, now: DateTime<Utc>) -> Vec<String> {
     out
 }
 
+/// The state shown for a job of a job file that cannot be loaded.
+pub const CONFIG_ERROR: &str = "config error";
+
+/// The jobs the state still holds from job files that cannot be loaded: not checked until
+/// their file is fixed, shown with their last state as `config error`. `window` gives a
+/// job's attempts, successes and summed count in the window.
+fn config_error_rows(
+    config: &Config,
+    state: &crate::state::State,
+    window: impl Fn(&str) -> (u64, u64, u64),
+) -> Vec<JobRow> {
+    if config.problems.is_empty() {
+        return Vec::new();
+    }
+    state
+        .jobs
+        .iter()
+        .filter(|(name, js)| config.job(name).is_none() && crate::tick::in_broken_file(config, js))
+        .map(|(name, js)| {
+            let (attempts, ok, count) = window(name);
+            JobRow {
+                job: name.clone(),
+                kind: "unknown".into(),
+                state: CONFIG_ERROR,
+                consecutive_failures: js.consecutive_failures,
+                total_attempts: attempts,
+                successful: ok,
+                failed: attempts.saturating_sub(ok),
+                success_rate: (attempts > 0)
+                    .then(|| (ok as f64 * 1000.0 / attempts as f64).round() / 10.0),
+                total_count: count,
+                last_success: js.last_success,
+                last_attempt: js.last_run,
+                last_error: js
+                    .source
+                    .as_ref()
+                    .map(|f| format!("not checked: its job file {} cannot be loaded", f.display())),
+                recent: js.recent.clone(),
+                perfdata: js.perfdata.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Problems first: the job files that cannot be loaded, before the table.
+fn print_problems(config: &Config) {
+    if config.problems.is_empty() {
+        return;
+    }
+    println!(
+        "CONFIGURATION PROBLEMS: {} job file(s) cannot be loaded; their jobs are not checked until fixed (`checker validate` says more):",
+        config.broken_files().len()
+    );
+    for p in &config.problems {
+        println!("  {}", printable(&p.to_string()));
+    }
+    println!();
+}
+
 fn ago(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     match t {
         None => "never".into(),
@@ -286,7 +357,7 @@ fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
     for (row, c) in rows.iter().zip(&cells) {
         let paint = colour.then_some(match row.state {
             "ok" => "32",
-            "failing" => "31",
+            "failing" | CONFIG_ERROR => "31",
             "pending" => "33",
             _ => "2",
         });

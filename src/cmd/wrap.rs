@@ -2,7 +2,8 @@
 //! input and output passed through, keeps the last 4 KiB of each output stream, records
 //! the outcome (exit status, duration, output tail) as JOB's result and exits with
 //! COMMAND's status (128 + N when signal N killed it). SIGINT, SIGTERM and SIGHUP sent to
-//! checker are passed on to COMMAND.
+//! checker are passed on to COMMAND. COMMAND runs whatever the configuration says; what
+//! cannot be recorded is told on stderr and in the log (else syslog).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -25,16 +26,69 @@ const PIPE_GRACE: Duration = Duration::from_secs(1);
 /// The longest line quoted in the first line of the message.
 const LINE_CAP: usize = 200;
 
-pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Result<u8, AppError> {
-    let job = super::report::find_job(config, name)?;
+/// Runs COMMAND and records its outcome as JOB's result; returns COMMAND's status. The
+/// command runs whatever `loaded` says (settings that do not load, an unknown job, an
+/// unwritable state): a monitoring failure must never stop the job being monitored. When
+/// the result cannot be recorded, that is said on stderr and in the log file (the one the
+/// settings name, when they did not load), else in syslog, and the status is still
+/// COMMAND's.
+pub fn run(
+    loaded: Result<Config, AppError>,
+    settings: Option<&std::path::Path>,
+    name: &str,
+    command: &[String],
+    nomail: bool,
+) -> Result<u8, AppError> {
     let Some((program, args)) = command.split_first() else {
         return Err(AppError::Usage(
             "wrap needs a command after `--`, e.g. `checker wrap backup -- /usr/local/bin/backup.sh`".into(),
         ));
     };
-    // Before the child exists, so that no signal meant for it can be lost.
-    let forwarder = forward::Forwarder::install()
-        .map_err(|e| AppError::Other(anyhow::anyhow!("cannot set up signal forwarding: {e}")))?;
+    let outcome = execute(program, args);
+    let recorded = match &loaded {
+        Err(e) => Err(e.to_string()),
+        Ok(config) => record(config, name, &outcome, nomail),
+    };
+    if let Err(why) = recorded {
+        let text = format!(
+            "could not record the result of job {name:?} ({}): {}",
+            outcome.message.lines().next().unwrap_or(""),
+            why.trim_end()
+        );
+        // The command's output may echo a configured secret.
+        let text = crate::redact::string(text);
+        eprintln!("checker wrap: {text}");
+        match &loaded {
+            Ok(config) => match &config.logging.file {
+                Some(_) => log::error!(target: crate::logging::FILE_ONLY, "wrap: {text}"),
+                None => crate::last_resort::to_log_or_syslog(None, &format!("wrap: {text}")),
+            },
+            Err(_) => crate::last_resort::settings_failed(settings, &format!("wrap: {text}")),
+        }
+    }
+    Ok(outcome.code)
+}
+
+/// How COMMAND went.
+struct Outcome {
+    ok: bool,
+    /// The status `wrap` exits with.
+    code: u8,
+    message: String,
+    elapsed: Duration,
+}
+
+/// Runs COMMAND with its input and output passed through, its signals forwarded.
+fn execute(program: &str, args: &[String]) -> Outcome {
+    // Before the child exists, so that no signal meant for it can be lost. Without it the
+    // command still runs: only Ctrl-C and kill reach it less well.
+    let forwarder = match forward::Forwarder::install() {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!("checker wrap: cannot set up signal forwarding ({e}); running the command without it");
+            None
+        }
+    };
     let start = Instant::now();
     let spawned = Command::new(program)
         .args(args)
@@ -45,7 +99,9 @@ pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Res
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
-            forwarder.restore();
+            if let Some(f) = &forwarder {
+                f.restore();
+            }
             // The shell's conventions: 127 not found, 126 found but not runnable.
             let code = if e.kind() == io::ErrorKind::NotFound {
                 127
@@ -54,10 +110,17 @@ pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Res
             };
             let message = format!("cannot run {program}: {e}");
             eprintln!("checker wrap: {message}");
-            return finish(config, job, false, code, message, start.elapsed(), nomail);
+            return Outcome {
+                ok: false,
+                code,
+                message,
+                elapsed: start.elapsed(),
+            };
         }
     };
-    forwarder.watch(child.id());
+    if let Some(f) = &forwarder {
+        f.watch(child.id());
+    }
 
     let (done_tx, done_rx) = mpsc::channel();
     let out_tail = Arc::new(Mutex::new(Tail::default()));
@@ -73,9 +136,14 @@ pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Res
     }
     drop(done_tx);
 
-    let status = forwarder.wait(&mut child);
+    let status = match &forwarder {
+        Some(f) => f.wait(&mut child),
+        None => child.wait(),
+    };
     let elapsed = start.elapsed();
-    forwarder.restore();
+    if let Some(f) = &forwarder {
+        f.restore();
+    }
     let grace_end = Instant::now() + PIPE_GRACE;
     for _ in 0..pumps {
         if done_rx
@@ -97,47 +165,35 @@ pub fn run(config: &Config, name: &str, command: &[String], nomail: bool) -> Res
         summary.push_str(": ");
         summary.push_str(&line);
     }
-    let message = compose(&summary, &[("stdout", &out), ("stderr", &err)]);
-    finish(config, job, ok, code, message, elapsed, nomail)
+    Outcome {
+        ok,
+        code,
+        message: compose(&summary, &[("stdout", &out), ("stderr", &err)]),
+        elapsed,
+    }
 }
 
-/// Records the result; the exit status stays COMMAND's even when recording fails, unless
-/// COMMAND succeeded (then the state error's own status, so the failure is not silent).
-fn finish(
-    config: &Config,
-    job: &Job,
-    ok: bool,
-    code: u8,
-    message: String,
-    elapsed: Duration,
-    nomail: bool,
-) -> Result<u8, AppError> {
+/// Records the outcome as JOB's result, or says why it could not be.
+fn record(config: &Config, name: &str, outcome: &Outcome, nomail: bool) -> Result<(), String> {
+    let job: &Job = super::report::find_job(config, name).map_err(|e| e.to_string())?;
     let result = push::result(
         job,
-        ok,
-        message,
-        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        outcome.ok,
+        outcome.message.clone(),
+        u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
         None,
     );
-    match push::record(config, job, &result, RunOptions { nomail }) {
-        Ok(notifications) => {
-            for n in notifications.iter().filter(|n| !n.delivered) {
-                log::warn!(
-                    "{} notification for {} via {} queued for retry",
-                    n.kind.as_str(),
-                    n.job,
-                    n.channel
-                );
-            }
-            Ok(code)
-        }
-        Err(e) if code != 0 => {
-            log::error!(target: crate::logging::FILE_ONLY, "could not record the result of {}: {e}", job.name);
-            eprintln!("Error: could not record the result of {}: {e}", job.name);
-            Ok(code)
-        }
-        Err(e) => Err(e.into()),
+    let notifications =
+        push::record(config, job, &result, RunOptions { nomail }).map_err(|e| e.to_string())?;
+    for n in notifications.iter().filter(|n| !n.delivered) {
+        log::warn!(
+            "{} notification for {} via {} queued for retry",
+            n.kind.as_str(),
+            n.job,
+            n.channel
+        );
     }
+    Ok(())
 }
 
 /// Success, exit status, and how it ended in words.

@@ -99,15 +99,90 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
     ))
 }
 
+/// How the configuration is loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Read `*_env` variables from the environment cron gives its jobs instead of this
+    /// process's own (`validate --env-from-cron`).
+    pub cron_env: bool,
+}
+
+/// Where `*_env` keys are read from, and what was read there.
+#[derive(Debug, Default)]
+pub(super) struct EnvSource {
+    /// `Some`: the environment cron gives its jobs, not this process's.
+    cron: Option<HashMap<String, String>>,
+    /// Each variable read: `` `password_env`: CHECKER_MAIL_PASSWORD ``, where it was named.
+    read: Vec<Problem>,
+}
+
+impl EnvSource {
+    fn new(opts: LoadOptions) -> Self {
+        EnvSource {
+            cron: opts.cron_env.then(cron_environment),
+            read: Vec::new(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        match &self.cron {
+            Some(env) => env.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+}
+
+/// The search path cron gives its jobs (Debian's and most others').
+pub const CRON_PATH: &str = "/usr/bin:/bin";
+
+/// The environment cron starts a job with: `PATH`, `SHELL`, `HOME`, `LOGNAME` and `USER`,
+/// plus what `/etc/environment` sets (Debian's cron reads it through PAM). Variables set
+/// in the crontab itself cannot be known here.
+fn cron_environment() -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    if let Ok(text) = read_text(Path::new("/etc/environment"), MAX_SECRET_BYTES) {
+        for line in text.lines().map(str::trim) {
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                let v = v.trim().trim_matches('"').trim_matches('\'');
+                env.insert(k.trim().to_string(), v.to_string());
+            }
+        }
+    }
+    env.insert("PATH".into(), CRON_PATH.into());
+    env.insert("SHELL".into(), "/bin/sh".into());
+    for key in ["HOME", "LOGNAME", "USER"] {
+        if let Ok(v) = std::env::var(key) {
+            env.insert(key.into(), v);
+        }
+    }
+    env
+}
+
 /// Collects problems for one file.
 pub(super) struct FileCtx<'a> {
     path: &'a Path,
     pub(super) src: &'a str,
     pub(super) lines: &'a Lines,
     problems: &'a mut Vec<Problem>,
+    /// A key of this table was set aside (unknown, or of the wrong type): "needs `url`"
+    /// after "unknown key `urll`" would only be noise, so such problems are not added.
+    quiet_missing: bool,
+    env: &'a mut EnvSource,
 }
 
 impl FileCtx<'_> {
+    /// A required key is missing: reported unless a key of the table was set aside (its
+    /// problem said what is wrong).
+    fn missing(&mut self, line: usize, message: impl Into<String>) {
+        if !self.quiet_missing {
+            self.at_line(line, message);
+        }
+    }
+
     fn at(&mut self, offset: usize, message: impl Into<String>) {
         let line = self.lines.line(offset);
         self.problems.push(Problem {
@@ -284,13 +359,27 @@ fn secret(
         return Some(Secret::new(v.clone()));
     }
     if let Some(var) = env {
-        return match std::env::var(var.get_ref()) {
-            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+        let line = cx.lines.line(var.span().start);
+        cx.env.read.push(Problem {
+            file: cx.path.to_path_buf(),
+            line,
+            message: format!("`{key}_env`: {}", var.get_ref()),
+        });
+        return match cx.env.get(var.get_ref()) {
+            Some(v) if !v.is_empty() => Some(Secret::new(v)),
             _ => {
+                let whose = if cx.env.cron.is_some() {
+                    format!(
+                        "is not set in cron's environment (cron sets PATH={CRON_PATH}, SHELL, HOME, LOGNAME and what /etc/environment holds): set it in the crontab (a `{} = value` line) or use `{key}_file`",
+                        var.get_ref()
+                    )
+                } else {
+                    "is not set (or empty)".to_string()
+                };
                 cx.at(
                     var.span().start,
                     format!(
-                        "`{key}_env`: environment variable {} is not set (or empty)",
+                        "`{key}_env`: environment variable {} {whose}",
                         var.get_ref()
                     ),
                 );
@@ -314,8 +403,51 @@ fn secret(
     None
 }
 
-/// Loads and validates the settings file at `path` and every job file.
+/// The text of a settings file, read as loading reads it (a regular file of at most
+/// 10 MiB, UTF-8).
+pub fn read_settings_text(path: &Path) -> Result<String, String> {
+    read_text(path, MAX_CONFIG_BYTES).map_err(|e| e.to_string())
+}
+
+/// Loads and validates the settings file at `path` and every job file. A problem in the
+/// settings is an error; a job file with problems is left out (its problems are in
+/// `Config::problems`) and the other files load.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, LoadOptions::default())
+}
+
+/// [`load`], with options.
+pub fn load_with(path: &Path, opts: LoadOptions) -> Result<Config, ConfigError> {
+    let (config, problems) = load_checked(path, opts);
+    match config {
+        // A problem of the settings file stops everything: without it no channel is
+        // known. A job file's problems leave that file out, so one typo silences nothing
+        // else.
+        Some(mut config) if !problems.iter().any(|p| p.file == path) => {
+            config.problems = problems;
+            let broken: Vec<PathBuf> = config
+                .broken_files()
+                .iter()
+                .map(|f| f.to_path_buf())
+                .collect();
+            config.jobs.retain(|j| !broken.contains(&j.source.file));
+            Ok(config)
+        }
+        _ => Err(ConfigError { problems }),
+    }
+}
+
+/// Everything `validate` needs: the configuration as far as it could be made (`None`
+/// when the settings file cannot be read or parsed; jobs of broken files included), and
+/// every problem of every file, the settings first, each file in line order.
+pub fn load_checked(path: &Path, opts: LoadOptions) -> (Option<Config>, Vec<Problem>) {
+    match load_parts(path, opts) {
+        Ok((config, problems)) => (Some(config), problems),
+        Err(e) => (None, e.problems),
+    }
+}
+
+fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), ConfigError> {
     let src = read_text(path, MAX_CONFIG_BYTES).map_err(|e| {
         ConfigError::one(
             path,
@@ -330,6 +462,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."));
     let mut problems = Vec::new();
+    let mut env = EnvSource::new(opts);
     // A key set aside has been reported; the rest is still checked, job files too.
     let Some((raw, _)) =
         parse_toml::<RawSettings>(path, &src, &lines, &parse::SETTINGS, &mut problems)
@@ -341,6 +474,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         src: &src,
         lines: &lines,
         problems: &mut problems,
+        quiet_missing: false,
+        env: &mut env,
     };
 
     let g = &raw.general;
@@ -483,20 +618,41 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         pushover,
         webhooks,
         warnings: Vec::new(),
+        problems: Vec::new(),
+        env_reads: Vec::new(),
     };
     let jobs_dir_key = JobsDirKey {
         settings: path,
         line: jobs_dir_line,
     };
     load_jobs(&mut config, &defaults, jobs_dir_key, &mut problems);
-    peers::add_peer_jobs(&mut config, &base, &src, &lines, &raw.peers, &mut problems);
+    peers::add_peer_jobs(
+        &mut config,
+        &base,
+        &src,
+        &lines,
+        &raw.peers,
+        &defaults,
+        &mut problems,
+        &mut env,
+    );
     check_channels(&config, &mut problems);
-
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError { problems })
+    config.env_reads = env.read;
+    // File by file (the settings first), each in line order.
+    let mut files: Vec<PathBuf> = Vec::new();
+    for p in &problems {
+        if !files.contains(&p.file) {
+            files.push(p.file.clone());
+        }
     }
+    problems.sort_by_key(|p| {
+        (
+            p.file != path,
+            files.iter().position(|f| *f == p.file),
+            p.line,
+        )
+    });
+    Ok((config, problems))
 }
 
 fn resolve_email(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>) -> Email {
@@ -692,10 +848,21 @@ struct Defaults {
 const NOTIFY_EVERY: &[&str] = &["every", "5min", "10min", "hour", "day", "state_change"];
 const FREQUENCIES: &[&str] = &["minute", "hour", "day", "day_noon"];
 
-/// Notification rules from settings keys (`[defaults]`, `[[peers]]`); the original's
-/// defaults where a key is absent: every failure, after one, with recovery notices.
+/// The built-in notification rules, what `[defaults]` starts from: one alert per
+/// incident, after two failures in a row, and a recovery notice. Reminders only when
+/// asked for (`notify_every`).
+pub const DEFAULT_RULES: Rules = Rules {
+    notify_every: NotifyEvery::StateChange,
+    failures_before_notify: 2,
+    failing_for: None,
+    notify_recovery: true,
+};
+
+/// Notification rules from settings keys (`[defaults]`, `[[peers]]`); `base`'s where a
+/// key is absent.
 fn rules_from(
     cx: &mut FileCtx<'_>,
+    base: &Rules,
     notify_every: Option<&Spanned<String>>,
     failures_before_notify: Option<&Spanned<i64>>,
     failing_for: Option<&Spanned<String>>,
@@ -704,19 +871,49 @@ fn rules_from(
     Rules {
         notify_every: notify_every
             .and_then(|v| cx.choice("notify_every", v, NotifyEvery::parse, NOTIFY_EVERY))
-            .unwrap_or(NotifyEvery::Every),
+            .unwrap_or(base.notify_every),
         failures_before_notify: failures_before_notify
             .and_then(|v| cx.ranged("failures_before_notify", v, 1, 1_000_000))
-            .unwrap_or(1) as u32,
-        failing_for: failing_for.and_then(|v| cx.duration("failing_for", v)),
-        notify_recovery: notify_recovery.unwrap_or(true),
+            .map_or(base.failures_before_notify, |n| n as u32),
+        failing_for: match failing_for {
+            Some(v) => cx.duration("failing_for", v),
+            None => base.failing_for,
+        },
+        notify_recovery: notify_recovery.unwrap_or(base.notify_recovery),
     }
+}
+
+/// "; for an interval write `every = "5m"`" when a `frequency` value is a duration.
+fn every_hint(frequency: &str) -> String {
+    if crate::duration::parse(frequency).is_ok() {
+        format!("; for an interval write `every = {frequency:?}` instead")
+    } else {
+        String::new()
+    }
+}
+
+/// A `frequency` key of the settings (`[defaults]`, `[[peers]]`): one of the tick names,
+/// with a hint towards `every` when a duration was written.
+fn frequency_key(cx: &mut FileCtx<'_>, v: &Spanned<String>) -> Option<Frequency> {
+    let f = Frequency::parse(v.get_ref());
+    if f.is_none() {
+        cx.at(
+            v.span().start,
+            format!(
+                "`frequency` = {:?} is not valid: use one of {}{}",
+                v.get_ref(),
+                quoted(FREQUENCIES),
+                every_hint(v.get_ref())
+            ),
+        );
+    }
+    f
 }
 
 fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
     let mut schedule = Schedule::Tick(Frequency::Minute);
     if let Some(f) = &d.frequency {
-        if let Some(f) = cx.choice("frequency", f, Frequency::parse, FREQUENCIES) {
+        if let Some(f) = frequency_key(cx, f) {
             schedule = Schedule::Tick(f);
         }
     }
@@ -735,6 +932,7 @@ fn resolve_defaults(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
         schedule,
         rules: rules_from(
             cx,
+            &DEFAULT_RULES,
             d.notify_every.as_ref(),
             d.failures_before_notify.as_ref(),
             d.failing_for.as_ref(),
@@ -831,11 +1029,14 @@ fn load_jobs(
         else {
             continue;
         };
+        let mut no_env = EnvSource::default();
         let mut cx = FileCtx {
             path: &file,
             src: &src,
             lines: &lines,
             problems,
+            quiet_missing: false,
+            env: &mut no_env,
         };
         let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
         for (i, raw) in parsed.job.into_iter().enumerate() {
@@ -862,13 +1063,13 @@ fn load_jobs(
                     }
                     _ => {}
                 }
-                // A job that lost a bad key has been reported; checking the rest of it
-                // would only add noise such as "needs `url`" after "unknown key `urll`".
-                if lost_key {
-                    continue;
-                }
+                // A job that lost a bad key has been reported; the rest of it is checked
+                // too (every problem in one round), without "needs `url`" after
+                // "unknown key `urll`". It is not loaded: its file has a problem.
+                cx.quiet_missing = lost_key;
                 let job = resolve_job(&mut cx, &dir, defaults, &channels, raw, offset, line);
-                if let (Some(job), None) = (job, duplicate_of) {
+                cx.quiet_missing = false;
+                if let (Some(job), None, false) = (job, duplicate_of, lost_key) {
                     config.jobs.push(job);
                 }
             }
@@ -910,7 +1111,7 @@ fn resolve_job(
 ) -> Option<Job> {
     let src = cx.src;
     let Some(name) = r.name.clone().filter(|n| !n.trim().is_empty()) else {
-        cx.at_line(
+        cx.missing(
             line,
             "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"",
         );
@@ -918,7 +1119,7 @@ fn resolve_job(
     };
     let kinds: Vec<&str> = KIND_KEYS.iter().map(|(k, _)| *k).collect();
     let Some(kind) = r.kind.clone() else {
-        cx.at_line(
+        cx.missing(
             line,
             format!("job {name:?} has no `kind`: use one of {}", quoted(&kinds)),
         );
@@ -971,8 +1172,9 @@ fn resolve_job(
             None => cx.at_line(
                 kl("frequency"),
                 format!(
-                    "job {name:?}: `frequency` = {f:?} is not valid: use one of {}",
-                    quoted(FREQUENCIES)
+                    "job {name:?}: `frequency` = {f:?} is not valid: use one of {}{}",
+                    quoted(FREQUENCIES),
+                    every_hint(f)
                 ),
             ),
         }
@@ -993,6 +1195,11 @@ fn resolve_job(
         schedule = Schedule::Every(e);
     }
     let mut rules = d.rules.clone();
+    if r.notify_every.is_none() && kind == "tls_cert" {
+        // A certificate near its expiry stays so for days: a reminder a day, not one per
+        // check, whatever `[defaults]` says (a job may still set its own).
+        rules.notify_every = NotifyEvery::Day;
+    }
     if let Some(n) = &r.notify_every {
         match NotifyEvery::parse(n) {
             Some(n) => rules.notify_every = n,
@@ -1045,7 +1252,7 @@ fn resolve_job(
         "http" => {
             let url = r.url.clone().unwrap_or_default();
             if url.is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""));
+                cx.missing(line, format!("job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""));
             } else if !(url.starts_with("http://") || url.starts_with("https://")) {
                 cx.at_line(
                     kl("url"),
@@ -1114,7 +1321,7 @@ fn resolve_job(
         "tcp" => {
             let host = r.host.clone().unwrap_or_default();
             if host.is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"tcp\" needs `host`"));
+                cx.missing(line, format!("job {name:?}: kind \"tcp\" needs `host`"));
             }
             let port = match r.port {
                 Some(p) if (1..=65_535).contains(&p) => p as u16,
@@ -1126,7 +1333,7 @@ fn resolve_job(
                     0
                 }
                 None => {
-                    cx.at_line(line, format!("job {name:?}: kind \"tcp\" needs `port`"));
+                    cx.missing(line, format!("job {name:?}: kind \"tcp\" needs `port`"));
                     0
                 }
             };
@@ -1135,7 +1342,7 @@ fn resolve_job(
         "tls_cert" => {
             let host = r.host.clone().unwrap_or_default();
             if host.is_empty() {
-                cx.at_line(
+                cx.missing(
                     line,
                     format!(
                         "job {name:?}: kind \"tls_cert\" needs `host`, e.g. host = \"example.com\""
@@ -1185,7 +1392,7 @@ fn resolve_job(
         "file" => {
             let path = r.path.clone().unwrap_or_default();
             if path.is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"file\" needs `path`, e.g. path = \"/var/backups/db.dump\""));
+                cx.missing(line, format!("job {name:?}: kind \"file\" needs `path`, e.g. path = \"/var/backups/db.dump\""));
             }
             let min_size = match r.min_size {
                 Some(n) if n < 0 => {
@@ -1206,7 +1413,7 @@ fn resolve_job(
         "dns" => {
             let query = r.query.clone().unwrap_or_default();
             if query.trim().is_empty() {
-                cx.at_line(line, format!("job {name:?}: kind \"dns\" needs `query`, the name to resolve, e.g. query = \"example.com\""));
+                cx.missing(line, format!("job {name:?}: kind \"dns\" needs `query`, the name to resolve, e.g. query = \"example.com\""));
             }
             let record = match &r.record {
                 None => DnsRecord::A,
@@ -1278,7 +1485,7 @@ fn resolve_job(
         _ => {
             let mut command = r.command.clone().unwrap_or_default();
             if command.first().is_none_or(|p| p.is_empty()) {
-                cx.at_line(line, format!("job {name:?}: kind \"command\" needs `command`, e.g. command = [\"./check_backup.sh\", \"--quiet\"]"));
+                cx.missing(line, format!("job {name:?}: kind \"command\" needs `command`, e.g. command = [\"./check_backup.sh\", \"--quiet\"]"));
             }
             if let Some(p) = command.first_mut() {
                 if p.contains('/') {
@@ -1554,5 +1761,140 @@ impl RawJob {
             grace
         );
         keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads settings and job files written into a temp dir.
+    fn load_files(settings: &str, jobs: &[(&str, &str)]) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        std::fs::write(dir.path().join("settings.toml"), settings).expect("settings");
+        for (name, text) in jobs {
+            std::fs::write(dir.path().join("jobs").join(name), text).expect("job file");
+        }
+        let config = load(&dir.path().join("settings.toml")).expect("the settings load");
+        (dir, config)
+    }
+
+    const TCP: &str = "[[job]]\nname = \"db\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 5432\n";
+
+    #[test]
+    fn the_built_in_defaults_are_one_alert_per_incident_after_two_failures() {
+        let (_d, c) = load_files("[general]\nalertcontact = \"a@b.c\"\n", &[("a.toml", TCP)]);
+        let r = &c.job("db").expect("db").rules;
+        assert_eq!(r.notify_every, NotifyEvery::StateChange);
+        assert_eq!(r.failures_before_notify, 2);
+        assert_eq!(r.failing_for, None);
+        assert!(r.notify_recovery);
+        // `[defaults]` and the job itself still choose any mode.
+        let (_d, c) = load_files(
+            "[general]\nalertcontact = \"a@b.c\"\n[defaults]\nnotify_every = \"every\"\nfailures_before_notify = 1\n",
+            &[("a.toml", &format!("{TCP}\n[[job]]\nname = \"own\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\nnotify_every = \"10min\"\n"))],
+        );
+        assert_eq!(c.job("db").unwrap().rules.notify_every, NotifyEvery::Every);
+        assert_eq!(c.job("db").unwrap().rules.failures_before_notify, 1);
+        assert_eq!(
+            c.job("own").unwrap().rules.notify_every,
+            NotifyEvery::TenMin
+        );
+    }
+
+    #[test]
+    fn a_tls_cert_job_reminds_daily_unless_it_says_otherwise() {
+        let cert = "[[job]]\nname = \"cert\"\nkind = \"tls_cert\"\nhost = \"example.com\"\n";
+        let own = "[[job]]\nname = \"own\"\nkind = \"tls_cert\"\nhost = \"example.org\"\nnotify_every = \"hour\"\n";
+        let (_d, c) = load_files(
+            "[general]\nalertcontact = \"a@b.c\"\n[defaults]\nnotify_every = \"every\"\n",
+            &[("a.toml", &format!("{cert}\n{own}\n{TCP}"))],
+        );
+        assert_eq!(c.job("cert").unwrap().rules.notify_every, NotifyEvery::Day);
+        assert_eq!(c.job("own").unwrap().rules.notify_every, NotifyEvery::Hour);
+        assert_eq!(c.job("db").unwrap().rules.notify_every, NotifyEvery::Every);
+    }
+
+    #[test]
+    fn a_broken_job_file_is_left_out_whole_and_the_others_load() {
+        let broken = format!("{TCP}\n[[job]]\nname = \"web\"\nkind = \"http\"\nurll = \"x\"\n");
+        let (dir, c) = load_files(
+            "[general]\nalertcontact = \"a@b.c\"\n",
+            &[
+                ("a.toml", &broken),
+                (
+                    "b.toml",
+                    "[[job]]\nname = \"disk\"\nkind = \"file\"\npath = \"/\"\n",
+                ),
+            ],
+        );
+        let names: Vec<&str> = c.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, vec!["disk"], "db shares a.toml with the broken job");
+        let a = dir.path().join("jobs/a.toml");
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(
+            (c.problems[0].file.as_path(), c.problems[0].line),
+            (a.as_path(), 10)
+        );
+        assert!(c.is_broken_file(&a));
+        assert_eq!(c.broken_files(), vec![a.as_path()]);
+        // A problem of the settings file is an error, with every job file's problems too.
+        std::fs::write(dir.path().join("settings.toml"), "[general]\nbogus = 1\n").unwrap();
+        let e = load(&dir.path().join("settings.toml")).unwrap_err();
+        assert_eq!(e.problems.len(), 2, "{e}");
+    }
+
+    #[test]
+    fn env_variables_read_are_recorded_and_the_cron_environment_lacks_them() {
+        // Set by cargo for the tests it runs; never by cron.
+        let var = "CARGO_MANIFEST_DIR";
+        assert!(std::env::var(var).is_ok(), "run the tests with cargo");
+        let settings = format!(
+            "[general]\nalertcontact = \"a@b.c\"\n[pushover]\ntoken_env = \"{var}\"\nuser = \"u\"\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        std::fs::write(dir.path().join("settings.toml"), &settings).unwrap();
+        let path = dir.path().join("settings.toml");
+        let c = load(&path).expect("loads with the variable set");
+        assert_eq!(c.env_reads.len(), 1);
+        assert_eq!(c.env_reads[0].line, 4);
+        assert_eq!(c.env_reads[0].message, format!("`token_env`: {var}"));
+        let e = load_with(&path, LoadOptions { cron_env: true }).unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert!(
+            e.problems[0]
+                .message
+                .contains(&format!("{var} is not set in cron's environment")),
+            "{e}"
+        );
+        let env = cron_environment();
+        assert_eq!(env.get("PATH").map(String::as_str), Some(CRON_PATH));
+        assert!(!env.contains_key(var));
+    }
+
+    #[test]
+    fn a_section_written_as_a_list_of_tables_is_named_and_mended() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[[general]]\nservername = \"x\"\ntick_deadline = 5\n",
+        )
+        .unwrap();
+        let e = load(&dir.path().join("settings.toml")).unwrap_err();
+        let messages: Vec<String> = e.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages[0].ends_with(":1: `[[general]]` must be `[general]`: there is one such section, written with one bracket on each side"),
+            "{messages:?}"
+        );
+        // Mended, so what is inside is checked too.
+        assert!(
+            messages[1]
+                .ends_with(":3: `tick_deadline` must be a duration such as \"10s\", not a number"),
+            "{messages:?}"
+        );
     }
 }

@@ -10,5 +10,8 @@ mod targets;
 pub use channels::{Pushover, Webhook, WebhookFormat};
 #[cfg(test)]
 pub(crate) use load::proptest_config;
-pub use load::{load, locate, nearest, ConfigError, Problem};
+pub use load::{
+    load, load_checked, load_with, locate, nearest, read_settings_text, ConfigError, LoadOptions,
+    Problem, CRON_PATH, DEFAULT_RULES,
+};
 pub use model::*;

@@ -69,6 +69,13 @@ pub struct Config {
     /// What is allowed but probably not meant (an empty jobs folder): `validate` prints
     /// these, ticks log them.
     pub warnings: Vec<super::Problem>,
+    /// The problems of the job files that could not be loaded. Such a file adds no job
+    /// (the others load): a tick skips its jobs, keeps their state and alerts about each
+    /// problem once; `status` shows them first; `validate` fails on them.
+    pub problems: Vec<super::Problem>,
+    /// Each `*_env` key of the settings, with the variable it was read from: the
+    /// environment of whoever ran checker, which may not be cron's (`validate` says so).
+    pub env_reads: Vec<super::Problem>,
 }
 
 impl Config {
@@ -84,6 +91,22 @@ impl Config {
 
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|j| j.name == name)
+    }
+
+    /// Whether `file` is a job file that could not be loaded (its jobs are left out).
+    pub fn is_broken_file(&self, file: &std::path::Path) -> bool {
+        self.problems.iter().any(|p| p.file == file)
+    }
+
+    /// The job files that could not be loaded, each once, in the order of their problems.
+    pub fn broken_files(&self) -> Vec<&std::path::Path> {
+        let mut files: Vec<&std::path::Path> = Vec::new();
+        for p in &self.problems {
+            if !files.contains(&p.file.as_path()) {
+                files.push(&p.file);
+            }
+        }
+        files
     }
 
     /// Every secret of the configuration, for masking in whatever checker stores, prints,

@@ -89,6 +89,9 @@ pub struct PeerStatus {
     /// The channels through which alerts have waited longer than `undeliverable_after`:
     /// which, since when, how many, and the last error.
     pub undeliverable: Vec<Undeliverable>,
+    /// The job files the last tick could not load, each problem with file, line and
+    /// message: their jobs are not checked (`JobProblem`).
+    pub config_problems: Vec<crate::state::ConfigProblem>,
 }
 
 pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus {
@@ -140,6 +143,7 @@ pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus
             None
         },
         undeliverable,
+        config_problems: state.config_problems.clone(),
     }
 }
 
@@ -200,9 +204,25 @@ fn job_problem(state: &State, policy: &Policy, now: DateTime<Utc>) -> Option<Str
             short(policy.stale_after)
         ));
     }
-    hb.last_tick_error
-        .as_ref()
-        .map(|e| format!("the last tick ended in error: {e}"))
+    if let Some(e) = &hb.last_tick_error {
+        return Some(format!("the last tick ended in error: {e}"));
+    }
+    config_problem(state)
+}
+
+/// A job file that cannot be loaded: its jobs are not being run.
+fn config_problem(state: &State) -> Option<String> {
+    let first = state.config_problems.first()?;
+    let more = state.config_problems.len() - 1;
+    Some(format!(
+        "a job file cannot be loaded, so its jobs are not checked: {}{}",
+        first.describe(),
+        if more > 0 {
+            format!(" (and {more} more problem(s))")
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// The answer when the state itself cannot be read: the jobs cannot be running well.
@@ -217,6 +237,7 @@ pub fn unreadable(policy: &Policy, why: &str) -> PeerStatus {
         last_tick_error: None,
         mail_error: None,
         undeliverable: Vec::new(),
+        config_problems: Vec::new(),
     }
 }
 
@@ -411,6 +432,39 @@ mod tests {
             mail.detail
         );
         assert_eq!(mail.undeliverable.len(), 2);
+    }
+
+    #[test]
+    fn a_job_file_that_cannot_be_loaded_is_a_job_problem_with_its_detail() {
+        let now = at(100);
+        let mut s = state(Some(90), false, Some(true));
+        for line in [4, 9] {
+            s.config_problems.push(crate::state::ConfigProblem {
+                file: "/etc/checker/jobs/web.toml".into(),
+                line,
+                message: "unknown key `urll` in [[job]]; did you mean `url`?".into(),
+                since: at(0),
+            });
+        }
+        let got = compute(&s, &policy(true), now);
+        assert_eq!(got.status, Word::JobProblem);
+        assert_eq!(
+            got.detail,
+            "a job file cannot be loaded, so its jobs are not checked: /etc/checker/jobs/web.toml:4: unknown key `urll` in [[job]]; did you mean `url`? (and 1 more problem(s))"
+        );
+        let v = serde_json::to_value(&got).expect("serialises");
+        assert_eq!(v["config_problems"][1]["line"], 9);
+        assert_eq!(
+            v["config_problems"][0]["file"],
+            "/etc/checker/jobs/web.toml"
+        );
+        // Mail trouble still comes first, as the original's precedence has it.
+        s.mail.ok = Some(false);
+        assert_eq!(compute(&s, &policy(true), now).status, Word::MailProblem);
+        // Fixed: True again.
+        s.mail.ok = Some(true);
+        s.config_problems.clear();
+        assert_eq!(compute(&s, &policy(true), now).status, Word::True);
     }
 
     #[test]

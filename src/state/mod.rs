@@ -28,6 +28,10 @@ pub struct State {
     pub mail: MailHealth,
     #[serde(default)]
     pub outbox: Vec<OutboxEntry>,
+    /// The problems of job files that could not be loaded, as the last tick found them:
+    /// each was alerted once, its fix is told, and peers hear `JobProblem` meanwhile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_problems: Vec<ConfigProblem>,
     /// Set by the store when the file on disk was unreadable and was moved aside; the
     /// tick reports it. Never written.
     #[serde(skip)]
@@ -42,6 +46,7 @@ impl Default for State {
             heartbeat: Heartbeat::default(),
             mail: MailHealth::default(),
             outbox: Vec::new(),
+            config_problems: Vec::new(),
             recovered_from: None,
         }
     }
@@ -109,6 +114,38 @@ pub struct JobState {
     /// [`FORGET_AFTER_DAYS`] later (its history stays). Cleared if it comes back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left_config: Option<DateTime<Utc>>,
+    /// The job file the job was last loaded from: while that file cannot be loaded, the
+    /// job is shown as `config error` and its state is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<std::path::PathBuf>,
+}
+
+/// One problem of a job file that could not be loaded. Its identity is file, line and
+/// message: the same text at another line is another problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigProblem {
+    pub file: std::path::PathBuf,
+    /// 1-based; 0 when not tied to a line.
+    pub line: usize,
+    pub message: String,
+    /// When a tick first found it.
+    pub since: DateTime<Utc>,
+}
+
+impl ConfigProblem {
+    pub fn same(&self, p: &crate::config::Problem) -> bool {
+        self.file == p.file && self.line == p.line && self.message == p.message
+    }
+
+    /// `jobs/web.toml:4: unknown key ...`, as `validate` prints it.
+    pub fn describe(&self) -> String {
+        crate::config::Problem {
+            file: self.file.clone(),
+            line: self.line,
+            message: self.message.clone(),
+        }
+        .to_string()
+    }
 }
 
 /// Days a job's state is kept after the job left the configuration: long enough to

@@ -34,6 +34,10 @@ stderr_level = "warn"
 
 [defaults]
 notify = ["capture"]
+# The tests count alerts per failure: every failure alerts (not the quiet built-in
+# defaults, state_change after 2, which tests of their own cover).
+notify_every = "every"
+failures_before_notify = 1
 
 [[commands]]
 name = "capture"
@@ -206,4 +210,32 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A unix datagram socket standing in for /dev/log: `checker` is pointed at it with
+/// CHECKER_SYSLOG_SOCKET, and what it sent is read back.
+pub struct Syslog {
+    socket: std::os::unix::net::UnixDatagram,
+    pub path: std::path::PathBuf,
+}
+
+impl Syslog {
+    pub fn bind(f: &Fixture) -> Syslog {
+        let path = f.path().join("syslog.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind a datagram socket");
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .expect("timeout");
+        Syslog { socket, path }
+    }
+
+    /// Every datagram received so far.
+    pub fn received(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
 }

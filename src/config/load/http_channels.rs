@@ -89,7 +89,8 @@ pub(super) fn resolve_pushover(
 ) -> Option<Pushover> {
     let p = raw?;
     let line = section_line(cx.src, "[pushover]");
-    let need = |cx: &mut FileCtx<'_>, key: &str, s: Option<Secret>| -> Secret {
+    // `given`: the key was given some way, so a `None` has been reported already.
+    let need = |cx: &mut FileCtx<'_>, key: &str, given: bool, s: Option<Secret>| -> Secret {
         match s {
             Some(s) if !s.is_empty() && !s.expose().chars().any(char::is_whitespace) => s,
             Some(s) if !s.is_empty() => {
@@ -100,6 +101,7 @@ pub(super) fn resolve_pushover(
                 cx.at_line(line, format!("[pushover] `{key}` is empty"));
                 s
             }
+            None if given => Secret::default(),
             None => {
                 cx.at_line(
                     line,
@@ -117,7 +119,8 @@ pub(super) fn resolve_pushover(
         p.token_env.as_ref(),
         p.token_file.as_ref(),
     );
-    let token = need(cx, "token", token);
+    let given = p.token.is_some() || p.token_env.is_some() || p.token_file.is_some();
+    let token = need(cx, "token", given, token);
     let user = secret(
         cx,
         base,
@@ -126,7 +129,8 @@ pub(super) fn resolve_pushover(
         p.user_env.as_ref(),
         p.user_file.as_ref(),
     );
-    let user = need(cx, "user", user);
+    let given = p.user.is_some() || p.user_env.is_some() || p.user_file.is_some();
+    let user = need(cx, "user", given, user);
     let priority = cx.ranged_or("priority", &p.priority, -2, 2, 0) as i8;
     let retry = p.retry.as_ref().and_then(|v| seconds(cx, "retry", v));
     let expire = p.expire.as_ref().and_then(|v| seconds(cx, "expire", v));

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
-use toml::de::{DeTable, DeValue};
+use toml::de::{DeArray, DeTable, DeValue};
 use toml::Spanned;
 
 use super::{nearest, Problem};
@@ -231,10 +231,14 @@ impl Reporter<'_> {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         let mut message = if e.message().trim_end() == "duplicate key" {
             duplicate_key(self.src, e.span(), &table_at(self.src, offset))
+        } else if let Some(m) = key.and_then(|k| explain_type_error(k, e.message())) {
+            m
         } else {
             explain_toml_error(e.message(), &table_at(self.src, offset))
         };
-        if let Some(key) = key.filter(|_| !message.starts_with("unknown key")) {
+        if let Some(key) =
+            key.filter(|_| !message.starts_with("unknown key") && !message.starts_with('`'))
+        {
             message = format!("`{key}`: {message}");
         }
         self.problems.push(Problem {
@@ -312,6 +316,7 @@ fn parse_counting<T: DeserializeOwned>(
         }
     };
     let mut set_aside = Vec::new();
+    fix_shapes(&mut r, root.get_mut(), schema, &mut set_aside);
     strip_unknown(&mut r, root.get_mut(), schema, &mut set_aside);
     for (key, child) in schema.children {
         if let Some(v) = root.get_mut().get_mut(*key) {
@@ -341,6 +346,138 @@ fn parse_counting<T: DeserializeOwned>(
     (parsed.map(|v| (v, set_aside)), whole)
 }
 
+/// `[job]` where `[[job]]` is meant, or `[[general]]` for `[general]`: reported in
+/// people's words and mended where it can be, so the rest of the file is still checked.
+fn fix_shapes(
+    r: &mut Reporter<'_>,
+    table: &mut DeTable<'_>,
+    schema: &Schema,
+    set_aside: &mut Vec<usize>,
+) {
+    let mut remove = Vec::new();
+    for (k, v) in table.iter_mut() {
+        let key = k.get_ref().to_string();
+        let Some((_, child)) = schema.children.iter().find(|(c, _)| *c == key) else {
+            continue;
+        };
+        let offset = k.span().start;
+        let many = child.name.starts_with("[[");
+        let span = v.span();
+        match v.get_mut() {
+            DeValue::Table(_) if many => {
+                r.at(
+                    offset,
+                    format!("`[{key}]` must be `[[{key}]]`: each entry is one table of a list, so write [[{key}]] (two brackets) above each one"),
+                );
+                let one = std::mem::replace(v.get_mut(), DeValue::Boolean(false));
+                let mut list = DeArray::new();
+                list.push(Spanned::new(span, one));
+                *v.get_mut() = DeValue::Array(list);
+            }
+            DeValue::Array(items)
+                if !many
+                    && items
+                        .iter()
+                        .any(|i| matches!(i.get_ref(), DeValue::Table(_))) =>
+            {
+                r.at(
+                    offset,
+                    format!("`[[{key}]]` must be `[{key}]`: there is one such section, written with one bracket on each side"),
+                );
+                if items.len() == 1 {
+                    let one =
+                        std::mem::replace(items.as_mut()[0].get_mut(), DeValue::Boolean(false));
+                    *v.get_mut() = one;
+                } else {
+                    remove.push(key);
+                    set_aside.push(offset);
+                }
+            }
+            _ => {}
+        }
+    }
+    for key in remove {
+        table.remove(key.as_str());
+    }
+}
+
+/// Keys whose value is a duration written as text.
+const DURATION_KEYS: &[&str] = &[
+    "timeout",
+    "max_response_time",
+    "tick_deadline",
+    "lock_timeout",
+    "self_check_wait",
+    "header_timeout",
+    "delivery_retry",
+    "retry_backoff",
+    "every",
+    "expect_every",
+    "grace",
+    "failing_for",
+    "stale_after",
+    "max_age",
+];
+
+/// Serde's "invalid type: integer `10`, expected a string" about `key`, in people's words:
+/// "`timeout` must be a duration such as "10s", not a number". `None` for other errors.
+fn explain_type_error(key: &str, message: &str) -> Option<String> {
+    let rest = message.trim_end().strip_prefix("invalid type: ")?;
+    let (found, expected) = rest.split_once(", expected ")?;
+    let whole = expected.starts_with('i') || expected.starts_with('u');
+    let want = if DURATION_KEYS.contains(&key) {
+        "a duration such as \"10s\""
+    } else if key == "self_check" {
+        "a schedule such as \"hour\" or a duration such as \"30m\""
+    } else if key == "frequency" {
+        "one of \"minute\", \"hour\", \"day\", \"day_noon\""
+    } else {
+        match expected {
+            "a string" => "text in quotes",
+            "a boolean" => "true or false",
+            "a sequence" => "a list such as [\"a\", \"b\"]",
+            "a map" => "a table such as { name = \"value\" }",
+            e if e.starts_with("struct ") => "a table",
+            _ if whole => "a whole number",
+            _ => return None,
+        }
+    };
+    // What was written, as serde shows it: "integer `10`", "string \"80\"", "map"...
+    let quoted = found
+        .split_once('"')
+        .and_then(|(_, t)| t.strip_suffix('"'))
+        .map(str::to_string);
+    let got = if found.starts_with("integer") || found.starts_with("floating point") {
+        "a number".to_string()
+    } else if found.starts_with("string") {
+        match &quoted {
+            Some(t) => format!("text ({t:?})"),
+            None => "text".to_string(),
+        }
+    } else if found.starts_with("boolean") {
+        "true or false".to_string()
+    } else if found == "sequence" {
+        "a list".to_string()
+    } else if found == "map" {
+        "a table".to_string()
+    } else {
+        found.to_string()
+    };
+    let mut m = format!("`{key}` must be {want}, not {got}");
+    // The mistake is usually quotes too many or too few: say what to write.
+    if let Some(text) = &quoted {
+        let t = text.trim();
+        if (whole && t.parse::<i64>().is_ok())
+            || (expected == "a boolean" && (t == "true" || t == "false"))
+        {
+            m.push_str(&format!(": write {t} without quotes"));
+        } else if expected == "a sequence" {
+            m.push_str(&format!(": write [{text:?}]"));
+        }
+    }
+    Some(m)
+}
+
 /// Reports and removes every key `schema` does not know, in this table and the known
 /// tables under it.
 fn strip_unknown(
@@ -360,21 +497,7 @@ fn strip_unknown(
         .map(|(k, _)| (k.get_ref().to_string(), k.span().start))
         .collect();
     for (key, offset) in unknown {
-        let hint = nearest(&key, known)
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
-        r.at(
-            offset,
-            format!(
-                "unknown key `{key}` in {}{hint} (valid keys: {})",
-                schema.name,
-                known
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        );
+        r.at(offset, unknown_key(&key, schema.name, known));
         table.remove(key.as_str());
         set_aside.push(offset);
     }
@@ -468,6 +591,22 @@ fn remove_key_at(table: &mut DeTable<'_>, at: usize) -> Option<(String, usize)> 
     Some(key)
 }
 
+/// "unknown key `urll` in [[job]]; did you mean `url`?", or, when no valid key is near,
+/// the list of them.
+fn unknown_key(key: &str, table: &str, known: &[&str]) -> String {
+    match nearest(key, known) {
+        Some(n) => format!("unknown key `{key}` in {table}; did you mean `{n}`?"),
+        None => format!(
+            "unknown key `{key}` in {table} (valid keys: {})",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Rewrites serde's "unknown field `x`, expected one of `a`, `b`" into a message that
 /// names the nearest valid key, and other serde wording into this project's words.
 fn explain_toml_error(message: &str, table: &str) -> String {
@@ -485,18 +624,7 @@ fn explain_toml_error(message: &str, table: &str) -> String {
             .copied()
             .filter(|w| !w.is_empty())
             .collect();
-        let hint = match nearest(unknown, &expected) {
-            Some(n) => format!("; did you mean `{n}`?"),
-            None => String::new(),
-        };
-        return format!(
-            "unknown key `{unknown}` in {table}{hint} (valid keys: {})",
-            expected
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        return unknown_key(unknown, table, &expected);
     }
     if message.contains("did not match any variant of untagged enum OneOrMany") {
         return "expected an address or a list of addresses, e.g. \"ops@example.com\" or [\"a@example.com\", \"b@example.com\"]".into();
@@ -589,7 +717,8 @@ mod tests {
             .starts_with("unknown key `urll` in [[job]]; did you mean `url`?"));
         assert_eq!(problems[1].line, 9);
         assert!(
-            problems[1].message.starts_with("`port`: invalid type"),
+            problems[1].message
+                == "`port` must be a whole number, not text (\"80\"): write 80 without quotes",
             "{}",
             problems[1].message
         );

@@ -1,7 +1,8 @@
 //! `[[peers]]` and `[serve]` in the settings file. Each peer becomes a job named
-//! `peer <name>` with the peer defaults (hourly, `notify_every = "every"`, one failure,
-//! by email to the peer's `admin`); `[serve]` configures the status server. Problems are
-//! reported with file and line like every other key.
+//! `peer <name>` that takes `[defaults]` like every other job (channels, rules, timeout,
+//! retries), is asked hourly unless it says otherwise, as the original asked its peers,
+//! and alerts the peer's `admin` by email; `[serve]` configures the status server.
+//! Problems are reported with file and line like every other key.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,7 +11,8 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{
-    nearest, quoted, resolve_path, secret, section_line, FileCtx, Lines, Problem, FREQUENCIES,
+    nearest, quoted, resolve_path, secret, section_line, Defaults, EnvSource, FileCtx, Lines,
+    Problem,
 };
 use crate::config::raw::{RawPeer, RawServe};
 use crate::config::{
@@ -18,9 +20,8 @@ use crate::config::{
 };
 use crate::schedule::Schedule;
 
-/// Peer defaults, as the original's peer checker: hourly, every failure, one failure.
+/// Peers are asked hourly unless they say otherwise, as the original asked them.
 const PEER_SCHEDULE: Schedule = Schedule::Tick(Frequency::Hour);
-const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) fn resolve_serve(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawServe>) -> Serve {
     let mut serve = Serve::default();
@@ -102,13 +103,16 @@ fn token(
 
 /// Turns every `[[peers]]` table into a job and adds it to the configuration; a job file
 /// that already uses the name is a problem reported at the peer.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn add_peer_jobs(
     config: &mut Config,
     base: &Path,
     src: &str,
     lines: &Lines,
     raw: &[Spanned<RawPeer>],
+    defaults: &Defaults,
     problems: &mut Vec<Problem>,
+    env: &mut EnvSource,
 ) {
     let path = config.path.clone();
     let mut cx = FileCtx {
@@ -116,12 +120,22 @@ pub(super) fn add_peer_jobs(
         src,
         lines,
         problems,
+        quiet_missing: false,
+        env,
     };
     let channels = config.channel_names();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for p in raw {
         let line = lines.line(p.span().start);
-        let Some(job) = resolve_peer(&mut cx, base, p.get_ref(), line, &channels, &mut seen) else {
+        let Some(job) = resolve_peer(
+            &mut cx,
+            base,
+            p.get_ref(),
+            line,
+            &channels,
+            &mut seen,
+            defaults,
+        ) else {
             continue;
         };
         if let Some(other) = config.job(&job.name) {
@@ -154,6 +168,7 @@ fn resolve_peer(
     line: usize,
     channels: &[String],
     seen: &mut HashMap<String, usize>,
+    d: &Defaults,
 ) -> Option<Job> {
     let Some(name) = r
         .name
@@ -267,7 +282,7 @@ fn resolve_peer(
 
     let mut schedule = PEER_SCHEDULE;
     if let Some(f) = &r.frequency {
-        if let Some(f) = cx.choice("frequency", f, Frequency::parse, FREQUENCIES) {
+        if let Some(f) = super::frequency_key(cx, f) {
             schedule = Schedule::Tick(f);
         }
     }
@@ -289,26 +304,27 @@ fn resolve_peer(
     }
     let timeout = match &r.timeout {
         Some(v) => match cx.duration("timeout", v) {
-            Some(d) if d.is_zero() => {
+            Some(t) if t.is_zero() => {
                 cx.at(
                     v.span().start,
                     format!("{what}: `timeout` must be more than 0s"),
                 );
-                PEER_TIMEOUT
+                d.timeout
             }
-            Some(d) => d,
-            None => PEER_TIMEOUT,
+            Some(t) => t,
+            None => d.timeout,
         },
-        None => PEER_TIMEOUT,
+        None => d.timeout,
     };
     let rules = super::rules_from(
         cx,
+        &d.rules,
         r.notify_every.as_ref(),
         r.failures_before_notify.as_ref(),
         r.failing_for.as_ref(),
         r.notify_recovery,
     );
-    let retries = cx.ranged_or("retries", &r.retries, 0, 100, 0) as u32;
+    let retries = cx.ranged_or("retries", &r.retries, 0, 100, i64::from(d.retries)) as u32;
     let notify = match &r.notify {
         Some(n) => {
             let refs: Vec<&str> = channels.iter().map(String::as_str).collect();
@@ -326,7 +342,7 @@ fn resolve_peer(
             }
             n.get_ref().clone()
         }
-        None => vec!["email".to_string()],
+        None => d.notify.clone(),
     };
 
     if cx.problems.len() > before {
@@ -344,10 +360,14 @@ fn resolve_peer(
         schedule,
         rules,
         notify,
-        contact: r.admin.as_ref().map(|a| a.get_ref().clone().into_vec()),
+        contact: r
+            .admin
+            .as_ref()
+            .map(|a| a.get_ref().clone().into_vec())
+            .or_else(|| d.contact.clone()),
         timeout,
         retries,
-        retry_backoff: Duration::from_secs(1),
+        retry_backoff: d.retry_backoff,
         enabled,
         description: r.description.clone(),
         source: SourceLoc {
