@@ -6,11 +6,22 @@
 #   scripts/mail-servers.sh stop DIR         stop both (safe to call twice)
 #   scripts/mail-servers.sh stop-smtp DIR    stop postfix only (an SMTP outage)
 #   scripts/mail-servers.sh start-smtp DIR   start postfix again on the same ports
+#   scripts/mail-servers.sh add-user DIR     hands out a mailbox no one has had yet
+#                                            (boxN@localhost, with a password of its own);
+#                                            prints MAIL_USER, MAIL_PASSWORD, MAILDIR lines
+#   scripts/mail-servers.sh reap DIR         wait until standard input closes (the test
+#                                            process that holds it ended, however it
+#                                            ended), then stop both and remove DIR
 #
 # DIR/env holds shell-sourceable KEY=VALUE lines: SMTP_HOST, SMTP_PORT_STARTTLS,
 # SMTP_PORT_TLS, SMTP_PORT_PLAIN, IMAP_PORT_STARTTLS, IMAP_PORT_TLS, MAIL_USER,
-# MAIL_PASSWORD, CA_FILE, MAILDIR. Ports are picked free unless given in the environment
-# under the same names. Several instances in different folders can run at once.
+# MAIL_PASSWORD, CA_FILE, MAILDIR (the first mailbox, checker@localhost). Ports are picked
+# free unless given in the environment under the same names. Several instances in
+# different folders can run at once, and many tests can share one, each with a mailbox of
+# its own (add-user): user+anything@localhost lands in user's mailbox, and mail to any
+# other local address is refused (550). MAIL_BOXES (default 200) mailboxes are made at
+# start: postfix allows no substitution in a mailbox map, and reads its maps only at
+# start, so they are listed one by one before it runs.
 # MAIL_SERVERS_START_WAIT (seconds, default 20) bounds the wait for the ports to open.
 # MAIL_CERT=cn-only gives the servers a self-signed certificate that names the host in its
 # CN only (no subjectAltName), as many small servers have; CA_FILE is then that very
@@ -29,6 +40,7 @@ MAIL_LOCAL=checker
 MAIL_UID=$(id -u nobody)
 MAIL_GID=$(id -g nobody)
 START_WAIT=${MAIL_SERVERS_START_WAIT:-20}
+MAIL_BOXES=${MAIL_BOXES:-200}
 # /etc/postfix/main.cf must list every alternate config folder; edits are serialised.
 DEFAULT_MAIN_CF=/etc/postfix/main.cf
 MAIN_CF_LOCK=/run/lock/checker-test-postfix.lock
@@ -37,7 +49,7 @@ log() { echo "mail-servers: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 usage() {
-    echo "usage: $0 start|stop|stop-smtp|start-smtp DIR" >&2
+    echo "usage: $0 start|stop|stop-smtp|start-smtp|add-user|reap DIR" >&2
     exit 2
 }
 
@@ -235,12 +247,13 @@ smtp_dns_support_level = disabled
 alias_maps =
 alias_database =
 local_recipient_maps =
-# Delivery to the test mailbox only; anything else fails at once instead of queueing.
-# checker+anything@localhost reaches the same mailbox: tests of several recipients.
+# Delivery to the test mailboxes only (checker, box1, box2...); anything else fails at once
+# instead of queueing. user+anything@localhost reaches user's mailbox: tests of several
+# recipients.
 recipient_delimiter = +
 virtual_mailbox_domains = $MAIL_DOMAIN
 virtual_mailbox_base = $MAIL_BASE
-virtual_mailbox_maps = inline:{ $MAIL_LOCAL@$MAIL_DOMAIN=$MAIL_LOCAL/Maildir/ }
+virtual_mailbox_maps = regexp:$PF_CONF/mailboxes.regexp
 virtual_uid_maps = static:$MAIL_UID
 virtual_gid_maps = static:$MAIL_GID
 default_transport = error:the test server delivers to $MAIL_DOMAIN only
@@ -296,13 +309,24 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-    backdate "$PF_CONF/main.cf" "$PF_CONF/master.cf"
+    local box
+    {
+        for box in "$MAIL_LOCAL" "${BOXES[@]}"; do
+            printf '/^%s(\\+[^@]*)?@%s$/ %s/Maildir/\n' "$box" "${MAIL_DOMAIN//./\\.}" "$box"
+        done
+    } >"$PF_CONF/mailboxes.regexp"
+    backdate "$PF_CONF/main.cf" "$PF_CONF/master.cf" "$PF_CONF/mailboxes.regexp"
 }
 
 write_dovecot_conf() {
     mkdir -p "$DC_DIR" "$DC_RUN" "$DC_DIR/state"
-    printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$MAIL_USER" "$MAIL_PASSWORD" "$MAIL_UID" "$MAIL_GID" \
-        "$MAIL_BASE/$MAIL_LOCAL" >"$DC_DIR/users"
+    {
+        user_line "$MAIL_USER" "$MAIL_PASSWORD"
+        local i
+        for i in "${!BOXES[@]}"; do
+            user_line "${BOXES[$i]}@$MAIL_DOMAIN" "${BOX_PASSWORDS[$i]}"
+        done
+    } >"$DC_DIR/users"
     chmod 0644 "$DC_DIR/users"
     local dh=""
     [ -f /usr/share/dovecot/dh.pem ] && dh="ssl_dh = </usr/share/dovecot/dh.pem"
@@ -321,6 +345,8 @@ ssl_key = <$TLS_DIR/server.key
 $dh
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# A wrong password is answered at once (the default waits 2 s): tests of wrong logins.
+auth_failure_delay = 0
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 passdb {
@@ -350,11 +376,56 @@ service auth {
 EOF
 }
 
-write_mailbox() {
-    local md=$MAIL_BASE/$MAIL_LOCAL/Maildir
-    mkdir -p "$md/new" "$md/cur" "$md/tmp"
-    chown -R "$MAIL_UID:$MAIL_GID" "$MAIL_BASE/$MAIL_LOCAL"
-    chmod -R u+rwX "$MAIL_BASE/$MAIL_LOCAL"
+# The mailboxes: checker's, and MAIL_BOXES more (box1...) for add-user to hand out, each
+# with a password of its own (BOXES and BOX_PASSWORDS).
+make_boxes() {
+    local i hex dirs=()
+    hex=$(openssl rand -hex $((12 * MAIL_BOXES)))
+    BOXES=()
+    BOX_PASSWORDS=()
+    for ((i = 1; i <= MAIL_BOXES; i++)); do
+        BOXES+=("box$i")
+        BOX_PASSWORDS+=("${hex:$(((i - 1) * 24)):24}")
+    done
+    for box in "$MAIL_LOCAL" "${BOXES[@]}"; do
+        dirs+=("$MAIL_BASE/$box/Maildir/new" "$MAIL_BASE/$box/Maildir/cur" "$MAIL_BASE/$box/Maildir/tmp")
+    done
+    mkdir -p "${dirs[@]}"
+    chown -R "$MAIL_UID:$MAIL_GID" "$MAIL_BASE"
+    chmod -R u+rwX "$MAIL_BASE"
+    chmod 0711 "$MAIL_BASE"
+}
+
+# A passwd-file line for dovecot (and postfix's SASL through it).
+user_line() {
+    printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$1" "$2" "$MAIL_UID" "$MAIL_GID" "$MAIL_BASE/${1%@*}"
+}
+
+# Hands out the next mailbox no one has had (box1, box2...) and prints its env lines.
+cmd_add_user() {
+    load_env
+    local n line user password
+    (
+        flock -w 30 9 || die "could not lock $DC_DIR/boxes.next"
+        n=$(cat "$DC_DIR/boxes.next" 2>/dev/null || echo 1)
+        [ "$n" -le "${MAIL_BOXES:-0}" ] \
+            || die "all ${MAIL_BOXES:-0} mailboxes under $DIR are handed out; start the servers with a larger MAIL_BOXES"
+        echo $((n + 1)) >"$DC_DIR/boxes.next"
+        user=box$n@$MAIL_DOMAIN
+        line=$(grep -m1 "^$user:" "$DC_DIR/users") || die "$user is not in $DC_DIR/users"
+        password=${line#*:\{PLAIN\}}
+        password=${password%%:*}
+        printf 'MAIL_USER=%s\nMAIL_PASSWORD=%s\nMAILDIR=%s\n' "$user" "$password" "$MAIL_BASE/box$n/Maildir"
+    ) 9>"$DC_DIR/boxes.lock"
+}
+
+# Waits for standard input to close, then stops the servers and removes DIR. Started by a
+# test process that keeps the other end of the pipe: the servers outlive no test run.
+cmd_reap() {
+    trap '' INT HUP TERM
+    cat >/dev/null || true
+    cmd_stop
+    rm -rf "$DIR"
 }
 
 write_env() {
@@ -370,6 +441,7 @@ MAIL_USER=$MAIL_USER
 MAIL_PASSWORD=$MAIL_PASSWORD
 CA_FILE=$TLS_DIR/ca.crt
 MAILDIR=$MAIL_BASE/$MAIL_LOCAL/Maildir
+MAIL_BOXES=$MAIL_BOXES
 EOF
     mv "$DIR/env.tmp" "$DIR/env"
 }
@@ -473,7 +545,7 @@ cmd_start() {
     mkdir -p "$MAIL_BASE" "$DIR/postfix"
     chmod 0711 "$MAIL_BASE" "$DIR/postfix"
     make_certs
-    write_mailbox
+    make_boxes
     write_postfix_conf
     write_dovecot_conf
     write_env
@@ -537,5 +609,7 @@ case $CMD in
         load_env
         start_postfix
         ;;
+    add-user) cmd_add_user ;;
+    reap) cmd_reap ;;
     *) usage ;;
 esac

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use checker::config::{Level, Logging};
-use checker::logging::{self, Logger};
 use log::Log;
+
+use crate::support;
+use crate::support::api::config::{Level, Logging};
+use crate::support::api::logging::{self, Logger};
 
 /// A stderr stand-in the test can read back.
 #[derive(Clone, Default)]
@@ -368,7 +370,11 @@ fn concurrent_processes_lose_no_line_across_rotations() {
     let children: Vec<_> = (0..4)
         .map(|w| {
             Command::new(&exe)
-                .args(["--exact", "child_writer_helper", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "logging::child_writer_helper",
+                    "--test-threads=1",
+                ])
                 .env(CHILD_PATH, &path)
                 .env(CHILD_ID, w.to_string())
                 .stdout(std::process::Stdio::null())
@@ -384,8 +390,28 @@ fn concurrent_processes_lose_no_line_across_rotations() {
     assert_all_present(&all_lines(dir.path()), 4, 1_000);
 }
 
+/// Runs in a process of its own: the global logger it installs would otherwise receive
+/// what every other test of this binary logs, and keep writing into its folder after it
+/// is gone.
 #[test]
 fn global_init_twice_replaces_the_configuration() {
+    if !support::in_child("global-logger") {
+        let out = support::child_test(
+            "logging::global_init_twice_replaces_the_configuration",
+            "global-logger",
+            &[],
+        )
+        .output()
+        .expect("run the test in a child");
+        assert!(
+            out.status.success(),
+            "{}{}",
+            support::stdout(&out),
+            support::stderr(&out)
+        );
+        assert!(support::stdout(&out).contains("1 passed"));
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("one/checker.log");
     let second = dir.path().join("two/checker.log");

@@ -1,13 +1,13 @@
 //! Email that proves itself, end to end through the binary against real postfix and
 //! dovecot: the IMAP round trip, mail health, fallback channels while mail is broken,
-//! the outbox across an SMTP outage, recipients, and `test-notify`.
-
-mod common;
+//! the outbox across an SMTP outage, recipients, and `test-notify`. Each test has a
+//! mailbox of its own on the servers the run shares; those that stop SMTP start servers
+//! of their own.
 
 use std::time::{Duration, Instant};
 
-use common::mailserver::MailServer;
-use common::{stdout, Fixture};
+use crate::support::mail::{MailServer, Mailbox};
+use crate::support::{self, stdout, Fixture};
 
 #[derive(Clone, Copy)]
 enum Imap {
@@ -25,7 +25,7 @@ struct Opts {
 }
 
 impl Opts {
-    fn new(m: &MailServer) -> Self {
+    fn new(m: &Mailbox) -> Self {
         Opts {
             imap: Imap::Tls,
             imap_password: m.password.clone(),
@@ -37,8 +37,8 @@ impl Opts {
 }
 
 /// Settings with email on, pointing at `m`; the `capture` command channel stays as the
-/// other channel (see tests/common/mod.rs).
-fn settings(m: &MailServer, o: &Opts, smtp_plain: bool) -> String {
+/// other channel (see support/mod.rs).
+fn settings(m: &Mailbox, o: &Opts, smtp_plain: bool) -> String {
     let (imap_port, imap_security) = match o.imap {
         Imap::Tls => (m.imap_port_tls, "tls"),
         Imap::StartTls => (m.imap_port_starttls, "starttls"),
@@ -60,7 +60,7 @@ fn settings(m: &MailServer, o: &Opts, smtp_plain: bool) -> String {
         r#"
 [general]
 servername = "testbox"
-alertcontact = "checker+ops@localhost"
+alertcontact = "{ops}"
 state_file = "state.json"
 jobs_dir = "jobs"
 history_dir = "history"
@@ -99,6 +99,7 @@ command = ["./capture.sh"]
 timeout = "10s"
 "#,
         user = m.user,
+        ops = m.address("ops"),
         smtp_password = m.password,
         password = o.imap_password,
         self_check = o.self_check,
@@ -106,7 +107,7 @@ timeout = "10s"
     )
 }
 
-fn probes(m: &MailServer) -> usize {
+fn probes(m: &Mailbox) -> usize {
     m.messages()
         .iter()
         .filter(|msg| msg.contains("checker self-check"))
@@ -122,7 +123,7 @@ fn self_check_events(f: &Fixture) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_self_check_runs_on_its_own_schedule_round_trips_and_leaves_no_probe() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     f.write("settings.toml", &settings(&m, &Opts::new(&m), false));
     f.tick("minute");
@@ -164,7 +165,7 @@ fn the_self_check_runs_on_its_own_schedule_round_trips_and_leaves_no_probe() {
 
 #[test]
 fn self_check_never_turns_it_off() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     o.self_check = "never";
@@ -176,7 +177,7 @@ fn self_check_never_turns_it_off() {
 
 #[test]
 fn imap_with_starttls_implicit_tls_and_no_tls_all_find_the_probe() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     for imap in [Imap::StartTls, Imap::Tls, Imap::Plain] {
         let f = Fixture::new();
         let mut o = Opts::new(&m);
@@ -191,7 +192,7 @@ fn imap_with_starttls_implicit_tls_and_no_tls_all_find_the_probe() {
 
 #[test]
 fn a_self_signed_imap_server_is_refused_without_ca_file_unless_invalid_certs_are_accepted() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     o.ca = false;
@@ -214,7 +215,7 @@ fn a_self_signed_imap_server_is_refused_without_ca_file_unless_invalid_certs_are
 
 #[test]
 fn a_wrong_imap_password_makes_mail_unhealthy_tells_the_other_channels_and_recovers() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     // SMTP keeps the right password: only the IMAP login fails.
@@ -262,7 +263,7 @@ fn a_wrong_imap_password_makes_mail_unhealthy_tells_the_other_channels_and_recov
 
 #[test]
 fn a_missing_imap_mailbox_is_named_as_such() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let o = Opts::new(&m);
     let text = settings(&m, &o, false).replace(
@@ -279,6 +280,7 @@ fn a_missing_imap_mailbox_is_named_as_such() {
 
 #[test]
 fn a_stopped_smtp_server_makes_mail_unhealthy_saying_smtp_and_a_restart_mends_it() {
+    // Servers of its own: it stops SMTP.
     let m = MailServer::start();
     let f = Fixture::new();
     f.write("settings.toml", &settings(&m, &Opts::new(&m), false));
@@ -309,6 +311,7 @@ fn failing_job(f: &Fixture, extra: &str) {
 #[test]
 fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_meanwhile_through_the_other_channels(
 ) {
+    // Servers of its own: it stops SMTP.
     let m = MailServer::start();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
@@ -330,14 +333,14 @@ fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_
     );
     assert_eq!(alerts[0]["job"], "x");
     m.start_smtp();
-    std::thread::sleep(Duration::from_millis(1100));
+    // delivery_retry (1s) passes between the tries.
+    f.age_state(Duration::from_millis(1100));
     f.tick("minute");
     f.tick("minute");
-    std::thread::sleep(Duration::from_millis(1100));
+    f.age_state(Duration::from_millis(1100));
     f.tick("minute");
     let msgs = m.wait_for_messages(1, Duration::from_secs(10));
-    std::thread::sleep(Duration::from_millis(500));
-    let msgs_after = m.messages();
+    let msgs_after = m.quiet_messages();
     assert_eq!(msgs_after.len(), 1, "delivered exactly once: {msgs:?}");
     assert!(
         msgs_after[0].contains("[testbox] FAILED: x"),
@@ -345,7 +348,7 @@ fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_
         msgs_after[0]
     );
     assert!(
-        msgs_after[0].contains("To: checker+ops@localhost"),
+        msgs_after[0].contains(&format!("To: {}", m.address("ops"))),
         "{}",
         msgs_after[0]
     );
@@ -357,7 +360,7 @@ fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_
 
 #[test]
 fn while_mail_is_unhealthy_new_alerts_also_go_through_the_other_channels() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     o.self_check = "never";
@@ -389,23 +392,23 @@ fn while_mail_is_unhealthy_new_alerts_also_go_through_the_other_channels() {
 
 #[test]
 fn a_jobs_contact_overrides_alertcontact_and_every_recipient_gets_it() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     o.self_check = "never";
     f.write("settings.toml", &settings(&m, &o, false));
     failing_job(
         &f,
-        "contact = [\"checker+a@localhost\", \"checker+b@localhost\"]",
+        &format!("contact = [\"{}\", \"{}\"]", m.address("a"), m.address("b")),
     );
     f.tick("minute");
     let msgs = m.wait_for_messages(2, Duration::from_secs(10));
     for msg in &msgs {
         assert!(
-            msg.contains("checker+a@localhost") && msg.contains("checker+b@localhost"),
+            msg.contains(&m.address("a")) && msg.contains(&m.address("b")),
             "{msg}"
         );
-        assert!(!msg.contains("checker+ops@localhost"), "{msg}");
+        assert!(!msg.contains(&m.address("ops")), "{msg}");
     }
     let delivered: Vec<String> = msgs
         .iter()
@@ -416,23 +419,22 @@ fn a_jobs_contact_overrides_alertcontact_and_every_recipient_gets_it() {
         })
         .collect();
     assert!(
-        delivered.iter().any(|d| d.contains("checker+a@"))
-            && delivered.iter().any(|d| d.contains("checker+b@")),
+        delivered.iter().any(|d| d.contains(&m.address("a")))
+            && delivered.iter().any(|d| d.contains(&m.address("b"))),
         "{delivered:?}"
     );
 }
 
 #[test]
 fn nomail_records_email_alerts_instead_of_sending_them() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     o.self_check = "never";
     f.write("settings.toml", &settings(&m, &o, false));
     failing_job(&f, "");
     f.run_ok(&["--nomail", "-c", "minute"], 0);
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(m.messages().is_empty());
+    assert!(m.quiet_messages().is_empty());
     let notes: Vec<_> = f
         .history()
         .into_iter()
@@ -444,6 +446,7 @@ fn nomail_records_email_alerts_instead_of_sending_them() {
 
 #[test]
 fn test_notify_says_per_channel_whether_it_worked_and_exits_1_if_any_failed() {
+    // Servers of its own: it stops SMTP.
     let m = MailServer::start();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
@@ -484,9 +487,9 @@ fn test_notify_says_per_channel_whether_it_worked_and_exits_1_if_any_failed() {
     );
     let out = f.run_ok(&["test-notify", "emial"], 2);
     assert!(
-        common::stderr(&out).contains("did you mean \"email\""),
+        support::stderr(&out).contains("did you mean \"email\""),
         "{}",
-        common::stderr(&out)
+        support::stderr(&out)
     );
     let attempts = f
         .history()
@@ -498,7 +501,7 @@ fn test_notify_says_per_channel_whether_it_worked_and_exits_1_if_any_failed() {
 
 #[test]
 fn email_subject_and_body_follow_their_templates_and_a_bad_one_is_a_validate_error() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     o.self_check = "never";
@@ -519,7 +522,7 @@ fn email_subject_and_body_follow_their_templates_and_a_bad_one_is_a_validate_err
     let bad = text.replace("{{ job }} is", "{{ job is");
     f.write("settings.toml", &bad);
     let out = f.run_ok(&["validate"], 2);
-    let err = common::stderr(&out);
+    let err = support::stderr(&out);
     assert!(
         err.contains("settings.toml:") && err.contains("title_template"),
         "{err}"
@@ -528,14 +531,14 @@ fn email_subject_and_body_follow_their_templates_and_a_bad_one_is_a_validate_err
 
 #[test]
 fn a_self_check_longer_than_the_tick_deadline_is_cut_short_as_not_checked() {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     // Sent from another address than the account searched for: the probe arrives but
     // is never found, so the self-check would poll for the whole minute of its wait.
     let s = settings(&m, &Opts::new(&m), false)
         .replacen(
             &format!("from = \"{}\"", m.user),
-            "from = \"checker+elsewhere@localhost\"",
+            &format!("from = \"{}\"", m.address("elsewhere")),
             1,
         )
         .replace("self_check_wait = \"10s\"", "self_check_wait = \"60s\"")
@@ -571,14 +574,18 @@ fn a_self_check_longer_than_the_tick_deadline_is_cut_short_as_not_checked() {
 #[test]
 fn a_refused_recipient_is_recorded_in_the_history_with_the_servers_reply_and_the_others_get_the_alert(
 ) {
-    let m = MailServer::start();
+    let m = Mailbox::new();
     let f = Fixture::new();
     let mut o = Opts::new(&m);
     o.self_check = "never";
     f.write("settings.toml", &settings(&m, &o, false));
     failing_job(
         &f,
-        "contact = [\"checker+a@localhost\", \"nobody@localhost\", \"checker+b@localhost\"]",
+        &format!(
+            "contact = [\"{}\", \"nobody@localhost\", \"{}\"]",
+            m.address("a"),
+            m.address("b")
+        ),
     );
     f.tick("minute");
     assert_eq!(m.wait_for_messages(2, Duration::from_secs(10)).len(), 2);

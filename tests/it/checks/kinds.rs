@@ -2,18 +2,16 @@
 //! against a real counterpart: a TLS server with certificates made here, files with set
 //! modification times, dnsmasq, an HTTP server.
 
-mod checks_support;
-mod more_checks_support;
-
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use checker::check::http::{self, Clients};
-use checker::check::runner::{run_all, RunnerOptions};
-use checker::check::{dns, file, tls_cert};
-use checker::config::{DnsRecord, DnsSpec, FileSpec, JobKind, TlsCertSpec};
-use checks_support::{closed_port, http_spec, job};
-use more_checks_support::*;
+use crate::support::api::check::{dns, file, http, run_all, tls_cert, Clients, RunnerOptions};
+use crate::support::api::config::{DnsRecord, DnsSpec, FileSpec, JobKind, TlsCertSpec};
+use crate::support::dns::Dnsmasq;
+use crate::support::http::FixedHttp;
+use crate::support::jobs::{http_spec, job};
+use crate::support::net::{banner_listener, closed_port, HungListener};
+use crate::support::tls::*;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -678,7 +676,7 @@ async fn https_checks_trust_a_private_ca_from_ca_file() {
     let ca = TestCa::new();
     let day = time::Duration::days(1);
     let (chain, key) = ca.issue_der(&["localhost"], day, 30 * day);
-    let server = checks_support::TestServer::start_tls_with(chain, key).await;
+    let server = crate::support::http::TestServer::start_tls_with(chain, key).await;
     let url = format!("https://localhost:{}/ok", server.addr.port());
     let clients = Clients::new();
     let mut spec = http_spec(&url);
@@ -702,7 +700,7 @@ async fn https_checks_accept_a_pinned_openssl_self_signed_certificate_and_still_
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = openssl_self_signed(dir.path(), "localhost", None);
     let (chain, key) = pem_pair(&cert, &key);
-    let server = checks_support::TestServer::start_tls_with(chain, key).await;
+    let server = crate::support::http::TestServer::start_tls_with(chain, key).await;
     let clients = Clients::new();
     let mut spec = http_spec(&format!("https://localhost:{}/ok", server.addr.port()));
     let refused = http::check(&spec, TIMEOUT, &clients).await;

@@ -1,12 +1,10 @@
 //! The engine end to end through the real binary: ticks and schedules, notification
 //! rules seen through real runs, state under concurrency, crashes and corruption.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::http::HttpServer;
-use common::{stdout, Fixture};
+use crate::support::http::HttpServer;
+use crate::support::{self, stdout, Fixture};
 
 /// A command job that passes: a real script in the jobs folder.
 fn ok_script(f: &Fixture) {
@@ -429,7 +427,7 @@ fn email_off_records_alerts_instead_of_sending() {
     );
     f.write(
         "settings.toml",
-        &common::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]").replace(
+        &support::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]").replace(
             "[defaults]",
             "[email]\nenabled = false\nfrom = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 1\n\n[defaults]",
         ),
@@ -492,7 +490,7 @@ fn a_device_node_fifo_or_folder_as_state_file_is_refused_with_exit_3_and_left_al
         passive_job(&f);
         f.write(
             "settings.toml",
-            &common::BASE_SETTINGS
+            &support::BASE_SETTINGS
                 .replace("state_file = \"state.json\"", "state_file = \"mynull\""),
         );
         let path = f.path().join("mynull");
@@ -515,7 +513,7 @@ fn a_device_node_fifo_or_folder_as_state_file_is_refused_with_exit_3_and_left_al
         ] {
             let out = run_within(&f, args, Duration::from_secs(20));
             assert_eq!(out.status.code(), Some(3), "{kind} {args:?}: {out:?}");
-            let err = common::stderr(&out);
+            let err = support::stderr(&out);
             assert!(
                 err.contains("mynull") && err.contains("not a regular file"),
                 "{kind} {args:?}: {err}"
@@ -563,7 +561,7 @@ fn a_fifo_or_device_as_lock_or_log_file_is_refused_with_exit_3_without_hanging()
             assert!(made.success());
             let out = run_within(&f, &["report", "x", "--ok"], Duration::from_secs(20));
             assert_eq!(out.status.code(), Some(3), "{which} {node}: {out:?}");
-            let err = common::stderr(&out);
+            let err = support::stderr(&out);
             assert!(
                 err.contains(which) && err.contains("not a regular file"),
                 "{which} {node}: {err}"
@@ -616,9 +614,9 @@ fn a_state_file_of_a_far_future_version_is_refused_not_moved_aside() {
     let out = f.run(&["report", "x", "--ok"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(
-        common::stderr(&out).contains("has version 4294967296, newer than this checker"),
+        support::stderr(&out).contains("has version 4294967296, newer than this checker"),
         "{}",
-        common::stderr(&out)
+        support::stderr(&out)
     );
     assert_eq!(
         std::fs::read_to_string(f.path().join("state.json")).unwrap(),
@@ -639,7 +637,7 @@ fn with_email_off_the_log_says_recorded_not_sent_and_the_history_names_the_recip
     );
     f.write(
         "settings.toml",
-        &common::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]").replace(
+        &support::BASE_SETTINGS.replace("notify = [\"capture\"]", "notify = [\"email\"]").replace(
             "[defaults]",
             "[email]\nenabled = false\nfrom = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\nsmtp_port = 1\n\n[defaults]",
         ),
@@ -1012,7 +1010,7 @@ fn a_tick_with_one_broken_job_file_alerts_once_keeps_the_other_jobs_running_and_
 #[test]
 fn a_tick_whose_settings_do_not_load_logs_where_it_can_and_leaves_the_heartbeat_stale() {
     let f = Fixture::new();
-    let syslog = common::Syslog::bind(&f);
+    let syslog = support::Syslog::bind(&f);
     ok_script(&f);
     f.jobs(&job_file("good", "ok.sh"));
     f.tick("minute");
@@ -1021,7 +1019,7 @@ fn a_tick_whose_settings_do_not_load_logs_where_it_can_and_leaves_the_heartbeat_
         let mut c = f.cmd();
         c.env("CHECKER_SYSLOG_SOCKET", &syslog.path);
         c.args(["-c", "minute"]);
-        common::output_within(c, 20)
+        support::output_within(c, 20)
     };
 
     // A variable cron does not have: the settings do not load. The log they name says so.
@@ -1029,13 +1027,13 @@ fn a_tick_whose_settings_do_not_load_logs_where_it_can_and_leaves_the_heartbeat_
         "settings.toml",
         &format!(
             "{}\n[pushover]\ntoken_env = \"CHECKER_TEST_NOT_IN_CRON\"\nuser = \"u\"\n",
-            common::BASE_SETTINGS
+            support::BASE_SETTINGS
         ),
     );
     let out = tick(&f);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        common::stderr(&out).contains("CHECKER_TEST_NOT_IN_CRON is not set"),
+        support::stderr(&out).contains("CHECKER_TEST_NOT_IN_CRON is not set"),
         "stderr keeps it too (cron mails it)"
     );
     let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
@@ -1052,7 +1050,7 @@ fn a_tick_whose_settings_do_not_load_logs_where_it_can_and_leaves_the_heartbeat_
         "settings.toml",
         &format!(
             "{}\n[pushover]\ntoken_env = \"CHECKER_TEST_NOT_IN_CRON\"\nuser = \"u\"\n",
-            common::BASE_SETTINGS.replace("file = \"checker.log\"", "file = \"logdir\"")
+            support::BASE_SETTINGS.replace("file = \"checker.log\"", "file = \"logdir\"")
         ),
     );
     std::fs::create_dir_all(f.path().join("logdir")).unwrap();
@@ -1081,7 +1079,7 @@ fn with_the_built_in_defaults_an_outage_sends_one_alert_after_two_failures_and_o
     // The test settings without their "every failure" override: the built-in defaults.
     f.write(
         "settings.toml",
-        &common::BASE_SETTINGS
+        &support::BASE_SETTINGS
             .replace("notify_every = \"every\"\n", "")
             .replace("failures_before_notify = 1\n", ""),
     );

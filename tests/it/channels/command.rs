@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use checker::config::CommandChannel;
-use checker::notify::command::send;
-use checker::notify::{Alert, AlertKind, DeliveryError};
 use chrono::{TimeZone, Utc};
+
+use crate::support::api::config::CommandChannel;
+use crate::support::api::notify::command::send;
+use crate::support::api::notify::{Alert, AlertKind, DeliveryError};
 
 fn alert() -> Alert {
     let at = Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap();

@@ -1,15 +1,16 @@
 //! The checks against real servers, sockets and processes: the HTTP, TCP and command
 //! checks on their own, then the runner's parallelism, retries and deadline.
 
-mod checks_support;
-
 use std::time::{Duration, Instant};
 
-use checker::check::http::{self, Clients};
-use checker::check::runner::{run_all, RunnerOptions};
-use checker::check::{command, tcp, OUTPUT_CAP};
-use checker::config::JobKind;
-use checks_support::*;
+use crate::support::api::check::{command, http, run_all, tcp, Clients, RunnerOptions, OUTPUT_CAP};
+use crate::support::api::config::{CommandSpec, JobKind, TcpSpec};
+use crate::support::http::TestServer;
+use crate::support::jobs::*;
+use crate::support::net::closed_port;
+
+mod jobs;
+mod kinds;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -255,7 +256,7 @@ async fn a_closed_port_is_refused_and_transient() {
 
 #[tokio::test]
 async fn a_name_that_does_not_resolve_is_not_transient() {
-    let spec = checker::config::TcpSpec {
+    let spec = TcpSpec {
         host: "no-such-host.invalid".into(),
         port: 80,
     };
@@ -389,7 +390,7 @@ async fn env_and_cwd_come_from_the_spec() {
 async fn an_executable_plugin_runs_directly_with_its_arguments() {
     let scripts = Scripts::new();
     let script = scripts.write("direct.sh", "echo \"OK got $1\"");
-    let spec = checker::config::CommandSpec {
+    let spec = CommandSpec {
         command: vec![script.display().to_string(), "arg".into()],
         env: Default::default(),
         cwd: None,
@@ -413,7 +414,7 @@ async fn an_executable_plugin_runs_directly_with_its_arguments() {
 async fn a_missing_or_non_executable_program_fails_naming_its_path() {
     let scripts = Scripts::new();
     let missing = scripts.path("missing.sh");
-    let spec = checker::config::CommandSpec {
+    let spec = CommandSpec {
         command: vec![missing.display().to_string()],
         env: Default::default(),
         cwd: None,
@@ -428,7 +429,7 @@ async fn a_missing_or_non_executable_program_fails_naming_its_path() {
 
     let plain = scripts.path("plain.txt");
     std::fs::write(&plain, "not a program").unwrap();
-    let spec = checker::config::CommandSpec {
+    let spec = CommandSpec {
         command: vec![plain.display().to_string()],
         env: Default::default(),
         cwd: None,

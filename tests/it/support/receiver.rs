@@ -3,109 +3,12 @@
 //! the way the service's published API does, answering as the service would: its success
 //! answer for a valid request, its error status and body for an invalid one.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-/// One request as it arrived.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    /// Names lower-cased.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A header as ntfy reads it: an RFC 2047 encoded word (`=?UTF-8?B?...?=`, how
-    /// non-ASCII text travels in a header) decoded.
-    pub fn header_decoded(&self, name: &str) -> Option<String> {
-        let raw = self.header(name)?;
-        let Some(b64) = raw
-            .strip_prefix("=?UTF-8?B?")
-            .and_then(|r| r.strip_suffix("?="))
-        else {
-            return Some(raw.to_string());
-        };
-        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut bits = 0u32;
-        let mut n = 0;
-        let mut out = Vec::new();
-        for c in b64.bytes().filter(|c| *c != b'=') {
-            let v = ABC.iter().position(|a| *a == c)? as u32;
-            bits = (bits << 6) | v;
-            n += 6;
-            if n >= 8 {
-                n -= 8;
-                out.push((bits >> n) as u8);
-                bits &= (1 << n) - 1;
-            }
-        }
-        String::from_utf8(out).ok()
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    /// `application/x-www-form-urlencoded` fields, decoded.
-    pub fn form(&self) -> Vec<(String, String)> {
-        self.text()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (url_decode(k), url_decode(v))
-            })
-            .collect()
-    }
-
-    pub fn field(&self, name: &str) -> Option<String> {
-        self.form()
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-    }
-}
-
-fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use super::http::Request;
+use super::http::{Response, Server};
 
 /// Which service a receiver plays, with what it accepts.
 #[derive(Debug, Clone)]
@@ -120,14 +23,6 @@ pub enum Service {
     Ntfy { token: Option<String> },
     /// Any endpoint taking JSON: requires the documented generic fields.
     Generic,
-}
-
-/// What a receiver answers.
-#[derive(Debug, Clone)]
-struct Answer {
-    status: u16,
-    content_type: &'static str,
-    body: String,
 }
 
 #[derive(Default)]
@@ -152,17 +47,24 @@ impl Receiver {
     /// Starts on `port` (0: any free port): a receiver that was down comes back where
     /// the alerts are sent.
     pub fn start_on(service: Service, port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
-        let port = listener.local_addr().expect("addr").port();
         let inner = Arc::new(Mutex::new(Inner::default()));
         let shared = inner.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let (inner, service) = (shared.clone(), service.clone());
-                std::thread::spawn(move || serve(conn, &inner, &service));
+        let server = Server::start_on(port, move |req| {
+            let mut inner = shared.lock().expect("lock");
+            inner.requests.push(req.clone());
+            if let Some((status, body)) = inner.forced.clone() {
+                return Response::new(status, "application/json", body);
             }
+            let (answer, violation) = judge(&service, req);
+            if let Some(v) = violation {
+                inner.violations.push(v);
+            }
+            answer
         });
-        Receiver { port, inner }
+        Receiver {
+            port: server.port,
+            inner,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -195,90 +97,12 @@ impl Receiver {
     }
 }
 
-fn serve(conn: TcpStream, inner: &Mutex<Inner>, service: &Service) {
-    let Ok(read_half) = conn.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut conn = conn;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = request_line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
-        let length = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let req = Request {
-            method,
-            path,
-            headers,
-            body,
-        };
-        let answer = {
-            let mut inner = inner.lock().expect("lock");
-            inner.requests.push(req.clone());
-            match inner.forced.clone() {
-                Some((status, body)) => Answer {
-                    status,
-                    content_type: "application/json",
-                    body,
-                },
-                None => {
-                    let (answer, violation) = judge(service, &req);
-                    if let Some(v) = violation {
-                        inner.violations.push(v);
-                    }
-                    answer
-                }
-            }
-        };
-        let resp = format!(
-            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n{}",
-            answer.status,
-            answer.content_type,
-            answer.body.len(),
-            answer.body
-        );
-        if conn.write_all(resp.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-fn ok_json(status: u16, v: Value) -> Answer {
-    Answer {
-        status,
-        content_type: "application/json",
-        body: v.to_string(),
-    }
+fn ok_json(status: u16, v: Value) -> Response {
+    Response::json(status, v)
 }
 
 /// The answer to `req`, and a description of how it broke the API, if it did.
-fn judge(service: &Service, req: &Request) -> (Answer, Option<String>) {
+fn judge(service: &Service, req: &Request) -> (Response, Option<String>) {
     match service {
         Service::Pushover { token, user } => pushover(req, token, user),
         Service::Slack => slack(req),
@@ -335,7 +159,7 @@ const PUSHOVER_SOUNDS: &[&str] = &[
     "none",
 ];
 
-fn pushover(req: &Request, token: &str, user: &str) -> (Answer, Option<String>) {
+fn pushover(req: &Request, token: &str, user: &str) -> (Response, Option<String>) {
     let invalid = |field: &str, why: &str| {
         (
             ok_json(
@@ -439,14 +263,10 @@ fn is_json(req: &Request) -> bool {
         .is_some_and(|c| c.starts_with("application/json"))
 }
 
-fn slack(req: &Request) -> (Answer, Option<String>) {
+fn slack(req: &Request) -> (Response, Option<String>) {
     let bad = |status: u16, word: &str| {
         (
-            Answer {
-                status,
-                content_type: "text/html",
-                body: word.to_string(),
-            },
+            Response::new(status, "text/html", word),
             Some(format!("slack: {word}")),
         )
     };
@@ -464,17 +284,10 @@ fn slack(req: &Request) -> (Answer, Option<String>) {
         Some(Value::String(t)) if !t.trim().is_empty() => {}
         _ => return bad(400, "no_text"),
     }
-    (
-        Answer {
-            status: 200,
-            content_type: "text/html",
-            body: "ok".into(),
-        },
-        None,
-    )
+    (Response::new(200, "text/html", "ok"), None)
 }
 
-fn discord(req: &Request) -> (Answer, Option<String>) {
+fn discord(req: &Request) -> (Response, Option<String>) {
     if req.method != "POST" || !is_json(req) {
         return (
             ok_json(
@@ -507,17 +320,10 @@ fn discord(req: &Request) -> (Answer, Option<String>) {
             )),
         );
     }
-    (
-        Answer {
-            status: 204,
-            content_type: "text/plain",
-            body: String::new(),
-        },
-        None,
-    )
+    (Response::new(204, "text/plain", String::new()), None)
 }
 
-fn ntfy(req: &Request, token: Option<&str>) -> (Answer, Option<String>) {
+fn ntfy(req: &Request, token: Option<&str>) -> (Response, Option<String>) {
     let topic = req.path.trim_start_matches('/');
     let topic_ok = !topic.is_empty()
         && topic.len() <= 64
@@ -603,7 +409,7 @@ pub const GENERIC_FIELDS: &[&str] = &[
     "body",
 ];
 
-fn generic(req: &Request) -> (Answer, Option<String>) {
+fn generic(req: &Request) -> (Response, Option<String>) {
     if req.method != "POST" || !is_json(req) {
         return (
             ok_json(415, json!({"error": "JSON POST expected"})),

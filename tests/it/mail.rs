@@ -1,20 +1,20 @@
-//! The email channel against real postfix and dovecot (tests/common/mailserver.rs): every
-//! security mode with AUTH, what the message says, and how each failure is reported.
-
-#[path = "common/mailserver.rs"]
-mod mailserver;
+//! The email channel against real postfix and dovecot (support/mail.rs): every security
+//! mode with AUTH, what the message says, and how each failure is reported. Each test has
+//! a mailbox of its own on the servers the run shares; the two that stop SMTP or want
+//! another certificate start servers of their own.
 
 use std::time::{Duration, Instant};
 
-use checker::config::{Email, Secret, Security};
-use checker::notify::email::{send, send_raw};
-use checker::notify::{Alert, AlertKind, Delivered, DeliveryError, SendOptions};
 use chrono::{TimeZone, Utc};
-use mailserver::MailServer;
+
+use crate::support::api::config::{Email, Secret, Security};
+use crate::support::api::notify::email::{send, send_raw};
+use crate::support::api::notify::{Alert, AlertKind, Delivered, DeliveryError, SendOptions};
+use crate::support::mail::{MailServer, Mailbox};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn email(server: &MailServer, security: Security) -> Email {
+fn email(server: &Mailbox, security: Security) -> Email {
     let port = match security {
         Security::StartTls => server.smtp_port_starttls,
         Security::Tls => server.smtp_port_tls,
@@ -99,7 +99,7 @@ fn assert_is_the_alert(message: &str) {
 }
 
 async fn sends_and_arrives(security: Security) {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     let started = Instant::now();
     let result = send(
         &email(&server, security),
@@ -140,11 +140,11 @@ async fn an_alert_sent_in_plain_text_with_auth_arrives() {
 
 #[tokio::test]
 async fn every_recipient_of_an_alert_gets_it() {
-    let server = MailServer::start();
-    let to = ["checker+alice@localhost", "checker+bob@localhost"];
+    let server = Mailbox::new();
+    let to = [server.address("alice"), server.address("bob")];
     let result = send(
         &email(&server, Security::StartTls),
-        &alert(&to),
+        &alert(&[&to[0], &to[1]]),
         SendOptions::default(),
     )
     .await;
@@ -161,7 +161,7 @@ async fn every_recipient_of_an_alert_gets_it() {
         assert_is_the_alert(m);
         let to_header = header(m, "To").unwrap_or_default();
         assert!(
-            to_header.contains(to[0]) && to_header.contains(to[1]),
+            to_header.contains(&to[0]) && to_header.contains(&to[1]),
             "{to_header}"
         );
     }
@@ -169,7 +169,7 @@ async fn every_recipient_of_an_alert_gets_it() {
 
 #[tokio::test]
 async fn bust_threading_gives_every_subject_a_different_random_suffix() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     let mut settings = email(&server, Security::StartTls);
     settings.bust_threading = true;
     let alert = alert(&[&server.user]);
@@ -204,7 +204,7 @@ async fn bust_threading_gives_every_subject_a_different_random_suffix() {
 
 #[tokio::test]
 async fn without_bust_threading_the_subject_has_no_suffix() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     let alert = alert(&[&server.user]);
     assert_eq!(
         send(
@@ -221,7 +221,7 @@ async fn without_bust_threading_the_subject_has_no_suffix() {
 
 #[tokio::test]
 async fn a_self_signed_server_is_refused_without_ca_file_with_a_tls_error() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     for security in [Security::StartTls, Security::Tls] {
         let mut settings = email(&server, security);
         settings.ca_file = None;
@@ -247,7 +247,7 @@ async fn a_self_signed_server_is_refused_without_ca_file_with_a_tls_error() {
 
 #[tokio::test]
 async fn accept_invalid_certs_lets_a_send_through_without_ca_file() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     let mut settings = email(&server, Security::StartTls);
     settings.ca_file = None;
     settings.accept_invalid_certs = true;
@@ -260,7 +260,7 @@ async fn accept_invalid_certs_lets_a_send_through_without_ca_file() {
 
 #[tokio::test]
 async fn a_wrong_password_is_a_transient_error_that_says_authentication_failed() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     for security in [Security::StartTls, Security::None] {
         let mut settings = email(&server, security);
         settings.password = Some(Secret::new("wrong-password".into()));
@@ -279,7 +279,7 @@ async fn a_wrong_password_is_a_transient_error_that_says_authentication_failed()
 
 #[tokio::test]
 async fn an_unknown_recipient_is_a_permanent_rejection() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     let err = send(
         &email(&server, Security::StartTls),
         &alert(&["nobody@localhost"]),
@@ -296,6 +296,7 @@ async fn an_unknown_recipient_is_a_permanent_rejection() {
 
 #[tokio::test]
 async fn a_stopped_smtp_server_is_a_transient_connection_refused_and_mail_flows_after_restart() {
+    // Servers of its own: it stops SMTP.
     let server = MailServer::start();
     let settings = email(&server, Security::StartTls);
     server.stop_smtp();
@@ -364,7 +365,7 @@ async fn a_server_that_never_answers_is_a_transient_timeout() {
 
 #[tokio::test]
 async fn disabled_email_and_nomail_are_recorded_and_nothing_is_sent() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     let mut disabled = email(&server, Security::StartTls);
     disabled.enabled = false;
     let off = alert(&[&server.user]);
@@ -389,16 +390,15 @@ async fn disabled_email_and_nomail_are_recorded_and_nothing_is_sent() {
     .await
     .unwrap();
     server.wait_for_messages(1, WAIT);
-    std::thread::sleep(Duration::from_millis(300));
-    let messages = server.messages();
+    let messages = server.quiet_messages();
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(header(&messages[0], "Subject").as_deref(), Some("marker"));
 }
 
 #[tokio::test]
 async fn send_raw_delivers_the_given_subject_and_body_to_every_address() {
-    let server = MailServer::start();
-    let to = vec!["checker+probe@localhost".to_string()];
+    let server = Mailbox::new();
+    let to = vec![server.address("probe")];
     send_raw(
         &email(&server, Security::Tls),
         &to,
@@ -414,7 +414,7 @@ async fn send_raw_delivers_the_given_subject_and_body_to_every_address() {
     );
     assert_eq!(
         header(&messages[0], "X-Original-To").as_deref(),
-        Some("checker+probe@localhost")
+        Some(to[0].as_str())
     );
     assert!(messages[0].contains("probe body"));
 }
@@ -451,13 +451,13 @@ async fn accept_invalid_certs_also_accepts_a_cn_only_certificate_reached_by_ip()
 
 #[tokio::test]
 async fn one_refused_recipient_among_several_does_not_keep_the_alert_from_the_others() {
-    let server = MailServer::start();
+    let server = Mailbox::new();
     let outcome = send(
         &email(&server, Security::StartTls),
         &alert(&[
-            "checker+a@localhost",
+            &server.address("a"),
             "nobody@localhost",
-            "checker+b@localhost",
+            &server.address("b"),
         ]),
         SendOptions::default(),
     )
@@ -478,8 +478,12 @@ async fn one_refused_recipient_among_several_does_not_keep_the_alert_from_the_ot
         .filter_map(|m| header(m, "Delivered-To"))
         .collect();
     assert!(
-        delivered_to.iter().any(|d| d.contains("checker+a@"))
-            && delivered_to.iter().any(|d| d.contains("checker+b@")),
+        delivered_to
+            .iter()
+            .any(|d| d.contains(&server.address("a")))
+            && delivered_to
+                .iter()
+                .any(|d| d.contains(&server.address("b"))),
         "{delivered_to:?}"
     );
     // Every recipient refused: still the permanent error it always was.
@@ -491,5 +495,5 @@ async fn one_refused_recipient_among_several_does_not_keep_the_alert_from_the_ot
     .await
     .unwrap_err();
     assert!(matches!(err, DeliveryError::Permanent(_)), "{err:?}");
-    assert_eq!(server.messages().len(), 2);
+    assert_eq!(server.quiet_messages().len(), 2);
 }

@@ -3,17 +3,17 @@
 //! loopback, compatibility both ways with a stand-in of the original Python Checker
 //! (tests/peer_standin.py), and `checker peers`.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http::HttpServer;
-use common::peers::{self as p, Running};
-use common::{stderr, stdout, Fixture};
 use serde_json::Value;
+
+use crate::support::http::{self as h, HttpServer, Response, Server};
+use crate::support::net::{closed_port, silent_server, SmtpServer};
+use crate::support::peers::{self as p, Running};
+use crate::support::{self, stderr, stdout, Fixture};
 
 fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
@@ -64,14 +64,14 @@ fn recipients(alert: &Value) -> Vec<String> {
 
 #[test]
 fn serve_answers_each_word_with_200_live_and_the_detail_as_json() {
-    let smtp = p::closed_port();
+    let smtp = closed_port();
     let f = instance("2s", &p::email_to(smtp));
     flaky_job(&f, "[\"email\"]");
     f.tick("minute");
     let s = p::serve(&f);
 
-    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
-    let (code, body) = p::get(s.port, "/status.json", &[]);
+    assert_eq!(h::get(s.port, "/", &[]), (200, "True".to_string()));
+    let (code, body) = h::get(s.port, "/status.json", &[]);
     assert_eq!(code, 200);
     let v = json(&body);
     assert_eq!(v["status"], "True");
@@ -90,8 +90,8 @@ fn serve_answers_each_word_with_200_live_and_the_detail_as_json() {
 
     // No tick for longer than `stale_after`: the answer changes without a restart.
     sleep_ms(2200);
-    assert_eq!(p::get(s.port, "/", &[]), (200, "JobProblem".to_string()));
-    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(h::get(s.port, "/", &[]), (200, "JobProblem".to_string()));
+    let v = json(&h::get(s.port, "/status.json", &[]).1);
     assert_eq!(v["status"], "JobProblem");
     assert!(
         v["detail"]
@@ -109,8 +109,8 @@ fn serve_answers_each_word_with_200_live_and_the_detail_as_json() {
         false,
         "a failed delivery marks mail as broken"
     );
-    assert_eq!(p::get(s.port, "/", &[]), (200, "MailProblem".to_string()));
-    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(h::get(s.port, "/", &[]), (200, "MailProblem".to_string()));
+    let v = json(&h::get(s.port, "/status.json", &[]).1);
     assert_eq!(v["status"], "MailProblem");
     assert_eq!(v["mail_ok"], false);
     assert!(v["mail_checked_at"].is_string(), "{v}");
@@ -123,11 +123,11 @@ fn serve_answers_each_word_with_200_live_and_the_detail_as_json() {
     );
     // As the original's status site, any other path answers the word too.
     assert_eq!(
-        p::get(s.port, "/checker", &[]),
+        h::get(s.port, "/checker", &[]),
         (200, "MailProblem".to_string())
     );
 
-    let (code, m) = p::get(s.port, "/metrics", &[]);
+    let (code, m) = h::get(s.port, "/metrics", &[]);
     assert_eq!(code, 200);
     for line in [
         "checker_peer_status{status=\"MailProblem\"} 1",
@@ -260,7 +260,7 @@ fn peer_status_and_serve_answer_at_once_while_another_process_holds_the_state_lo
     // ...but the readers answer at once.
     let started = Instant::now();
     assert_eq!(stdout(&f.run_ok(&["peer-status"], 0)), "True\n");
-    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+    assert_eq!(h::get(s.port, "/", &[]), (200, "True".to_string()));
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "took {:?}: waited on the lock?",
@@ -285,24 +285,24 @@ fn serve_requires_the_bearer_token_when_one_is_set_and_never_shows_it() {
     assert!(tick.success());
     let s = p::serve_with(&f, &[("CHECKER_TEST_SERVE_TOKEN", "s3cret-Token-42")]);
     for path in ["/", "/status.json", "/metrics"] {
-        assert_eq!(p::get(s.port, path, &[]).0, 401, "{path} without a token");
+        assert_eq!(h::get(s.port, path, &[]).0, 401, "{path} without a token");
         assert_eq!(
-            p::get(s.port, path, &[("Authorization", "Bearer wrong")]).0,
+            h::get(s.port, path, &[("Authorization", "Bearer wrong")]).0,
             401,
             "{path} with a wrong token"
         );
         assert_eq!(
-            p::get(s.port, path, &[("Authorization", "Bearer s3cret-Token-42")]).0,
+            h::get(s.port, path, &[("Authorization", "Bearer s3cret-Token-42")]).0,
             200,
             "{path} with the token"
         );
     }
     assert_eq!(
-        p::get(s.port, "/", &[("Authorization", "bearer s3cret-Token-42")]),
+        h::get(s.port, "/", &[("Authorization", "bearer s3cret-Token-42")]),
         (200, "True".to_string())
     );
     assert_eq!(
-        p::get(s.port, "/", &[("Authorization", "Basic s3cret-Token-42")]).0,
+        h::get(s.port, "/", &[("Authorization", "Basic s3cret-Token-42")]).0,
         401
     );
 
@@ -313,7 +313,7 @@ fn serve_requires_the_bearer_token_when_one_is_set_and_never_shows_it() {
         "settings.toml",
         &format!(
             "{}\n[[peers]]\nname = \"with-token\"\nurl = \"{}\"\ntoken_file = \"peer.token\"\n\n[[peers]]\nname = \"without\"\nurl = \"{}\"\n",
-            common::BASE_SETTINGS,
+            support::BASE_SETTINGS,
             s.url("/"),
             s.url("/")
         ),
@@ -362,12 +362,12 @@ fn slow_and_oversized_requests_cannot_stall_the_server_or_grow_its_memory() {
     let f = instance("1m", "");
     f.tick("minute");
     let s = p::serve(&f);
-    assert_eq!(p::get(s.port, "/", &[]).0, 200);
+    assert_eq!(h::get(s.port, "/", &[]).0, 200);
     let before = p::rss_kib(s.pid());
 
     let stalled = stall(s.port, 200);
     let started = Instant::now();
-    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+    assert_eq!(h::get(s.port, "/", &[]), (200, "True".to_string()));
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "a normal request waited {:?}",
@@ -379,10 +379,10 @@ fn slow_and_oversized_requests_cannot_stall_the_server_or_grow_its_memory() {
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
         "a".repeat(12 * 1024)
     );
-    assert_eq!(p::raw(s.port, huge.as_bytes()).0, 431);
+    assert_eq!(h::raw(s.port, huge.as_bytes()).0, 431);
     let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
     assert_eq!(
-        p::raw(
+        h::raw(
             s.port,
             format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes()
         )
@@ -391,18 +391,18 @@ fn slow_and_oversized_requests_cannot_stall_the_server_or_grow_its_memory() {
     );
     // Bodies are refused unread; only GET and HEAD are served.
     let post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
-    assert_eq!(p::raw(s.port, post).0, 413);
+    assert_eq!(h::raw(s.port, post).0, 413);
     let chunked = b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
-    assert_eq!(p::raw(s.port, chunked).0, 413);
+    assert_eq!(h::raw(s.port, chunked).0, 413);
     assert_eq!(
-        p::raw(
+        h::raw(
             s.port,
             b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         )
         .0,
         405
     );
-    let (code, body) = p::raw(
+    let (code, body) = h::raw(
         s.port,
         b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
@@ -417,7 +417,7 @@ fn slow_and_oversized_requests_cannot_stall_the_server_or_grow_its_memory() {
     for c in &mut heavy {
         c.write_all(&[b'a'; 7 * 1024]).expect("write");
     }
-    assert_eq!(p::get(s.port, "/", &[]).0, 200);
+    assert_eq!(h::get(s.port, "/", &[]).0, 200);
     let after = p::rss_kib(s.pid());
     assert!(
         after < before + 20 * 1024,
@@ -438,7 +438,7 @@ fn a_full_server_makes_new_clients_wait_briefly_and_cuts_stalled_and_idle_connec
     let mut stalled = stall(s.port, 16);
     let started = Instant::now();
     // Twice the cap of stalled clients: two header timeouts and it is this one's turn.
-    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+    assert_eq!(h::get(s.port, "/", &[]), (200, "True".to_string()));
     let waited = started.elapsed();
     assert!(
         waited < Duration::from_secs(6),
@@ -521,7 +521,7 @@ url = "http://x.example/"
 name = "badurl"
 url = "http://x.example/"
 "#;
-    let text = format!("{}{peers}", common::BASE_SETTINGS);
+    let text = format!("{}{peers}", support::BASE_SETTINGS);
     f.write("settings.toml", &text);
     let out = f.run_ok(&["validate"], 2);
     let err = stderr(&out);
@@ -585,7 +585,7 @@ fn peers_become_jobs_that_take_the_defaults_and_passwords_in_urls_are_hidden() {
     let peer = "[[peers]]\nname = \"backup\"\nurl = \"https://me:hunter2@backup.example:5000/\"\nadmin = [\"a@example.com\", \"b@example.com\"]\n";
     f.write(
         "settings.toml",
-        &format!("{}\n{peer}", common::BASE_SETTINGS),
+        &format!("{}\n{peer}", support::BASE_SETTINGS),
     );
     let peer_job = |f: &Fixture| {
         let v = json(&stdout(&f.run_ok(&["list", "--json"], 0)));
@@ -611,7 +611,7 @@ fn peers_become_jobs_that_take_the_defaults_and_passwords_in_urls_are_hidden() {
     assert_eq!(job["target"], "https://me:***@backup.example:5000/");
 
     // With the built-in defaults: one alert per incident, after two failures.
-    let quiet = common::BASE_SETTINGS
+    let quiet = support::BASE_SETTINGS
         .replace("notify_every = \"every\"\n", "")
         .replace("failures_before_notify = 1\n", "")
         .replace("[defaults]\n", "[defaults]\ntimeout = \"7s\"\n");
@@ -710,7 +710,7 @@ fn two_instances_watch_each_other_and_tell_the_admin_when_one_stops_ticking() {
 #[test]
 fn three_instances_report_a_peer_that_cannot_send_mail_or_stopped_ticking_and_its_recovery() {
     let (a, b, c) = (Fixture::new(), Fixture::new(), Fixture::new());
-    let smtp = p::closed_port();
+    let smtp = closed_port();
     let extra = [String::new(), String::new(), p::email_to(smtp)];
     let _servers = peer_up(&[&a, &b, &c], &["a", "b", "c"], &extra);
     for f in [&a, &b, &c] {
@@ -773,7 +773,7 @@ fn three_instances_report_a_peer_that_cannot_send_mail_or_stopped_ticking_and_it
     );
 
     // Both mend: c's mail server comes up and its job passes; b ticks again.
-    let sink = p::SmtpSink::start_on(smtp);
+    let sink = SmtpServer::sink_on(smtp);
     std::fs::remove_file(c.path().join("job.fail")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while c.state()["mail"]["ok"] != true {
@@ -817,7 +817,7 @@ fn checker_watches_an_original_checker_status_site() {
         "settings.toml",
         &format!(
             "{}\n[[peers]]\nname = \"old\"\nurl = \"{}\"\nadmin = \"old-admin@example.com\"\nnotify = [\"capture\"]\n",
-            common::BASE_SETTINGS,
+            support::BASE_SETTINGS,
             site.url("/")
         ),
     );
@@ -854,7 +854,7 @@ fn checker_watches_an_original_checker_status_site() {
 
 #[test]
 fn an_original_checker_watches_checker_serve() {
-    let smtp = p::closed_port();
+    let smtp = closed_port();
     let f = instance("2s", &p::email_to(smtp));
     flaky_job(&f, "[\"email\"]");
     f.tick("minute");
@@ -885,7 +885,7 @@ fn peers_asks_every_peer_now_and_prints_their_answers() {
     let web = HttpServer::start(); // answers 200 with a page that is not a status
     let broken = HttpServer::start();
     broken.set_status(500);
-    let silent = p::silent_server();
+    let silent = silent_server();
     let f = Fixture::new();
     f.script(
         "fake-ssh.sh",
@@ -917,7 +917,7 @@ timeout = \"1s\"
 name = \"unreachable\"
 command = [\"./fake-ssh.sh\"]
 ",
-        base = common::BASE_SETTINGS,
+        base = support::BASE_SETTINGS,
         ok = server.url("/"),
         healthy_settings = healthy.settings_path().display(),
         stale_settings = stale.settings_path().display(),
@@ -1040,39 +1040,20 @@ fn serve_refuses_an_address_it_cannot_listen_on_with_exit_2_and_colon_port_means
         line.contains("http://[::]:") || line.contains("http://0.0.0.0:"),
         "{line}"
     );
-    let (status, body) = p::get(running.port, "/", &[]);
+    let (status, body) = h::get(running.port, "/", &[]);
     assert_eq!((status, body.as_str()), (200, "True"));
 }
 
 /// A "peer" that answers 200 with a page quoting the Authorization header it was sent.
 fn echoing_peer() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut auth = String::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                        break;
-                    }
-                    if line.to_ascii_lowercase().starts_with("authorization:") {
-                        auth = line.trim().to_string();
-                    }
-                }
-                let body = format!("Hello. You sent {auth}");
-                let mut conn = conn;
-                let _ = write!(
-                    conn,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    port
+    Server::start(|req| {
+        let auth = req
+            .header("authorization")
+            .map(|v| format!("authorization: {v}"))
+            .unwrap_or_default();
+        Response::new(200, "text/plain", format!("Hello. You sent {auth}")).closing()
+    })
+    .port
 }
 
 #[test]
@@ -1084,7 +1065,7 @@ fn a_peer_echoing_the_bearer_token_never_gets_it_into_state_history_log_alerts_o
         "settings.toml",
         &format!(
             "{}\n[[peers]]\nname = \"echo\"\nurl = \"http://127.0.0.1:{port}/\"\nadmin = \"admin@example.com\"\ntoken = \"{token}\"\nfrequency = \"minute\"\nnotify = [\"capture\"]\ntimeout = \"5s\"\n",
-            common::BASE_SETTINGS
+            support::BASE_SETTINGS
         ),
     );
     let mut seen = String::new();
@@ -1146,7 +1127,7 @@ fn mail_proven_long_ago_goes_stale_and_peers_hear_mail_problem_saying_why() {
     );
     let server = p::serve(&f);
     assert_eq!(
-        p::get(server.port, "/", &[]),
+        h::get(server.port, "/", &[]),
         (200, "MailProblem".to_string())
     );
 }
@@ -1157,7 +1138,7 @@ fn a_job_file_that_cannot_be_loaded_makes_serve_answer_job_problem_with_the_deta
     flaky_job(&f, "[\"capture\"]");
     f.tick("minute");
     let s = p::serve(&f);
-    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
+    assert_eq!(h::get(s.port, "/", &[]), (200, "True".to_string()));
 
     // A second job file with a mistake: the next tick records it, serve tells it live.
     f.write(
@@ -1165,8 +1146,8 @@ fn a_job_file_that_cannot_be_loaded_makes_serve_answer_job_problem_with_the_deta
         "[[job]]\nname = \"more\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = \"80\"\n",
     );
     f.tick("minute");
-    assert_eq!(p::get(s.port, "/", &[]), (200, "JobProblem".to_string()));
-    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(h::get(s.port, "/", &[]), (200, "JobProblem".to_string()));
+    let v = json(&h::get(s.port, "/status.json", &[]).1);
     assert_eq!(v["status"], "JobProblem");
     let file = f.path().join("jobs/more.toml").display().to_string();
     assert!(
@@ -1187,7 +1168,7 @@ fn a_job_file_that_cannot_be_loaded_makes_serve_answer_job_problem_with_the_deta
         "[[job]]\nname = \"more\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 80\n",
     );
     f.tick("minute");
-    assert_eq!(p::get(s.port, "/", &[]), (200, "True".to_string()));
-    let v = json(&p::get(s.port, "/status.json", &[]).1);
+    assert_eq!(h::get(s.port, "/", &[]), (200, "True".to_string()));
+    let v = json(&h::get(s.port, "/status.json", &[]).1);
     assert_eq!(v["config_problems"], serde_json::json!([]));
 }

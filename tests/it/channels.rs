@@ -2,13 +2,19 @@
 //! with templates, routing, retries and secrets, through the real binary and a failing
 //! job, against local receivers that check each request as the real service would.
 
-mod common;
-
 use std::time::Duration;
 
-use common::receiver::{Receiver, Service, GENERIC_FIELDS};
-use common::{stderr, stdout, Fixture};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use serde_json::Value;
+
+use crate::support::http::{Response, Server};
+use crate::support::net::{Smtp, SmtpServer};
+use crate::support::receiver::{Receiver, Service, GENERIC_FIELDS};
+use crate::support::{self, stderr, stdout, Fixture};
+
+mod command;
 
 const TOKEN: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
 const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
@@ -939,9 +945,9 @@ fn defaults_notify_routes_every_job_to_pushover_and_webhooks() {
 }
 
 /// A test alert as `checker test-notify` makes it.
-fn test_alert() -> checker::notify::Alert {
-    checker::notify::Alert {
-        kind: checker::notify::AlertKind::Test,
+fn test_alert() -> support::api::notify::Alert {
+    support::api::notify::Alert {
+        kind: support::api::notify::AlertKind::Test,
         servername: "testbox".into(),
         job: "test-notify".into(),
         job_kind: "test".into(),
@@ -976,19 +982,23 @@ fn a_test_alert_goes_through_deliver_to_every_http_channel() {
         webhook_table("g", "generic", &g.url("/g"), ""),
     );
     let f = fixture(&["pushover"], &channels);
-    let config = checker::config::load(&f.settings_path()).expect("settings load");
+    let config = support::api::config::load(&f.settings_path()).expect("settings load");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     for channel in ["pushover", "s", "d", "n", "g"] {
-        let outcome = rt.block_on(checker::notify::deliver(
+        let outcome = rt.block_on(support::api::notify::deliver(
             &config,
             channel,
             &test_alert(),
-            checker::notify::SendOptions::default(),
+            support::api::notify::SendOptions::default(),
         ));
-        assert_eq!(outcome, Ok(checker::notify::Delivered::Sent), "{channel}");
+        assert_eq!(
+            outcome,
+            Ok(support::api::notify::Delivered::Sent),
+            "{channel}"
+        );
     }
     for r in [&p, &s, &d, &n, &g] {
         no_violations(r);
@@ -1098,44 +1108,14 @@ fn test_notify_reaches_pushover_and_every_webhook_and_says_which_worked() {
 /// An SMTP server that offers AUTH and refuses every login with `reply`, as servers that
 /// echo the credentials they were sent do ("535 Authentication failed for :user:pass").
 fn echoing_smtp(reply: String) -> u16 {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let reply = reply.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut w = conn;
-                let _ = w.write_all(b"220 echo ESMTP\r\n");
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let verb = line
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_uppercase();
-                    let answer = match verb.as_str() {
-                        "EHLO" => "250-echo\r\n250 AUTH PLAIN LOGIN\r\n".to_string(),
-                        "AUTH" => format!("{reply}\r\n"),
-                        "QUIT" => {
-                            let _ = w.write_all(b"221 bye\r\n");
-                            return;
-                        }
-                        "RSET" | "NOOP" => "250 OK\r\n".to_string(),
-                        _ => "530 5.7.0 Authentication required\r\n".to_string(),
-                    };
-                    if w.write_all(answer.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
+    SmtpServer::start_on(0, move |verb| match verb {
+        "EHLO" => Smtp::Say("250-echo\r\n250 AUTH PLAIN LOGIN\r\n".into()),
+        "AUTH" => Smtp::Say(format!("{reply}\r\n")),
+        "QUIT" => Smtp::Quit,
+        "RSET" | "NOOP" => Smtp::Say("250 OK\r\n".into()),
+        _ => Smtp::Say("530 5.7.0 Authentication required\r\n".into()),
+    })
+    .port
 }
 
 #[test]
@@ -1168,8 +1148,8 @@ fn a_password_echoed_by_the_smtp_server_is_masked_everywhere_it_could_go() {
         "{why}"
     );
     assert!(hook.count() >= 1, "the failures went to the webhook too");
-    let server = common::peers::serve_with(&f, &env);
-    let (code, body) = common::peers::get(server.port, "/status.json", &[]);
+    let server = support::peers::serve_with(&f, &env);
+    let (code, body) = support::http::get(server.port, "/status.json", &[]);
     assert_eq!(code, 200);
     assert!(body.contains("MailProblem"), "{body}");
     seen += &body;
@@ -1202,54 +1182,19 @@ fn a_password_echoed_by_the_smtp_server_is_masked_everywhere_it_could_go() {
 
 /// A webhook endpoint that takes `delay` to answer each request, counting how many it
 /// serves at once: (port, requests served, most at once).
-fn slow_endpoint(
-    delay: Duration,
-) -> (
-    u16,
-    std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+fn slow_endpoint(delay: Duration) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let (served, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let now = Arc::new(AtomicUsize::new(0));
     let (s, m) = (served.clone(), most.clone());
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let (served, most, now) = (s.clone(), m.clone(), now.clone());
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if line.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(at_once, Ordering::SeqCst);
-                std::thread::sleep(delay);
-                now.fetch_sub(1, Ordering::SeqCst);
-                served.fetch_add(1, Ordering::SeqCst);
-                let mut conn = conn;
-                let _ = conn.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                );
-            });
-        }
+    let server = Server::start(move |_| {
+        let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+        m.fetch_max(at_once, Ordering::SeqCst);
+        std::thread::sleep(delay);
+        now.fetch_sub(1, Ordering::SeqCst);
+        s.fetch_add(1, Ordering::SeqCst);
+        Response::new(200, "text/plain", "ok").closing()
     });
-    (port, served, most)
+    (server.port, served, most)
 }
 
 #[test]
@@ -1287,7 +1232,7 @@ fn superseded(f: &Fixture) -> Vec<Value> {
 fn after_a_webhook_outage_the_receivers_last_word_is_the_recovery_and_the_failures_are_superseded()
 {
     // The receiver's port, with nothing listening on it yet: the receiver is down.
-    let port = common::peers::closed_port();
+    let port = support::net::closed_port();
     let url = format!("http://127.0.0.1:{port}/hook");
     let f = fixture(&["hook"], &webhook_table("hook", "generic", &url, ""));
     f.write(
@@ -1345,8 +1290,8 @@ fn after_a_webhook_outage_the_receivers_last_word_is_the_recovery_and_the_failur
     );
     assert_eq!(v["undeliverable"][0]["channel"], "hook", "{v}");
     assert_eq!(v["undeliverable"][0]["since"], outbox[0]["created"], "{v}");
-    let server = common::peers::serve(&f);
-    let (code, body) = common::peers::get(server.port, "/status.json", &[]);
+    let server = support::peers::serve(&f);
+    let (code, body) = support::http::get(server.port, "/status.json", &[]);
     assert_eq!(code, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], "JobProblem", "{v}");

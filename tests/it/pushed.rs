@@ -3,13 +3,12 @@
 //! in `status`, history filters and pruning, and contention (many reports at once,
 //! reports during a long tick).
 
-mod common;
-
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{stderr, stdout, Fixture, Syslog};
 use serde_json::Value;
+
+use crate::support::{self, stderr, stdout, wait_for_file, Fixture, Syslog};
 
 fn passive(name: &str, extra: &str) -> String {
     format!("[[job]]\nname = \"{name}\"\nkind = \"passive\"\nexpect_every = \"1h\"\n{extra}\n")
@@ -48,18 +47,6 @@ fn alert_summary(f: &Fixture) -> Vec<(String, String, u64)> {
 
 fn summary(job: &str, kind: &str, n: u64) -> (String, String, u64) {
     (job.to_string(), kind.to_string(), n)
-}
-
-fn wait_for_file(path: &std::path::Path, within: Duration) {
-    let deadline = Instant::now() + within;
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 // 1. report
@@ -505,7 +492,7 @@ fn wrap_with(
     c.env_remove("CHECKER_CONFIG");
     c.env("CHECKER_SYSLOG_SOCKET", &syslog.path);
     c.current_dir(f.path());
-    common::output_within(c, 20)
+    support::output_within(c, 20)
 }
 
 #[test]
@@ -575,7 +562,7 @@ fn wrap_with_settings_that_do_not_load_writes_the_error_into_the_log_file_they_n
     // A typo, and a variable cron does not have: the settings do not load.
     f.write(
         "settings.toml",
-        &(common::BASE_SETTINGS.replace("[general]\n", "[general]\nservernam = \"x\"\n")
+        &(support::BASE_SETTINGS.replace("[general]\n", "[general]\nservernam = \"x\"\n")
             + "\n[pushover]\ntoken_env = \"CHECKER_TEST_UNSET_TOKEN\"\nuser = \"u\"\n"),
     );
     let out = wrap_with(
@@ -668,7 +655,7 @@ fn wrap_runs_its_command_when_its_job_file_is_broken_or_the_state_cannot_be_writ
     f.jobs(&passive("backup", ""));
     f.write(
         "settings.toml",
-        &common::BASE_SETTINGS.replace("state_file = \"state.json\"", "state_file = \"state.d\""),
+        &support::BASE_SETTINGS.replace("state_file = \"state.json\"", "state_file = \"state.d\""),
     );
     std::fs::create_dir_all(f.path().join("state.d")).unwrap();
     let out = wrap(&f, &["backup", "--", "sh", "-c", "echo fine"])
@@ -1085,7 +1072,7 @@ fn summed_counts_saturate_at_the_largest_number_instead_of_wrapping() {
     report(&f, &["fastdl", "--ok", "--count", &max]);
     assert_eq!(f.job_state("fastdl")["total_count"], u64::MAX);
     let out = f.run_ok(&["status", "--json"], 0);
-    let v: Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let v: Value = serde_json::from_str(&support::stdout(&out)).unwrap();
     // The window's sum comes from the history database, whose integers are 64-bit signed:
     // it saturates at the largest of those, never wraps to a small number.
     assert_eq!(v["jobs"][0]["total_count"], i64::MAX as u64, "{v}");

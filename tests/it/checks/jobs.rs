@@ -2,15 +2,16 @@
 //! `json` and `not_contains`; `targets` expansion and its errors; retried attempts in the
 //! history; Debian's monitoring plugins as command jobs; and a tick with hung targets.
 
-mod common;
-mod more_checks_support;
-
 use std::time::{Duration, Instant};
 
-use common::http::HttpServer;
-use common::{stderr, stdout, Fixture};
-use more_checks_support::*;
 use serde_json::Value;
+
+use crate::support::dns::Dnsmasq;
+use crate::support::http::{FixedHttp, HttpServer};
+use crate::support::jobs::plugin;
+use crate::support::net::HungListener;
+use crate::support::tls::*;
+use crate::support::{stderr, stdout, Fixture};
 
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout)
