@@ -297,7 +297,7 @@ fn a_rejected_pushover_token_is_a_clear_error_and_not_retried() {
         f.state()["outbox"].as_array().unwrap().is_empty(),
         "a permanent error is not queued"
     );
-    std::thread::sleep(Duration::from_millis(1100));
+    f.age_state(Duration::from_millis(1100)); // delivery_retry = 1s
     f.tick("minute");
     assert_eq!(r.count(), 1, "not retried");
     let log = std::fs::read_to_string(f.path().join("checker.log")).unwrap();
@@ -337,7 +337,7 @@ fn one_failing_channel_never_holds_back_another_and_is_retried_later() {
 
     // Pushover is back: the queued alert goes out on a later tick, once its backoff passed.
     p.unforce();
-    std::thread::sleep(Duration::from_millis(1100));
+    f.age_state(Duration::from_millis(1100));
     f.tick("minute");
     assert_eq!(p.count(), 2);
     no_violations(&p);
@@ -796,7 +796,7 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
     // Every channel was tried (ntfy even succeeded), and failures were recorded.
     assert_eq!((p.count(), s.count(), n.count(), g.count()), (1, 1, 1, 1));
     assert_eq!(deliveries(&f, "phone")[0]["ok"], true);
-    std::thread::sleep(Duration::from_millis(1100));
+    f.age_state(Duration::from_millis(1100)); // the queued alerts are tried again
     seen += &run(&["-d", "-v", "run-once", "--json"]);
     for args in [
         &["status"][..],
@@ -1279,7 +1279,8 @@ fn after_a_webhook_outage_the_receivers_last_word_is_the_recovery_and_the_failur
     );
 
     // Past undeliverable_after, peers hear that this instance cannot speak, and where.
-    std::thread::sleep(Duration::from_millis(2100));
+    f.age_state(Duration::from_millis(2100));
+    let outbox = f.state()["outbox"].as_array().unwrap().clone();
     let out = f.run_ok(&["peer-status", "--json"], 1);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["status"], "JobProblem", "{v}");
@@ -1321,7 +1322,7 @@ fn after_a_webhook_outage_the_receivers_last_word_is_the_recovery_and_the_failur
 
     // The receiver is back: it hears the recovery, and never a failure after it.
     let r = Receiver::start_on(Service::Generic, port);
-    std::thread::sleep(Duration::from_millis(1100));
+    f.age_state(Duration::from_millis(1100));
     f.tick("minute");
     f.tick("minute");
     no_violations(&r);

@@ -232,6 +232,32 @@ impl Fixture {
         std::fs::rename(&tmp, &path).expect("replace the state file");
     }
 
+    /// Makes time pass until every alert waiting in the outbox may be tried again (its
+    /// retry time come, and any lease a killed process left run out), and at least a
+    /// second (delivery_retry); returns how much passed.
+    pub fn age_to_next_retry(&self) -> Duration {
+        let now = chrono::Utc::now();
+        let instant = |v: &Value| {
+            v.as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        let due = self.state()["outbox"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let lease = instant(&e["lease_until"]).unwrap_or(now);
+                instant(&e["next_attempt"]).map(|next| next.max(lease))
+            })
+            .max()
+            .unwrap_or(now);
+        let wait = (due - now).to_std().unwrap_or_default() + Duration::from_millis(100);
+        let wait = wait.max(Duration::from_millis(1100));
+        self.age_state(wait);
+        wait
+    }
+
     /// Makes `by` pass for the history: every event and open run moves `by` into the past.
     pub fn age_history(&self, by: Duration) {
         history::age(&self.path().join("history.db"), by);
