@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, TickArg};
+use crate::cli::{Cli, Command};
 use crate::cmd;
 use crate::config::{self, Config, Level};
 use crate::error::AppError;
-use crate::schedule::Tick;
 
 pub fn main() -> ExitCode {
     let cli = crate::cli::parse();
@@ -28,8 +27,8 @@ fn load(cli: &Cli) -> Result<Config, AppError> {
     let config = config::load(&path)?;
     // Before anything logs, stores or prints a message: secrets masked everywhere, and
     // CA files read once, outside async code.
-    crate::redact::install(&config);
-    crate::tls::preload(&config);
+    crate::redact::install(config.secrets());
+    crate::tls::preload(config.ca_files());
     crate::logging::init(&config.logging, cli.verbose, cli.debug)?;
     Ok(config)
 }
@@ -76,12 +75,6 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         let mut quiet = config.logging.clone();
         quiet.stderr_level = quiet.stderr_level.min(Level::Error);
         crate::logging::init(&quiet, cli.verbose, cli.debug)?;
-        let tick = match tick {
-            TickArg::Minute => Tick::Minute,
-            TickArg::Hour => Tick::Hour,
-            TickArg::Day => Tick::Day,
-            TickArg::DayNoon => Tick::DayNoon,
-        };
         return cmd::tick::run(&config, tick, cli.nomail);
     }
     if cli.mode.is_some() {

@@ -215,22 +215,12 @@ pub(crate) fn delivery_limit(config: &Config, channel: &str) -> Duration {
 }
 
 fn channel_timeout(config: &Config, channel: &str) -> Duration {
-    if channel == "email" {
+    match config.channel(channel) {
         // A refused recipient makes a second, per-recipient round (`email::send_each`).
-        return config.email.timeout.saturating_mul(2);
+        Some(c) if c.is_email() => c.timeout().saturating_mul(2),
+        Some(c) => c.timeout(),
+        None => Duration::from_secs(30),
     }
-    if let (Some(p), "pushover") = (&config.pushover, channel) {
-        return p.timeout;
-    }
-    if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
-        return w.timeout;
-    }
-    config
-        .commands
-        .iter()
-        .find(|c| c.name == channel)
-        .map(|c| c.timeout)
-        .unwrap_or(Duration::from_secs(30))
 }
 
 /// The channels an alert goes to: the job's, and while mail is known to be broken, every

@@ -26,6 +26,7 @@ pub mod selfcheck;
 pub mod serve;
 pub mod state;
 pub mod syslog;
+pub mod template;
 pub mod text;
 pub mod tick;
 pub mod tls;

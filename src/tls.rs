@@ -45,26 +45,11 @@ type Loaded = Result<(Arc<Vec<CertificateDer<'static>>>, Arc<RootCertStore>), St
 
 static CA_FILES: RwLock<Option<HashMap<PathBuf, Loaded>>> = RwLock::new(None);
 
-/// Reads every CA file the configuration names (`[email] ca_file`, `tls_cert` and `http`
-/// jobs' `ca_file`) now, so that sends and checks find them in memory. Call it once per
-/// run, before the async runtime starts. A file that cannot be read is remembered as such
-/// and reported by the send or check that needs it.
-pub fn preload(config: &crate::config::Config) {
-    let mut paths: Vec<&Path> = config.email.ca_file.iter().map(PathBuf::as_path).collect();
-    for j in &config.jobs {
-        match &j.kind {
-            crate::config::JobKind::TlsCert(t) => paths.extend(t.ca_file.as_deref()),
-            crate::config::JobKind::Http(h) => paths.extend(h.ca_file.as_deref()),
-            _ => {}
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    preload_files(paths);
-}
-
-/// Reads these CA files now (see [`preload`]).
-pub fn preload_files<'a>(paths: impl IntoIterator<Item = &'a Path>) {
+/// Reads these CA files now, so that sends and checks find them in memory: the ones the
+/// configuration names (`Config::ca_files`: `[email] ca_file`, `tls_cert` and `http`
+/// jobs' `ca_file`). Call it once per run, before the async runtime starts. A file that
+/// cannot be read is remembered as such and reported by the send or check that needs it.
+pub fn preload<'a>(paths: impl IntoIterator<Item = &'a Path>) {
     for p in paths {
         let loaded = load(p);
         CA_FILES
@@ -364,7 +349,7 @@ mod tests {
         let path = dir.path().join("ca.pem");
         let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_string()]).unwrap();
         std::fs::write(&path, ca.cert.pem()).unwrap();
-        preload_files([path.as_path()]);
+        preload([path.as_path()]);
         // Gone from disk: sends and checks still have it, as read before they started.
         std::fs::remove_file(&path).unwrap();
         let roots = roots(Some(&path)).expect("the CA read at preload");
@@ -382,7 +367,7 @@ mod tests {
     #[test]
     fn an_unreadable_ca_file_is_an_error_naming_it() {
         let missing = Path::new("/nonexistent/checker-test-ca.pem");
-        preload_files([missing]);
+        preload([missing]);
         let err = roots(Some(missing)).unwrap_err();
         assert!(err.contains("/nonexistent/checker-test-ca.pem"), "{err}");
     }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::check::runner::{run_all, RunnerOptions};
 use crate::check::CheckResult;
-use crate::config::{Config, Job, JobKind};
+use crate::config::{Channel, Config, Job, JobKind};
 use crate::error::AppError;
 use crate::state::{JobState, Store};
 use crate::text::{printable, printable_lines};
@@ -127,7 +127,7 @@ pub fn run(
         }
         let mail_off = !config.email.enabled || nomail;
         for n in &report.notifications {
-            let how = match (n.delivered, n.channel == "email" && mail_off) {
+            let how = match (n.delivered, n.channel == Channel::EMAIL && mail_off) {
                 (true, true) => "recorded (email off)",
                 (true, false) => "sent",
                 (false, _) => "queued",

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use crate::config::Config;
+use crate::config::{Channel, Config};
 use crate::error::AppError;
 use crate::history::{Event, EventKind, History};
 use crate::notify::{Alert, AlertKind, Delivered, SendOptions};
@@ -105,7 +105,7 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
     let history = History::from_config(&config.general);
     let guard = store.lock()?;
     let mut state = store.load_locked(&guard)?;
-    if let Some(pos) = channels.iter().position(|c| c == "email") {
+    if let Some(pos) = channels.iter().position(|c| c == Channel::EMAIL) {
         crate::delivery::note_email_outcome(&mut state, &outcomes[pos], done, "test-notify");
     }
     store.save_locked(&guard, &state)?;

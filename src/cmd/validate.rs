@@ -6,9 +6,10 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, Config, Frequency, JobKind, LoadOptions, PeerTarget, Problem};
+use crate::config::{self, Channel, Config, JobKind, LoadOptions, PeerTarget, Problem};
 use crate::error::AppError;
-use crate::schedule::Schedule;
+use crate::notify::template::AlertTemplate;
+use crate::schedule::{Schedule, Tick};
 
 pub fn run(path: &Path, env_from_cron: bool) -> Result<u8, AppError> {
     let opts = LoadOptions {
@@ -165,7 +166,7 @@ fn env_warnings(config: &Config) -> Vec<Problem> {
 
 /// Jobs whose failures would tell nobody: no channel, or only channels that are off.
 fn silent_job_warnings(config: &Config) -> Vec<Problem> {
-    let off = |ch: &String| ch == "email" && !config.email.enabled;
+    let off = |ch: &String| ch == Channel::EMAIL && !config.email.enabled;
     let mut out = Vec::new();
     let mut via_off_email: Vec<&str> = Vec::new();
     for job in config.jobs.iter().filter(|j| j.enabled) {
@@ -212,18 +213,13 @@ fn silent_job_warnings(config: &Config) -> Vec<Problem> {
 }
 
 fn print_schedule(config: &Config) {
-    let when = |f: Frequency| match f {
-        Frequency::Minute => "every minute (minute, hour, day and day_noon ticks)",
-        Frequency::Hour => "every hour (hour, day and day_noon ticks)",
-        Frequency::Day => "daily at midnight (day tick)",
-        Frequency::DayNoon => "daily at noon (day_noon tick)",
+    let when = |f: Tick| match f {
+        Tick::Minute => "every minute (minute, hour, day and day_noon ticks)",
+        Tick::Hour => "every hour (hour, day and day_noon ticks)",
+        Tick::Day => "daily at midnight (day tick)",
+        Tick::DayNoon => "daily at noon (day_noon tick)",
     };
-    for f in [
-        Frequency::Minute,
-        Frequency::Hour,
-        Frequency::Day,
-        Frequency::DayNoon,
-    ] {
+    for f in Tick::ALL {
         let names: Vec<&str> = config
             .jobs
             .iter()

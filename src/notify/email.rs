@@ -14,8 +14,9 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::template::AlertTexts;
 use super::{Alert, Delivered, DeliveryError, Refusal, SendOptions};
-use crate::config::{Email, Security};
+use crate::config::{Channel, Email, Security};
 
 /// Sends `alert` to its recipients, or only logs it when email is off.
 pub async fn send(
@@ -23,7 +24,7 @@ pub async fn send(
     alert: &Alert,
     opts: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
-    let mut subject = email.templates.title(alert, "email");
+    let mut subject = email.templates.title(alert, Channel::EMAIL);
     if !email.enabled || opts.nomail {
         let why = if opts.nomail {
             "--nomail"
@@ -49,7 +50,7 @@ pub async fn send(
     if email.bust_threading {
         subject.push_str(&thread_buster());
     }
-    let body = email.templates.body(alert, "email");
+    let body = email.templates.body(alert, Channel::EMAIL);
     let refused = send_each(email, &alert.recipients, &subject, &body).await?;
     if refused.is_empty() {
         log::info!("sent email to {}: {subject}", alert.recipients.join(", "));

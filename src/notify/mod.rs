@@ -12,7 +12,7 @@ pub mod webhook;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Channel, Config};
 use crate::duration::humanize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,22 +246,16 @@ pub async fn deliver(
     // leaves through any channel.
     let masked = crate::redact::value(alert.clone());
     let alert = &masked;
-    if channel == "email" {
-        return email::send(&config.email, alert, opts).await;
+    match config.channel(channel) {
+        Some(Channel::Email(e)) => email::send(e, alert, opts).await,
+        Some(Channel::Command(c)) => command::send(c, alert).await.map(|()| Delivered::Sent),
+        Some(Channel::Pushover(p)) => pushover::send(p, alert).await.map(|()| Delivered::Sent),
+        Some(Channel::Webhook(w)) => webhook::send(w, alert).await.map(|()| Delivered::Sent),
+        None => Err(DeliveryError::Permanent(format!(
+            "channel {channel:?} is no longer configured; known channels: {}",
+            config.channel_names().join(", ")
+        ))),
     }
-    if let Some(c) = config.commands.iter().find(|c| c.name == channel) {
-        return command::send(c, alert).await.map(|()| Delivered::Sent);
-    }
-    if let (Some(p), "pushover") = (&config.pushover, channel) {
-        return pushover::send(p, alert).await.map(|()| Delivered::Sent);
-    }
-    if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
-        return webhook::send(w, alert).await.map(|()| Delivered::Sent);
-    }
-    Err(DeliveryError::Permanent(format!(
-        "channel {channel:?} is no longer configured; known channels: {}",
-        config.channel_names().join(", ")
-    )))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 
 use super::http::{self, redact};
-use super::template::{self, truncate_chars};
+use super::template::{self, truncate_chars, AlertTexts};
 use super::{Alert, AlertKind, DeliveryError};
 use crate::config::{Webhook, WebhookFormat};
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, Frequency};
+use crate::config::Config;
 use crate::duration::{format as short, humanize};
 use crate::outbox::Undeliverable;
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, Tick};
 use crate::state::State;
 
 /// The three answers of the original's status site, spelled as it spells them.
@@ -66,9 +66,9 @@ impl Policy {
 /// How often a schedule comes round: its frequency's period, or its interval.
 fn interval(s: Schedule) -> Duration {
     match s {
-        Schedule::Tick(Frequency::Minute) => Duration::from_secs(60),
-        Schedule::Tick(Frequency::Hour) => Duration::from_secs(3600),
-        Schedule::Tick(Frequency::Day | Frequency::DayNoon) => Duration::from_secs(86_400),
+        Schedule::Tick(Tick::Minute) => Duration::from_secs(60),
+        Schedule::Tick(Tick::Hour) => Duration::from_secs(3600),
+        Schedule::Tick(Tick::Day | Tick::DayNoon) => Duration::from_secs(86_400),
         Schedule::Every(d) => d,
     }
 }
