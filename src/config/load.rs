@@ -238,23 +238,24 @@ fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
     }
 }
 
+/// Loads settings and job files written into a temp dir, for tests.
+#[cfg(test)]
+pub(super) fn load_files(settings: &str, jobs: &[(&str, &str)]) -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+    std::fs::write(dir.path().join("settings.toml"), settings).expect("settings");
+    for (name, text) in jobs {
+        std::fs::write(dir.path().join("jobs").join(name), text).expect("job file");
+    }
+    let config = load(&dir.path().join("settings.toml")).expect("the settings load");
+    (dir, config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::context::{cron_environment, CRON_PATH};
     use crate::config::NotifyEvery;
-
-    /// Loads settings and job files written into a temp dir.
-    fn load_files(settings: &str, jobs: &[(&str, &str)]) -> (tempfile::TempDir, Config) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
-        std::fs::write(dir.path().join("settings.toml"), settings).expect("settings");
-        for (name, text) in jobs {
-            std::fs::write(dir.path().join("jobs").join(name), text).expect("job file");
-        }
-        let config = load(&dir.path().join("settings.toml")).expect("the settings load");
-        (dir, config)
-    }
 
     const TCP: &str = "[[job]]\nname = \"db\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 5432\n";
 

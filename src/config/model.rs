@@ -197,3 +197,63 @@ impl Config {
         paths
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::load_files;
+
+    const SETTINGS: &str = "[general]\nalertcontact = \"a@b.c\"\n\
+        [email]\nsmtp_host = \"mail.example.com\"\nfrom = \"checker@example.com\"\ntimeout = \"20s\"\n\
+        [[commands]]\nname = \"page\"\ncommand = [\"/bin/true\"]\ntimeout = \"7s\"\n\
+        [pushover]\ntoken = \"azGDORePK8gMaC0QOYAMyEEuzJnyUi\"\nuser = \"uQiRzpo4DXghDmr9QzzfQu27cmVRsG\"\ntimeout = \"3s\"\n\
+        [[webhooks]]\nname = \"ops\"\nurl = \"https://hooks.example.com/x\"\ntimeout = \"4s\"\n";
+
+    #[test]
+    fn every_channel_is_found_by_its_name_with_its_own_timeout() {
+        let (_d, c) = load_files(SETTINGS, &[]);
+        let found: Vec<(&str, u64, bool)> = c
+            .channels()
+            .iter()
+            .map(|ch| (ch.name(), ch.timeout().as_secs(), ch.is_email()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("email", 20, true),
+                ("page", 7, false),
+                ("pushover", 3, false),
+                ("ops", 4, false)
+            ]
+        );
+        assert_eq!(c.channel_names(), ["email", "page", "pushover", "ops"]);
+        assert!(matches!(c.channel(Channel::EMAIL), Some(Channel::Email(_))));
+        assert!(
+            matches!(c.channel("page"), Some(Channel::Command(p)) if p.command == ["/bin/true"])
+        );
+        assert!(matches!(
+            c.channel(Channel::PUSHOVER),
+            Some(Channel::Pushover(_))
+        ));
+        assert!(matches!(c.channel("ops"), Some(Channel::Webhook(w)) if w.name == "ops"));
+        assert!(c.channel("nope").is_none());
+        // Without [pushover], "pushover" is no channel.
+        let (_d, c) = load_files("[general]\nalertcontact = \"a@b.c\"\n", &[]);
+        assert!(c.channel(Channel::PUSHOVER).is_none());
+        assert_eq!(c.channel_names(), ["email"]);
+    }
+
+    #[test]
+    fn each_ca_file_is_listed_once_whoever_names_it() {
+        let jobs = "[[job]]\nname = \"a\"\nkind = \"tls_cert\"\nhost = \"example.com\"\nverify = true\nca_file = \"/etc/ca.pem\"\n\
+            [[job]]\nname = \"b\"\nkind = \"http\"\nurl = \"https://example.com/\"\nca_file = \"/etc/ca.pem\"\n\
+            [[job]]\nname = \"c\"\nkind = \"http\"\nurl = \"https://example.org/\"\nca_file = \"/etc/other.pem\"\n";
+        let settings = SETTINGS.replace(
+            "timeout = \"20s\"\n",
+            "timeout = \"20s\"\nca_file = \"/etc/mail.pem\"\n",
+        );
+        let (_d, c) = load_files(&settings, &[("a.toml", jobs)]);
+        let files: Vec<&str> = c.ca_files().iter().filter_map(|p| p.to_str()).collect();
+        assert_eq!(files, ["/etc/ca.pem", "/etc/mail.pem", "/etc/other.pem"]);
+    }
+}

@@ -343,3 +343,63 @@ fn resolve_job(
         source: SourceLoc { file, line },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_checked;
+    use crate::config::LoadOptions;
+
+    /// The problems of one job file, as `file:line: message` without the folder.
+    fn problems(jobs: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(&settings, "[general]\nalertcontact = \"a@b.c\"\n").expect("settings");
+        std::fs::write(dir.path().join("jobs/a.toml"), jobs).expect("job file");
+        let (_, problems) = load_checked(&settings, LoadOptions::default());
+        problems
+            .iter()
+            .map(|p| format!("{}: {}", p.line, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_problem_names_the_line_its_key_was_written_on_sub_tables_too() {
+        let jobs = "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 70000\n\n\
+                    [job.headers]\nA = \"b\"\n\n\
+                    [[job]]\nname = \"y\"\nkind = \"http\"\nurl = \"http://example.com/\"\n\
+                    timeout = \"0s\"\n[job.json]\n\"status\" = 1\n";
+        assert_eq!(
+            problems(jobs),
+            [
+                "5: job \"x\": `port` = 70000 is not a TCP port (1-65535)",
+                "7: job \"x\": `headers` belongs to kind \"http\", not \"tcp\": remove it or change `kind`",
+                "14: job \"y\": `timeout` must be more than 0s",
+                "15: job \"y\": `json` key \"status\" is not a JSON pointer: start it with /, e.g. \"/status\" or \"/items/0/name\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_from_defaults_is_reported_at_each_job_that_takes_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            "[general]\nalertcontact = \"a@b.c\"\n[defaults]\ntimeout = \"0s\"\n",
+        )
+        .expect("settings");
+        std::fs::write(
+            dir.path().join("jobs/a.toml"),
+            "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n",
+        )
+        .expect("job file");
+        let (_, problems) = load_checked(&settings, LoadOptions::default());
+        let lines: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(lines, [(1, "job \"x\": `timeout` must be more than 0s")]);
+    }
+}
