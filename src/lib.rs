@@ -29,3 +29,6 @@ pub mod syslog;
 pub mod text;
 pub mod tick;
 pub mod tls;
+
+#[cfg(test)]
+mod docs_links;
