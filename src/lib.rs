@@ -30,3 +30,6 @@ pub mod template;
 pub mod text;
 pub mod tick;
 pub mod tls;
+
+#[cfg(test)]
+mod docs_links;
