@@ -12,8 +12,6 @@ pub mod runner;
 pub mod tcp;
 pub mod tls_cert;
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 pub use perfdata::PerfDatum;
@@ -97,20 +95,3 @@ pub struct Attempt {
 pub const OUTPUT_CAP: usize = 64 * 1024;
 /// Cap on an HTTP body searched for `contains`.
 pub const BODY_CAP: usize = 1024 * 1024;
-
-/// Shortens `s` to at most `max` bytes on a character boundary, marking the cut.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-/// Describes a timeout for messages: "timed out after 10s".
-pub fn timed_out(after: Duration) -> String {
-    format!("timed out after {}", crate::duration::format(after))
-}
