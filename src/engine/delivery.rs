@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::outbox;
-use super::route::fallback_channels;
-use super::txn::Ledger;
-use super::{NotificationReport, RunError};
 use crate::config::Config;
+use crate::engine::outbox;
+use crate::engine::route::fallback_channels;
+use crate::engine::txn::Ledger;
+use crate::engine::{NotificationReport, RunError};
 use crate::notify::{deliver, Alert, AlertKind, Delivered, DeliveryError, SendOptions};
 use crate::state::{OutboxEntry, State};
 

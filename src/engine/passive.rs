@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::record::{record, result, Source};
 use crate::check::CheckResult;
 use crate::config::{Config, Job, JobKind, PassiveSpec};
 use crate::duration;
+use crate::engine::record::{record, result, Source};
 use crate::history::Event;
 use crate::state::{JobState, State};
 

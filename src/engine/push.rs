@@ -4,13 +4,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::delivery::{deliver_and_settle, delivery_limit};
-use super::outbox;
-use super::record::{record as record_result, Source};
-use super::txn::Ledger;
-use super::{NotificationReport, RunError, RunOptions};
 use crate::check::CheckResult;
 use crate::config::{Config, Job};
+use crate::engine::delivery::{deliver_and_settle, delivery_limit};
+use crate::engine::outbox;
+use crate::engine::record::{record as record_result, Source};
+use crate::engine::txn::Ledger;
+use crate::engine::{NotificationReport, RunError, RunOptions};
 use crate::history::Event;
 use crate::notify::SendOptions;
 use crate::runtime::Workers;

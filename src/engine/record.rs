@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::outbox;
-use super::route::{fallback_channels, route};
 use crate::check::CheckResult;
 use crate::config::{Config, Job};
+use crate::engine::outbox;
+use crate::engine::route::{fallback_channels, route};
 use crate::history::{Event, EventKind};
 use crate::notify::{Alert, AlertKind};
 use crate::rules::{self, Decision};

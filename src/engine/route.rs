@@ -37,3 +37,50 @@ pub fn fallback_channels(config: &Config, notify: &[String]) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(defaults: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            format!(
+                "[general]\nalertcontact = \"ops@example.com\"\n\n\
+                 [email]\nfrom = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\n\n\
+                 [[webhooks]]\nname = \"chat\"\nurl = \"http://127.0.0.1:9/\"\n\n\
+                 [[webhooks]]\nname = \"pager\"\nurl = \"http://127.0.0.1:9/\"\n\n\
+                 [defaults]\nnotify = {defaults}\n"
+            ),
+        )
+        .expect("settings");
+        let config = crate::config::load(&dir.path().join("settings.toml")).expect("loads");
+        (dir, config)
+    }
+
+    #[test]
+    fn an_email_alert_also_takes_the_other_channels_only_while_mail_is_known_broken() {
+        let (_dir, config) = config("[\"email\", \"pager\"]");
+        let email = vec!["email".to_string()];
+        let mut state = State::default();
+        assert_eq!(route(&config, &state, &email), vec!["email"]);
+        state.mail.ok = Some(true);
+        assert_eq!(route(&config, &state, &email), vec!["email"]);
+        state.mail.ok = Some(false);
+        // The other channels `[defaults]` names, not every configured one.
+        assert_eq!(route(&config, &state, &email), vec!["email", "pager"]);
+        // An alert that does not go by email is not copied anywhere.
+        let chat = vec!["chat".to_string()];
+        assert_eq!(route(&config, &state, &chat), vec!["chat"]);
+    }
+
+    #[test]
+    fn without_other_channels_named_the_fallback_is_every_configured_channel_but_email() {
+        let (_dir, config) = config("[\"email\"]");
+        assert_eq!(fallback_channels(&config, &[]), vec!["chat", "pager"]);
+        let job = vec!["email".to_string(), "pager".to_string()];
+        assert_eq!(fallback_channels(&config, &job), vec!["pager"]);
+    }
+}

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::delivery::{deliver_and_settle, delivery_limit};
-use super::outbox;
-use super::passive;
-use super::record::{record, record_config_problems, record_self_check, Source};
-use super::txn::Ledger;
-use super::{RunError, RunOptions, RunReport, Selection};
 use crate::check::runner::{run_all, RunnerOptions};
 use crate::config::{Config, Job};
+use crate::engine::delivery::{deliver_and_settle, delivery_limit};
+use crate::engine::outbox;
+use crate::engine::passive;
+use crate::engine::record::{record, record_config_problems, record_self_check, Source};
+use crate::engine::txn::Ledger;
+use crate::engine::{RunError, RunOptions, RunReport, Selection};
 use crate::history::{Event, History};
 use crate::notify::SendOptions;
 use crate::runtime::Workers;

@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::record::record_trouble;
-use super::RunError;
 use crate::config::Config;
+use crate::engine::record::record_trouble;
+use crate::engine::RunError;
 use crate::history::{Event, History};
 use crate::state::{Guard, State, Store};
 
