@@ -89,9 +89,9 @@ pub struct Attempt {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Cap on what a check keeps of a response body or a command's output. Anything past it
-/// is read and thrown away (bodies: not even read), so a target that sends endless data
-/// cannot exhaust memory.
-pub const OUTPUT_CAP: usize = 64 * 1024;
+/// Cap on what a check keeps of a response body or a command's output (the one cap of
+/// `process`). Anything past it is read and thrown away (bodies: not even read), so a
+/// target that sends endless data cannot exhaust memory.
+pub const OUTPUT_CAP: usize = crate::process::OUTPUT_CAP;
 /// Cap on an HTTP body searched for `contains`.
 pub const BODY_CAP: usize = 1024 * 1024;
