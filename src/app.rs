@@ -6,18 +6,19 @@ use crate::cli::{Cli, Command};
 use crate::cmd;
 use crate::config::{self, Config, Level};
 use crate::error::AppError;
+use crate::exit::Exit;
 
 pub fn main() -> ExitCode {
     let cli = crate::cli::parse();
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => ExitCode::from(exit),
         Err(e) => {
             let text = e.to_string();
             // Into the log file (a cron tick's only witness), and on stderr once, whatever
             // the stderr level: a failing command must explain itself.
             log::error!(target: crate::logging::FILE_ONLY, "{}", text.trim_end());
             eprintln!("Error: {}", text.trim_end());
-            ExitCode::from(e.exit_code())
+            ExitCode::from(e.exit())
         }
     }
 }
@@ -61,7 +62,7 @@ fn load_interactive(cli: &Cli) -> Result<Config, AppError> {
     Ok(config)
 }
 
-pub fn run(cli: Cli) -> Result<u8, AppError> {
+pub fn run(cli: Cli) -> Result<Exit, AppError> {
     let _ = crate::logging::init_stderr_only(if cli.debug { Level::Debug } else { Level::Warn });
     if let Some(tick) = cli.tick {
         if cli.command.is_some() {
@@ -166,7 +167,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         Command::Completions { shell } => {
             let mut command = crate::cli::completion_command();
             clap_complete::generate(*shell, &mut command, "checker", &mut std::io::stdout());
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }

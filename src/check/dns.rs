@@ -13,8 +13,10 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::proto::{ProtoError, ProtoErrorKind};
 use hickory_resolver::{Name, ResolveError, TokioResolver};
 
-use super::{timed_out, truncate, Outcome};
+use super::Outcome;
 use crate::config::{DnsRecord, DnsSpec};
+use crate::duration::timed_out;
+use crate::text::truncate;
 
 /// Answers listed in a message before "and N more".
 const SHOWN: usize = 8;

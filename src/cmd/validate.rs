@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Channel, Config, JobKind, LoadOptions, PeerTarget, Problem};
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::notify::template::AlertTemplate;
 use crate::schedule::{Schedule, Tick};
 
-pub fn run(path: &Path, env_from_cron: bool) -> Result<u8, AppError> {
+pub fn run(path: &Path, env_from_cron: bool) -> Result<Exit, AppError> {
     let opts = LoadOptions {
         cron_env: env_from_cron,
     };
@@ -43,7 +44,7 @@ pub fn run(path: &Path, env_from_cron: bool) -> Result<u8, AppError> {
         println!("  warning: {w}");
     }
     print_schedule(&config);
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Loading checks templates without rendering them; here each renders sample alerts
@@ -270,7 +271,7 @@ fn print_schedule(config: &Config) {
     let store = crate::state::Store::new(&config.general.state_file, config.general.lock_timeout);
     if let Ok(state) = store.read() {
         let now = chrono::Utc::now();
-        for (name, at) in crate::tick::removed_jobs(config, &state, now) {
+        for (name, at) in crate::engine::tick::removed_jobs(config, &state, now) {
             println!(
                 "  no longer configured: {name:?}: its state is dropped in {} ({}); its history stays",
                 crate::duration::humanize(at - now),

@@ -12,11 +12,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::check::truncate;
 use crate::config::{Config, Job};
+use crate::engine::{push, record, RunOptions};
 use crate::error::AppError;
-use crate::push;
-use crate::tick::RunOptions;
+use crate::exit::Exit;
+use crate::text::truncate;
 
 /// How much of the end of each output stream the result keeps.
 pub const TAIL_CAP: usize = 4 * 1024;
@@ -38,7 +38,7 @@ pub fn run(
     name: &str,
     command: &[String],
     nomail: bool,
-) -> Result<u8, AppError> {
+) -> Result<Exit, AppError> {
     let Some((program, args)) = command.split_first() else {
         return Err(AppError::Usage(
             "wrap needs a command after `--`, e.g. `checker wrap backup -- /usr/local/bin/backup.sh`".into(),
@@ -66,7 +66,7 @@ pub fn run(
             Err(_) => crate::last_resort::settings_failed(settings, &format!("wrap: {text}")),
         }
     }
-    Ok(outcome.code)
+    Ok(Exit::Wrapped(outcome.code))
 }
 
 /// How COMMAND went.
@@ -176,7 +176,7 @@ fn execute(program: &str, args: &[String]) -> Outcome {
 /// Records the outcome as JOB's result, or says why it could not be.
 fn record(config: &Config, name: &str, outcome: &Outcome, nomail: bool) -> Result<(), String> {
     let job: &Job = super::report::find_job(config, name).map_err(|e| e.to_string())?;
-    let result = push::result(
+    let result = record::result(
         job,
         outcome.ok,
         outcome.message.clone(),

@@ -142,7 +142,7 @@ async fn send_limited(
         Err(_elapsed) => {
             let err = DeliveryError::Transient(format!(
                 "SMTP {server}: {}",
-                crate::check::timed_out(email.timeout)
+                crate::duration::timed_out(email.timeout)
             ));
             let reply = err.message().to_string();
             Err((err, reply))
@@ -167,7 +167,7 @@ pub async fn send_raw(
         Ok(Err(e)) => Err(classify(&e, &server, email)),
         Err(_elapsed) => Err(DeliveryError::Transient(format!(
             "SMTP {server}: {}",
-            crate::check::timed_out(email.timeout)
+            crate::duration::timed_out(email.timeout)
         ))),
     }
 }
@@ -305,14 +305,14 @@ fn classify(e: &SmtpError, server: &str, email: &Email) -> DeliveryError {
     if e.is_timeout() {
         return DeliveryError::Transient(format!(
             "SMTP {server}: {}",
-            crate::check::timed_out(email.timeout)
+            crate::duration::timed_out(email.timeout)
         ));
     }
     if let Some(io) = find_io_error(e) {
         let what = match io.kind() {
             io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                crate::check::timed_out(email.timeout)
+                crate::duration::timed_out(email.timeout)
             }
             io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
             io::ErrorKind::UnexpectedEof => "the server closed the connection".to_string(),

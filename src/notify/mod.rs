@@ -75,7 +75,7 @@ impl Alert {
     /// `RECOVERED: shop — GET http://127.0.0.1:8081/ (was failing for 12m)`.
     pub fn title(&self) -> String {
         let what = match &self.target {
-            Some(t) => format!(" — {}", crate::check::truncate(t, target::TITLE_MAX)),
+            Some(t) => format!(" — {}", crate::text::truncate(t, target::TITLE_MAX)),
             None => String::new(),
         };
         match self.kind {
@@ -87,7 +87,7 @@ impl Alert {
                     Some(_) => {
                         let expected = match &self.expected {
                             Some(e) if !error.contains("expected") => {
-                                format!(" (expected {})", crate::check::truncate(e, 80))
+                                format!(" (expected {})", crate::text::truncate(e, 80))
                             }
                             _ => String::new(),
                         };
@@ -185,7 +185,7 @@ impl Alert {
 
 fn first_line(s: &str, max: usize) -> String {
     let line = s.lines().next().unwrap_or("");
-    crate::check::truncate(line, max)
+    crate::text::truncate(line, max)
 }
 
 /// Why a delivery did not happen.

@@ -33,11 +33,11 @@ pub fn form(p: &Pushover, alert: &Alert) -> Vec<(&'static str, String)> {
         ("user", p.user.expose().to_string()),
         (
             "message",
-            super::template::truncate_chars(message.trim_end(), MESSAGE_MAX),
+            crate::text::truncate_chars(message.trim_end(), MESSAGE_MAX),
         ),
         (
             "title",
-            super::template::truncate_chars(title.trim(), TITLE_MAX),
+            crate::text::truncate_chars(title.trim(), TITLE_MAX),
         ),
         ("priority", priority.to_string()),
         ("timestamp", alert.at.timestamp().to_string()),
@@ -49,13 +49,10 @@ pub fn form(p: &Pushover, alert: &Alert) -> Vec<(&'static str, String)> {
         f.push(("device", d.clone()));
     }
     if let Some(u) = &p.url {
-        f.push(("url", super::template::truncate_chars(u, URL_MAX)));
+        f.push(("url", crate::text::truncate_chars(u, URL_MAX)));
     }
     if let Some(t) = &p.url_title {
-        f.push((
-            "url_title",
-            super::template::truncate_chars(t, URL_TITLE_MAX),
-        ));
+        f.push(("url_title", crate::text::truncate_chars(t, URL_TITLE_MAX)));
     }
     if priority == 2 {
         // Validation insists on both for priority 2.

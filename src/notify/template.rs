@@ -188,15 +188,6 @@ fn samples() -> Vec<Alert> {
     vec![failure, bare, recovery, test]
 }
 
-/// Cuts `s` to at most `max` characters, the last of them an ellipsis when anything was cut.
-pub fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let keep: String = s.chars().take(max.saturating_sub(1)).collect();
-    format!("{}…", keep.trim_end())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,14 +316,6 @@ mod tests {
             t.check_samples().is_err(),
             "validate's sample renders find it"
         );
-    }
-
-    #[test]
-    fn truncation_keeps_the_limit_and_marks_the_cut() {
-        assert_eq!(truncate_chars("short", 10), "short");
-        let cut = truncate_chars(&"é".repeat(3000), 2000);
-        assert_eq!(cut.chars().count(), 2000);
-        assert!(cut.ends_with('…'));
     }
 
     mod properties {

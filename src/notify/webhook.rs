@@ -7,9 +7,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 
 use super::http::{self, redact};
-use super::template::{self, truncate_chars, AlertTexts};
+use super::template::{self, AlertTexts};
 use super::{Alert, AlertKind, DeliveryError};
 use crate::config::{Webhook, WebhookFormat};
+use crate::text::{truncate, truncate_chars};
 
 /// Discord's limit on a message's `content`, in characters.
 pub const DISCORD_MAX: usize = 2000;
@@ -126,18 +127,6 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
-fn truncate_bytes(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 /// The generic JSON object (documented in docs/channels.md).
 pub fn generic_json(w: &Webhook, alert: &Alert) -> serde_json::Value {
     let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
@@ -194,7 +183,7 @@ pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
             let body = w.templates.body(alert, &w.name);
             Payload {
                 content_type: "text/plain; charset=utf-8",
-                body: truncate_bytes(body.trim_end(), NTFY_BODY_MAX),
+                body: truncate(body.trim_end(), NTFY_BODY_MAX),
                 headers,
             }
         }
@@ -396,7 +385,7 @@ mod tests {
         assert_eq!(base64(b"Man"), "TWFu");
         assert_eq!(base64(b"Ma"), "TWE=");
         assert_eq!(base64(b"M"), "TQ==");
-        let cut = truncate_bytes(&"ü".repeat(5000), NTFY_BODY_MAX);
+        let cut = truncate(&"ü".repeat(5000), NTFY_BODY_MAX);
         assert!(cut.len() <= NTFY_BODY_MAX && cut.ends_with('…'));
     }
 

@@ -277,15 +277,6 @@ impl Store {
             }
         })
     }
-
-    /// Lock, load, change, save, unlock: the one way writers touch the state.
-    pub fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
-        let guard = self.lock()?;
-        let mut state = self.load_locked(&guard)?;
-        let out = f(&mut state);
-        self.save_locked(&guard, &state)?;
-        Ok(out)
-    }
 }
 
 enum ParseFailure {
@@ -296,6 +287,22 @@ enum ParseFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lock, load, change, save, unlock. Writers outside these tests go through
+    /// `engine::txn::Txn`, which also notes a recovered state file and the history.
+    trait Update {
+        fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StateError>;
+    }
+
+    impl Update for Store {
+        fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
+            let guard = self.lock()?;
+            let mut state = self.load_locked(&guard)?;
+            let out = f(&mut state);
+            self.save_locked(&guard, &state)?;
+            Ok(out)
+        }
+    }
 
     #[test]
     fn a_corrupt_file_is_moved_aside_and_a_fresh_state_returned() {
