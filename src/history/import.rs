@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use fs2::FileExt;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::store::append_tx;
+use super::record::append_tx;
 use super::{Event, History, HistoryError};
 
 const BATCH_LINES: usize = 20_000;
