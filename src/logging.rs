@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use anyhow::bail;
 use chrono::{DateTime, SecondsFormat, Utc};
-use fs2::FileExt;
+use fs4::FileExt;
 use log::{LevelFilter, Log, Metadata, Record};
 
 use crate::config::{Level, Logging};
@@ -459,7 +459,7 @@ impl FileSink {
             &self.lock_path,
             OpenOptions::new().create(true).append(true),
         )?;
-        lock_file.lock_exclusive()?;
+        FileExt::lock(&lock_file)?;
         let result = self.rotate_locked(len);
         let _ = FileExt::unlock(&lock_file);
         result
