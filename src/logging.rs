@@ -21,7 +21,6 @@ use crate::safe_file;
 /// Dependencies that are chatty at info and below: only their warnings and errors get through.
 const NOISY_CRATES: &[&str] = &[
     "rustls",
-    "rustls_pemfile",
     "tokio_rustls",
     "webpki",
     "hyper",
