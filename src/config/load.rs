@@ -327,9 +327,10 @@ fn resolve_path(base: &Path, p: &str) -> PathBuf {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
+    ::hostname::get()
         .ok()
+        .and_then(|h| h.into_string().ok())
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "checker".to_string())
 }
