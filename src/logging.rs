@@ -19,7 +19,9 @@ use crate::config::{Level, Logging};
 use crate::safe_file;
 
 /// Dependencies that are chatty at info and below: only their warnings and errors get through.
+/// async_imap traces every command it sends, LOGIN and its password included.
 const NOISY_CRATES: &[&str] = &[
+    "async_imap",
     "rustls",
     "tokio_rustls",
     "webpki",
@@ -663,6 +665,7 @@ mod tests {
         assert_eq!(target_cap("hyper_util::client"), LevelFilter::Warn);
         assert_eq!(target_cap("h2"), LevelFilter::Warn);
         assert_eq!(target_cap("lettre::transport::smtp"), LevelFilter::Warn);
+        assert_eq!(target_cap("async_imap::imap_stream"), LevelFilter::Warn);
         assert_eq!(target_cap("reqwest::connect"), LevelFilter::Warn);
         assert_eq!(target_cap("checkers_other"), LevelFilter::Info);
         assert_eq!(target_cap("serde_json"), LevelFilter::Info);
