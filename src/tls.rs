@@ -20,6 +20,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
@@ -30,7 +31,7 @@ use rustls::{
 pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let data =
         std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut data.as_slice())
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&data)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("CA file {} is not valid PEM: {e}", path.display()))?;
     if certs.is_empty() {
@@ -362,6 +363,47 @@ mod tests {
             &super::roots(None).unwrap(),
             &super::roots(None).unwrap()
         ));
+    }
+
+    #[test]
+    fn a_ca_file_gives_its_certificates_and_a_broken_or_empty_one_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = rcgen::generate_simple_self_signed(vec!["a.test".to_string()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(vec!["b.test".to_string()]).unwrap();
+        // Two certificates with a key and free text between them, as bundles often are.
+        let bundle = dir.path().join("bundle.pem");
+        std::fs::write(
+            &bundle,
+            format!(
+                "a.test\n{}{}\nsome comment\n{}",
+                a.cert.pem(),
+                a.key_pair.serialize_pem(),
+                b.cert.pem()
+            ),
+        )
+        .unwrap();
+        let certs = load_pem_certs(&bundle).unwrap();
+        assert_eq!(certs, vec![a.cert.der().clone(), b.cert.der().clone()]);
+
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let err = load_pem_certs(&broken).unwrap_err();
+        assert!(err.contains("broken.pem is not valid PEM"), "{err}");
+
+        let cut = dir.path().join("cut.pem");
+        let pem = a.cert.pem();
+        std::fs::write(&cut, &pem[..pem.len() / 2]).unwrap();
+        let err = load_pem_certs(&cut).unwrap_err();
+        assert!(err.contains("cut.pem is not valid PEM"), "{err}");
+
+        let key_only = dir.path().join("key.pem");
+        std::fs::write(&key_only, a.key_pair.serialize_pem()).unwrap();
+        let err = load_pem_certs(&key_only).unwrap_err();
+        assert!(err.contains("key.pem holds no certificate"), "{err}");
     }
 
     #[test]

@@ -118,9 +118,10 @@ pub(super) fn resolve(cx: &mut FileCtx<'_>, base: &Path, g: &RawGeneral) -> Gene
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
+    ::hostname::get()
         .ok()
+        .and_then(|h| h.into_string().ok())
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "checker".to_string())
 }

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fs2::FileExt;
+use fs4::FileExt;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::record::append_tx;
@@ -199,7 +199,7 @@ fn lock(h: &History) -> Result<ImportLock, HistoryError> {
         .map_err(|e| h.io(&p, e))?;
     let start = Instant::now();
     loop {
-        match FileExt::try_lock_exclusive(&file) {
+        match FileExt::try_lock(&file) {
             Ok(()) => return Ok(ImportLock(file)),
             Err(_) if start.elapsed() < h.busy => std::thread::sleep(Duration::from_millis(20)),
             Err(_) => {

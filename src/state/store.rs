@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fs2::FileExt;
+use fs4::FileExt;
 
 use super::{State, STATE_VERSION};
 use crate::safe_file::{self, OpenError};
@@ -110,7 +110,7 @@ impl Store {
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
-            match FileExt::try_lock_exclusive(&file) {
+            match FileExt::try_lock(&file) {
                 Ok(()) => return Ok(Guard { file }),
                 Err(_) if start.elapsed() < self.lock_timeout => {
                     std::thread::sleep(pause);

@@ -231,11 +231,12 @@ pub fn pem_pair(
     Vec<CertificateDer<'static>>,
     rustls::pki_types::PrivateKeyDer<'static>,
 ) {
-    let chain = rustls_pemfile::certs(&mut std::fs::read(cert).unwrap().as_slice())
+    use rustls::pki_types::pem::PemObject;
+    let chain = CertificateDer::pem_file_iter(cert)
+        .unwrap()
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key = rustls_pemfile::private_key(&mut std::fs::read(key).unwrap().as_slice())
-        .unwrap()
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
         .expect("a private key in the PEM file");
     (chain, key)
 }
