@@ -2,23 +2,23 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, TickArg};
+use crate::cli::{Cli, Command};
 use crate::cmd;
 use crate::config::{self, Config, Level};
 use crate::error::AppError;
-use crate::schedule::Tick;
+use crate::exit::Exit;
 
 pub fn main() -> ExitCode {
     let cli = crate::cli::parse();
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => ExitCode::from(exit),
         Err(e) => {
             let text = e.to_string();
             // Into the log file (a cron tick's only witness), and on stderr once, whatever
             // the stderr level: a failing command must explain itself.
             log::error!(target: crate::logging::FILE_ONLY, "{}", text.trim_end());
             eprintln!("Error: {}", text.trim_end());
-            ExitCode::from(e.exit_code())
+            ExitCode::from(e.exit())
         }
     }
 }
@@ -28,8 +28,8 @@ fn load(cli: &Cli) -> Result<Config, AppError> {
     let config = config::load(&path)?;
     // Before anything logs, stores or prints a message: secrets masked everywhere, and
     // CA files read once, outside async code.
-    crate::redact::install(&config);
-    crate::tls::preload(&config);
+    crate::redact::install(config.secrets());
+    crate::tls::preload(config.ca_files());
     crate::logging::init(&config.logging, cli.verbose, cli.debug)?;
     Ok(config)
 }
@@ -62,7 +62,7 @@ fn load_interactive(cli: &Cli) -> Result<Config, AppError> {
     Ok(config)
 }
 
-pub fn run(cli: Cli) -> Result<u8, AppError> {
+pub fn run(cli: Cli) -> Result<Exit, AppError> {
     let _ = crate::logging::init_stderr_only(if cli.debug { Level::Debug } else { Level::Warn });
     if let Some(tick) = cli.tick {
         if cli.command.is_some() {
@@ -76,12 +76,6 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         let mut quiet = config.logging.clone();
         quiet.stderr_level = quiet.stderr_level.min(Level::Error);
         crate::logging::init(&quiet, cli.verbose, cli.debug)?;
-        let tick = match tick {
-            TickArg::Minute => Tick::Minute,
-            TickArg::Hour => Tick::Hour,
-            TickArg::Day => Tick::Day,
-            TickArg::DayNoon => Tick::DayNoon,
-        };
         return cmd::tick::run(&config, tick, cli.nomail);
     }
     if cli.mode.is_some() {
@@ -173,7 +167,7 @@ pub fn run(cli: Cli) -> Result<u8, AppError> {
         Command::Completions { shell } => {
             let mut command = crate::cli::completion_command();
             clap_complete::generate(*shell, &mut command, "checker", &mut std::io::stdout());
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }

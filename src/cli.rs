@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+
+use crate::schedule::Tick;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,18 +32,9 @@ pub struct Cli {
     pub mode: Option<String>,
     /// Run one cron tick: minute, hour, day or day_noon.
     #[arg(short = 'c', value_name = "TICK", value_enum)]
-    pub tick: Option<TickArg>,
+    pub tick: Option<Tick>,
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TickArg {
-    Minute,
-    Hour,
-    Day,
-    #[value(name = "day_noon")]
-    DayNoon,
 }
 
 #[derive(Debug, Subcommand)]

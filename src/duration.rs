@@ -89,6 +89,11 @@ pub fn format(d: Duration) -> String {
     out
 }
 
+/// Describes a timeout for messages: "timed out after 10s".
+pub fn timed_out(after: Duration) -> String {
+    format!("timed out after {}", format(after))
+}
+
 /// Prints a signed span between two instants the way people say it: "3h 5m", "12s",
 /// "2d 4h" (at most two units, rounded down).
 pub fn humanize(d: chrono::Duration) -> String {

@@ -12,16 +12,17 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use anyhow::bail;
 use chrono::{DateTime, SecondsFormat, Utc};
-use fs2::FileExt;
+use fs4::FileExt;
 use log::{LevelFilter, Log, Metadata, Record};
 
 use crate::config::{Level, Logging};
 use crate::safe_file;
 
 /// Dependencies that are chatty at info and below: only their warnings and errors get through.
+/// async_imap traces every command it sends, LOGIN and its password included.
 const NOISY_CRATES: &[&str] = &[
+    "async_imap",
     "rustls",
-    "rustls_pemfile",
     "tokio_rustls",
     "webpki",
     "hyper",
@@ -459,7 +460,7 @@ impl FileSink {
             &self.lock_path,
             OpenOptions::new().create(true).append(true),
         )?;
-        lock_file.lock_exclusive()?;
+        FileExt::lock(&lock_file)?;
         let result = self.rotate_locked(len);
         let _ = FileExt::unlock(&lock_file);
         result
@@ -664,6 +665,7 @@ mod tests {
         assert_eq!(target_cap("hyper_util::client"), LevelFilter::Warn);
         assert_eq!(target_cap("h2"), LevelFilter::Warn);
         assert_eq!(target_cap("lettre::transport::smtp"), LevelFilter::Warn);
+        assert_eq!(target_cap("async_imap::imap_stream"), LevelFilter::Warn);
         assert_eq!(target_cap("reqwest::connect"), LevelFilter::Warn);
         assert_eq!(target_cap("checkers_other"), LevelFilter::Info);
         assert_eq!(target_cap("serde_json"), LevelFilter::Info);

@@ -3,10 +3,10 @@
 //! peer may echo its `Authorization` header: whatever produced a message, every secret of
 //! the configuration in it becomes `***` on the way out.
 //!
-//! One process-wide redactor, installed when the configuration is loaded
-//! ([`install`]), applied where messages leave: the state file (saved and read), history
-//! events, log lines, alerts handed to a channel, and the results and delivery errors
-//! commands print.
+//! One process-wide redactor, installed when the configuration is loaded ([`install`],
+//! given `Config::secrets`), applied where messages leave: the state file (saved and
+//! read), history events, log lines, alerts handed to a channel, and the results and
+//! delivery errors commands print.
 
 use std::borrow::Cow;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -155,13 +155,9 @@ impl Redactor {
 
 static ACTIVE: RwLock<Option<Arc<Redactor>>> = RwLock::new(None);
 
-/// Installs the process-wide redactor with the secrets of `config`.
-pub fn install(config: &crate::config::Config) {
-    install_secrets(config.secrets());
-}
-
-/// Installs the process-wide redactor with these secrets (replacing any before).
-pub fn install_secrets<I, S>(secrets: I)
+/// Installs the process-wide redactor with these secrets (replacing any before): the
+/// configuration's, `Config::secrets`.
+pub fn install<I, S>(secrets: I)
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,

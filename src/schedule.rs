@@ -1,22 +1,30 @@
 //! When jobs run: the cron tick kinds and their inclusion rule (the original's), and
 //! `every = "<duration>"` jobs that run on any tick once their interval has passed.
+//!
+//! [`Tick`] is one type for one idea: the tick a cron line runs (`checker -c TICK`, a
+//! clap value) and the `frequency` a job is written with (`frequency = "hour"`).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Frequency;
-
-/// The tick a cron line invokes (`checker -c TICK`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A cron tick (`checker -c TICK`), and the `frequency` of jobs that run on it. The
+/// variants carry no doc comments: clap would show them as help for each value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Tick {
     Minute,
     Hour,
     Day,
+    #[value(name = "day_noon")]
     DayNoon,
 }
 
 impl Tick {
+    /// Every tick, smallest first.
+    pub const ALL: [Tick; 4] = [Tick::Minute, Tick::Hour, Tick::Day, Tick::DayNoon];
+    /// Their names, as written in settings and on the command line.
+    pub const NAMES: &'static [&'static str] = &["minute", "hour", "day", "day_noon"];
+
     pub fn parse(s: &str) -> Option<Tick> {
         match s {
             "minute" => Some(Tick::Minute),
@@ -39,12 +47,12 @@ impl Tick {
     /// The original's inclusion rule: a tick runs the jobs of its own frequency and of
     /// every smaller one. `day` and `day_noon` both include `hour` and `minute`, but not
     /// each other.
-    pub fn runs(self, f: Frequency) -> bool {
+    pub fn runs(self, f: Tick) -> bool {
         match self {
-            Tick::Minute => f == Frequency::Minute,
-            Tick::Hour => matches!(f, Frequency::Minute | Frequency::Hour),
-            Tick::Day => matches!(f, Frequency::Minute | Frequency::Hour | Frequency::Day),
-            Tick::DayNoon => matches!(f, Frequency::Minute | Frequency::Hour | Frequency::DayNoon),
+            Tick::Minute => f == Tick::Minute,
+            Tick::Hour => matches!(f, Tick::Minute | Tick::Hour),
+            Tick::Day => matches!(f, Tick::Minute | Tick::Hour | Tick::Day),
+            Tick::DayNoon => matches!(f, Tick::Minute | Tick::Hour | Tick::DayNoon),
         }
     }
 }
@@ -53,7 +61,7 @@ impl Tick {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
     /// On ticks that include this frequency.
-    Tick(Frequency),
+    Tick(Tick),
     /// On any tick once this long has passed since the last run started.
     Every(Duration),
 }
@@ -101,18 +109,32 @@ mod tests {
 
     #[test]
     fn each_tick_runs_its_own_frequency_and_every_smaller_one() {
-        use Frequency::*;
+        use Tick::*;
         let table = [
-            (Tick::Minute, [true, false, false, false]),
-            (Tick::Hour, [true, true, false, false]),
-            (Tick::Day, [true, true, true, false]),
-            (Tick::DayNoon, [true, true, false, true]),
+            (Minute, [true, false, false, false]),
+            (Hour, [true, true, false, false]),
+            (Day, [true, true, true, false]),
+            (DayNoon, [true, true, false, true]),
         ];
         for (tick, expected) in table {
             for (f, want) in [Minute, Hour, Day, DayNoon].into_iter().zip(expected) {
                 assert_eq!(tick.runs(f), want, "{tick:?} runs {f:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_tick_reads_back_from_its_name_in_settings_and_on_the_command_line() {
+        use clap::ValueEnum;
+        for (tick, name) in Tick::ALL.into_iter().zip(Tick::NAMES) {
+            assert_eq!(tick.as_str(), *name);
+            assert_eq!(Tick::parse(name), Some(tick));
+            let value = tick.to_possible_value().expect("every tick is a value");
+            assert_eq!(value.get_name(), *name);
+            assert_eq!(Tick::from_str(name, false), Ok(tick));
+        }
+        assert_eq!(Tick::parse("Minute"), None);
+        assert_eq!(Tick::parse("5m"), None);
     }
 
     #[test]

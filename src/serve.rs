@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, Secret};
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::peer::status::{self, PeerStatus, Policy, Word};
 use crate::state::{JobStatus, State, Store};
 
@@ -42,13 +43,9 @@ const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(60);
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the server until SIGINT or SIGTERM.
-pub fn run(config: &Config, listen: Option<&str>) -> Result<u8, AppError> {
+pub fn run(config: &Config, listen: Option<&str>) -> Result<Exit, AppError> {
     let addr = listen.unwrap_or(&config.serve.listen).to_string();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Other(anyhow::anyhow!("could not start the async runtime: {e}")))?;
+    let runtime = crate::runtime::build(crate::runtime::Workers::Two)?;
     runtime.block_on(serve(Arc::new(Shared::new(config)), &addr, config))
 }
 
@@ -107,7 +104,7 @@ async fn bind(addr: &str) -> Result<TcpListener, AppError> {
     }))
 }
 
-async fn serve(shared: Arc<Shared>, addr: &str, config: &Config) -> Result<u8, AppError> {
+async fn serve(shared: Arc<Shared>, addr: &str, config: &Config) -> Result<Exit, AppError> {
     let listener = bind(addr).await?;
     let local = listener
         .local_addr()
@@ -184,7 +181,7 @@ async fn serve(shared: Arc<Shared>, addr: &str, config: &Config) -> Result<u8, A
         });
     }
     log::info!("checker serve on {local}: stopped");
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 async fn stop_signal() {
@@ -357,11 +354,10 @@ fn authorized(req: &Request<Incoming>, token: &Secret) -> bool {
     }
 }
 
+/// Equal bytes, compared in time that does not depend on where they differ (their
+/// lengths are not secret).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

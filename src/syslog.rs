@@ -59,8 +59,9 @@ where
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    ::hostname::get()
         .ok()
+        .and_then(|h| h.into_string().ok())
         .map(|h| h.trim().split('.').next().unwrap_or("").to_string())
         .filter(|h| !h.is_empty() && !h.contains(' '))
         .unwrap_or_else(|| "localhost".to_string())
@@ -70,6 +71,14 @@ fn hostname() -> String {
 mod tests {
     use super::*;
     use chrono::Utc;
+
+    #[test]
+    fn the_host_is_the_machines_name_up_to_its_first_dot() {
+        let node = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let short = node.trim().split('.').next().unwrap_or("");
+        let expected = if short.is_empty() { "localhost" } else { short };
+        assert_eq!(hostname(), expected);
+    }
 
     #[test]
     fn a_line_is_framed_as_rfc_3164_with_a_space_padded_day_and_no_year() {

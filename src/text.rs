@@ -2,6 +2,9 @@
 //! servers' answers) made safe to print on a terminal: control characters are shown as
 //! escapes, the way peer answers are quoted, so no output can retitle, clear or rewrite
 //! the terminal it is printed on. JSON output needs none of this: it escapes them itself.
+//!
+//! Also the one rule for cutting text short (`truncate`, `truncate_chars`): the limit
+//! counts the ellipsis that marks the cut, so what is cut never exceeds it.
 
 use std::borrow::Cow;
 
@@ -32,6 +35,45 @@ fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The mark put where text was cut.
+pub const ELLIPSIS: char = '…';
+
+/// `s` cut to at most `max` bytes on a character boundary, the last of them an ellipsis
+/// when anything was cut (whitespace before the cut is dropped). Below the ellipsis's own
+/// three bytes the cut is left unmarked.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mark = ELLIPSIS.len_utf8();
+    if max < mark {
+        return s[..floor_char_boundary(s, max)].to_string();
+    }
+    let keep = &s[..floor_char_boundary(s, max - mark)];
+    format!("{}{ELLIPSIS}", keep.trim_end())
+}
+
+/// `truncate` counted in characters, for limits a service sets in characters.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let keep: String = s.chars().take(max - 1).collect();
+    format!("{}{ELLIPSIS}", keep.trim_end())
+}
+
+/// The largest index at most `at` that is a character boundary of `s`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut end = at.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 /// Characters a terminal acts on instead of showing: controls, and the Unicode marks that
 /// reorder text (which can make a line read backwards).
 fn is_unsafe(c: char) -> bool {
@@ -59,5 +101,36 @@ mod tests {
             "\\u{9b}31m \\u{202e}evil\\u{7f}"
         );
         assert_eq!(printable("héllo ✓ 日本"), "héllo ✓ 日本");
+    }
+
+    #[test]
+    fn truncation_keeps_the_limit_and_marks_the_cut() {
+        assert_eq!(truncate_chars("short", 10), "short");
+        let cut = truncate_chars(&"é".repeat(3000), 2000);
+        assert_eq!(cut.chars().count(), 2000);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn a_cut_in_bytes_counts_the_ellipsis_and_never_splits_a_character() {
+        assert_eq!(truncate("short", 5), "short");
+        // Before this rule, one copy kept `max` bytes and added the mark (max + 3).
+        assert_eq!(truncate("abcdefgh", 6), "abc…");
+        assert_eq!(truncate("abcdefgh", 6).len(), 6);
+        for max in 0..40 {
+            let cut = truncate(&"ü日x".repeat(20), max);
+            assert!(cut.len() <= max, "{max}: {cut:?} is {} bytes", cut.len());
+        }
+        let cut = truncate(&"ü".repeat(5000), 4096);
+        assert!(cut.len() <= 4096 && cut.ends_with('…'));
+        assert_eq!(truncate("word and more", 12), "word and…");
+        assert_eq!(truncate("abcdef", 2), "ab");
+    }
+
+    #[test]
+    fn a_cut_in_characters_counts_the_ellipsis_too() {
+        assert_eq!(truncate_chars("abcdef", 4), "abc…");
+        assert_eq!(truncate_chars("abcdef", 0), "");
+        assert_eq!(truncate_chars("ab cdef", 4), "ab…");
     }
 }

@@ -20,6 +20,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
@@ -30,7 +31,7 @@ use rustls::{
 pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let data =
         std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut data.as_slice())
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&data)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("CA file {} is not valid PEM: {e}", path.display()))?;
     if certs.is_empty() {
@@ -45,26 +46,11 @@ type Loaded = Result<(Arc<Vec<CertificateDer<'static>>>, Arc<RootCertStore>), St
 
 static CA_FILES: RwLock<Option<HashMap<PathBuf, Loaded>>> = RwLock::new(None);
 
-/// Reads every CA file the configuration names (`[email] ca_file`, `tls_cert` and `http`
-/// jobs' `ca_file`) now, so that sends and checks find them in memory. Call it once per
-/// run, before the async runtime starts. A file that cannot be read is remembered as such
-/// and reported by the send or check that needs it.
-pub fn preload(config: &crate::config::Config) {
-    let mut paths: Vec<&Path> = config.email.ca_file.iter().map(PathBuf::as_path).collect();
-    for j in &config.jobs {
-        match &j.kind {
-            crate::config::JobKind::TlsCert(t) => paths.extend(t.ca_file.as_deref()),
-            crate::config::JobKind::Http(h) => paths.extend(h.ca_file.as_deref()),
-            _ => {}
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    preload_files(paths);
-}
-
-/// Reads these CA files now (see [`preload`]).
-pub fn preload_files<'a>(paths: impl IntoIterator<Item = &'a Path>) {
+/// Reads these CA files now, so that sends and checks find them in memory: the ones the
+/// configuration names (`Config::ca_files`: `[email] ca_file`, `tls_cert` and `http`
+/// jobs' `ca_file`). Call it once per run, before the async runtime starts. A file that
+/// cannot be read is remembered as such and reported by the send or check that needs it.
+pub fn preload<'a>(paths: impl IntoIterator<Item = &'a Path>) {
     for p in paths {
         let loaded = load(p);
         CA_FILES
@@ -364,7 +350,7 @@ mod tests {
         let path = dir.path().join("ca.pem");
         let ca = rcgen::generate_simple_self_signed(vec!["ca.test".to_string()]).unwrap();
         std::fs::write(&path, ca.cert.pem()).unwrap();
-        preload_files([path.as_path()]);
+        preload([path.as_path()]);
         // Gone from disk: sends and checks still have it, as read before they started.
         std::fs::remove_file(&path).unwrap();
         let roots = roots(Some(&path)).expect("the CA read at preload");
@@ -380,9 +366,50 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_file_gives_its_certificates_and_a_broken_or_empty_one_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = rcgen::generate_simple_self_signed(vec!["a.test".to_string()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(vec!["b.test".to_string()]).unwrap();
+        // Two certificates with a key and free text between them, as bundles often are.
+        let bundle = dir.path().join("bundle.pem");
+        std::fs::write(
+            &bundle,
+            format!(
+                "a.test\n{}{}\nsome comment\n{}",
+                a.cert.pem(),
+                a.key_pair.serialize_pem(),
+                b.cert.pem()
+            ),
+        )
+        .unwrap();
+        let certs = load_pem_certs(&bundle).unwrap();
+        assert_eq!(certs, vec![a.cert.der().clone(), b.cert.der().clone()]);
+
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let err = load_pem_certs(&broken).unwrap_err();
+        assert!(err.contains("broken.pem is not valid PEM"), "{err}");
+
+        let cut = dir.path().join("cut.pem");
+        let pem = a.cert.pem();
+        std::fs::write(&cut, &pem[..pem.len() / 2]).unwrap();
+        let err = load_pem_certs(&cut).unwrap_err();
+        assert!(err.contains("cut.pem is not valid PEM"), "{err}");
+
+        let key_only = dir.path().join("key.pem");
+        std::fs::write(&key_only, a.key_pair.serialize_pem()).unwrap();
+        let err = load_pem_certs(&key_only).unwrap_err();
+        assert!(err.contains("key.pem holds no certificate"), "{err}");
+    }
+
+    #[test]
     fn an_unreadable_ca_file_is_an_error_naming_it() {
         let missing = Path::new("/nonexistent/checker-test-ca.pem");
-        preload_files([missing]);
+        preload([missing]);
         let err = roots(Some(missing)).unwrap_err();
         assert!(err.contains("/nonexistent/checker-test-ca.pem"), "{err}");
     }

@@ -1,26 +1,21 @@
 //! The `command` check: runs a monitoring plugin under Nagios conventions (exit 0 OK,
 //! 1 WARNING, 2 CRITICAL, 3 UNKNOWN; first line is the message, perfdata after `|`).
-//! Owns the child's lifetime: capped output, and its whole process group killed on
-//! timeout or when the check is abandoned.
+//! The child's lifetime (its process group, capped output, the timeout) is `process`'s.
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use nix::sys::signal::Signal;
 use tokio::process::Command;
-use tokio::time::Instant;
 
-use super::{perfdata, timed_out, truncate, Outcome, OUTPUT_CAP};
+use super::{perfdata, Outcome};
 use crate::config::CommandSpec;
+use crate::duration::timed_out;
+use crate::process::Failure;
+pub use crate::process::Finished;
+use crate::text::truncate;
 
-/// How long the output pipes may stay open once the plugin itself has exited (a
-/// background child of its own may still hold them) before the group is killed.
-const EXIT_GRACE: Duration = Duration::from_millis(250);
-/// How long to wait for a killed child to be reaped before leaving it to tokio.
-const REAP_WAIT: Duration = Duration::from_secs(2);
 /// The longest message kept from a plugin's first line.
 const MESSAGE_CAP: usize = 1024;
 
@@ -33,13 +28,6 @@ pub async fn check(spec: &CommandSpec, timeout: Duration) -> Outcome {
         }) => judge(status, &stdout, &stderr, spec.warning_is_failure),
         Err(outcome) => outcome,
     }
-}
-
-/// A program that ran to its end: its exit status and its output, each capped.
-pub struct Finished {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
 }
 
 /// Runs the program of `spec` under `timeout` (also used by `peer` checks with a
@@ -61,143 +49,20 @@ pub async fn run(spec: &CommandSpec, timeout: Duration) -> Result<Finished, Outc
             )));
         }
     }
-    let deadline = crate::saturating::instant_in(timeout);
-
     let mut command = Command::new(program);
-    command
-        .args(args)
-        .envs(&spec.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group, so that a timeout can kill everything the plugin started.
-        .process_group(0);
+    command.args(args).envs(&spec.env);
     if let Some(cwd) = &spec.cwd {
         command.current_dir(cwd);
     }
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return Err(spawn_error(program, &e)),
-    };
-    let mut group = GroupGuard::new(child.id());
-
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut status = None;
-    let mut wait_error = None;
-    let pipes_open;
-    {
-        let read_out = read_capped(stdout, &mut out);
-        let read_err = read_capped(stderr, &mut err);
-        tokio::pin!(read_out, read_err);
-        let mut out_done = false;
-        let mut err_done = false;
-        let sleep = tokio::time::sleep_until(deadline);
-        tokio::pin!(sleep);
-        loop {
-            tokio::select! {
-                () = &mut read_out, if !out_done => out_done = true,
-                () = &mut read_err, if !err_done => err_done = true,
-                result = child.wait(), if status.is_none() && wait_error.is_none() => {
-                    match result {
-                        Ok(s) => status = Some(s),
-                        Err(e) => wait_error = Some(e),
-                    }
-                    // Exited: its pipes should close now; give a straggler a moment.
-                    let grace = (Instant::now() + EXIT_GRACE).min(deadline);
-                    sleep.as_mut().reset(grace);
-                }
-                () = &mut sleep => break,
+    crate::process::run(command, None, timeout)
+        .await
+        .map_err(|failure| match failure {
+            Failure::Spawn(e) => spawn_error(program, &e),
+            Failure::TimedOut => {
+                Outcome::transient(format!("{} (process group killed)", timed_out(timeout)))
             }
-            let exited = status.is_some() || wait_error.is_some();
-            if exited && out_done && err_done {
-                break;
-            }
-        }
-        pipes_open = !(out_done && err_done);
-    }
-
-    if status.is_none() && wait_error.is_none() {
-        // Still running at the timeout. Kill before reaping: an unreaped child keeps its
-        // pid, so the group id cannot have been reused by anything else.
-        group.kill();
-        let _ = tokio::time::timeout(REAP_WAIT, child.wait()).await;
-        return Err(Outcome::transient(format!(
-            "{} (process group killed)",
-            timed_out(timeout)
-        )));
-    }
-    if pipes_open {
-        // The plugin exited but something it started still holds its output open.
-        group.kill();
-    } else {
-        // Exited and reaped with nothing left holding its output: the group id may be
-        // free for reuse, so it must not be signalled any more.
-        group.disarm();
-    }
-
-    match (status, wait_error) {
-        (Some(status), _) => Ok(Finished {
-            status,
-            stdout: out,
-            stderr: err,
-        }),
-        (None, Some(e)) => Err(Outcome::fail(format!("cannot wait for {program}: {e}"))),
-        (None, None) => Err(Outcome::fail(format!("{program} ended without a status"))),
-    }
-}
-
-/// Kills the child's process group when dropped, unless disarmed: a check abandoned at
-/// the tick deadline must not leave the plugin or its children running.
-struct GroupGuard {
-    pgid: Option<Pid>,
-}
-
-impl GroupGuard {
-    fn new(pid: Option<u32>) -> Self {
-        let pgid = pid
-            .and_then(|p| i32::try_from(p).ok())
-            .filter(|&p| p > 0)
-            .map(Pid::from_raw);
-        GroupGuard { pgid }
-    }
-
-    fn kill(&mut self) {
-        if let Some(pgid) = self.pgid.take() {
-            // ESRCH (everything already gone) is the outcome we wanted anyway.
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
-    }
-
-    fn disarm(&mut self) {
-        self.pgid = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Reads a pipe to its end, keeping the first `OUTPUT_CAP` bytes and discarding the rest,
-/// so the child never blocks on a full pipe and never costs more than the cap.
-async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>, kept: &mut Vec<u8>) {
-    let Some(mut pipe) = pipe else { return };
-    let mut chunk = vec![0u8; 16 * 1024];
-    loop {
-        match pipe.read(&mut chunk).await {
-            Ok(0) => return,
-            Ok(n) => {
-                let room = OUTPUT_CAP.saturating_sub(kept.len());
-                kept.extend_from_slice(&chunk[..n.min(room)]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-        }
-    }
+            Failure::Wait(e) => Outcome::fail(format!("cannot wait for {program}: {e}")),
+        })
 }
 
 fn spawn_error(program: &str, e: &io::Error) -> Outcome {

@@ -6,15 +6,17 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfigGroup, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType};
-use hickory_resolver::proto::{ProtoError, ProtoErrorKind};
-use hickory_resolver::{Name, ResolveError, TokioResolver};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::TokioResolver;
 
-use super::{timed_out, truncate, Outcome};
+use super::Outcome;
 use crate::config::{DnsRecord, DnsSpec};
+use crate::duration::timed_out;
+use crate::text::truncate;
 
 /// Answers listed in a message before "and N more".
 const SHOWN: usize = 8;
@@ -56,9 +58,10 @@ async fn lookup(spec: &DnsSpec, timeout: Duration) -> Outcome {
         Err(e) => return resolve_error(&what, &e, timeout),
     };
     let answers: Vec<String> = lookup
-        .record_iter()
+        .answers()
+        .iter()
         .filter(|r| r.record_type() == record_type)
-        .filter_map(|r| show(r.data()))
+        .filter_map(|r| show(&r.data))
         .collect();
     if answers.is_empty() {
         return Outcome::fail(format!("{what}: no {} records", spec.record.as_str()));
@@ -81,12 +84,16 @@ async fn lookup(spec: &DnsSpec, timeout: Duration) -> Outcome {
 }
 
 fn resolver(spec: &DnsSpec, timeout: Duration) -> Result<TokioResolver, String> {
-    let provider = TokioConnectionProvider::default();
+    let provider = TokioRuntimeProvider::default();
     let mut builder = match spec.server {
         Some(addr) => {
-            let servers = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+            // UDP, then TCP for answers too long for it; NXDOMAIN is trusted.
+            let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+            for connection in &mut server.connections {
+                connection.port = addr.port();
+            }
             let mut builder = TokioResolver::builder_with_config(
-                ResolverConfig::from_parts(None, Vec::new(), servers),
+                ResolverConfig::from_parts(None, Vec::new(), vec![server]),
                 provider,
             );
             builder.options_mut().use_hosts_file = ResolveHosts::Never;
@@ -104,7 +111,9 @@ fn resolver(spec: &DnsSpec, timeout: Duration) -> Result<TokioResolver, String> 
     // Retries are the runner's business (and counted in the history).
     opts.attempts = 1;
     opts.preserve_intermediates = true;
-    Ok(builder.build())
+    builder
+        .build()
+        .map_err(|e| format!("cannot set up the resolver: {e}"))
 }
 
 /// The system resolver configuration, read once per run.
@@ -137,9 +146,9 @@ fn show(data: &RData) -> Option<String> {
         RData::AAAA(a) => a.0.to_string(),
         RData::CNAME(c) => host(&c.0),
         RData::NS(n) => host(&n.0),
-        RData::MX(mx) => format!("{} {}", mx.preference(), host(mx.exchange())),
+        RData::MX(mx) => format!("{} {}", mx.preference, host(&mx.exchange)),
         RData::TXT(txt) => txt
-            .txt_data()
+            .txt_data
             .iter()
             .map(|part| String::from_utf8_lossy(part).into_owned())
             .collect(),
@@ -191,25 +200,21 @@ fn list(answers: &[String]) -> String {
     text
 }
 
-fn resolve_error(what: &str, e: &ResolveError, timeout: Duration) -> Outcome {
-    let Some(proto) = e.proto() else {
-        return Outcome::fail(format!("{what}: {e}"));
-    };
-    proto_error(what, proto, timeout)
-}
-
-fn proto_error(what: &str, e: &ProtoError, timeout: Duration) -> Outcome {
-    match e.kind() {
-        ProtoErrorKind::NoRecordsFound { response_code, .. } => match *response_code {
+fn resolve_error(what: &str, e: &NetError, timeout: Duration) -> Outcome {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(no)) => match no.response_code {
             ResponseCode::NXDomain => Outcome::fail(format!("{what}: no such name (NXDOMAIN)")),
             ResponseCode::NoError => Outcome::fail(format!("{what}: no records of this type")),
-            // SERVFAIL and the like: the server could not answer this time.
             code => Outcome::transient(format!("{what}: the server answered {code}")),
         },
-        ProtoErrorKind::Timeout => {
+        // SERVFAIL, REFUSED and the like: the server could not answer this time.
+        NetError::Dns(DnsError::ResponseCode(code)) => {
+            Outcome::transient(format!("{what}: the server answered {code}"))
+        }
+        NetError::Timeout => {
             Outcome::transient(format!("{what}: no answer: {}", timed_out(timeout)))
         }
-        ProtoErrorKind::Io(io) => match io.kind() {
+        NetError::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => {
                 Outcome::transient(format!("{what}: connection refused"))
             }
@@ -218,7 +223,7 @@ fn proto_error(what: &str, e: &ProtoError, timeout: Duration) -> Outcome {
             }
             _ => Outcome::transient(format!("{what}: {io}")),
         },
-        ProtoErrorKind::NoConnections | ProtoErrorKind::Busy => {
+        NetError::NoConnections | NetError::Busy => {
             Outcome::transient(format!("{what}: no DNS server could be reached"))
         }
         _ => Outcome::fail(format!("{what}: {e}")),
@@ -243,6 +248,28 @@ mod tests {
         assert!(!matches(DnsRecord::Mx, "10 mx.example", "20 mx.example"));
         assert!(matches(DnsRecord::Txt, "v=spf1 -all", "v=spf1 -all"));
         assert!(!matches(DnsRecord::Txt, "v=spf1 -all", "V=SPF1 -all"));
+    }
+
+    #[test]
+    fn a_server_that_fails_or_refuses_is_transient_and_a_missing_name_is_not() {
+        let t = Duration::from_secs(2);
+        for code in [ResponseCode::ServFail, ResponseCode::Refused] {
+            let o = resolve_error("x A", &NetError::Dns(DnsError::ResponseCode(code)), t);
+            assert!(!o.ok && o.transient, "{o:?}");
+            assert_eq!(o.message, format!("x A: the server answered {code}"));
+        }
+        let o = resolve_error("x A", &NetError::Timeout, t);
+        assert!(o.transient);
+        assert_eq!(o.message, "x A: no answer: timed out after 2s");
+        let query =
+            hickory_resolver::proto::op::Query::query(Name::from_utf8("x").unwrap(), RecordType::A);
+        let nx = NetError::from(hickory_resolver::net::NoRecords::new(
+            query,
+            ResponseCode::NXDomain,
+        ));
+        let o = resolve_error("x A", &nx, t);
+        assert!(!o.transient);
+        assert_eq!(o.message, "x A: no such name (NXDOMAIN)");
     }
 
     #[test]

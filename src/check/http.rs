@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use reqwest::redirect::Policy;
 use reqwest::Response;
 
-use super::{timed_out, truncate, Outcome, BODY_CAP, OUTPUT_CAP};
+use super::{Outcome, BODY_CAP, OUTPUT_CAP};
 use crate::config::HttpSpec;
+use crate::duration::timed_out;
+use crate::text::truncate;
 
 /// How much of a body is read when nothing is searched in it: enough for a typical page
 /// to be read to its end, so the connection goes back to the pool for the next check.

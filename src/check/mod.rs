@@ -12,8 +12,6 @@ pub mod runner;
 pub mod tcp;
 pub mod tls_cert;
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 pub use perfdata::PerfDatum;
@@ -91,26 +89,9 @@ pub struct Attempt {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Cap on what a check keeps of a response body or a command's output. Anything past it
-/// is read and thrown away (bodies: not even read), so a target that sends endless data
-/// cannot exhaust memory.
-pub const OUTPUT_CAP: usize = 64 * 1024;
+/// Cap on what a check keeps of a response body or a command's output (the one cap of
+/// `process`). Anything past it is read and thrown away (bodies: not even read), so a
+/// target that sends endless data cannot exhaust memory.
+pub const OUTPUT_CAP: usize = crate::process::OUTPUT_CAP;
 /// Cap on an HTTP body searched for `contains`.
 pub const BODY_CAP: usize = 1024 * 1024;
-
-/// Shortens `s` to at most `max` bytes on a character boundary, marking the cut.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-/// Describes a timeout for messages: "timed out after 10s".
-pub fn timed_out(after: Duration) -> String {
-    format!("timed out after {}", crate::duration::format(after))
-}

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use super::command::{self, Finished};
 use super::http::{human, read_body, request_error, Clients};
-use super::{timed_out, truncate, Outcome};
+use super::Outcome;
 use crate::config::{PeerSpec, PeerTarget};
+use crate::duration::timed_out;
+use crate::text::truncate;
 
 /// The most of a peer's answer that is read: the words are short, anything longer is
 /// already wrong.

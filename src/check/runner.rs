@@ -10,10 +10,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::http::Clients;
-use super::{
-    command, dns, file, http, peer, tcp, timed_out, tls_cert, Attempt, CheckResult, Outcome,
-};
+use super::{command, dns, file, http, peer, tcp, tls_cert, Attempt, CheckResult, Outcome};
 use crate::config::{Job, JobKind};
+use crate::duration::timed_out;
 
 pub struct RunnerOptions {
     pub max_concurrency: usize,

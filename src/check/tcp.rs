@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{lookup_host, TcpStream};
 
-use super::{timed_out, Outcome};
+use super::Outcome;
 use crate::config::TcpSpec;
+use crate::duration::timed_out;
 
 pub async fn check(spec: &TcpSpec, timeout: Duration) -> Outcome {
     let target = format!("{}:{}", spec.host, spec.port);

@@ -13,8 +13,9 @@ use rustls::{CertificateError, ClientConfig};
 use tokio::net::{lookup_host, TcpStream};
 use tokio_rustls::TlsConnector;
 
-use super::{timed_out, Outcome};
+use super::Outcome;
 use crate::config::TlsCertSpec;
+use crate::duration::timed_out;
 
 pub async fn check(spec: &TlsCertSpec, timeout: Duration) -> Outcome {
     let target = format!("{}:{}", spec.host, spec.port);

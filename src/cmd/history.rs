@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::history::{Event, History, Query};
 use crate::text::printable;
 
@@ -91,7 +92,7 @@ fn print_event(e: &Event, json: bool) -> Result<(), AppError> {
     Ok(())
 }
 
-pub fn run(config: &Config, o: &Options) -> Result<u8, AppError> {
+pub fn run(config: &Config, o: &Options) -> Result<Exit, AppError> {
     if let Some(j) = o.job {
         // A job removed from the config still has history: unknown names simply match
         // nothing, with a warning in case it is a typo.
@@ -116,7 +117,7 @@ pub fn run(config: &Config, o: &Options) -> Result<u8, AppError> {
         let events = history.read(&q)?;
         if o.json {
             super::print_json(&events)?;
-            return Ok(0);
+            return Ok(Exit::Success);
         }
         for e in &events {
             print_event(e, false)?;
@@ -124,7 +125,7 @@ pub fn run(config: &Config, o: &Options) -> Result<u8, AppError> {
         if events.is_empty() {
             println!("(no events)");
         }
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     // Following: the last events oldest first, then each new one as it is recorded (JSON:
     // one object per line).

@@ -4,8 +4,9 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::exit::Exit;
 
-pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
+pub fn run(config: &Config, json: bool) -> Result<Exit, AppError> {
     if json {
         let jobs: Vec<_> = config
             .jobs
@@ -29,7 +30,7 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
             })
             .collect();
         super::print_json(&json!({ "jobs": jobs }))?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let rows: Vec<[String; 6]> = config
         .jobs
@@ -46,7 +47,7 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
             [
                 j.name.clone(),
                 j.kind.name().to_string(),
-                crate::check::truncate(&j.target(), 50),
+                crate::text::truncate(&j.target(), 50),
                 if j.enabled {
                     j.schedule.describe()
                 } else {
@@ -68,7 +69,7 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
         ],
         &rows,
     );
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 pub fn print_rows<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {

@@ -10,9 +10,10 @@ use clap_mangen::Man;
 
 use crate::cli::Cli;
 use crate::error::AppError;
+use crate::exit::Exit;
 
 /// Writes every page into `dir` (created when missing) and prints each file's path.
-pub fn run(dir: &Path) -> Result<u8, AppError> {
+pub fn run(dir: &Path) -> Result<Exit, AppError> {
     std::fs::create_dir_all(dir).map_err(|e| {
         AppError::Other(anyhow::anyhow!(
             "cannot create the man page folder {}: {e}",
@@ -26,7 +27,7 @@ pub fn run(dir: &Path) -> Result<u8, AppError> {
         })?;
         println!("{}", path.display());
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Every page as (file name, roff text): checker.1 first, then the subcommands' pages in

@@ -6,10 +6,11 @@ use chrono::Utc;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::peer::status::{self, Policy, Word};
 use crate::state::Store;
 
-pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
+pub fn run(config: &Config, json: bool) -> Result<Exit, AppError> {
     let policy = Policy::from_config(config);
     let store = Store::new(&config.general.state_file, config.general.lock_timeout);
     let (st, unreadable) = match store.read() {
@@ -25,5 +26,5 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
     if let Some(e) = unreadable {
         return Err(AppError::State(e));
     }
-    Ok(if st.status == Word::True { 0 } else { 1 })
+    Ok(Exit::unhealthy_if(st.status != Word::True))
 }

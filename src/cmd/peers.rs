@@ -9,7 +9,8 @@ use crate::check::http::Clients;
 use crate::check::peer;
 use crate::config::{Config, JobKind};
 use crate::error::AppError;
-use crate::tick::RunError;
+use crate::exit::Exit;
+use crate::runtime::Workers;
 
 #[derive(Debug, Serialize)]
 struct Row {
@@ -22,7 +23,7 @@ struct Row {
     duration_ms: u64,
 }
 
-pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
+pub fn run(config: &Config, json: bool) -> Result<Exit, AppError> {
     let peers: Vec<_> = config
         .jobs
         .iter()
@@ -31,10 +32,7 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
             _ => None,
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
+    let runtime = crate::runtime::build(Workers::PerCore)?;
     let clients = Clients::new();
     let rows: Vec<Row> = runtime.block_on(futures_util::future::join_all(peers.iter().map(
         |(job, spec)| {
@@ -66,7 +64,7 @@ pub fn run(config: &Config, json: bool) -> Result<u8, AppError> {
     } else {
         print_table(&rows);
     }
-    Ok(if all_ok { 0 } else { 1 })
+    Ok(Exit::unhealthy_if(!all_ok))
 }
 
 fn print_table(rows: &[Row]) {

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::history::{History, PrunePolicy};
 
 /// `older_than` is bounded by the command line (at most 100 years).
@@ -17,7 +18,7 @@ pub fn run(
     config: &Config,
     older_than: Option<Duration>,
     archive: Option<&Path>,
-) -> Result<u8, AppError> {
+) -> Result<Exit, AppError> {
     let now = Utc::now();
     let mut policy = PrunePolicy::from_config(&config.general, now);
     if let Some(window) = older_than {
@@ -48,5 +49,5 @@ pub fn run(
         r.hourly_rollups,
         r.daily_rollups
     );
-    Ok(0)
+    Ok(Exit::Success)
 }

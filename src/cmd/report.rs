@@ -2,11 +2,12 @@
 //! result pushed by another program. Silent when all went well, so cron mails nothing;
 //! exit 0 once the result is recorded, whatever it says.
 
-use crate::check::truncate;
 use crate::config::{Config, Job};
+use crate::engine::record::result;
+use crate::engine::{push, RunOptions};
 use crate::error::AppError;
-use crate::push;
-use crate::tick::RunOptions;
+use crate::exit::Exit;
+use crate::text::truncate;
 
 /// The longest message kept from `--message`.
 pub const MESSAGE_CAP: usize = 8 * 1024;
@@ -27,7 +28,7 @@ pub fn run(
     message: Option<&str>,
     duration: Option<std::time::Duration>,
     nomail: bool,
-) -> Result<u8, AppError> {
+) -> Result<Exit, AppError> {
     let job = find_job(config, name)?;
     let message = match message.map(str::trim).filter(|m| !m.is_empty()) {
         Some(m) => truncate(m, MESSAGE_CAP),
@@ -35,7 +36,7 @@ pub fn run(
         None => "reported FAILED (no message given)".to_string(),
     };
     let duration_ms = duration.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let result = push::result(job, ok, message, duration_ms, count);
+    let result = result(job, ok, message, duration_ms, count);
     let notifications = push::record(config, job, &result, RunOptions { nomail })?;
     for n in notifications.iter().filter(|n| !n.delivered) {
         log::warn!(
@@ -46,5 +47,5 @@ pub fn run(
             n.error.as_deref().unwrap_or("unknown error")
         );
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

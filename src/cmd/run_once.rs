@@ -5,11 +5,15 @@ use serde_json::json;
 
 use crate::check::runner::{run_all, RunnerOptions};
 use crate::check::CheckResult;
-use crate::config::{Config, Job, JobKind};
+use crate::config::{Channel, Config, Job, JobKind};
+use crate::engine::record::result;
+use crate::engine::tick::run as run_jobs;
+use crate::engine::{RunOptions, RunReport, Selection};
 use crate::error::AppError;
+use crate::exit::Exit;
+use crate::runtime::Workers;
 use crate::state::{JobState, Store};
 use crate::text::{printable, printable_lines};
-use crate::tick::{run as run_jobs, RunError, RunOptions, RunReport, Selection};
 
 pub fn run(
     config: &Config,
@@ -17,7 +21,7 @@ pub fn run(
     dry_run: bool,
     json: bool,
     nomail: bool,
-) -> Result<u8, AppError> {
+) -> Result<Exit, AppError> {
     for n in names {
         super::known_job(config, n)?;
     }
@@ -38,10 +42,7 @@ pub fn run(
                 .cloned()
                 .collect()
         };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(RunError::Runtime)?;
+        let rt = crate::runtime::build(Workers::PerCore)?;
         let opts = RunnerOptions {
             max_concurrency: config.general.max_concurrency,
             deadline: config.general.tick_deadline,
@@ -127,7 +128,7 @@ pub fn run(
         }
         let mail_off = !config.email.enabled || nomail;
         for n in &report.notifications {
-            let how = match (n.delivered, n.channel == "email" && mail_off) {
+            let how = match (n.delivered, n.channel == Channel::EMAIL && mail_off) {
                 (true, true) => "recorded (email off)",
                 (true, false) => "sent",
                 (false, _) => "queued",
@@ -147,14 +148,14 @@ pub fn run(
             println!("(dry run: no state changed, nothing sent)");
         }
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(Exit::unhealthy_if(failed))
 }
 
 /// What a passive job's deadline looks like at `now`, as a result: missing (a failure, as
 /// a run would record it) or in time, with when it would go missing.
 fn deadline_result(job: &Job, js: &JobState, now: DateTime<Utc>) -> CheckResult {
     let JobKind::Passive(spec) = &job.kind else {
-        return crate::push::result(job, true, String::new(), 0, None);
+        return result(job, true, String::new(), 0, None);
     };
     let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     let last = match js.last_pushed {
@@ -166,7 +167,7 @@ fn deadline_result(job: &Job, js: &JobState, now: DateTime<Utc>) -> CheckResult 
         None => "no result yet".to_string(),
     };
     if !job.enabled {
-        return crate::push::result(
+        return result(
             job,
             true,
             format!("disabled: no deadline is watched; {last}"),
@@ -175,7 +176,7 @@ fn deadline_result(job: &Job, js: &JobState, now: DateTime<Utc>) -> CheckResult 
         );
     }
     let Some(every) = spec.expect_every else {
-        return crate::push::result(
+        return result(
             job,
             true,
             format!("no deadline (no expect_every); {last}"),
@@ -183,8 +184,8 @@ fn deadline_result(job: &Job, js: &JobState, now: DateTime<Utc>) -> CheckResult 
             None,
         );
     };
-    if let Some(missing) = crate::passive::overdue(spec, js, now) {
-        return crate::push::result(job, false, missing, 0, None);
+    if let Some(missing) = crate::engine::passive::overdue(spec, js, now) {
+        return result(job, false, missing, 0, None);
     }
     let allowed = chrono::Duration::from_std(every.saturating_add(spec.grace))
         .unwrap_or(chrono::Duration::MAX);
@@ -198,5 +199,5 @@ fn deadline_result(job: &Job, js: &JobState, now: DateTime<Utc>) -> CheckResult 
             crate::duration::format(every.saturating_add(spec.grace))
         ),
     };
-    crate::push::result(job, true, message, 0, None)
+    result(job, true, message, 0, None)
 }

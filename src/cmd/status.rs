@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::history::{Acc, History};
 use crate::state::{Heartbeat, JobStatus, State, Store};
 use crate::text::printable;
@@ -32,7 +33,7 @@ struct JobRow {
     perfdata: Vec<crate::check::PerfDatum>,
 }
 
-pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
+pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
     let now = Utc::now();
     let state = Store::new(&config.general.state_file, config.general.lock_timeout).read()?;
     let since = now
@@ -103,7 +104,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
             "last_tick": last_tick_json(&state.heartbeat),
             "outbox": outbox_json(&state, now),
         }))?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -125,7 +126,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<u8, AppError> {
     for line in outbox_lines(&state, now) {
         println!("{line}");
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// `status --json`'s `last_tick`: which tick ran last, when it started and finished, and
@@ -176,7 +177,7 @@ fn last_tick_line(hb: &Heartbeat, now: DateTime<Utc>) -> String {
 /// `status --json`'s `outbox`: per channel, the alerts queued, the oldest one's time and
 /// age, and the last delivery error.
 fn outbox_json(state: &State, now: DateTime<Utc>) -> serde_json::Value {
-    let map: serde_json::Map<String, serde_json::Value> = crate::outbox::queues(state)
+    let map: serde_json::Map<String, serde_json::Value> = crate::engine::outbox::queues(state)
         .into_iter()
         .map(|(channel, q)| {
             (
@@ -196,7 +197,7 @@ fn outbox_json(state: &State, now: DateTime<Utc>) -> serde_json::Value {
 
 /// "outbox: empty", or a line per channel with queued alerts.
 fn outbox_lines(state: &State, now: DateTime<Utc>) -> Vec<String> {
-    let queues = crate::outbox::queues(state);
+    let queues = crate::engine::outbox::queues(state);
     if queues.is_empty() {
         return vec!["outbox: empty (no alert waiting for delivery)".into()];
     }
@@ -209,7 +210,7 @@ fn outbox_lines(state: &State, now: DateTime<Utc>) -> Vec<String> {
             .map(|e| {
                 format!(
                     "; last error: {}",
-                    printable(&crate::check::truncate(e.lines().next().unwrap_or(""), 120))
+                    printable(&crate::text::truncate(e.lines().next().unwrap_or(""), 120))
                 )
             })
             .unwrap_or_default();
@@ -241,7 +242,9 @@ fn config_error_rows(
     state
         .jobs
         .iter()
-        .filter(|(name, js)| config.job(name).is_none() && crate::tick::in_broken_file(config, js))
+        .filter(|(name, js)| {
+            config.job(name).is_none() && crate::engine::tick::in_broken_file(config, js)
+        })
         .map(|(name, js)| {
             let (attempts, ok, count) = window(name);
             JobRow {
@@ -320,7 +323,7 @@ fn print_table(rows: &[JobRow], hours: u32, now: DateTime<Utc>, colour: bool) {
                 r.last_error
                     .as_deref()
                     .map(|e| {
-                        printable(&crate::check::truncate(e.lines().next().unwrap_or(""), 60))
+                        printable(&crate::text::truncate(e.lines().next().unwrap_or(""), 60))
                             .into_owned()
                     })
                     .unwrap_or_default(),

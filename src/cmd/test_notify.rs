@@ -4,14 +4,16 @@
 
 use chrono::Utc;
 
-use crate::config::Config;
+use crate::config::{Channel, Config};
+use crate::engine::delivery::{deliver_limited, note_email_outcome};
+use crate::engine::txn::Ledger;
 use crate::error::AppError;
-use crate::history::{Event, EventKind, History};
+use crate::exit::Exit;
+use crate::history::{Event, EventKind};
 use crate::notify::{Alert, AlertKind, Delivered, SendOptions};
-use crate::state::Store;
-use crate::tick::RunError;
+use crate::runtime::Workers;
 
-pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppError> {
+pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<Exit, AppError> {
     let all = config.channel_names();
     let channels: Vec<String> = match only {
         Some(name) if all.iter().any(|c| c == name) => vec![name.to_string()],
@@ -44,15 +46,12 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
         target: None,
         expected: None,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
+    let runtime = crate::runtime::build(Workers::PerCore)?;
     let send = SendOptions { nomail };
     let outcomes = runtime.block_on(async {
         let futs = channels
             .iter()
-            .map(|c| crate::delivery::deliver_limited(config, c, &alert, send));
+            .map(|c| deliver_limited(config, c, &alert, send));
         futures_util::future::join_all(futs).await
     });
 
@@ -101,15 +100,12 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<u8, AppE
     }
 
     // Record the attempts (and what they say of mail health) under the state lock.
-    let store = Store::new(&config.general.state_file, config.general.lock_timeout);
-    let history = History::from_config(&config.general);
-    let guard = store.lock()?;
-    let mut state = store.load_locked(&guard)?;
-    if let Some(pos) = channels.iter().position(|c| c == "email") {
-        crate::delivery::note_email_outcome(&mut state, &outcomes[pos], done, "test-notify");
+    let ledger = Ledger::new(config);
+    let mut txn = ledger.begin(done)?;
+    if let Some(pos) = channels.iter().position(|c| c == Channel::EMAIL) {
+        note_email_outcome(&mut txn.state, &outcomes[pos], done, "test-notify");
     }
-    store.save_locked(&guard, &state)?;
-    crate::tick::append(&history, &events)?;
-    drop(guard);
-    Ok(if failed { 1 } else { 0 })
+    txn.events.extend(events);
+    txn.commit()?;
+    Ok(Exit::unhealthy_if(failed))
 }

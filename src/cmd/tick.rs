@@ -2,11 +2,13 @@
 //! the checks found: failures are the notifications' business.
 
 use crate::config::Config;
+use crate::engine::tick::run as run_tick;
+use crate::engine::{RunOptions, Selection};
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::schedule::Tick;
-use crate::tick::{run as run_tick, RunOptions, Selection};
 
-pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<u8, AppError> {
+pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<Exit, AppError> {
     // Into the log file only: on stderr cron would mail it every minute.
     for w in &config.warnings {
         log::warn!(target: crate::logging::FILE_ONLY, "configuration: {w}");
@@ -21,5 +23,5 @@ pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<u8, AppError> {
         report.notifications.len(),
         report.not_started.len()
     );
-    Ok(0)
+    Ok(Exit::Success)
 }

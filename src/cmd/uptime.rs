@@ -7,9 +7,10 @@ use chrono::Utc;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::exit::Exit;
 use crate::history::History;
 
-pub fn run(config: &Config, jobs: &[String], days: u32, json: bool) -> Result<u8, AppError> {
+pub fn run(config: &Config, jobs: &[String], days: u32, json: bool) -> Result<Exit, AppError> {
     if days == 0 {
         return Err(AppError::Usage("--days must be at least 1".into()));
     }
@@ -28,7 +29,7 @@ pub fn run(config: &Config, jobs: &[String], days: u32, json: bool) -> Result<u8
     let figures = History::reader(&config.general).uptime(days, now, &names)?;
     if json {
         super::print_json(&serde_json::json!({ "days": days, "jobs": figures }))?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let header = [
         "JOB",
@@ -87,5 +88,5 @@ pub fn run(config: &Config, jobs: &[String], days: u32, json: bool) -> Result<u8
     if figures.is_empty() {
         println!("(no jobs)");
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -6,11 +6,13 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, Config, Frequency, JobKind, LoadOptions, PeerTarget, Problem};
+use crate::config::{self, Channel, Config, JobKind, LoadOptions, PeerTarget, Problem};
 use crate::error::AppError;
-use crate::schedule::Schedule;
+use crate::exit::Exit;
+use crate::notify::template::AlertTemplate;
+use crate::schedule::{Schedule, Tick};
 
-pub fn run(path: &Path, env_from_cron: bool) -> Result<u8, AppError> {
+pub fn run(path: &Path, env_from_cron: bool) -> Result<Exit, AppError> {
     let opts = LoadOptions {
         cron_env: env_from_cron,
     };
@@ -42,7 +44,7 @@ pub fn run(path: &Path, env_from_cron: bool) -> Result<u8, AppError> {
         println!("  warning: {w}");
     }
     print_schedule(&config);
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Loading checks templates without rendering them; here each renders sample alerts
@@ -165,7 +167,7 @@ fn env_warnings(config: &Config) -> Vec<Problem> {
 
 /// Jobs whose failures would tell nobody: no channel, or only channels that are off.
 fn silent_job_warnings(config: &Config) -> Vec<Problem> {
-    let off = |ch: &String| ch == "email" && !config.email.enabled;
+    let off = |ch: &String| ch == Channel::EMAIL && !config.email.enabled;
     let mut out = Vec::new();
     let mut via_off_email: Vec<&str> = Vec::new();
     for job in config.jobs.iter().filter(|j| j.enabled) {
@@ -212,18 +214,13 @@ fn silent_job_warnings(config: &Config) -> Vec<Problem> {
 }
 
 fn print_schedule(config: &Config) {
-    let when = |f: Frequency| match f {
-        Frequency::Minute => "every minute (minute, hour, day and day_noon ticks)",
-        Frequency::Hour => "every hour (hour, day and day_noon ticks)",
-        Frequency::Day => "daily at midnight (day tick)",
-        Frequency::DayNoon => "daily at noon (day_noon tick)",
+    let when = |f: Tick| match f {
+        Tick::Minute => "every minute (minute, hour, day and day_noon ticks)",
+        Tick::Hour => "every hour (hour, day and day_noon ticks)",
+        Tick::Day => "daily at midnight (day tick)",
+        Tick::DayNoon => "daily at noon (day_noon tick)",
     };
-    for f in [
-        Frequency::Minute,
-        Frequency::Hour,
-        Frequency::Day,
-        Frequency::DayNoon,
-    ] {
+    for f in Tick::ALL {
         let names: Vec<&str> = config
             .jobs
             .iter()
@@ -274,7 +271,7 @@ fn print_schedule(config: &Config) {
     let store = crate::state::Store::new(&config.general.state_file, config.general.lock_timeout);
     if let Ok(state) = store.read() {
         let now = chrono::Utc::now();
-        for (name, at) in crate::tick::removed_jobs(config, &state, now) {
+        for (name, at) in crate::engine::tick::removed_jobs(config, &state, now) {
             println!(
                 "  no longer configured: {name:?}: its state is dropped in {} ({}); its history stays",
                 crate::duration::humanize(at - now),

@@ -12,11 +12,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::check::truncate;
 use crate::config::{Config, Job};
+use crate::engine::{push, record, RunOptions};
 use crate::error::AppError;
-use crate::push;
-use crate::tick::RunOptions;
+use crate::exit::Exit;
+use crate::text::truncate;
 
 /// How much of the end of each output stream the result keeps.
 pub const TAIL_CAP: usize = 4 * 1024;
@@ -38,7 +38,7 @@ pub fn run(
     name: &str,
     command: &[String],
     nomail: bool,
-) -> Result<u8, AppError> {
+) -> Result<Exit, AppError> {
     let Some((program, args)) = command.split_first() else {
         return Err(AppError::Usage(
             "wrap needs a command after `--`, e.g. `checker wrap backup -- /usr/local/bin/backup.sh`".into(),
@@ -66,7 +66,7 @@ pub fn run(
             Err(_) => crate::last_resort::settings_failed(settings, &format!("wrap: {text}")),
         }
     }
-    Ok(outcome.code)
+    Ok(Exit::Wrapped(outcome.code))
 }
 
 /// How COMMAND went.
@@ -176,7 +176,7 @@ fn execute(program: &str, args: &[String]) -> Outcome {
 /// Records the outcome as JOB's result, or says why it could not be.
 fn record(config: &Config, name: &str, outcome: &Outcome, nomail: bool) -> Result<(), String> {
     let job: &Job = super::report::find_job(config, name).map_err(|e| e.to_string())?;
-    let result = push::result(
+    let result = record::result(
         job,
         outcome.ok,
         outcome.message.clone(),
@@ -327,51 +327,25 @@ fn compose(summary: &str, streams: &[(&str, &Tail)]) -> String {
     m
 }
 
-/// Passing SIGINT, SIGTERM and SIGHUP on to the child. The handler only writes the
-/// signal's number to a socket (async-signal-safe); a thread reads it and signals the
-/// child. A signal the terminal sent (Ctrl-C, hang-up) went to the whole foreground
-/// process group, the child included, so it is not sent a second time. Signals that were
-/// ignored when checker started (`nohup`) stay ignored, for checker and the child.
+/// Passing SIGINT, SIGTERM and SIGHUP on to the child. signal-hook's handler records the
+/// signal with its origin; a thread reads it and signals the child. A signal the terminal
+/// sent (Ctrl-C, hang-up) came from the kernel and went to the whole foreground process
+/// group, the child included, so it is not sent a second time. Signals that were ignored
+/// when checker started (`nohup`) stay ignored, for checker and the child.
 mod forward {
-    use std::io::Read;
-    use std::os::fd::AsRawFd;
-    use std::os::unix::net::UnixStream;
+    use std::os::raw::c_int;
     use std::process::{Child, ExitStatus};
-    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use nix::libc;
-    use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    use nix::sys::signal::{kill, Signal};
     use nix::sys::wait::{waitid, Id, WaitPidFlag};
     use nix::unistd::Pid;
+    use signal_hook::iterator::exfiltrator::WithOrigin;
+    use signal_hook::iterator::{Handle, SignalsInfo};
+    use signal_hook::low_level::siginfo::Cause;
 
     const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
-
-    /// The write end of the socket the handler writes to; -1 when none.
-    static NOTIFY_FD: AtomicI32 = AtomicI32::new(-1);
-
-    extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
-        #[cfg(target_os = "linux")]
-        {
-            // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-            if !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL {
-                return;
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = info;
-        let fd = NOTIFY_FD.load(Ordering::Relaxed);
-        if fd >= 0 {
-            let saved = nix::errno::Errno::last_raw();
-            let byte = sig as u8;
-            // SAFETY: write(2) is async-signal-safe; the buffer is one valid byte. The
-            // socket is non-blocking, so a full buffer drops the signal instead of hanging.
-            unsafe {
-                libc::write(fd, (&byte as *const u8).cast(), 1);
-            }
-            nix::errno::Errno::set_raw(saved);
-        }
-    }
 
     #[derive(Default)]
     struct Shared {
@@ -383,21 +357,41 @@ mod forward {
 
     pub struct Forwarder {
         shared: Arc<Mutex<Shared>>,
-        previous: Mutex<Vec<(Signal, SigAction)>>,
-        _notify: UnixStream,
+        /// Stops the forwarding thread, which then unregisters its handlers.
+        handle: Handle,
+        /// Once set, a forwarded signal does what it does by default (ends checker).
+        restored: Arc<AtomicBool>,
     }
 
     impl Forwarder {
         pub fn install() -> std::io::Result<Forwarder> {
-            let (notify, mut listen) = UnixStream::pair()?;
-            notify.set_nonblocking(true)?;
-            NOTIFY_FD.store(notify.as_raw_fd(), Ordering::Relaxed);
+            let ignored = super::ignored_signals();
+            let wanted: Vec<c_int> = FORWARDED
+                .iter()
+                .map(|&s| s as c_int)
+                .filter(|&s| !ignored.contains(&s))
+                .collect();
+            let mut signals = SignalsInfo::<WithOrigin>::new(&wanted)?;
+            let handle = signals.handle();
+            let restored = Arc::new(AtomicBool::new(false));
+            for &sig in &wanted {
+                if let Err(e) =
+                    signal_hook::flag::register_conditional_default(sig, Arc::clone(&restored))
+                {
+                    // Signals end checker as usual again; none is forwarded.
+                    restored.store(true, Ordering::SeqCst);
+                    handle.close();
+                    return Err(e);
+                }
+            }
             let shared = Arc::new(Mutex::new(Shared::default()));
             let reader = Arc::clone(&shared);
             std::thread::spawn(move || {
-                let mut byte = [0u8; 1];
-                while let Ok(1) = listen.read(&mut byte) {
-                    let Ok(sig) = Signal::try_from(i32::from(byte[0])) else {
+                for origin in signals.forever() {
+                    if origin.cause == Cause::Kernel {
+                        continue;
+                    }
+                    let Ok(sig) = Signal::try_from(origin.signal) else {
                         continue;
                     };
                     let Ok(mut s) = reader.lock() else { break };
@@ -410,26 +404,10 @@ mod forward {
                     }
                 }
             });
-            let action = SigAction::new(
-                SigHandler::SigAction(on_signal),
-                SaFlags::SA_SIGINFO | SaFlags::SA_RESTART,
-                SigSet::empty(),
-            );
-            let mut previous = Vec::new();
-            for sig in FORWARDED {
-                // SAFETY: the handler only does async-signal-safe work (see `on_signal`).
-                let old = unsafe { sigaction(sig, &action) }.map_err(std::io::Error::from)?;
-                if old.handler() == SigHandler::SigIgn {
-                    // SAFETY: putting back the disposition that was there.
-                    unsafe { sigaction(sig, &old) }.map_err(std::io::Error::from)?;
-                } else {
-                    previous.push((sig, old));
-                }
-            }
             Ok(Forwarder {
                 shared,
-                previous: Mutex::new(previous),
-                _notify: notify,
+                handle,
+                restored,
             })
         }
 
@@ -460,18 +438,33 @@ mod forward {
             child.wait()
         }
 
-        /// Puts back the handlers checker had before, so that a signal during the
-        /// recording and delivery that follow stops checker as usual.
+        /// Stops forwarding: from now on a signal during the recording and delivery that
+        /// follow stops checker as usual.
         pub fn restore(&self) {
-            let Ok(mut previous) = self.previous.lock() else {
-                return;
-            };
-            for (sig, old) in previous.drain(..) {
-                // SAFETY: restoring the disposition `install` replaced.
-                let _ = unsafe { sigaction(sig, &old) };
-            }
+            self.restored.store(true, Ordering::SeqCst);
+            self.handle.close();
         }
     }
+}
+
+/// The signals this process ignores (`SigIgn` in /proc/self/status): those `nohup` or a
+/// service manager set to be ignored, inherited across exec. None where it cannot be read.
+fn ignored_signals() -> Vec<i32> {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| parse_sig_ign(&s))
+        .unwrap_or_default()
+}
+
+/// The signal numbers set in the `SigIgn:` mask (bit N-1 is signal N).
+fn parse_sig_ign(status: &str) -> Vec<i32> {
+    let Some(mask) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+    else {
+        return Vec::new();
+    };
+    (1..=64).filter(|n| mask & (1u64 << (n - 1)) != 0).collect()
 }
 
 #[cfg(test)]
@@ -520,6 +513,16 @@ mod tests {
         );
         assert_eq!(last_line(&out).as_deref(), Some("copied 3 files"));
         assert_eq!(last_line(&err), None);
+    }
+
+    #[test]
+    fn ignored_signals_are_read_from_the_sigign_mask() {
+        let status = "Name:\tchecker\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\nSigCgt:\t0000000000000000\n";
+        // Bit 0 is SIGHUP (1), bit 12 SIGPIPE (13).
+        assert_eq!(parse_sig_ign(status), vec![1, 13]);
+        assert_eq!(parse_sig_ign("SigIgn:\tnot hex\n"), Vec::<i32>::new());
+        assert_eq!(parse_sig_ign(""), Vec::<i32>::new());
+        assert_eq!(parse_sig_ign("SigIgn:\tffffffffffffffff\n").len(), 64);
     }
 
     #[test]

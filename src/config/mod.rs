@@ -1,17 +1,57 @@
 //! Configuration: `settings.toml` plus every `*.toml` in `jobs_dir`, read into serde
 //! structs that refuse unknown keys, then validated into the model the rest works from.
+//!
+//! One file per section reads and validates it, and defines its part of the model:
+//! `general`, `logging`, `email`, `defaults`, `channels/` (`commands`, `pushover`,
+//! `webhooks`), `serve`, `peers`, `jobs/` (one file per kind, and `targets`). `load` is
+//! the walk that calls them. Below them: `files` (the two file formats), `parse` and
+//! `explain` (every bad key reported, in people's words), `read` (files read safely),
+//! `context` (what every section's reading shares), `when` (schedule and rule keys),
+//! `secret`, `problem`. `model` is the `Config` they make, `job` a job of any kind.
 
 mod channels;
+mod context;
+mod defaults;
+mod email;
+mod explain;
+mod files;
+mod general;
+mod job;
+mod jobs;
 mod load;
+mod logging;
 mod model;
-mod raw;
-mod targets;
-
-pub use channels::{Pushover, Webhook, WebhookFormat};
+mod parse;
+mod peers;
+mod problem;
 #[cfg(test)]
-pub(crate) use load::proptest_config;
-pub use load::{
-    load, load_checked, load_with, locate, nearest, read_settings_text, ConfigError, LoadOptions,
-    Problem, CRON_PATH, DEFAULT_RULES,
+mod proptests;
+mod read;
+mod secret;
+mod serve;
+mod when;
+
+pub use channels::commands::CommandChannel;
+pub use channels::pushover::{limits as pushover_limits, Pushover};
+pub use channels::webhooks::{Webhook, WebhookFormat};
+pub use channels::Channel;
+pub use context::{nearest, CRON_PATH};
+pub use email::{Email, Security};
+pub use general::General;
+pub use job::{
+    CommandSpec, DnsRecord, DnsSpec, FileSpec, HttpSpec, Job, JobKind, PassiveSpec, PeerSpec,
+    PeerTarget, TcpSpec, TlsCertSpec,
 };
-pub use model::*;
+pub use load::{load, load_checked, load_with, locate, read_settings_text, LoadOptions};
+pub use logging::{Level, Logging};
+pub use model::Config;
+pub use problem::{ConfigError, Problem, SourceLoc};
+#[cfg(test)]
+pub(crate) use proptests::config as proptest_config;
+pub use secret::Secret;
+pub use serve::Serve;
+pub use when::{NotifyEvery, Rules, DEFAULT_RULES};
+
+/// The same type as [`crate::schedule::Tick`]: a job's `frequency` is the tick it runs
+/// on. Kept by this name for the integration tests that build jobs by hand.
+pub use crate::schedule::Tick as Frequency;

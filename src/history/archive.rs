@@ -13,8 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::codec::{self, Elem};
 use super::query::Row;
+use super::record::{close_run, ms, OpenRun};
 use super::rollup::{DAY_MS, HOUR_MS};
-use super::store::{close_run, ms, OpenRun};
 use super::{Event, History, HistoryError};
 
 /// What to prune.

@@ -10,10 +10,10 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fs2::FileExt;
+use fs4::FileExt;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::store::append_tx;
+use super::record::append_tx;
 use super::{Event, History, HistoryError};
 
 const BATCH_LINES: usize = 20_000;
@@ -199,7 +199,7 @@ fn lock(h: &History) -> Result<ImportLock, HistoryError> {
         .map_err(|e| h.io(&p, e))?;
     let start = Instant::now();
     loop {
-        match FileExt::try_lock_exclusive(&file) {
+        match FileExt::try_lock(&file) {
             Ok(()) => return Ok(ImportLock(file)),
             Err(_) if start.elapsed() < h.busy => std::thread::sleep(Duration::from_millis(20)),
             Err(_) => {

@@ -14,10 +14,16 @@
 //!   hourly and daily figures; `query`: reading events, windows and uptime; `import`: the
 //!   one-time import of earlier JSON Lines files; `archive`: retention and archiving.
 
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
 mod archive;
 mod codec;
+mod figures;
 mod import;
 mod query;
+mod record;
 mod rollup;
 mod schema;
 mod store;
@@ -26,7 +32,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use archive::{PrunePolicy, PruneReport};
-pub use query::{Follow, JobFigures};
+pub use figures::JobFigures;
+pub use query::Follow;
 pub use rollup::Acc;
 pub use schema::SCHEMA_VERSION;
 pub use store::{Access, History, HistoryError};
@@ -158,4 +165,40 @@ pub struct Query {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub limit: Option<usize>,
+}
+
+impl History {
+    /// `path`: the database; `legacy_dir`: JSON Lines day files of earlier versions, imported
+    /// once; `busy`: how long to wait for another writer.
+    pub fn new(path: &Path, legacy_dir: &Path, busy: Duration, access: Access) -> Self {
+        History {
+            first_open: import::run,
+            path: path.to_path_buf(),
+            legacy_dir: legacy_dir.to_path_buf(),
+            busy,
+            access,
+            conn: Mutex::new(None),
+            recovered: Mutex::new(None),
+        }
+    }
+
+    /// The history of this configuration, for a writer (a run, `report`, `prune`).
+    pub fn from_config(g: &crate::config::General) -> Self {
+        History::new(
+            &g.history_db,
+            &g.history_dir,
+            g.lock_timeout,
+            Access::Writer,
+        )
+    }
+
+    /// The history of this configuration, for a reader (`status`, `history`, `uptime`).
+    pub fn reader(g: &crate::config::General) -> Self {
+        History::new(
+            &g.history_db,
+            &g.history_dir,
+            g.lock_timeout,
+            Access::Reader,
+        )
+    }
 }

@@ -2,24 +2,19 @@
 //! and in `CHECKER_*` environment variables, in its own process group so a timeout kills
 //! everything it started (SPEC §7).
 
-use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::process::ExitStatus;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use super::{Alert, DeliveryError};
-use crate::check::{timed_out, truncate, OUTPUT_CAP};
 use crate::config::CommandChannel;
+use crate::duration::timed_out;
+use crate::process::{Failure, Finished};
+use crate::text::truncate;
 
 /// How much of a stderr line goes into an error message.
 const LINE_CAP: usize = 300;
-/// After the program exits, how long its output pipes may stay open (held by a child
-/// it left running) before we stop reading.
-const DRAIN_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs the channel's program for `alert`. Every failure is transient: a fixed program
 /// or path lets the queued alert go out on a later tick.
@@ -30,72 +25,31 @@ pub async fn send(c: &CommandChannel, alert: &Alert) -> Result<(), DeliveryError
             c.name
         )));
     };
-    let stdin_json = alert_json(alert);
-
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .envs(alert_env(alert))
-        .envs(&c.env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout can kill whatever it forked as well.
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| {
-        DeliveryError::Transient(format!(
-            "command channel {:?}: cannot run {program}: {e}",
-            c.name
-        ))
-    })?;
-    let pgid = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw);
-
-    let stdin = child.stdin.take();
-    let writer = tokio::spawn(async move {
-        if let Some(mut stdin) = stdin {
-            // A program that does not read its stdin is fine: ignore EPIPE and the like.
-            let _ = stdin.write_all(&stdin_json).await;
-            let _ = stdin.shutdown().await;
-        }
-    });
-    let stdout = tokio::spawn(read_capped(child.stdout.take()));
-    let stderr = tokio::spawn(read_capped(child.stderr.take()));
-
-    let status = match tokio::time::timeout(c.timeout, child.wait()).await {
-        Ok(Ok(status)) => status,
-        Ok(Err(e)) => {
-            kill_group(pgid);
-            return Err(DeliveryError::Transient(format!(
-                "command channel {:?}: waiting for {program} failed: {e}",
-                c.name
-            )));
-        }
-        Err(_elapsed) => {
-            kill_group(pgid);
-            let _ = child.kill().await;
-            writer.abort();
-            stdout.abort();
-            stderr.abort();
-            return Err(DeliveryError::Transient(format!(
-                "command channel {:?}: {program} {}; killed it and its process group",
-                c.name,
+    let mut command = Command::new(program);
+    command.args(args).envs(alert_env(alert)).envs(&c.env);
+    let failed =
+        |what: String| DeliveryError::Transient(format!("command channel {:?}: {what}", c.name));
+    let Finished {
+        status,
+        stdout,
+        stderr,
+    } = crate::process::run(command, Some(alert_json(alert)), c.timeout)
+        .await
+        .map_err(|failure| match failure {
+            Failure::Spawn(e) => failed(format!("cannot run {program}: {e}")),
+            Failure::Wait(e) => failed(format!("waiting for {program} failed: {e}")),
+            Failure::TimedOut => failed(format!(
+                "{program} {}; killed it and its process group",
                 timed_out(c.timeout)
-            )));
-        }
-    };
-    writer.abort();
-    let out = collect(stdout).await;
-    let err = collect(stderr).await;
+            )),
+        })?;
     if status.success() {
         return Ok(());
     }
-    let line = first_line(&err).or_else(|| first_line(&out));
-    Err(DeliveryError::Transient(format!(
-        "command channel {:?}: {program} {}{}",
-        c.name,
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let line = first_line(&text(&stderr)).or_else(|| first_line(&text(&stdout)));
+    Err(failed(format!(
+        "{program} {}{}",
         describe(status),
         line.map(|l| format!(": {l}")).unwrap_or_default()
     )))
@@ -145,38 +99,6 @@ fn alert_env(alert: &Alert) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Reads everything from `pipe`, keeping at most `OUTPUT_CAP` bytes; the rest is read and
-/// thrown away so the program never blocks on a full pipe.
-async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>) -> Vec<u8> {
-    let Some(mut pipe) = pipe else {
-        return Vec::new();
-    };
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match pipe.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = OUTPUT_CAP.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
-    }
-    kept
-}
-
-/// What a reader got, waiting at most `DRAIN_GRACE` for a pipe a leftover child holds open.
-async fn collect(reader: tokio::task::JoinHandle<Vec<u8>>) -> String {
-    let abort = reader.abort_handle();
-    match tokio::time::timeout(DRAIN_GRACE, reader).await {
-        Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-        _ => {
-            abort.abort();
-            String::new()
-        }
-    }
-}
-
 fn first_line(s: &str) -> Option<String> {
     s.lines()
         .map(str::trim)
@@ -190,13 +112,6 @@ fn describe(status: ExitStatus) -> String {
         (Some(code), _) => format!("exited with status {code}"),
         (None, Some(signal)) => format!("was killed by signal {signal}"),
         (None, None) => format!("failed ({status})"),
-    }
-}
-
-fn kill_group(pgid: Option<Pid>) {
-    if let Some(pgid) = pgid {
-        // ESRCH (already gone) is fine.
-        let _ = killpg(pgid, Signal::SIGKILL);
     }
 }
 

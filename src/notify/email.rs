@@ -14,8 +14,9 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::template::AlertTexts;
 use super::{Alert, Delivered, DeliveryError, Refusal, SendOptions};
-use crate::config::{Email, Security};
+use crate::config::{Channel, Email, Security};
 
 /// Sends `alert` to its recipients, or only logs it when email is off.
 pub async fn send(
@@ -23,7 +24,7 @@ pub async fn send(
     alert: &Alert,
     opts: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
-    let mut subject = email.templates.title(alert, "email");
+    let mut subject = email.templates.title(alert, Channel::EMAIL);
     if !email.enabled || opts.nomail {
         let why = if opts.nomail {
             "--nomail"
@@ -49,7 +50,7 @@ pub async fn send(
     if email.bust_threading {
         subject.push_str(&thread_buster());
     }
-    let body = email.templates.body(alert, "email");
+    let body = email.templates.body(alert, Channel::EMAIL);
     let refused = send_each(email, &alert.recipients, &subject, &body).await?;
     if refused.is_empty() {
         log::info!("sent email to {}: {subject}", alert.recipients.join(", "));
@@ -141,7 +142,7 @@ async fn send_limited(
         Err(_elapsed) => {
             let err = DeliveryError::Transient(format!(
                 "SMTP {server}: {}",
-                crate::check::timed_out(email.timeout)
+                crate::duration::timed_out(email.timeout)
             ));
             let reply = err.message().to_string();
             Err((err, reply))
@@ -166,7 +167,7 @@ pub async fn send_raw(
         Ok(Err(e)) => Err(classify(&e, &server, email)),
         Err(_elapsed) => Err(DeliveryError::Transient(format!(
             "SMTP {server}: {}",
-            crate::check::timed_out(email.timeout)
+            crate::duration::timed_out(email.timeout)
         ))),
     }
 }
@@ -304,14 +305,14 @@ fn classify(e: &SmtpError, server: &str, email: &Email) -> DeliveryError {
     if e.is_timeout() {
         return DeliveryError::Transient(format!(
             "SMTP {server}: {}",
-            crate::check::timed_out(email.timeout)
+            crate::duration::timed_out(email.timeout)
         ));
     }
     if let Some(io) = find_io_error(e) {
         let what = match io.kind() {
             io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                crate::check::timed_out(email.timeout)
+                crate::duration::timed_out(email.timeout)
             }
             io::ErrorKind::ConnectionReset => "connection reset by the server".to_string(),
             io::ErrorKind::UnexpectedEof => "the server closed the connection".to_string(),

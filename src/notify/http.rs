@@ -161,7 +161,7 @@ pub fn classify(status: u16, detail: String) -> Result<(), DeliveryError> {
 /// One line of an answer body for messages: whitespace collapsed, cut short.
 pub fn snippet(body: &str) -> String {
     let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    super::template::truncate_chars(&flat, 300)
+    crate::text::truncate_chars(&flat, 300)
 }
 
 #[cfg(test)]

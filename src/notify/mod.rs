@@ -12,7 +12,7 @@ pub mod webhook;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Channel, Config};
 use crate::duration::humanize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ impl Alert {
     /// `RECOVERED: shop — GET http://127.0.0.1:8081/ (was failing for 12m)`.
     pub fn title(&self) -> String {
         let what = match &self.target {
-            Some(t) => format!(" — {}", crate::check::truncate(t, target::TITLE_MAX)),
+            Some(t) => format!(" — {}", crate::text::truncate(t, target::TITLE_MAX)),
             None => String::new(),
         };
         match self.kind {
@@ -87,7 +87,7 @@ impl Alert {
                     Some(_) => {
                         let expected = match &self.expected {
                             Some(e) if !error.contains("expected") => {
-                                format!(" (expected {})", crate::check::truncate(e, 80))
+                                format!(" (expected {})", crate::text::truncate(e, 80))
                             }
                             _ => String::new(),
                         };
@@ -185,7 +185,7 @@ impl Alert {
 
 fn first_line(s: &str, max: usize) -> String {
     let line = s.lines().next().unwrap_or("");
-    crate::check::truncate(line, max)
+    crate::text::truncate(line, max)
 }
 
 /// Why a delivery did not happen.
@@ -246,22 +246,16 @@ pub async fn deliver(
     // leaves through any channel.
     let masked = crate::redact::value(alert.clone());
     let alert = &masked;
-    if channel == "email" {
-        return email::send(&config.email, alert, opts).await;
+    match config.channel(channel) {
+        Some(Channel::Email(e)) => email::send(e, alert, opts).await,
+        Some(Channel::Command(c)) => command::send(c, alert).await.map(|()| Delivered::Sent),
+        Some(Channel::Pushover(p)) => pushover::send(p, alert).await.map(|()| Delivered::Sent),
+        Some(Channel::Webhook(w)) => webhook::send(w, alert).await.map(|()| Delivered::Sent),
+        None => Err(DeliveryError::Permanent(format!(
+            "channel {channel:?} is no longer configured; known channels: {}",
+            config.channel_names().join(", ")
+        ))),
     }
-    if let Some(c) = config.commands.iter().find(|c| c.name == channel) {
-        return command::send(c, alert).await.map(|()| Delivered::Sent);
-    }
-    if let (Some(p), "pushover") = (&config.pushover, channel) {
-        return pushover::send(p, alert).await.map(|()| Delivered::Sent);
-    }
-    if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
-        return webhook::send(w, alert).await.map(|()| Delivered::Sent);
-    }
-    Err(DeliveryError::Permanent(format!(
-        "channel {channel:?} is no longer configured; known channels: {}",
-        config.channel_names().join(", ")
-    )))
 }
 
 #[cfg(test)]

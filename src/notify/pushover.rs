@@ -3,18 +3,12 @@
 //! A 4xx (bad token or user) is permanent, 429 (quota) and 5xx are retried by the outbox.
 
 use super::http::{self, redact};
+use super::template::AlertTexts;
 use super::{Alert, AlertKind, DeliveryError};
 use crate::config::Pushover;
 
-/// Pushover's published limits, in characters.
-pub const MESSAGE_MAX: usize = 1024;
-pub const TITLE_MAX: usize = 250;
-pub const URL_MAX: usize = 512;
-pub const URL_TITLE_MAX: usize = 100;
-/// Emergency priority: retry at least every 30 s, stop after at most 3 hours.
-pub const RETRY_MIN: u32 = 30;
-pub const EXPIRE_MAX: u32 = 10_800;
-pub const DEFAULT_API_URL: &str = "https://api.pushover.net/1/messages.json";
+/// Pushover's published limits, which the settings are checked against too.
+pub use crate::config::pushover_limits::*;
 
 /// The priority an alert goes out at: failures and tests at the configured one;
 /// recoveries never above normal (0), so an all-clear never demands acknowledgement.
@@ -39,11 +33,11 @@ pub fn form(p: &Pushover, alert: &Alert) -> Vec<(&'static str, String)> {
         ("user", p.user.expose().to_string()),
         (
             "message",
-            super::template::truncate_chars(message.trim_end(), MESSAGE_MAX),
+            crate::text::truncate_chars(message.trim_end(), MESSAGE_MAX),
         ),
         (
             "title",
-            super::template::truncate_chars(title.trim(), TITLE_MAX),
+            crate::text::truncate_chars(title.trim(), TITLE_MAX),
         ),
         ("priority", priority.to_string()),
         ("timestamp", alert.at.timestamp().to_string()),
@@ -55,13 +49,10 @@ pub fn form(p: &Pushover, alert: &Alert) -> Vec<(&'static str, String)> {
         f.push(("device", d.clone()));
     }
     if let Some(u) = &p.url {
-        f.push(("url", super::template::truncate_chars(u, URL_MAX)));
+        f.push(("url", crate::text::truncate_chars(u, URL_MAX)));
     }
     if let Some(t) = &p.url_title {
-        f.push((
-            "url_title",
-            super::template::truncate_chars(t, URL_TITLE_MAX),
-        ));
+        f.push(("url_title", crate::text::truncate_chars(t, URL_TITLE_MAX)));
     }
     if priority == 2 {
         // Validation insists on both for priority 2.

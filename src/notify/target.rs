@@ -46,7 +46,7 @@ pub fn expected(job: &Job) -> Option<String> {
             if let Some(c) = &h.contains {
                 out.push_str(&format!(
                     " with a body containing {:?}",
-                    crate::check::truncate(c, 60)
+                    crate::text::truncate(c, 60)
                 ));
             }
             if let Some(max) = h.max_response_time {
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn every_kind_names_its_target_and_expectation() {
-        let (_dir, config) = crate::push::test_config(
+        let (_dir, config) = crate::engine::test_config(
             r#"
 [[job]]
 name = "shop home"

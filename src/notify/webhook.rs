@@ -7,9 +7,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 
 use super::http::{self, redact};
-use super::template::{self, truncate_chars};
+use super::template::{self, AlertTexts};
 use super::{Alert, AlertKind, DeliveryError};
 use crate::config::{Webhook, WebhookFormat};
+use crate::text::{truncate, truncate_chars};
 
 /// Discord's limit on a message's `content`, in characters.
 pub const DISCORD_MAX: usize = 2000;
@@ -101,41 +102,11 @@ pub fn header_text(s: &str) -> String {
     if line.is_ascii() {
         line
     } else {
-        format!("=?UTF-8?B?{}?=", base64(line.as_bytes()))
+        format!(
+            "=?UTF-8?B?{}?=",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, line)
+        )
     }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
-fn truncate_bytes(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// The generic JSON object (documented in docs/channels.md).
@@ -194,7 +165,7 @@ pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
             let body = w.templates.body(alert, &w.name);
             Payload {
                 content_type: "text/plain; charset=utf-8",
-                body: truncate_bytes(body.trim_end(), NTFY_BODY_MAX),
+                body: truncate(body.trim_end(), NTFY_BODY_MAX),
                 headers,
             }
         }
@@ -391,12 +362,11 @@ mod tests {
     fn non_ascii_titles_are_rfc_2047_encoded_and_bodies_capped_in_bytes() {
         assert_eq!(
             header_text("Grüße\nline two"),
-            format!("=?UTF-8?B?{}?=", base64("Grüße line two".as_bytes()))
+            "=?UTF-8?B?R3LDvMOfZSBsaW5lIHR3bw==?="
         );
-        assert_eq!(base64(b"Man"), "TWFu");
-        assert_eq!(base64(b"Ma"), "TWE=");
-        assert_eq!(base64(b"M"), "TQ==");
-        let cut = truncate_bytes(&"ü".repeat(5000), NTFY_BODY_MAX);
+        assert_eq!(header_text("é"), "=?UTF-8?B?w6k=?=");
+        assert_eq!(header_text("éa"), "=?UTF-8?B?w6lh?=");
+        let cut = truncate(&"ü".repeat(5000), NTFY_BODY_MAX);
         assert!(cut.len() <= NTFY_BODY_MAX && cut.ends_with('…'));
     }
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, Frequency};
+use crate::config::Config;
 use crate::duration::{format as short, humanize};
-use crate::outbox::Undeliverable;
-use crate::schedule::Schedule;
+use crate::engine::outbox::Undeliverable;
+use crate::schedule::{Schedule, Tick};
 use crate::state::State;
 
 /// The three answers of the original's status site, spelled as it spells them.
@@ -66,9 +66,9 @@ impl Policy {
 /// How often a schedule comes round: its frequency's period, or its interval.
 fn interval(s: Schedule) -> Duration {
     match s {
-        Schedule::Tick(Frequency::Minute) => Duration::from_secs(60),
-        Schedule::Tick(Frequency::Hour) => Duration::from_secs(3600),
-        Schedule::Tick(Frequency::Day | Frequency::DayNoon) => Duration::from_secs(86_400),
+        Schedule::Tick(Tick::Minute) => Duration::from_secs(60),
+        Schedule::Tick(Tick::Hour) => Duration::from_secs(3600),
+        Schedule::Tick(Tick::Day | Tick::DayNoon) => Duration::from_secs(86_400),
         Schedule::Every(d) => d,
     }
 }
@@ -98,7 +98,8 @@ pub fn compute(state: &State, policy: &Policy, now: DateTime<Utc>) -> PeerStatus
     let hb = &state.heartbeat;
     let mail = &state.mail;
     let ago = |t: DateTime<Utc>| humanize(now - t);
-    let undeliverable = crate::outbox::undeliverable(state, policy.undeliverable_after, now);
+    let undeliverable =
+        crate::engine::outbox::undeliverable(state, policy.undeliverable_after, now);
     let (by_email, by_others): (Vec<&Undeliverable>, Vec<&Undeliverable>) =
         undeliverable.iter().partition(|u| u.channel == "email");
     let (status, detail) = if policy.email_enabled && mail.ok == Some(false) {
@@ -162,7 +163,7 @@ fn stuck_detail(stuck: &[&Undeliverable], policy: &Policy, now: DateTime<Utc>) -
                 short(policy.undeliverable_after),
                 u.last_error
                     .as_deref()
-                    .map(|e| format!("; last error: {}", crate::check::truncate(e, 200)))
+                    .map(|e| format!("; last error: {}", crate::text::truncate(e, 200)))
                     .unwrap_or_default()
             )
         })
@@ -404,7 +405,7 @@ mod tests {
         let queued = at(0);
         let mut s = state(Some(890), false, Some(true));
         s.mail.checked_at = Some(at(890));
-        crate::outbox::enqueue(&mut s, "ops-hook", alert(queued), queued);
+        crate::engine::outbox::enqueue(&mut s, "ops-hook", alert(queued), queued);
         s.outbox[0].last_error = Some("HTTP 503".into());
         // 15 minutes is not more than undeliverable_after (15m).
         let fine = compute(&s, &policy(true), at(900));
@@ -422,7 +423,7 @@ mod tests {
         assert_eq!(v["undeliverable"][0]["since"], "2025-06-15T15:06:40Z");
         assert_eq!(v["undeliverable"][0]["waiting"], 1);
         // Through email, peers hear MailProblem, though the last self-check worked.
-        crate::outbox::enqueue(&mut s2, "email", alert(queued), queued);
+        crate::engine::outbox::enqueue(&mut s2, "email", alert(queued), queued);
         let mail = compute(&s2, &policy(true), at(901));
         assert_eq!(mail.status, Word::MailProblem);
         assert!(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::PerfDatum;
 use crate::notify::Alert;
 
-pub use store::{StateError, Store};
+pub use store::{Guard, StateError, Store};
 
 /// The state format this build writes. A file with a larger version was written by a
 /// newer checker and is refused rather than overwritten.

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fs2::FileExt;
+use fs4::FileExt;
 
 use super::{State, STATE_VERSION};
 use crate::safe_file::{self, OpenError};
@@ -110,7 +110,7 @@ impl Store {
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
-            match FileExt::try_lock_exclusive(&file) {
+            match FileExt::try_lock(&file) {
                 Ok(()) => return Ok(Guard { file }),
                 Err(_) if start.elapsed() < self.lock_timeout => {
                     std::thread::sleep(pause);
@@ -277,15 +277,6 @@ impl Store {
             }
         })
     }
-
-    /// Lock, load, change, save, unlock: the one way writers touch the state.
-    pub fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
-        let guard = self.lock()?;
-        let mut state = self.load_locked(&guard)?;
-        let out = f(&mut state);
-        self.save_locked(&guard, &state)?;
-        Ok(out)
-    }
 }
 
 enum ParseFailure {
@@ -296,6 +287,22 @@ enum ParseFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lock, load, change, save, unlock. Writers outside these tests go through
+    /// `engine::txn::Txn`, which also notes a recovered state file and the history.
+    trait Update {
+        fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StateError>;
+    }
+
+    impl Update for Store {
+        fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
+            let guard = self.lock()?;
+            let mut state = self.load_locked(&guard)?;
+            let out = f(&mut state);
+            self.save_locked(&guard, &state)?;
+            Ok(out)
+        }
+    }
 
     #[test]
     fn a_corrupt_file_is_moved_aside_and_a_fresh_state_returned() {

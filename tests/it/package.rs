@@ -269,7 +269,7 @@ fn package_listing(deb: &Path) -> Vec<(String, String)> {
 
 /// Held while the package is installed on this machine: waits for any other run.
 fn machine_lock() -> std::fs::File {
-    use fs2::FileExt;
+    use fs4::FileExt;
     let path = Path::new("/tmp/checker-package-test.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -277,8 +277,7 @@ fn machine_lock() -> std::fs::File {
         .write(true)
         .open(path)
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    file.lock_exclusive()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    FileExt::lock(&file).unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
     file
 }
 

@@ -1,144 +1,72 @@
-//! `[[peers]]` and `[serve]` in the settings file. Each peer becomes a job named
+//! `[[peers]]` in the settings file: other checkers (or original Python Checkers) this one
+//! asks whether they run their jobs and can send mail. Each peer becomes a job named
 //! `peer <name>` that takes `[defaults]` like every other job (channels, rules, timeout,
 //! retries), is asked hourly unless it says otherwise, as the original asked its peers,
-//! and alerts the peer's `admin` by email; `[serve]` configures the status server.
-//! Problems are reported with file and line like every other key.
+//! and alerts the peer's `admin` by email. Problems are reported with file and line like
+//! every other key.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::Deserialize;
 use toml::Spanned;
 
-use super::{
-    nearest, quoted, resolve_path, secret, section_line, Defaults, EnvSource, FileCtx, Lines,
-    Problem,
-};
-use crate::config::raw::{RawPeer, RawServe};
-use crate::config::{
-    CommandSpec, Config, Frequency, Job, JobKind, PeerSpec, PeerTarget, Secret, Serve, SourceLoc,
-};
-use crate::schedule::Schedule;
+use super::context::{nearest, quoted, resolve_path, FileCtx, OneOrMany, S};
+use super::defaults::Defaults;
+use super::job::{CommandSpec, Job, JobKind, PeerSpec, PeerTarget};
+use super::problem::SourceLoc;
+use super::secret::token;
+use super::when::{frequency_key, rules_from};
+use crate::schedule::{Schedule, Tick};
+
+/// One `[[peers]]` table: becomes a job named `peer <name>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeer {
+    pub name: Option<S<String>>,
+    pub url: Option<S<String>>,
+    pub command: Option<S<Vec<String>>>,
+    pub admin: Option<S<OneOrMany>>,
+    pub token: Option<String>,
+    pub token_env: Option<S<String>>,
+    pub token_file: Option<S<String>>,
+    pub frequency: Option<S<String>>,
+    pub every: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub retries: Option<S<i64>>,
+    pub failures_before_notify: Option<S<i64>>,
+    pub failing_for: Option<S<String>>,
+    pub notify_every: Option<S<String>>,
+    pub notify: Option<S<Vec<String>>>,
+    pub notify_recovery: Option<bool>,
+    pub accept_invalid_certs: Option<bool>,
+    pub enabled: Option<bool>,
+    pub description: Option<String>,
+}
 
 /// Peers are asked hourly unless they say otherwise, as the original asked them.
-const PEER_SCHEDULE: Schedule = Schedule::Tick(Frequency::Hour);
-
-pub(super) fn resolve_serve(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawServe>) -> Serve {
-    let mut serve = Serve::default();
-    let Some(r) = raw else { return serve };
-    if let Some(listen) = &r.listen {
-        if valid_listen(listen.get_ref()) {
-            serve.listen = listen.get_ref().clone();
-        } else {
-            cx.at(
-                listen.span().start,
-                format!(
-                    "[serve] `listen` = {:?} is not valid: use host:port, e.g. \"127.0.0.1:5000\" or \"0.0.0.0:5000\"",
-                    listen.get_ref()
-                ),
-            );
-        }
-    }
-    let line = section_line(cx.src, "[serve]");
-    serve.token = token(
-        cx,
-        base,
-        "[serve]",
-        line,
-        r.token.as_ref(),
-        r.token_env.as_ref(),
-        r.token_file.as_ref(),
-    );
-    if let Some(n) = r
-        .max_connections
-        .as_ref()
-        .and_then(|v| cx.ranged("max_connections", v, 1, 100_000))
-    {
-        serve.max_connections = n as usize;
-    }
-    if let Some(v) = &r.header_timeout {
-        match cx.duration("header_timeout", v) {
-            Some(d) if d < Duration::from_millis(100) => cx.at(
-                v.span().start,
-                "[serve] `header_timeout` must be at least 100ms",
-            ),
-            Some(d) => serve.header_timeout = d,
-            None => {}
-        }
-    }
-    serve
-}
-
-/// `host:port` with a numeric port; the host may be a name, an IPv4 address or a
-/// bracketed IPv6 address.
-fn valid_listen(s: &str) -> bool {
-    match s.rsplit_once(':') {
-        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok(),
-        None => false,
-    }
-}
-
-/// A bearer token given inline, as `token_env` or as `token_file`; never empty. `line`
-/// is where its table starts, for an inline token (which has no span of its own).
-fn token(
-    cx: &mut FileCtx<'_>,
-    base: &Path,
-    what: &str,
-    line: usize,
-    inline: Option<&String>,
-    env: Option<&Spanned<String>>,
-    file: Option<&Spanned<String>>,
-) -> Option<Secret> {
-    let t = secret(cx, base, "token", inline, env, file)?;
-    if t.is_empty() {
-        let line = file.map(|f| cx.lines.line(f.span().start)).unwrap_or(line);
-        cx.at_line(
-            line,
-            format!("{what}: `token` is empty: give a long random string, or remove it"),
-        );
-        return None;
-    }
-    Some(t)
-}
+const PEER_SCHEDULE: Schedule = Schedule::Tick(Tick::Hour);
 
 /// Turns every `[[peers]]` table into a job and adds it to the configuration; a job file
 /// that already uses the name is a problem reported at the peer.
-#[allow(clippy::too_many_arguments)]
+/// `cx` is the settings file's; `channels` the channel names jobs may list.
 pub(super) fn add_peer_jobs(
-    config: &mut Config,
+    cx: &mut FileCtx<'_>,
     base: &Path,
-    src: &str,
-    lines: &Lines,
     raw: &[Spanned<RawPeer>],
     defaults: &Defaults,
-    problems: &mut Vec<Problem>,
-    env: &mut EnvSource,
+    channels: &[String],
+    jobs: &mut Vec<Job>,
 ) {
-    let path = config.path.clone();
-    let mut cx = FileCtx {
-        path: &path,
-        src,
-        lines,
-        problems,
-        quiet_missing: false,
-        env,
-    };
-    let channels = config.channel_names();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for p in raw {
-        let line = lines.line(p.span().start);
-        let Some(job) = resolve_peer(
-            &mut cx,
-            base,
-            p.get_ref(),
-            line,
-            &channels,
-            &mut seen,
-            defaults,
-        ) else {
+        let line = cx.line_of(p);
+        let Some(job) = resolve_peer(cx, base, p.get_ref(), line, channels, &mut seen, defaults)
+        else {
             continue;
         };
-        if let Some(other) = config.job(&job.name) {
+        if let Some(other) = jobs.iter().find(|j| j.name == job.name) {
             cx.at_line(
                 line,
                 format!(
@@ -150,7 +78,7 @@ pub(super) fn add_peer_jobs(
             );
             continue;
         }
-        config.jobs.push(job);
+        jobs.push(job);
     }
 }
 
@@ -282,7 +210,7 @@ fn resolve_peer(
 
     let mut schedule = PEER_SCHEDULE;
     if let Some(f) = &r.frequency {
-        if let Some(f) = super::frequency_key(cx, f) {
+        if let Some(f) = frequency_key(cx, f) {
             schedule = Schedule::Tick(f);
         }
     }
@@ -316,7 +244,7 @@ fn resolve_peer(
         },
         None => d.timeout,
     };
-    let rules = super::rules_from(
+    let rules = rules_from(
         cx,
         &d.rules,
         r.notify_every.as_ref(),
@@ -375,19 +303,4 @@ fn resolve_peer(
             line,
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listen_addresses_need_a_host_and_a_numeric_port() {
-        for ok in ["127.0.0.1:5000", "0.0.0.0:0", "[::1]:5000", "localhost:80"] {
-            assert!(valid_listen(ok), "{ok}");
-        }
-        for bad in ["5000", ":5000", "127.0.0.1", "127.0.0.1:http", "host:70000"] {
-            assert!(!valid_listen(bad), "{bad}");
-        }
-    }
 }

@@ -4,24 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use super::load::{key_line, FileCtx};
-use super::raw::{OneOrMany, RawJob, TextList};
+use toml::Spanned;
+
+use super::raw::{RawJob, TextList};
+use crate::config::context::{FileCtx, OneOrMany};
 
 const PLACEHOLDER: &str = "{target}";
 
 /// The jobs one table stands for: itself when it has no `targets`, else one per target.
-/// Problems with `targets` itself are reported and give no job.
-pub(super) fn expand(
-    cx: &mut FileCtx<'_>,
-    mut raw: RawJob,
-    offset: usize,
-    line: usize,
-) -> Vec<RawJob> {
-    let Some(targets) = raw.targets.take() else {
+/// Problems with `targets` itself are reported and give no job. `line` is the table's.
+pub(super) fn expand(cx: &mut FileCtx<'_>, mut raw: RawJob, line: usize) -> Vec<RawJob> {
+    let Some(targets_at) = raw.targets.take() else {
         return vec![raw];
     };
-    let label = raw.name.clone().unwrap_or_else(|| "(no name)".into());
-    let targets_line = key_line(cx.src, cx.lines, offset, "targets");
+    let targets = targets_at.get_ref();
+    let name = raw.name.as_ref().map(Spanned::get_ref);
+    let label = name.cloned().unwrap_or_else(|| "(no name)".into());
+    let targets_line = cx.line_of(&targets_at);
     if targets.is_empty() {
         cx.at_line(
             targets_line,
@@ -36,10 +35,10 @@ pub(super) fn expand(
         );
         return Vec::new();
     }
-    let named_per_target = raw.name.as_deref().is_some_and(|n| n.contains(PLACEHOLDER));
-    if targets.len() > 1 && raw.name.is_some() && !named_per_target {
+    let named_per_target = name.is_some_and(|n| n.contains(PLACEHOLDER));
+    if let (true, Some(name_at), false) = (targets.len() > 1, &raw.name, named_per_target) {
         cx.at_line(
-            key_line(cx.src, cx.lines, offset, "name").max(line),
+            cx.line_of(name_at).max(line),
             format!(
                 "job {label:?}: with {} `targets` every job would be named {label:?}: put {PLACEHOLDER} in `name`, e.g. name = \"{label} {PLACEHOLDER}\"",
                 targets.len()
@@ -108,6 +107,15 @@ impl Substitute for String {
         m.placeholders = m
             .placeholders
             .saturating_add(self.matches(PLACEHOLDER).count());
+    }
+}
+
+impl<T: Substitute> Substitute for Spanned<T> {
+    fn substitute(&mut self, target: &str) {
+        self.get_mut().substitute(target);
+    }
+    fn measure(&self, m: &mut Measure) {
+        self.get_ref().measure(m);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Delivering queued alerts: each claimed outbox entry through its channel, concurrently and
 //! under a hard time limit, without the state lock; then settling the outcomes under the
-//! lock (outbox, mail health, history). Also where alerts go while mail is broken.
+//! lock (outbox, mail health, history). A failed email delivery is copied to the other
+//! channels (`route::fallback_channels`).
 //!
 //! Concurrency is bounded: at most `outbox::PER_CHANNEL` deliveries at once through one
 //! channel, `outbox::TOTAL` in all, and one at a time per job and channel, so a backlog
@@ -13,11 +14,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::history::History;
+use crate::engine::outbox;
+use crate::engine::route::fallback_channels;
+use crate::engine::txn::Ledger;
+use crate::engine::{NotificationReport, RunError};
 use crate::notify::{deliver, Alert, AlertKind, Delivered, DeliveryError, SendOptions};
-use crate::outbox;
-use crate::state::{OutboxEntry, State, Store};
-use crate::tick::{append, NotificationReport, RunError};
+use crate::state::{OutboxEntry, State};
 
 /// Rounds of deliveries one run makes at most (each at most `outbox::PER_CHANNEL` per
 /// channel): the rest of a backlog goes out on the next runs.
@@ -29,15 +31,14 @@ const ROUNDS_BUDGET: Duration = Duration::from_secs(120);
 /// own, under a hard time limit), then settles them under the lock: outbox, mail health,
 /// history. `finish` changes the state in that same locked step. Used by runs and by
 /// pushed results.
-pub(crate) fn deliver_and_settle(
-    config: &Config,
-    store: &Store,
-    history: &History,
+pub fn deliver_and_settle(
+    ledger: &Ledger,
     runtime: &tokio::runtime::Runtime,
     claimed: &[OutboxEntry],
     send: SendOptions,
     finish: impl FnOnce(&mut State, DateTime<Utc>),
 ) -> Result<Vec<NotificationReport>, RunError> {
+    let config = ledger.config();
     let mut notifications = Vec::new();
     let mut claimed = claimed.to_vec();
     let mut finish = Some(finish);
@@ -52,10 +53,8 @@ pub(crate) fn deliver_and_settle(
                 deliver_one(config, e, send)
             }));
 
-        let now = Utc::now();
-        let guard = store.lock()?;
-        let mut state = store.load_locked(&guard)?;
-        let mut events = Vec::new();
+        let mut txn = ledger.begin(Utc::now())?;
+        let (state, events, now) = (&mut txn.state, &mut txn.events, txn.now);
         // Channels through which every delivery of this round worked, and those through
         // which one failed.
         let mut worked: Vec<&str> = Vec::new();
@@ -70,17 +69,17 @@ pub(crate) fn deliver_and_settle(
                 list.push(entry.channel.as_str());
             }
             if entry.channel == "email" && outcome.is_err() {
-                fan_out_after_mail_failure(config, &mut state, entry, now);
+                fan_out_after_mail_failure(config, state, entry, now);
             }
             events.extend(outbox::settle(
-                &mut state,
+                state,
                 &entry.id,
                 outcome,
                 now,
                 config.general.delivery_retry,
             ));
             if entry.channel == "email" {
-                note_email_outcome(&mut state, outcome, now, "delivering an alert");
+                note_email_outcome(state, outcome, now, "delivering an alert");
             }
             notifications.push(NotificationReport {
                 job: entry.alert.job.clone(),
@@ -91,25 +90,23 @@ pub(crate) fn deliver_and_settle(
             });
         }
         for channel in worked.iter().filter(|c| !failed.contains(c)) {
-            outbox::channel_works(&mut state, channel, now);
+            outbox::channel_works(state, channel, now);
         }
         // A failure alert that was in flight (here or elsewhere) while its job recovered,
         // or copied to a fallback channel after it, is dropped before anything is claimed.
-        events.extend(outbox::supersede(&mut state, now));
+        events.extend(outbox::supersede(state, now));
         let again = round + 1 < MAX_ROUNDS && started.elapsed() < ROUNDS_BUDGET;
         claimed = if again {
-            outbox::claim_due(&mut state, now, |ch| delivery_limit(config, ch))
+            outbox::claim_due(state, now, |ch| delivery_limit(config, ch))
         } else {
             Vec::new()
         };
         if claimed.is_empty() {
             if let Some(finish) = finish.take() {
-                finish(&mut state, now);
+                finish(state, now);
             }
         }
-        store.save_locked(&guard, &state)?;
-        append(history, &events)?;
-        drop(guard);
+        txn.commit()?;
         if claimed.is_empty() {
             break;
         }
@@ -120,7 +117,7 @@ pub(crate) fn deliver_and_settle(
 /// Runs `deliver` on every entry, in their order, with at most `per_channel` at once per
 /// channel, `total` at once in all, and one at a time per job and channel; the outcomes
 /// come back in the entries' order.
-pub(crate) async fn bounded<'a, F, Fut>(
+pub async fn bounded<'a, F, Fut>(
     entries: &'a [OutboxEntry],
     per_channel: usize,
     total: usize,
@@ -170,7 +167,7 @@ async fn deliver_one(
 }
 
 /// Delivers `alert` through `channel` within the channel's hard limit, logging the outcome.
-pub(crate) async fn deliver_limited(
+pub async fn deliver_limited(
     config: &Config,
     channel: &str,
     alert: &Alert,
@@ -210,60 +207,17 @@ pub(crate) async fn deliver_limited(
 }
 
 /// The hard limit on one delivery through `channel`: its own timeout and a little more.
-pub(crate) fn delivery_limit(config: &Config, channel: &str) -> Duration {
+pub fn delivery_limit(config: &Config, channel: &str) -> Duration {
     channel_timeout(config, channel).saturating_add(Duration::from_secs(5))
 }
 
 fn channel_timeout(config: &Config, channel: &str) -> Duration {
-    if channel == "email" {
+    match config.channel(channel) {
         // A refused recipient makes a second, per-recipient round (`email::send_each`).
-        return config.email.timeout.saturating_mul(2);
+        Some(c) if c.is_email() => c.timeout().saturating_mul(2),
+        Some(c) => c.timeout(),
+        None => Duration::from_secs(30),
     }
-    if let (Some(p), "pushover") = (&config.pushover, channel) {
-        return p.timeout;
-    }
-    if let Some(w) = config.webhooks.iter().find(|w| w.name == channel) {
-        return w.timeout;
-    }
-    config
-        .commands
-        .iter()
-        .find(|c| c.name == channel)
-        .map(|c| c.timeout)
-        .unwrap_or(Duration::from_secs(30))
-}
-
-/// The channels an alert goes to: the job's, and while mail is known to be broken, every
-/// other channel too, so that no alert is silently lost with the mail (SPEC §6).
-pub(crate) fn route(config: &Config, state: &State, notify: &[String]) -> Vec<String> {
-    let mut channels = notify.to_vec();
-    if config.email.enabled && state.mail.ok == Some(false) && notify.iter().any(|c| c == "email") {
-        for c in fallback_channels(config, notify) {
-            if !channels.contains(&c) {
-                channels.push(c);
-            }
-        }
-    }
-    channels
-}
-
-/// Where alerts go when email does not work: the other channels the job and `[defaults]`
-/// name; when they name none, every configured channel but email.
-pub(crate) fn fallback_channels(config: &Config, notify: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for c in notify.iter().chain(&config.default_notify) {
-        if c != "email" && !out.contains(c) {
-            out.push(c.clone());
-        }
-    }
-    if out.is_empty() {
-        out = config
-            .channel_names()
-            .into_iter()
-            .filter(|c| c != "email")
-            .collect();
-    }
-    out
 }
 
 /// An email delivery of `entry` just failed: queue the alert once on the fallback
@@ -302,7 +256,7 @@ fn fan_out_after_mail_failure(
 
 /// What an email delivery says of mail health: a sent message proves it, a failure
 /// disproves it; a recorded one (email off) says nothing.
-pub(crate) fn note_email_outcome(
+pub fn note_email_outcome(
     state: &mut State,
     outcome: &Result<Delivered, DeliveryError>,
     now: DateTime<Utc>,

@@ -6,8 +6,9 @@
 use proptest::prelude::*;
 use toml::Value;
 
-use super::parse::{fields_of, SETTINGS};
-use crate::config::raw::{RawJob, KIND_KEYS};
+use super::files::SETTINGS;
+use super::jobs::raw::{RawJob, COMMON_JOB_KEYS, KIND_KEYS};
+use super::parse::fields_of;
 
 pub(crate) fn config(default_cases: u32) -> ProptestConfig {
     let mut c = ProptestConfig::default();
@@ -200,11 +201,7 @@ fn typed_jobs() -> impl Strategy<Value = toml::Table> {
         .iter()
         .map(|(_, own)| {
             let mut keys = own.to_vec();
-            keys.extend(
-                crate::config::raw::COMMON_JOB_KEYS
-                    .iter()
-                    .filter(|k| **k != "targets"),
-            );
+            keys.extend(COMMON_JOB_KEYS.iter().filter(|k| **k != "targets"));
             keys
         })
         .collect();

@@ -6,32 +6,15 @@ use chrono::{DateTime, Utc};
 
 use crate::check::CheckResult;
 use crate::config::{Config, Job};
-use crate::history::{Event, EventKind, History};
+use crate::engine::delivery::{deliver_and_settle, delivery_limit};
+use crate::engine::outbox;
+use crate::engine::record::{record as record_result, Source};
+use crate::engine::txn::Ledger;
+use crate::engine::{NotificationReport, RunError, RunOptions};
+use crate::history::Event;
 use crate::notify::SendOptions;
-use crate::outbox;
-use crate::state::{State, Store};
-use crate::tick::{self, NotificationReport, RunError, RunOptions};
-
-/// A result that did not come from a check of checker's own (one attempt, no perfdata):
-/// pushed ones, and a passive job's "missing".
-pub fn result(
-    job: &Job,
-    ok: bool,
-    message: String,
-    duration_ms: u64,
-    count: Option<u64>,
-) -> CheckResult {
-    CheckResult {
-        job: job.name.clone(),
-        ok,
-        message,
-        duration_ms,
-        attempts: 1,
-        perfdata: Vec::new(),
-        count,
-        earlier_attempts: Vec::new(),
-    }
-}
+use crate::runtime::Workers;
+use crate::state::State;
 
 /// Applies a pushed result received at `now` to the state: no I/O, so tests drive the
 /// clock. Besides the rules, it restarts a passive job's deadline.
@@ -43,10 +26,7 @@ pub fn apply(
     r: &CheckResult,
     now: DateTime<Utc>,
 ) {
-    let js = state.jobs.entry(job.name.clone()).or_default();
-    js.first_seen.get_or_insert(now);
-    js.last_pushed = Some(now);
-    tick::merge_result_as(config, state, events, job, r, now, EventKind::Report);
+    record_result(config, state, events, job, r, now, Source::Pushed);
 }
 
 /// Records a pushed result for `job`: under the lock it is merged and every due
@@ -58,23 +38,14 @@ pub fn record(
     r: &CheckResult,
     opts: RunOptions,
 ) -> Result<Vec<NotificationReport>, RunError> {
-    let store = Store::new(&config.general.state_file, config.general.lock_timeout);
-    let history = History::from_config(&config.general);
-
-    let now = Utc::now();
-    let guard = store.lock()?;
-    let mut state = store.load_locked(&guard)?;
-    let mut events = Vec::new();
-    tick::note_recovered(config, &mut state, &mut events, now);
-    tick::note_history_recovered(config, &history, &mut state, &mut events, now)?;
-    apply(config, &mut state, &mut events, job, r, now);
-    events.extend(outbox::supersede(&mut state, now));
-    let claimed = outbox::claim_due(&mut state, now, |ch| {
-        crate::delivery::delivery_limit(config, ch)
-    });
-    store.save_locked(&guard, &state)?;
-    tick::append(&history, &events)?;
-    drop(guard);
+    let ledger = Ledger::new(config);
+    let mut txn = ledger.begin(Utc::now())?;
+    let now = txn.now;
+    apply(config, &mut txn.state, &mut txn.events, job, r, now);
+    let superseded = outbox::supersede(&mut txn.state, now);
+    txn.events.extend(superseded);
+    let claimed = outbox::claim_due(&mut txn.state, now, |ch| delivery_limit(config, ch));
+    txn.commit()?;
     log::info!(
         "{}: pushed result recorded ({})",
         job.name,
@@ -84,15 +55,9 @@ pub fn record(
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
-    crate::delivery::deliver_and_settle(
-        config,
-        &store,
-        &history,
+    let runtime = crate::runtime::build(Workers::Two)?;
+    deliver_and_settle(
+        &ledger,
         &runtime,
         &claimed,
         SendOptions {
@@ -102,29 +67,14 @@ pub fn record(
     )
 }
 
-/// A configuration loaded from a temp dir, for unit tests that drive the clock.
-#[cfg(test)]
-pub(crate) fn test_config(jobs: &str) -> (tempfile::TempDir, Config) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
-    std::fs::write(
-        dir.path().join("settings.toml"),
-        "[general]\nservername = \"testbox\"\nalertcontact = \"ops@example.com\"\n\n\
-         [email]\nenabled = false\nfrom = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\n\n\
-         [defaults]\nnotify = [\"email\"]\n",
-    )
-    .expect("settings");
-    std::fs::write(dir.path().join("jobs/jobs.toml"), jobs).expect("jobs");
-    let config =
-        crate::config::load(&dir.path().join("settings.toml")).expect("test configuration loads");
-    (dir, config)
-}
-
 #[cfg(test)]
 mod tests {
     //! Seed 000's scenarios with a controlled clock: downloaders push results every three
     //! hours; an alert goes out once a source has failed twice over at least 3 hours.
     use super::*;
+    use crate::engine::record::result;
+    use crate::engine::test_config;
+    use crate::history::EventKind;
     use chrono::TimeZone;
 
     const SOURCES: &str = r#"

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use crate::check::CheckResult;
 use crate::config::{Config, Job, JobKind, PassiveSpec};
 use crate::duration;
-use crate::history::{Event, EventKind};
+use crate::engine::record::{record, result, Source};
+use crate::history::Event;
 use crate::state::{JobState, State};
-use crate::tick;
 
 /// Why a passive job is missing at `now`, or `None` while its deadline has not passed (or
 /// it has none: no `expect_every`). The deadline counts from the last pushed result, else
@@ -47,7 +47,7 @@ pub fn overdue(spec: &PassiveSpec, js: &JobState, now: DateTime<Utc>) -> Option<
 /// Checks the deadlines of the passive jobs a run selected, at `now`, under the lock the
 /// caller holds. Each overdue job gets one failed result, merged like a check's; those
 /// results are returned for the run's report.
-pub(crate) fn check_deadlines(
+pub fn check_deadlines(
     config: &Config,
     state: &mut State,
     events: &mut Vec<Event>,
@@ -66,8 +66,8 @@ pub(crate) fn check_deadlines(
         let Some(message) = overdue(spec, js, now) else {
             continue;
         };
-        let r = crate::push::result(job, false, message, 0, None);
-        tick::merge_result_as(config, state, events, job, &r, now, EventKind::Result);
+        let r = result(job, false, message, 0, None);
+        record(config, state, events, job, &r, now, Source::Check);
         missing.push(r);
     }
     missing
@@ -76,7 +76,9 @@ pub(crate) fn check_deadlines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::{apply, test_config};
+    use crate::engine::push::apply;
+    use crate::engine::test_config;
+    use crate::history::EventKind;
     use chrono::TimeZone;
     use std::time::Duration;
 
@@ -175,7 +177,7 @@ mod tests {
             &mut state,
             &mut events,
             &jobs[0],
-            &crate::push::result(&jobs[0], true, "done".into(), 0, None),
+            &result(&jobs[0], true, "done".into(), 0, None),
             t(11, 30),
         );
         assert_eq!(state.outbox.len(), 2);
@@ -248,7 +250,7 @@ mod tests {
             &mut state,
             &mut events,
             &jobs[0],
-            &crate::push::result(&jobs[0], false, "done".into(), 0, None),
+            &result(&jobs[0], false, "done".into(), 0, None),
             t(10, 0),
         );
         assert!(

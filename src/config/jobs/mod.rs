@@ -1,0 +1,405 @@
+//! The job files: every `*.toml` in `jobs_dir`, each `[[job]]` table expanded over its
+//! `targets`, its common keys checked here (schedule, rules, channels, timeout) and its
+//! kind's keys in the kind's own file.
+
+mod command;
+mod dns;
+mod file;
+mod http;
+mod passive;
+pub(super) mod raw;
+mod targets;
+mod tcp;
+mod tls_cert;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use raw::{kind_keys, value, JobCx, RawJob, COMMON_JOB_KEYS, KIND_KEYS};
+
+use super::context::{nearest, quoted, EnvSource, FileCtx};
+use super::defaults::Defaults;
+use super::files::{RawJobFile, JOB_FILE};
+use super::job::{Job, JobKind};
+use super::parse::parse_toml;
+use super::problem::{Problem, SourceLoc};
+use super::read::{read_text, Lines, MAX_CONFIG_BYTES};
+use super::when::{every_hint, NotifyEvery, FREQUENCIES, NOTIFY_EVERY};
+use crate::schedule::{Schedule, Tick};
+
+/// Where `jobs_dir` was set, for problems with the folder itself.
+pub(super) struct JobsDirKey<'a> {
+    pub(super) settings: &'a Path,
+    pub(super) line: usize,
+}
+
+/// What the job files hold.
+pub(super) struct JobFiles {
+    /// The jobs that were checked without a problem. A file with problems may still
+    /// have some: loading leaves them out, `validate` counts them.
+    pub(super) jobs: Vec<Job>,
+    /// What is allowed but probably not meant: an empty folder.
+    pub(super) warnings: Vec<Problem>,
+}
+
+/// Reads every job file of `dir`; `channels` are the names jobs may list in `notify`.
+pub(super) fn load(
+    dir: &Path,
+    defaults: &Defaults,
+    channels: &[String],
+    key: JobsDirKey<'_>,
+    problems: &mut Vec<Problem>,
+) -> JobFiles {
+    let mut out = JobFiles {
+        jobs: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let folder_problem = |message: String| Problem {
+        file: key.settings.to_path_buf(),
+        line: key.line,
+        message,
+    };
+    let files = match job_files(dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.push(folder_problem(format!(
+                "the jobs folder {} does not exist: create it (it may stay empty), or point `jobs_dir` in [general] at the folder of your job files",
+                dir.display()
+            )));
+            return out;
+        }
+        Err(e) => {
+            problems.push(folder_problem(format!(
+                "cannot read the jobs folder {}: {e}",
+                dir.display()
+            )));
+            return out;
+        }
+    };
+    if files.is_empty() {
+        out.warnings.push(folder_problem(format!(
+            "the jobs folder {} holds no *.toml job files: no jobs are checked",
+            dir.display()
+        )));
+    }
+    let mut seen: HashMap<String, SourceLoc> = HashMap::new();
+    for file in files {
+        let src = match read_text(&file, MAX_CONFIG_BYTES) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(Problem {
+                    file,
+                    line: 0,
+                    message: format!("cannot read job file: {e}"),
+                });
+                continue;
+            }
+        };
+        let lines = Lines::new(&src);
+        let Some((parsed, set_aside)) =
+            parse_toml::<RawJobFile>(&file, &src, &lines, &JOB_FILE, problems)
+        else {
+            continue;
+        };
+        let mut no_env = EnvSource::default();
+        let mut cx = FileCtx::new(&file, &src, &lines, problems, &mut no_env);
+        let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
+        for (i, raw) in parsed.job.into_iter().enumerate() {
+            let offset = raw.span().start.min(src.len());
+            let line = lines.line(offset);
+            let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
+            // `set_aside` is sorted: the first offset at or after this table's start.
+            let lost_key = set_aside
+                .get(set_aside.partition_point(|&o| o < offset))
+                .is_some_and(|&o| o < end);
+            // `targets` first: every job it makes is then checked like a table of its own.
+            for raw in targets::expand(&mut cx, raw.into_inner(), line) {
+                // Names are claimed before the job is checked, so a duplicate is reported
+                // even when either table has problems of its own.
+                let name = value(&raw.name).filter(|n| !n.trim().is_empty());
+                let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
+                match (&duplicate_of, name) {
+                    (Some(first), Some(name)) => cx.at_line(
+                        line,
+                        format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
+                    ),
+                    (None, Some(name)) => {
+                        seen.insert(name, SourceLoc { file: file.clone(), line });
+                    }
+                    _ => {}
+                }
+                // A job that lost a bad key has been reported; the rest of it is checked
+                // too (every problem in one round), without "needs `url`" after
+                // "unknown key `urll`". It is not loaded: its file has a problem.
+                cx.quiet_missing = lost_key;
+                let job = resolve_job(&mut cx, dir, defaults, channels, raw, line);
+                cx.quiet_missing = false;
+                if let (Some(job), None, false) = (job, duplicate_of, lost_key) {
+                    out.jobs.push(job);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `*.toml` files in `jobs_dir`, sorted by name so loading order (and `list`) is
+/// stable. Anything else in the folder is ignored.
+fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// One `[[job]]` table (after `targets`) into a job; `None` when it has a problem, every
+/// problem of the table reported.
+fn resolve_job(
+    cx: &mut FileCtx<'_>,
+    jobs_dir: &Path,
+    d: &Defaults,
+    channels: &[String],
+    r: RawJob,
+    line: usize,
+) -> Option<Job> {
+    let Some(name) = value(&r.name).filter(|n| !n.trim().is_empty()) else {
+        cx.missing(
+            line,
+            "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"",
+        );
+        return None;
+    };
+    let kinds: Vec<&str> = KIND_KEYS.iter().map(|(k, _)| *k).collect();
+    let Some(kind_at) = &r.kind else {
+        cx.missing(
+            line,
+            format!("job {name:?} has no `kind`: use one of {}", quoted(&kinds)),
+        );
+        return None;
+    };
+    let kind = kind_at.get_ref().as_str();
+    let Some(own_keys) = kind_keys(kind) else {
+        let hint = nearest(kind, &kinds)
+            .map(|k| format!("; did you mean \"{k}\"?"))
+            .unwrap_or_default();
+        cx.at(
+            kind_at.span().start,
+            format!(
+                "job {name:?}: unknown kind {kind:?}{hint} (kinds: {})",
+                quoted(&kinds)
+            ),
+        );
+        return None;
+    };
+    let before = cx.problems.len();
+    for (key, offset) in r.present_keys() {
+        if !COMMON_JOB_KEYS.contains(&key) && !own_keys.contains(&key) {
+            let owner = KIND_KEYS
+                .iter()
+                .find(|(_, ks)| ks.contains(&key))
+                .map(|(k, _)| *k)
+                .unwrap_or("?");
+            cx.at(
+                offset,
+                format!("job {name:?}: `{key}` belongs to kind \"{owner}\", not \"{kind}\": remove it or change `kind`"),
+            );
+        }
+    }
+    let mut k = JobCx {
+        cx,
+        name: &name,
+        line,
+        jobs_dir,
+    };
+
+    let mut schedule = d.schedule;
+    if let Some(f) = &r.frequency {
+        match Tick::parse(f.get_ref()) {
+            Some(f) => schedule = Schedule::Tick(f),
+            None => k.at(
+                f,
+                format!(
+                    "job {name:?}: `frequency` = {:?} is not valid: use one of {}{}",
+                    f.get_ref(),
+                    quoted(FREQUENCIES),
+                    every_hint(f.get_ref())
+                ),
+            ),
+        }
+    }
+    if let (Some(e), Some(_)) = (&r.every, &r.frequency) {
+        k.at(
+            e,
+            format!("job {name:?} sets both `frequency` and `every`: keep one"),
+        );
+    }
+    if let Some(e) = k.duration("every", &r.every) {
+        if let Some(at) = r.every.as_ref().filter(|_| e < Duration::from_secs(1)) {
+            k.at(at, format!("job {name:?}: `every` must be at least 1s"));
+        }
+        schedule = Schedule::Every(e);
+    }
+    let mut rules = d.rules.clone();
+    if r.notify_every.is_none() && kind == "tls_cert" {
+        // A certificate near its expiry stays so for days: a reminder a day, not one per
+        // check, whatever `[defaults]` says (a job may still set its own).
+        rules.notify_every = NotifyEvery::Day;
+    }
+    if let Some(n) = &r.notify_every {
+        match NotifyEvery::parse(n.get_ref()) {
+            Some(n) => rules.notify_every = n,
+            None => k.at(
+                n,
+                format!(
+                    "job {name:?}: `notify_every` = {:?} is not valid: use one of {}",
+                    n.get_ref(),
+                    quoted(NOTIFY_EVERY)
+                ),
+            ),
+        }
+    }
+    if let Some(m) = &r.failures_before_notify {
+        if *m.get_ref() < 1 {
+            k.at(
+                m,
+                format!("job {name:?}: `failures_before_notify` must be 1 or more"),
+            );
+        } else {
+            rules.failures_before_notify = (*m.get_ref()).min(u32::MAX as i64) as u32;
+        }
+    }
+    if r.failing_for.is_some() {
+        rules.failing_for = k.duration("failing_for", &r.failing_for);
+    }
+    if let Some(nr) = value(&r.notify_recovery) {
+        rules.notify_recovery = nr;
+    }
+    let timeout = k.duration("timeout", &r.timeout).unwrap_or(d.timeout);
+    if timeout.is_zero() {
+        // Zero from `[defaults]` too: then at the table.
+        k.at_key(
+            r.timeout.as_ref(),
+            format!("job {name:?}: `timeout` must be more than 0s"),
+        );
+    }
+    let retries = match &r.retries {
+        Some(n) if !(0..=100).contains(n.get_ref()) => {
+            k.at(n, format!("job {name:?}: `retries` must be from 0 to 100"));
+            0
+        }
+        Some(n) => *n.get_ref() as u32,
+        None => d.retries,
+    };
+    let retry_backoff = k
+        .duration("retry_backoff", &r.retry_backoff)
+        .unwrap_or(d.retry_backoff);
+
+    let kind = match kind {
+        "http" => JobKind::Http(http::resolve(&mut k, &r)),
+        "tcp" => JobKind::Tcp(tcp::resolve(&mut k, &r)),
+        "tls_cert" => JobKind::TlsCert(tls_cert::resolve(&mut k, &r)),
+        "file" => JobKind::File(file::resolve(&mut k, &r)),
+        "dns" => JobKind::Dns(dns::resolve(&mut k, &r)),
+        "passive" => JobKind::Passive(passive::resolve(&mut k, &r)),
+        _ => JobKind::Command(command::resolve(&mut k, &r)),
+    };
+    // Here rather than after loading, so a job with other problems has this one reported too.
+    if let Some(notify) = &r.notify {
+        for ch in notify.get_ref().iter().filter(|c| !channels.contains(c)) {
+            let refs: Vec<&str> = channels.iter().map(String::as_str).collect();
+            let hint = nearest(ch, &refs)
+                .map(|k| format!("; did you mean {k:?}?"))
+                .unwrap_or_default();
+            k.at(
+                notify,
+                format!(
+                    "job {name:?}: unknown channel {ch:?} in `notify`{hint} (channels: {})",
+                    channels.join(", ")
+                ),
+            );
+        }
+    }
+    if k.cx.problems.len() > before {
+        return None;
+    }
+    let file = k.cx.path.to_path_buf();
+    Some(Job {
+        name,
+        kind,
+        schedule,
+        rules,
+        notify: value(&r.notify).unwrap_or_else(|| d.notify.clone()),
+        contact: value(&r.contact)
+            .map(|c| c.into_vec())
+            .or_else(|| d.contact.clone()),
+        timeout,
+        retries,
+        retry_backoff,
+        enabled: value(&r.enabled).unwrap_or(true),
+        description: value(&r.description),
+        source: SourceLoc { file, line },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_checked;
+    use crate::config::LoadOptions;
+
+    /// The problems of one job file, as `file:line: message` without the folder.
+    fn problems(jobs: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(&settings, "[general]\nalertcontact = \"a@b.c\"\n").expect("settings");
+        std::fs::write(dir.path().join("jobs/a.toml"), jobs).expect("job file");
+        let (_, problems) = load_checked(&settings, LoadOptions::default());
+        problems
+            .iter()
+            .map(|p| format!("{}: {}", p.line, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_problem_names_the_line_its_key_was_written_on_sub_tables_too() {
+        let jobs = "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 70000\n\n\
+                    [job.headers]\nA = \"b\"\n\n\
+                    [[job]]\nname = \"y\"\nkind = \"http\"\nurl = \"http://example.com/\"\n\
+                    timeout = \"0s\"\n[job.json]\n\"status\" = 1\n";
+        assert_eq!(
+            problems(jobs),
+            [
+                "5: job \"x\": `port` = 70000 is not a TCP port (1-65535)",
+                "7: job \"x\": `headers` belongs to kind \"http\", not \"tcp\": remove it or change `kind`",
+                "14: job \"y\": `timeout` must be more than 0s",
+                "15: job \"y\": `json` key \"status\" is not a JSON pointer: start it with /, e.g. \"/status\" or \"/items/0/name\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_from_defaults_is_reported_at_each_job_that_takes_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            "[general]\nalertcontact = \"a@b.c\"\n[defaults]\ntimeout = \"0s\"\n",
+        )
+        .expect("settings");
+        std::fs::write(
+            dir.path().join("jobs/a.toml"),
+            "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n",
+        )
+        .expect("job file");
+        let (_, problems) = load_checked(&settings, LoadOptions::default());
+        let lines: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(lines, [(1, "job \"x\": `timeout` must be more than 0s")]);
+    }
+}

@@ -1,0 +1,276 @@
+//! One `[[job]]` table as written: every key of every kind, each value with where it was
+//! written, so a problem names its key's line. Which keys each kind takes is listed here
+//! too (whether they apply is checked in validation), and [`JobCx`], what checking one
+//! table's keys needs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::context::{duration_limit, resolve_path, FileCtx, OneOrMany, S};
+
+/// One `[[job]]` table. Every key of every kind is here; which keys apply to which kind
+/// is checked in validation, so a key of the wrong kind is an error with its line.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    pub name: Option<S<String>>,
+    pub kind: Option<S<String>>,
+    pub description: Option<S<String>>,
+    pub enabled: Option<S<bool>>,
+    pub frequency: Option<S<String>>,
+    pub every: Option<S<String>>,
+    pub notify_every: Option<S<String>>,
+    pub failures_before_notify: Option<S<i64>>,
+    pub failing_for: Option<S<String>>,
+    pub notify: Option<S<Vec<String>>>,
+    pub contact: Option<S<OneOrMany>>,
+    pub notify_recovery: Option<S<bool>>,
+    pub timeout: Option<S<String>>,
+    pub retries: Option<S<i64>>,
+    pub retry_backoff: Option<S<String>>,
+    /// One job per target, `{target}` replaced in every string (SPEC §3).
+    pub targets: Option<S<Vec<String>>>,
+    // http
+    pub url: Option<S<String>>,
+    pub method: Option<S<String>>,
+    pub headers: Option<S<BTreeMap<String, String>>>,
+    pub body: Option<S<String>>,
+    pub expect_status: Option<S<StatusList>>,
+    pub contains: Option<S<String>>,
+    pub max_response_time: Option<S<String>>,
+    pub follow_redirects: Option<S<bool>>,
+    pub accept_invalid_certs: Option<S<bool>>,
+    pub not_contains: Option<S<String>>,
+    /// JSON pointer -> expected value.
+    pub json: Option<S<toml::Table>>,
+    // tcp (and tls_cert)
+    pub host: Option<S<String>>,
+    pub port: Option<S<i64>>,
+    // tls_cert
+    pub sni: Option<S<String>>,
+    pub warn_days: Option<S<i64>>,
+    pub verify: Option<S<bool>>,
+    pub ca_file: Option<S<String>>,
+    // command
+    pub command: Option<S<Vec<String>>>,
+    pub env: Option<S<BTreeMap<String, String>>>,
+    pub cwd: Option<S<String>>,
+    pub warning_is_failure: Option<S<bool>>,
+    // file
+    pub path: Option<S<String>>,
+    pub max_age: Option<S<String>>,
+    pub min_size: Option<S<i64>>,
+    // dns
+    pub query: Option<S<String>>,
+    pub record: Option<S<String>>,
+    pub expect: Option<S<TextList>>,
+    pub server: Option<S<String>>,
+    // passive
+    pub expect_every: Option<S<String>>,
+    pub grace: Option<S<String>>,
+}
+
+/// A text or a list of texts (a dns job's `expect`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TextList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl TextList {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            TextList::One(s) => vec![s],
+            TextList::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StatusList {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+/// Keys every job kind accepts.
+pub const COMMON_JOB_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "description",
+    "enabled",
+    "frequency",
+    "every",
+    "notify_every",
+    "failures_before_notify",
+    "failing_for",
+    "notify",
+    "contact",
+    "notify_recovery",
+    "timeout",
+    "retries",
+    "retry_backoff",
+    "targets",
+];
+
+/// The job kinds and the keys each adds to the common ones.
+pub const KIND_KEYS: &[(&str, &[&str])] = &[
+    (
+        "http",
+        &[
+            "url",
+            "method",
+            "headers",
+            "body",
+            "expect_status",
+            "contains",
+            "max_response_time",
+            "follow_redirects",
+            "accept_invalid_certs",
+            "not_contains",
+            "json",
+            "ca_file",
+        ],
+    ),
+    ("tcp", &["host", "port"]),
+    ("command", &["command", "env", "cwd", "warning_is_failure"]),
+    (
+        "tls_cert",
+        &["host", "port", "sni", "warn_days", "verify", "ca_file"],
+    ),
+    ("file", &["path", "max_age", "min_size"]),
+    ("dns", &["query", "record", "expect", "server"]),
+    ("passive", &["expect_every", "grace"]),
+];
+
+pub fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {
+    KIND_KEYS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, keys)| *keys)
+}
+
+impl RawJob {
+    /// The keys this table sets, by their file names, with where each value starts.
+    pub(in crate::config) fn present_keys(&self) -> Vec<(&'static str, usize)> {
+        let mut keys = Vec::new();
+        macro_rules! present {
+            ($($f:ident),*) => {
+                $( if let Some(v) = &self.$f { keys.push((stringify!($f), v.span().start)); } )*
+            };
+        }
+        present!(
+            name,
+            kind,
+            description,
+            enabled,
+            frequency,
+            every,
+            notify_every,
+            failures_before_notify,
+            failing_for,
+            notify,
+            contact,
+            notify_recovery,
+            timeout,
+            retries,
+            retry_backoff,
+            url,
+            method,
+            headers,
+            body,
+            expect_status,
+            contains,
+            max_response_time,
+            follow_redirects,
+            accept_invalid_certs,
+            host,
+            port,
+            command,
+            env,
+            cwd,
+            targets,
+            not_contains,
+            json,
+            sni,
+            warn_days,
+            verify,
+            ca_file,
+            warning_is_failure,
+            path,
+            max_age,
+            min_size,
+            query,
+            record,
+            expect,
+            server,
+            expect_every,
+            grace
+        );
+        keys
+    }
+}
+
+/// What checking one job's keys needs: the file's context, the job's name (the messages
+/// start with it), the line of its table (where a missing key is reported) and the jobs
+/// folder (what relative paths resolve against).
+pub(in crate::config) struct JobCx<'c, 'a> {
+    pub(in crate::config) cx: &'c mut FileCtx<'a>,
+    pub(in crate::config) name: &'c str,
+    pub(in crate::config) line: usize,
+    pub(in crate::config) jobs_dir: &'c Path,
+}
+
+impl JobCx<'_, '_> {
+    /// A problem with a key, at the line its value was written on.
+    pub(in crate::config) fn at<T>(&mut self, v: &S<T>, message: impl Into<String>) {
+        let line = self.cx.line_of(v);
+        self.cx.at_line(line, message);
+    }
+
+    /// A problem with a key, at its line; at the table's when it is not written (its
+    /// value came from `[defaults]`).
+    pub(in crate::config) fn at_key<T>(&mut self, v: Option<&S<T>>, message: impl Into<String>) {
+        match v {
+            Some(v) => self.at(v, message),
+            None => self.cx.at_line(self.line, message),
+        }
+    }
+
+    /// A required key is missing: reported at the table's line (unless a key of the
+    /// table was set aside).
+    pub(in crate::config) fn missing(&mut self, message: impl Into<String>) {
+        self.cx.missing(self.line, message);
+    }
+
+    /// An optional duration key; `None` when absent or wrong (reported).
+    pub(in crate::config) fn duration(
+        &mut self,
+        key: &str,
+        v: &Option<S<String>>,
+    ) -> Option<Duration> {
+        let v = v.as_ref()?;
+        match crate::duration::parse_at_most(v.get_ref(), duration_limit(key)) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let name = self.name;
+                self.at(v, format!("job {name:?}: `{key}`: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A path as written in the job file: absolute, or relative to the jobs folder.
+    pub(in crate::config) fn path(&self, p: &str) -> PathBuf {
+        resolve_path(self.jobs_dir, p)
+    }
+}
+
+/// The value of an optional key, cloned.
+pub(in crate::config) fn value<T: Clone>(v: &Option<S<T>>) -> Option<T> {
+    v.as_ref().map(|v| v.get_ref().clone())
+}

@@ -1,0 +1,121 @@
+//! Reading a configuration file safely (a regular file of bounded size, UTF-8), and
+//! turning byte offsets into line numbers.
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+/// The largest settings or job file read (10 MiB): far more than any real configuration,
+/// small enough that a wrong `-f` (a device, a log file) cannot eat the machine's memory.
+pub const MAX_CONFIG_BYTES: u64 = 10 * 1024 * 1024;
+/// The largest secret read from a `<key>_file`.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
+/// Why a file could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    /// A FIFO, a device, a directory, a socket: never read.
+    NotRegular(&'static str),
+    TooBig {
+        max: u64,
+    },
+    NotText,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::NotRegular(what) => write!(f, "it is {what}, not a regular file"),
+            ReadError::TooBig { max } => write!(f, "it is larger than {}", size(*max)),
+            ReadError::NotText => f.write_str("it is not UTF-8 text"),
+        }
+    }
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Reads a regular file of at most `max` bytes as text. It is opened without blocking (a
+/// FIFO must not hang the command), checked to be a regular file, and read through a
+/// limit, so neither `/dev/zero` nor a file that grows while it is read can exhaust memory.
+pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        return Err(ReadError::NotRegular(if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        }));
+    }
+    if meta.len() > max {
+        return Err(ReadError::TooBig { max });
+    }
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(ReadError::TooBig { max });
+    }
+    String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+}
+
+/// Where each line of a file starts, so that an offset becomes a line number without
+/// rescanning the file: a file of thousands of problems must not cost a scan per problem.
+pub struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    pub fn new(src: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { starts }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_counted_from_one_and_a_newline_ends_its_line() {
+        let src = "a\nbb\n\nc";
+        let lines = Lines::new(src);
+        let naive = |o: usize| src.as_bytes()[..o].iter().filter(|&&b| b == b'\n').count() + 1;
+        for o in 0..=src.len() {
+            assert_eq!(lines.line(o), naive(o), "offset {o}");
+        }
+        assert_eq!(lines.line(usize::MAX), 4);
+    }
+}
