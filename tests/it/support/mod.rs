@@ -382,7 +382,7 @@ impl Test<'static> {
     /// A test in a fresh fixture of its own.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Test<'static> {
-        Test::on(Place::Owned(Box::new(Fixture::new())))
+        Test::on(Place::Owned(Box::default()))
     }
 }
 
