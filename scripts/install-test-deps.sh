@@ -6,7 +6,9 @@
 # test mail servers) and python3; for the Debian package's test (tests/package.rs),
 # man-db (man -l), systemd (systemd-analyze verify; nothing is started), dpkg-dev
 # (dpkg-shlibdeps, which cargo-deb uses for the package's Depends), binutils (strip) and
-# passwd (useradd, which the package's postinst uses). Idempotent; safe in CI
+# passwd (useradd, which the package's postinst uses); for the metrics and Alertmanager
+# tests, prometheus (promtool) and prometheus-alertmanager (run on loopback by the tests,
+# never as a service). Idempotent; safe in CI
 # (no stdin, no prompts). Exits non-zero, loudly, when something cannot be installed.
 set -euo pipefail
 
@@ -31,6 +33,12 @@ PROBE+=(
     [passwd]=/usr/sbin/useradd
 )
 PACKAGES+=(man-db systemd dpkg-dev binutils passwd)
+# The metrics tests (promtool check metrics) and the Alertmanager channel's test.
+PROBE+=(
+    [prometheus]=/usr/bin/promtool
+    [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
+)
+PACKAGES+=(prometheus prometheus-alertmanager)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

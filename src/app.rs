@@ -160,6 +160,7 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
         Command::Peers { json } => cmd::peers::run(&load_interactive(&cli)?, *json),
+        Command::Metrics { textfile } => cmd::metrics::run(&load(&cli)?, textfile.as_deref()),
         Command::TestNotify { channel } => {
             cmd::test_notify::run(&load_interactive(&cli)?, channel.as_deref(), cli.nomail)
         }
@@ -183,6 +184,7 @@ fn prints_only(command: &Command) -> bool {
             | Command::List { .. }
             | Command::PeerStatus { .. }
             | Command::Peers { .. }
+            | Command::Metrics { .. }
             | Command::Completions { .. }
             | Command::Manpages { .. }
     )

@@ -146,6 +146,13 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Print the Prometheus metrics of /metrics, or write them for node_exporter.
+    Metrics {
+        /// Write DIR/checker.prom atomically (node_exporter's textfile collector folder)
+        /// instead of printing.
+        #[arg(long, value_name = "DIR")]
+        textfile: Option<PathBuf>,
+    },
     /// Ask every configured peer now and print what each answered.
     Peers {
         /// Print each peer's answer as JSON, for scripts.

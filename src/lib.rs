@@ -13,6 +13,7 @@ pub mod exit;
 pub mod history;
 pub mod last_resort;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod peer;
 pub mod process;

@@ -3,6 +3,7 @@
 pub mod history;
 pub mod list;
 pub mod manpages;
+pub mod metrics;
 pub mod peer_status;
 pub mod peers;
 pub mod prune;

@@ -3,7 +3,7 @@
 //!
 //! One file per section reads and validates it, and defines its part of the model:
 //! `general`, `logging`, `email`, `defaults`, `channels/` (`commands`, `pushover`,
-//! `webhooks`), `serve`, `peers`, `jobs/` (one file per kind, and `targets`). `load` is
+//! `webhooks`), `serve`, `metrics`, `peers`, `jobs/` (one file per kind, and `targets`). `load` is
 //! the walk that calls them. Below them: `files` (the two file formats), `parse` and
 //! `explain` (every bad key reported, in people's words), `read` (files read safely),
 //! `context` (what every section's reading shares), `when` (schedule and rule keys),
@@ -20,6 +20,7 @@ mod job;
 mod jobs;
 mod load;
 mod logging;
+mod metrics;
 mod model;
 mod parse;
 mod peers;
@@ -44,6 +45,7 @@ pub use job::{
 };
 pub use load::{load, load_checked, load_with, locate, read_settings_text, LoadOptions};
 pub use logging::{Level, Logging};
+pub use metrics::Metrics;
 pub use model::Config;
 pub use problem::{ConfigError, Problem, SourceLoc};
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::email::Email;
 use super::general::General;
 use super::job::{Job, JobKind, PeerTarget};
 use super::logging::Logging;
+use super::metrics::Metrics;
 use super::problem::Problem;
 use super::secret::Secret;
 use super::serve::Serve;
@@ -32,6 +33,8 @@ pub struct Config {
     pub default_notify: Vec<String>,
     /// `[serve]`: the status server peers ask.
     pub serve: Serve,
+    /// `[metrics]`: the textfile for node_exporter.
+    pub metrics: Metrics,
     /// `[pushover]`, when configured: the channel "pushover".
     pub pushover: Option<Pushover>,
     /// `[[webhooks]]`: one channel each, by name.

@@ -44,6 +44,7 @@ pub fn result(
         perfdata: Vec::new(),
         count,
         earlier_attempts: Vec::new(),
+        cert_not_after: None,
     }
 }
 
@@ -73,6 +74,9 @@ pub fn record(
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();
+    if r.cert_not_after.is_some() {
+        js.cert_not_after = r.cert_not_after;
+    }
     if let Some(c) = r.count {
         js.total_count = js.total_count.saturating_add(c);
     }

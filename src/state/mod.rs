@@ -102,6 +102,14 @@ pub struct JobState {
     pub recent: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub perfdata: Vec<PerfDatum>,
+    /// A `tls_cert` job: when the certificate it last read expires (kept while later
+    /// runs cannot read one), for `checker_tls_cert_not_after_timestamp_seconds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<DateTime<Utc>>,
+    /// Channels that want a firing alert repeated while the job keeps failing
+    /// (Alertmanager): when one was last queued for this streak, by channel name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub resent: BTreeMap<String, DateTime<Utc>>,
     /// When a run first saw this job: a passive job that never reported is "missing"
     /// only once its deadline has passed since then.
     #[serde(skip_serializing_if = "Option::is_none")]
