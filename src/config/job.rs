@@ -26,6 +26,9 @@ pub struct Job {
     pub retry_backoff: Duration,
     pub enabled: bool,
     pub description: Option<String>,
+    /// What the job belongs to ("shop", "mail"): a label of its Alertmanager alerts, and
+    /// how the status page sorts jobs.
+    pub group: Option<String>,
     pub source: SourceLoc,
 }
 

@@ -12,6 +12,7 @@
 //!   alerts about checker itself.
 //! - `route`: which channels an alert goes to, and where while mail is broken (pure).
 //! - `outbox`: the queue of decided alerts: claimed with a lease, settled, superseded.
+//! - `resend`: firing alerts queued again for the channels that expect it (Alertmanager).
 //!
 //! Here: the types every path shares.
 
@@ -20,6 +21,7 @@ pub mod outbox;
 pub mod passive;
 pub mod push;
 pub mod record;
+pub mod resend;
 pub mod route;
 pub mod tick;
 pub mod txn;

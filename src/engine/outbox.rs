@@ -49,6 +49,7 @@ pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc
         last_attempt: None,
         lease_until: None,
         fallback_done: false,
+        resend: false,
     });
 }
 
@@ -319,6 +320,11 @@ pub fn settle(
     let mut attempt = Event::new(now, kind, Some(&entry.alert.job));
     attempt.channel = Some(entry.channel.clone());
     match outcome {
+        // A repeat of a firing alert (Alertmanager's resend): every minute of a long
+        // outage would otherwise be a history event.
+        Ok(_) if entry.resend => {
+            state.outbox.remove(pos);
+        }
         Ok(how) => {
             attempt.ok = Some(true);
             let subject = entry.alert.subject();

@@ -128,6 +128,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
                 "{name}: not configured for {FORGET_AFTER_DAYS} days: its state is dropped (its history stays)"
             );
         }
+        crate::engine::resend::queue_due(config, state, started);
     }
     let due: Vec<Job> = selected(config, &sel, state, started)
         .into_iter()

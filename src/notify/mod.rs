@@ -1,6 +1,8 @@
-//! Notification channels: one file per channel behind one `deliver` entry point, the
-//! alert every channel receives, and the default wording of subjects and bodies (SPEC §5).
+//! Notification channels: one file per channel behind one `deliver` entry point (a
+//! webhook of format "alertmanager" goes through `alertmanager`), the alert every channel
+//! receives, and the default wording of subjects and bodies (SPEC §5).
 
+pub mod alertmanager;
 pub mod command;
 pub mod email;
 pub mod http;
@@ -12,7 +14,7 @@ pub mod webhook;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Channel, Config};
+use crate::config::{Channel, Config, WebhookFormat};
 use crate::duration::humanize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +252,13 @@ pub async fn deliver(
         Some(Channel::Email(e)) => email::send(e, alert, opts).await,
         Some(Channel::Command(c)) => command::send(c, alert).await.map(|()| Delivered::Sent),
         Some(Channel::Pushover(p)) => pushover::send(p, alert).await.map(|()| Delivered::Sent),
+        Some(Channel::Webhook(w)) if w.format == WebhookFormat::Alertmanager => {
+            // The job's group, as configured now (alerts about checker itself have none).
+            let group = config.job(&alert.job).and_then(|j| j.group.as_deref());
+            alertmanager::send(w, alert, group)
+                .await
+                .map(|()| Delivered::Sent)
+        }
         Some(Channel::Webhook(w)) => webhook::send(w, alert).await.map(|()| Delivered::Sent),
         None => Err(DeliveryError::Permanent(format!(
             "channel {channel:?} is no longer configured; known channels: {}",

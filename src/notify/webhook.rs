@@ -1,6 +1,7 @@
 //! `[[webhooks]]` channels: one POST per alert in the format of the service at the other
 //! end: Slack incoming webhooks (`text`), Discord webhooks (`content`, 2,000 characters),
-//! ntfy topics (plain text with Title/Priority/Tags headers), or a generic JSON object.
+//! ntfy topics (plain text with Title/Priority/Tags headers), a generic JSON object, or
+//! Prometheus Alertmanager's v2 API (built in `alertmanager`, sent through [`post`]).
 //! The URL often is the credential, so only its scheme and host are ever shown.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -189,6 +190,9 @@ pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
                 headers: Vec::new(),
             },
         },
+        // Delivered by `alertmanager::send`, which adds the job's group and the time of
+        // sending; this is the same body without them.
+        WebhookFormat::Alertmanager => super::alertmanager::payload(w, alert, None, alert.at),
     }
 }
 
@@ -223,15 +227,25 @@ fn header_map(w: &Webhook, p: &Payload) -> Result<HeaderMap, String> {
 }
 
 pub async fn send(w: &Webhook, alert: &Alert) -> Result<(), DeliveryError> {
+    post(w, alert, &w.url, payload(w, alert)).await
+}
+
+/// POSTs payload `p` about `alert` to `url` (the webhook's, or one made from it) with the
+/// webhook's headers; every configured secret is kept out of the error.
+pub(super) async fn post(
+    w: &Webhook,
+    alert: &Alert,
+    url: &crate::config::Secret,
+    p: Payload,
+) -> Result<(), DeliveryError> {
     let secrets = secrets(w);
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let scrub = |e: DeliveryError| match e {
         DeliveryError::Transient(m) => DeliveryError::Transient(redact(&m, &secret_refs)),
         DeliveryError::Permanent(m) => DeliveryError::Permanent(redact(&m, &secret_refs)),
     };
-    let origin = http::origin(w.url.expose());
+    let origin = http::origin(url.expose());
     let what = format!("webhook {} ({origin})", w.name);
-    let p = payload(w, alert);
     log::debug!(
         "{what}: POST {} {} alert, {} bytes",
         w.format.as_str(),
@@ -242,7 +256,7 @@ pub async fn send(w: &Webhook, alert: &Alert) -> Result<(), DeliveryError> {
     let headers = header_map(w, &p).map_err(|k| {
         DeliveryError::Permanent(format!("{what}: header {k} has a value HTTP cannot carry"))
     })?;
-    let req = client.post(w.url.expose()).headers(headers).body(p.body);
+    let req = client.post(url.expose()).headers(headers).body(p.body);
     let answer = http::send(req, &what).await.map_err(scrub)?;
     let detail = match http::snippet(&answer.body) {
         s if s.is_empty() => format!("{what}: HTTP {}", answer.status),
@@ -268,6 +282,7 @@ mod tests {
             priority: None,
             timeout: std::time::Duration::from_secs(10),
             templates: Templates::default(),
+            resend: std::time::Duration::from_secs(60),
         }
     }
 

@@ -207,6 +207,10 @@ pub struct OutboxEntry {
     /// (mail is broken: SPEC §6), so later failures do not queue it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fallback_done: bool,
+    /// A firing alert posted again to a channel that wants it repeated (Alertmanager's
+    /// `resend`): its delivery is not a history event of its own, only a failure is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend: bool,
 }
 
 impl JobState {

@@ -322,6 +322,14 @@ fn resolve_job(
             );
         }
     }
+    let group = match &r.group {
+        Some(g) if g.get_ref().trim().is_empty() => {
+            k.at(g, format!("job {name:?}: `group` is empty: name what the job belongs to, e.g. group = \"shop\", or leave the key out"));
+            None
+        }
+        Some(g) => Some(g.get_ref().trim().to_string()),
+        None => None,
+    };
     if k.cx.problems.len() > before {
         return None;
     }
@@ -340,6 +348,7 @@ fn resolve_job(
         retry_backoff,
         enabled: value(&r.enabled).unwrap_or(true),
         description: value(&r.description),
+        group,
         source: SourceLoc { file, line },
     })
 }
