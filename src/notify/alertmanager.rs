@@ -52,7 +52,7 @@ pub fn endpoint(url: &str) -> String {
 /// The body for `alert`: a JSON array of one alert. `group` is the job's; `now` the time
 /// of sending, from which a firing alert's `endsAt` is counted.
 pub fn body(w: &Webhook, alert: &Alert, group: Option<&str>, now: DateTime<Utc>) -> Value {
-    let t = |d: DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let t = |d: DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::AutoSi, true);
     let mut labels = Map::new();
     let mut label = |k: &str, v: &str| {
         labels.insert(k.to_string(), Value::String(v.to_string()));
@@ -178,8 +178,8 @@ mod tests {
         let sent = at() + chrono::Duration::seconds(30);
         let firing = body(&w, &alert(AlertKind::Failure), Some("shop"), sent);
         let a = &firing[0];
-        assert_eq!(a["startsAt"], "2026-03-01T11:55:00.000Z");
-        assert_eq!(a["endsAt"], "2026-03-01T12:04:30.000Z");
+        assert_eq!(a["startsAt"], "2026-03-01T11:55:00Z");
+        assert_eq!(a["endsAt"], "2026-03-01T12:04:30Z");
         assert_eq!(a["labels"]["alertname"], "CheckerJobFailing");
         assert_eq!(a["labels"]["job"], "shop \"eu\"");
         assert_eq!(a["labels"]["kind"], "http");
@@ -192,7 +192,7 @@ mod tests {
         rec.message = "HTTP 200".into();
         let resolved = body(&w, &rec, Some("shop"), sent + chrono::Duration::hours(1));
         assert_eq!(resolved[0]["labels"], firing[0]["labels"]);
-        assert_eq!(resolved[0]["endsAt"], "2026-03-01T12:00:00.000Z");
+        assert_eq!(resolved[0]["endsAt"], "2026-03-01T12:00:00Z");
         // No group: no label (an empty one would be another alert in Alertmanager).
         let bare = body(&w, &alert(AlertKind::Failure), None, sent);
         assert!(bare[0]["labels"].get("group").is_none());

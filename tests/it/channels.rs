@@ -1,6 +1,7 @@
 //! The HTTP channels end to end: Pushover, Slack, Discord, ntfy and generic webhooks,
 //! with templates, routing, retries and secrets, through the real binary and a failing
-//! job, against local receivers that check each request as the real service would.
+//! job, against local receivers that check each request as the real service would; and
+//! Alertmanager against the real one (`alertmanager`).
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::support::net::{Smtp, SmtpServer};
 use crate::support::receiver::{Receiver, Service, GENERIC_FIELDS};
 use crate::support::{self, stderr, stdout, Fixture};
 
+mod alertmanager;
 mod command;
 
 const TOKEN: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";

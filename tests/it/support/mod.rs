@@ -4,6 +4,7 @@
 //! The servers tests talk to live in the submodules, one file per kind.
 #![allow(dead_code)]
 
+pub mod alertmanager;
 pub mod api;
 pub mod dns;
 pub mod history;
