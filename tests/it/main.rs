@@ -15,6 +15,7 @@ mod engine;
 mod history;
 mod logging;
 mod mail;
+mod metrics;
 mod package;
 mod peers;
 mod pushed;
