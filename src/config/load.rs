@@ -14,12 +14,12 @@ use super::general;
 use super::job::JobKind;
 use super::jobs::{self, JobsDirKey};
 use super::logging;
+use super::metrics;
 use super::model::Config;
 use super::parse::parse_toml;
 use super::peers;
 use super::problem::{ConfigError, Problem};
 use super::read::{read_text, Lines, MAX_CONFIG_BYTES};
-use super::metrics;
 use super::serve;
 
 /// The settings file to use: `-f`, else `$CHECKER_CONFIG`, else `./settings.toml`, else

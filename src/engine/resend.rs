@@ -158,7 +158,10 @@ mod tests {
         let mut state = State::default();
         failing(&mut state, true);
         // Just alerted: nothing to repeat yet.
-        assert_eq!(queue_due(&config, &mut state, t0() + Duration::seconds(30)), 0);
+        assert_eq!(
+            queue_due(&config, &mut state, t0() + Duration::seconds(30)),
+            0
+        );
         // A minute later (a little less: cron's jitter), on "am" only.
         let t1 = t0() + Duration::seconds(57);
         assert_eq!(queue_due(&config, &mut state, t1), 1);
@@ -172,8 +175,14 @@ mod tests {
         assert_eq!(queue_due(&config, &mut state, t1 + Duration::minutes(5)), 0);
         state.outbox.clear();
         // Delivered: the next one a resend after the last.
-        assert_eq!(queue_due(&config, &mut state, t1 + Duration::seconds(30)), 0);
-        assert_eq!(queue_due(&config, &mut state, t1 + Duration::seconds(60)), 1);
+        assert_eq!(
+            queue_due(&config, &mut state, t1 + Duration::seconds(30)),
+            0
+        );
+        assert_eq!(
+            queue_due(&config, &mut state, t1 + Duration::seconds(60)),
+            1
+        );
     }
 
     #[test]
@@ -189,6 +198,9 @@ mod tests {
         js.status = JobStatus::Ok;
         js.notified = false;
         assert_eq!(queue_due(&config, &mut state, t0() + Duration::hours(2)), 0);
-        assert!(state.jobs["web"].resent.is_empty(), "forgotten with the streak");
+        assert!(
+            state.jobs["web"].resent.is_empty(),
+            "forgotten with the streak"
+        );
     }
 }

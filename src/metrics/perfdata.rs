@@ -203,7 +203,10 @@ mod tests {
         assert_eq!(base_unit(Some("s")), ("seconds".to_string(), 1.0));
         assert_eq!(base_unit(Some("us")), ("seconds".to_string(), 1e-6));
         assert_eq!(base_unit(Some("KB")), ("bytes".to_string(), 1024.0));
-        assert_eq!(base_unit(Some("GB")), ("bytes".to_string(), 1024f64.powi(3)));
+        assert_eq!(
+            base_unit(Some("GB")),
+            ("bytes".to_string(), 1024f64.powi(3))
+        );
         assert_eq!(base_unit(Some("%")), ("percent".to_string(), 1.0));
         assert_eq!(base_unit(Some("c")), ("counter".to_string(), 1.0));
         assert_eq!(base_unit(None), (String::new(), 1.0));

@@ -63,10 +63,15 @@ fn duration_totals_and_certificate_expiry_come_from_the_job_state() {
         samples(&text, "checker_job_duration_seconds"),
         vec!["checker_job_duration_seconds{job=\"web\",kind=\"http\"} 1.25"]
     );
-    assert!(text.contains("# TYPE checker_job_checks_total counter\n"), "{text}");
+    assert!(
+        text.contains("# TYPE checker_job_checks_total counter\n"),
+        "{text}"
+    );
     let totals = samples(&text, "checker_job_checks_total");
     assert!(totals.contains(&"checker_job_checks_total{job=\"web\",kind=\"http\",result=\"ok\"} 7"));
-    assert!(totals.contains(&"checker_job_checks_total{job=\"web\",kind=\"http\",result=\"failed\"} 2"));
+    assert!(
+        totals.contains(&"checker_job_checks_total{job=\"web\",kind=\"http\",result=\"failed\"} 2")
+    );
     assert_eq!(
         samples(&text, "checker_tls_cert_not_after_timestamp_seconds"),
         vec!["checker_tls_cert_not_after_timestamp_seconds{job=\"cert\",kind=\"tls_cert\"} 1775001600"]
@@ -125,7 +130,9 @@ fn perfdata_becomes_series_in_base_units_with_thresholds_where_given() {
     );
     assert_eq!(
         samples(&text, "checker_perfdata_warn"),
-        vec!["checker_perfdata_warn{job=\"disk\",label=\"time\",uom=\"seconds\",bound=\"high\"} 0.1"]
+        vec![
+            "checker_perfdata_warn{job=\"disk\",label=\"time\",uom=\"seconds\",bound=\"high\"} 0.1"
+        ]
     );
     // `@1:2` (alert inside) has no bound to show.
     assert_eq!(
@@ -154,7 +161,11 @@ fn every_family_has_help_and_type_before_its_samples_and_appears_once() {
             declared.push(name);
         } else if !line.starts_with('#') {
             let name = line.split(['{', ' ']).next().unwrap();
-            assert_eq!(declared.last(), Some(&name), "{line} outside its family:\n{text}");
+            assert_eq!(
+                declared.last(),
+                Some(&name),
+                "{line} outside its family:\n{text}"
+            );
         }
     }
     for name in &declared {

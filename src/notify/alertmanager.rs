@@ -85,7 +85,8 @@ pub fn body(w: &Webhook, alert: &Alert, group: Option<&str>, now: DateTime<Utc>)
     let ends = match alert.kind {
         AlertKind::Recovery => alert.at,
         AlertKind::Failure | AlertKind::Test => {
-            let valid = crate::saturating::mul(crate::saturating::delta(w.resend), VALID_FOR_RESENDS);
+            let valid =
+                crate::saturating::mul(crate::saturating::delta(w.resend), VALID_FOR_RESENDS);
             crate::saturating::add(now.max(alert.at), valid)
         }
     };
@@ -173,7 +174,8 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_fires_from_the_streak_start_for_four_resends_with_the_same_labels_as_its_recovery() {
+    fn a_failure_fires_from_the_streak_start_for_four_resends_with_the_same_labels_as_its_recovery()
+    {
         let w = hook();
         let sent = at() + chrono::Duration::seconds(30);
         let firing = body(&w, &alert(AlertKind::Failure), Some("shop"), sent);

@@ -124,7 +124,11 @@ fn metrics_printed_served_and_written_as_a_textfile_pass_promtool_with_hostile_n
     let (code, served) = h::get(s.port, "/metrics", &[]);
     assert_eq!(code, 200);
     promtool("/metrics", &served);
-    for family in ["checker_job_checks_total", "checker_perfdata", "checker_job_uptime_ratio"] {
+    for family in [
+        "checker_job_checks_total",
+        "checker_perfdata",
+        "checker_job_uptime_ratio",
+    ] {
         assert_eq!(lines(&served, family), lines(&text, family), "{family}");
     }
 
@@ -169,7 +173,10 @@ fn a_textfile_target_that_is_not_a_regular_file_is_refused_and_the_tick_still_co
         .stderr_contains("is a FIFO (named pipe), not a regular file: refused")
         .run();
     // A tick is not failed for it: it says so in its log.
-    f.test().args(["-c", "minute"]).within(Duration::from_secs(60)).run();
+    f.test()
+        .args(["-c", "minute"])
+        .within(Duration::from_secs(60))
+        .run();
     let log = std::fs::read_to_string(f.path().join("checker.log")).expect("log");
     assert!(
         log.contains("[metrics] textfile_dir: metrics textfile") && log.contains("FIFO"),
@@ -251,6 +258,12 @@ async fn a_tls_cert_jobs_certificate_expiry_is_a_metric_even_while_the_check_fai
     };
     let hour = 3600;
     let day = 24 * hour;
-    assert!((value("good") - (now + 90 * day + hour)).abs() < 300, "{text}");
-    assert!((value("old") - (now - 3 * day - hour)).abs() < 300, "{text}");
+    assert!(
+        (value("good") - (now + 90 * day + hour)).abs() < 300,
+        "{text}"
+    );
+    assert!(
+        (value("old") - (now - 3 * day - hour)).abs() < 300,
+        "{text}"
+    );
 }

@@ -64,7 +64,9 @@ fn a_failing_job_is_active_in_alertmanager_posted_again_every_resend_and_resolve
     );
     let first_failure = instant(&f.job_state("disk")["first_failure"]);
     // Alertmanager keeps milliseconds.
-    let off = (instant(&a["startsAt"]) - first_failure).num_milliseconds().abs();
+    let off = (instant(&a["startsAt"]) - first_failure)
+        .num_milliseconds()
+        .abs();
     assert!(off <= 1, "startsAt is the streak's start: {a:#}");
     let ends = instant(&a["endsAt"]);
     assert!(
@@ -90,12 +92,15 @@ fn a_failing_job_is_active_in_alertmanager_posted_again_every_resend_and_resolve
     f.tick("minute");
     let resolved = about(&am, "disk");
     assert!(
-        resolved
-            .iter()
-            .all(|a| a["status"]["state"] != "active" && instant(&a["endsAt"]) <= chrono::Utc::now()),
+        resolved.iter().all(
+            |a| a["status"]["state"] != "active" && instant(&a["endsAt"]) <= chrono::Utc::now()
+        ),
         "resolved after the recovery: {resolved:#?}"
     );
-    let kinds: Vec<Value> = deliveries(&f, "am").iter().map(|e| e["event"].clone()).collect();
+    let kinds: Vec<Value> = deliveries(&f, "am")
+        .iter()
+        .map(|e| e["event"].clone())
+        .collect();
     assert_eq!(kinds, vec!["notify", "recover"]);
 }
 

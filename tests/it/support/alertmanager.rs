@@ -34,8 +34,11 @@ impl Alertmanager {
             "{BINARY} is missing: run scripts/install-test-deps.sh (package prometheus-alertmanager)"
         );
         let config = dir.join("am.yml");
-        std::fs::write(&config, "route:\n  receiver: none\nreceivers:\n  - name: none\n")
-            .expect("write am.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+        )
+        .expect("write am.yml");
         let data = dir.join("am-data");
         std::fs::create_dir_all(&data).expect("am data dir");
         let cluster = free_port();
