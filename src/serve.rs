@@ -216,11 +216,12 @@ struct Shared {
     uptime: Mutex<Option<CachedUptime>>,
 }
 
-/// Uptime ratios as read for one version of the state file.
+/// Uptime ratios as read for one version of the state file (`None`: the history could
+/// not be read, said once in the log per reading).
 struct CachedUptime {
     key: Option<FileKey>,
     read_at: std::time::Instant,
-    uptime: Arc<Uptime>,
+    uptime: Option<Arc<Uptime>>,
 }
 
 /// How long uptime ratios are reused while the state file does not change.
@@ -271,24 +272,24 @@ impl Shared {
                 .as_ref()
                 .filter(|c| c.key == key && c.read_at.elapsed() < UPTIME_FRESH)
             {
-                return Some(Arc::clone(&c.uptime));
+                return c.uptime.clone();
             }
         }
         let uptime = match metrics::uptime(&self.history, &self.jobs, now) {
-            Ok(u) => Arc::new(u),
+            Ok(u) => Some(Arc::new(u)),
             Err(e) => {
                 log::warn!("/metrics: no uptime ratios: {e}");
-                return None;
+                None
             }
         };
         if let Ok(mut cache) = self.uptime.lock() {
             *cache = Some(CachedUptime {
                 key,
                 read_at: std::time::Instant::now(),
-                uptime: Arc::clone(&uptime),
+                uptime: uptime.clone(),
             });
         }
-        Some(uptime)
+        uptime
     }
 
     /// The state as it is on disk now, without the lock: a save replaces the file whole,
