@@ -51,7 +51,3 @@ pub(crate) use proptests::config as proptest_config;
 pub use secret::Secret;
 pub use serve::Serve;
 pub use when::{NotifyEvery, Rules, DEFAULT_RULES};
-
-/// The same type as [`crate::schedule::Tick`]: a job's `frequency` is the tick it runs
-/// on. Kept by this name for the integration tests that build jobs by hand.
-pub use crate::schedule::Tick as Frequency;
