@@ -240,8 +240,9 @@ fn transport(email: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, Delive
 }
 
 fn tls_parameters(email: &Email) -> Result<TlsParameters, DeliveryError> {
-    // `accept_invalid_certs` (docs/channels.md) accepts any certificate: also one issued for another name,
-    // or for none but its CN, as self-signed servers reached by IP often have.
+    // `accept_invalid_certs` (docs/channels.md) accepts any certificate: also one issued
+    // for another name, or for none but its CN, as self-signed servers reached by IP
+    // often have.
     let mut builder = TlsParameters::builder(email.smtp_host.clone())
         .dangerous_accept_invalid_certs(email.accept_invalid_certs)
         .dangerous_accept_invalid_hostnames(email.accept_invalid_certs);
