@@ -30,6 +30,9 @@ pub struct Config {
     /// `[defaults] notify`: where alerts about checker itself go (an unreadable state
     /// file, a tick that overran its deadline).
     pub default_notify: Vec<String>,
+    /// `[defaults] digest`: whether a channel that does not set `digest` sends one
+    /// message per delivery round instead of one per alert.
+    pub default_digest: bool,
     /// `[serve]`: the status server peers ask.
     pub serve: Serve,
     /// `[pushover]`, when configured: the channel "pushover".
@@ -171,6 +174,13 @@ impl Config {
     /// The channel jobs call `name` in `notify`, if one is configured.
     pub fn channel(&self, name: &str) -> Option<Channel<'_>> {
         self.channels().into_iter().find(|c| c.name() == name)
+    }
+
+    /// Whether alerts through `channel` go out as digests: its own `digest`, else
+    /// `[defaults] digest`, for a channel whose kind can send one (`Channel::digest`).
+    pub fn digest(&self, channel: &str) -> bool {
+        self.channel(channel)
+            .is_some_and(|c| c.digest(self.default_digest))
     }
 
     /// Every channel name a job may list in `notify`.

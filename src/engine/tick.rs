@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::check::runner::{run_all, RunnerOptions};
 use crate::config::{Config, Job};
-use crate::engine::delivery::{deliver_and_settle, delivery_limit};
+use crate::engine::delivery::{deliver_and_settle, Policy};
 use crate::engine::outbox;
 use crate::engine::passive;
 use crate::engine::record::{record, record_config_problems, record_self_check, Source};
@@ -243,7 +243,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
         }
     }
     events.extend(outbox::supersede(state, now));
-    let claimed = outbox::claim_due(state, now, |ch| delivery_limit(config, ch));
+    let claimed = outbox::claim_due(state, now, Policy(config));
     txn.commit()?;
 
     // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).
