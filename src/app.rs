@@ -160,9 +160,12 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
         Command::Peers { json } => cmd::peers::run(&load_interactive(&cli)?, *json),
-        Command::TestNotify { channel } => {
-            cmd::test_notify::run(&load_interactive(&cli)?, channel.as_deref(), cli.nomail)
-        }
+        Command::TestNotify { channel, digest } => cmd::test_notify::run(
+            &load_interactive(&cli)?,
+            channel.as_deref(),
+            *digest,
+            cli.nomail,
+        ),
         Command::Manpages { dir } => cmd::manpages::run(dir),
         Command::Completions { shell } => {
             let mut command = crate::cli::completion_command();

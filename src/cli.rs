@@ -43,6 +43,10 @@ pub enum Command {
     TestNotify {
         /// Only this channel.
         channel: Option<String>,
+        /// Send a sample digest (example failures and a recovery in one message) instead
+        /// of the test message: what a channel with `digest = true` sends.
+        #[arg(long)]
+        digest: bool,
     },
     /// Print a shell completion script.
     Completions {

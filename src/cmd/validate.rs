@@ -48,19 +48,34 @@ pub fn run(path: &Path, env_from_cron: bool) -> Result<Exit, AppError> {
 }
 
 /// Loading checks templates without rendering them; here each renders sample alerts
-/// within its bounds, so a template that can only fail is found before an alert.
+/// within its bounds, so a template that can only fail is found before an alert. Through
+/// a channel with digests it renders sample digests too.
 fn template_problems(config: &Config) -> Vec<Problem> {
-    config
-        .templates()
-        .into_iter()
-        .filter_map(|t| {
-            t.check_samples().err().map(|e| Problem {
+    let mut out = Vec::new();
+    for ch in config.channels() {
+        let digest = config.digest(ch.name());
+        let Some(templates) = ch.templates() else {
+            continue;
+        };
+        for t in templates.title.iter().chain(templates.body.iter()) {
+            let why = match t.check_samples() {
+                Err(e) => e.to_string(),
+                Ok(()) if digest => match t.check_digest_samples() {
+                    Err(e) => format!(
+                        "cannot render a digest (digest = true): {e} (a digest has `kind` \"digest\", `alerts`, `failing` and `recovered` instead of one job's variables)"
+                    ),
+                    Ok(()) => continue,
+                },
+                Ok(()) => continue,
+            };
+            out.push(Problem {
                 file: config.path.clone(),
                 line: t.line,
-                message: format!("{} `{}`: {e}", t.table, t.key),
-            })
-        })
-        .collect()
+                message: format!("{} `{}`: {why}", t.table, t.key),
+            });
+        }
+    }
+    out
 }
 
 /// Every program checker would run must exist and be executable: the `command` of each

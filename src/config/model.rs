@@ -266,4 +266,20 @@ mod tests {
         let files: Vec<&str> = c.ca_files().iter().filter_map(|p| p.to_str()).collect();
         assert_eq!(files, ["/etc/ca.pem", "/etc/mail.pem", "/etc/other.pem"]);
     }
+
+    #[test]
+    fn a_channel_sends_digests_by_its_own_key_else_by_the_defaults() {
+        let (_d, c) = load_files(SETTINGS, &[]);
+        let all = ["email", "page", "pushover", "ops"];
+        assert!(all.iter().all(|ch| !c.digest(ch)), "off by default");
+        // The last table of SETTINGS is the "ops" webhook: it says no.
+        let settings = format!("{SETTINGS}digest = false\n\n[defaults]\ndigest = true\n");
+        let (_d, c) = load_files(&settings, &[]);
+        let on: Vec<&str> = all.into_iter().filter(|ch| c.digest(ch)).collect();
+        assert_eq!(on, ["email", "page", "pushover"]);
+        assert!(!c.digest("nope"), "an unknown channel sends nothing");
+        let settings = SETTINGS.replace("timeout = \"7s\"\n", "timeout = \"7s\"\ndigest = true\n");
+        let (_d, c) = load_files(&settings, &[]);
+        assert!(c.digest("page") && !c.digest("email"));
+    }
 }

@@ -488,4 +488,6 @@ fn recipients(alert: &Alert) -> String {
 }
 
 #[cfg(test)]
+mod digest_tests;
+#[cfg(test)]
 mod tests;

@@ -222,4 +222,37 @@ mod tests {
         assert_eq!(first_line(""), None);
         assert!(first_line(&"x".repeat(10_000)).unwrap().len() <= LINE_CAP + 3);
     }
+
+    #[test]
+    fn a_digest_is_one_json_object_with_its_alerts_and_counts_in_the_environment() {
+        let recovered = Alert {
+            job: "db".into(),
+            kind: AlertKind::Recovery,
+            ..alert()
+        };
+        let d = Digest::new(vec![recovered, alert()]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&digest_json(&d)).unwrap();
+        assert_eq!(v["kind"], "digest");
+        assert_eq!(
+            (v["failing"].as_u64(), v["recovered"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(v["subject"], "[web1] 1 failing, 1 recovered");
+        assert_eq!(v["alerts"][0]["job"], "shop");
+        assert_eq!(v["alerts"][1]["job"], "db");
+        assert!(v["alerts"][1]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[web1] RECOVERED: db"));
+        let env: std::collections::HashMap<_, _> = digest_env(&d).into_iter().collect();
+        assert_eq!(env["CHECKER_KIND"], "digest");
+        assert_eq!(
+            (
+                env["CHECKER_FAILING"].as_str(),
+                env["CHECKER_RECOVERED"].as_str()
+            ),
+            ("1", "1")
+        );
+        assert!(env["CHECKER_BODY"].contains("- shop: badbyte"));
+    }
 }

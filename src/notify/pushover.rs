@@ -181,6 +181,7 @@ pub fn judge(status: u16, body: &str) -> Result<(), DeliveryError> {
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use crate::notify::digest::Digest;
     use crate::notify::template::{Template, Templates};
     use chrono::TimeZone;
 
@@ -284,5 +285,36 @@ mod tests {
             judge(200, r#"{"status":0,"errors":["x"]}"#),
             Err(DeliveryError::Permanent(_))
         ));
+    }
+
+    #[test]
+    fn a_digest_goes_at_the_failures_priority_and_counts_what_did_not_fit() {
+        let failures: Vec<Alert> = (0..40)
+            .map(|i| Alert {
+                job: format!("job {i}"),
+                ..alert(AlertKind::Failure, "HTTP 503 Service Unavailable")
+            })
+            .collect();
+        let d = Digest::new(failures.clone()).unwrap();
+        let f = digest_form(&pushover(2), &d);
+        assert_eq!(field(&f, "title"), Some("[web1] 40 failing"));
+        assert_eq!(field(&f, "priority"), Some("2"));
+        let message = field(&f, "message").unwrap();
+        assert!(message.chars().count() <= MESSAGE_MAX, "{message}");
+        assert!(message.contains("- job 0: HTTP 503"), "{message}");
+        assert!(message.contains(" more not shown"), "{message}");
+        let recovered = Digest::new(
+            failures
+                .into_iter()
+                .map(|a| Alert {
+                    kind: AlertKind::Recovery,
+                    ..a
+                })
+                .collect(),
+        )
+        .unwrap();
+        let f = digest_form(&pushover(2), &recovered);
+        assert_eq!(field(&f, "priority"), Some("0"));
+        assert!(field(&f, "retry").is_none());
     }
 }

@@ -306,6 +306,7 @@ async fn post(w: &Webhook, p: Payload, what_kind: &str) -> Result<(), DeliveryEr
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use crate::notify::digest::Digest;
     use crate::notify::template::{Template, Templates};
     use chrono::TimeZone;
 
@@ -475,6 +476,82 @@ mod tests {
         assert_eq!(
             (p.content_type, p.body.as_str()),
             ("text/plain; charset=utf-8", "shop is failing")
+        );
+    }
+
+    #[test]
+    fn a_digest_is_one_request_and_a_digest_of_one_is_the_alert_except_to_a_program() {
+        let two = Digest::new(vec![
+            Alert {
+                job: "db".into(),
+                ..alert(AlertKind::Recovery, "up")
+            },
+            alert(AlertKind::Failure, "down <now>"),
+        ])
+        .unwrap();
+        let text = body_json(&digest_payload(&hook(WebhookFormat::Slack), &two))["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            text.starts_with("*[web1] 1 failing, 1 recovered*\n```\n"),
+            "{text}"
+        );
+        let (shop, db) = (text.find("- shop: down &lt;now&gt;"), text.find("- db: up"));
+        assert!(shop.is_some() && shop < db, "failures first: {text}");
+        let n = digest_payload(&hook(WebhookFormat::Ntfy), &two);
+        assert_eq!(n.headers[0].1, "[web1] 1 failing, 1 recovered");
+        assert_eq!(
+            (n.headers[1].1.as_str(), n.headers[2].1.as_str()),
+            ("4", "rotating_light")
+        );
+        let g = body_json(&digest_payload(&hook(WebhookFormat::Generic), &two));
+        assert_eq!(
+            (
+                g["kind"].as_str(),
+                g["failing"].as_u64(),
+                g["recovered"].as_u64()
+            ),
+            (Some("digest"), Some(1), Some(1))
+        );
+        assert_eq!(g["subject"], "[web1] 1 failing, 1 recovered");
+        assert_eq!(g["alerts"][0]["job"], "shop");
+        assert_eq!(g["alerts"][1]["kind"], "recovery");
+        assert_eq!(g["alerts"][1]["subject"], "[web1] RECOVERED: db");
+
+        let one = Digest::new(vec![alert(AlertKind::Failure, "down")]).unwrap();
+        let slack = hook(WebhookFormat::Slack);
+        assert_eq!(
+            digest_payload(&slack, &one),
+            payload(&slack, &alert(AlertKind::Failure, "down"))
+        );
+        let g = body_json(&digest_payload(&hook(WebhookFormat::Generic), &one));
+        assert_eq!(
+            (g["kind"].as_str(), g["failing"].as_u64()),
+            (Some("digest"), Some(1))
+        );
+    }
+
+    #[test]
+    fn a_digest_template_sees_the_list_and_the_counts() {
+        let mut w = hook(WebhookFormat::Generic);
+        w.templates.body = Some(Template::new(
+            "body_template",
+            "{{ failing }}/{{ recovered }}:{% for a in alerts %} {{ a.job }}={{ a.status }}{% endfor %}",
+        ));
+        let d = Digest::new(vec![
+            Alert {
+                job: "db".into(),
+                ..alert(AlertKind::Recovery, "up")
+            },
+            alert(AlertKind::Failure, "down"),
+        ])
+        .unwrap();
+        assert_eq!(digest_payload(&w, &d).body, "1/1: shop=failing db=ok");
+        // The same template reads a single alert as a list of one.
+        assert_eq!(
+            payload(&w, &alert(AlertKind::Failure, "down")).body,
+            "1/0: shop=failing"
         );
     }
 }

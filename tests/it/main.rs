@@ -11,6 +11,7 @@ mod support;
 mod channels;
 mod checks;
 mod cli;
+mod digest;
 mod engine;
 mod history;
 mod logging;
