@@ -144,6 +144,8 @@ pub fn claim_due(
 ) -> Vec<OutboxEntry> {
     let mut per_channel: HashMap<&str, usize> = HashMap::new();
     let mut per_digest: HashMap<(&str, &[String]), usize> = HashMap::new();
+    // Asked once per channel: a backlog has many entries and few channels.
+    let mut digests: HashMap<&str, bool> = HashMap::new();
     let mut deliveries = 0usize;
     let mut picked = Vec::new();
     for i in heads(state) {
@@ -154,7 +156,10 @@ pub fn claim_due(
         if !is_due(e, now) {
             continue;
         }
-        let open_digest = if channels.digest(&e.channel) {
+        let digest = *digests
+            .entry(e.channel.as_str())
+            .or_insert_with(|| channels.digest(&e.channel));
+        let open_digest = if digest {
             per_digest.get_mut(&digest_key(e))
         } else {
             None
@@ -170,7 +175,7 @@ pub fn claim_due(
                 }
                 *n += 1;
                 deliveries += 1;
-                if channels.digest(&e.channel) {
+                if digest {
                     per_digest.insert(digest_key(e), 1);
                 }
             }
@@ -193,8 +198,12 @@ pub fn claim_due(
 pub fn batches(claimed: &[OutboxEntry], channels: &impl Channels) -> Vec<Vec<OutboxEntry>> {
     let mut out: Vec<Vec<OutboxEntry>> = Vec::new();
     let mut open: HashMap<(&str, &[String]), usize> = HashMap::new();
+    let mut digests: HashMap<&str, bool> = HashMap::new();
     for e in claimed {
-        if channels.digest(&e.channel) {
+        let digest = *digests
+            .entry(e.channel.as_str())
+            .or_insert_with(|| channels.digest(&e.channel));
+        if digest {
             if let Some(&at) = open.get(&digest_key(e)) {
                 out[at].push(e.clone());
                 continue;

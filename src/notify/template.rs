@@ -20,6 +20,9 @@ pub trait Message {
     /// `[servername] FAILED: ...`, `[servername] 3 failing, 1 recovered`.
     fn default_title(&self) -> String;
     fn default_body(&self) -> String;
+    /// Each alert it carries: for a format that posts alerts one by one (Alertmanager's
+    /// API), which `WebhookFormat::digests` keeps from receiving digests of several.
+    fn alerts(&self) -> Vec<&Alert>;
 }
 
 impl Message for Alert {
@@ -32,6 +35,9 @@ impl Message for Alert {
     fn default_body(&self) -> String {
         self.body()
     }
+    fn alerts(&self) -> Vec<&Alert> {
+        vec![self]
+    }
 }
 
 impl Message for Digest {
@@ -43,6 +49,9 @@ impl Message for Digest {
     }
     fn default_body(&self) -> String {
         self.body()
+    }
+    fn alerts(&self) -> Vec<&Alert> {
+        self.alerts.iter().collect()
     }
 }
 

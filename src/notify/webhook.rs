@@ -169,6 +169,9 @@ pub fn digest_payload(w: &Webhook, d: &Digest) -> Payload {
     }
 }
 
+/// The request for one alert or a digest, by format. A format that posts alerts one by
+/// one (Alertmanager) reads `m.alerts()`: with `WebhookFormat::digests` false it is only
+/// ever given single alerts.
 fn build<M: Message>(
     w: &Webhook,
     m: &M,
