@@ -268,6 +268,13 @@ mod tests {
         assert_eq!(r.failures_before_notify, 2);
         assert_eq!(r.failing_for, None);
         assert!(r.notify_recovery);
+        // An alert that cannot go out for 15 minutes makes this instance's peer word
+        // JobProblem; failed deliveries are retried after a minute.
+        assert_eq!(
+            c.general.undeliverable_after,
+            std::time::Duration::from_secs(15 * 60)
+        );
+        assert_eq!(c.general.delivery_retry, std::time::Duration::from_secs(60));
         // `[defaults]` and the job itself still choose any mode.
         let (_d, c) = load_files(
             "[general]\nalertcontact = \"a@b.c\"\n[defaults]\nnotify_every = \"every\"\nfailures_before_notify = 1\n",
