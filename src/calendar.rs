@@ -216,9 +216,18 @@ pub fn parse_zone(text: &str) -> Result<Tz, String> {
     if let Ok(tz) = text.parse::<Tz>() {
         return Ok(tz);
     }
-    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
-    let hint = crate::config::nearest(text, &names)
-        .map(|n| format!("; did you mean {n:?}?"))
+    // Only a close name is a hint: any zone is a little like any other.
+    let hint = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|z| {
+            (
+                strsim::normalized_damerau_levenshtein(text, z.name()),
+                z.name(),
+            )
+        })
+        .filter(|(score, _)| *score > 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| format!("; did you mean {n:?}?"))
         .unwrap_or_default();
     Err(format!(
         "{text:?} is not an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"{hint}"

@@ -106,6 +106,12 @@ fn span(o: &Options, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>
         None => now,
         Some(t) => time("--from", t, now)?.max(now),
     };
+    if from > crate::saturating::add_std(now, LONGEST) {
+        return Err(usage(format!(
+            "--from: at most {} ahead",
+            crate::duration::format(LONGEST)
+        )));
+    }
     let until = match (o.duration, o.until) {
         (Some(d), None) => {
             let d = d.trim();
@@ -136,10 +142,9 @@ fn span(o: &Options, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>
                     "--until {t} is not after --from: the silence would never start"
                 )));
             }
-            let longest = crate::saturating::add_std(now, LONGEST);
-            if until > longest {
+            if until > crate::saturating::add_std(from, LONGEST) {
                 return Err(usage(format!(
-                    "--until {t}: at most {} ahead",
+                    "--until {t}: a silence lasts at most {}",
                     crate::duration::format(LONGEST)
                 )));
             }

@@ -298,10 +298,16 @@ fn print_quiet(rows: &[JobRow], now: DateTime<Utc>) {
         if r.quiet.acknowledged {
             parts.push("acknowledged".into());
         }
-        parts.push(format!(
-            "suppressed by {}",
-            r.quiet.suppressed_by.join(", ")
-        ));
+        let others: Vec<&str> = r
+            .quiet
+            .suppressed_by
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != "acknowledged")
+            .collect();
+        if !others.is_empty() {
+            parts.push(format!("suppressed by {}", others.join(", ")));
+        }
         println!("  {}: {}", printable(&r.job), printable(&parts.join("; ")));
     }
 }

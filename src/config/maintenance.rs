@@ -53,21 +53,23 @@ impl Maintenance {
 
 pub(super) fn resolve(cx: &mut FileCtx<'_>, raw: &[Spanned<RawMaintenance>]) -> Vec<Maintenance> {
     let mut out: Vec<Maintenance> = Vec::new();
+    let mut seen: Vec<(String, usize)> = Vec::new();
     for r in raw {
         let line = cx.line_of(r);
-        if let Some(m) = resolve_one(cx, r.get_ref(), line) {
-            if let Some(first) = out.iter().find(|o| o.name == m.name) {
+        let name = r.get_ref().name.as_ref().map(|n| n.get_ref().trim());
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            if let Some((_, first)) = seen.iter().find(|(n, _)| n == name) {
                 cx.at_line(
                     line,
                     format!(
-                        "[[maintenance]] {:?} is defined twice (first at line {}): names must be unique",
-                        m.name, first.line
+                        "[[maintenance]] {name:?} is defined twice (first at line {first}): names must be unique"
                     ),
                 );
                 continue;
             }
-            out.push(m);
+            seen.push((name.to_string(), line));
         }
+        out.extend(resolve_one(cx, r.get_ref(), line));
     }
     out
 }
@@ -233,4 +235,101 @@ pub(super) fn warnings(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{load_checked, LoadOptions};
+
+    /// The problems and warnings of settings ending in `windows`, as `line: message`.
+    fn check(windows: &str) -> (Vec<String>, Vec<String>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            format!("[general]\nalertcontact = \"a@b.c\"\n{windows}"),
+        )
+        .expect("settings");
+        std::fs::write(
+            dir.path().join("jobs/a.toml"),
+            "[[job]]\nname = \"web-1\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n",
+        )
+        .expect("jobs");
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        let show = |p: &crate::config::Problem| format!("{}: {}", p.line, p.message);
+        let warnings = config
+            .map(|c| c.warnings.iter().map(show).collect())
+            .unwrap_or_default();
+        (problems.iter().map(show).collect(), warnings)
+    }
+
+    #[test]
+    fn a_good_window_loads_with_its_zone_days_and_jobs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[general]\nalertcontact = \"a@b.c\"\n\
+             [[maintenance]]\nname = \"backup\"\njobs = [\"web-*\", \"db\"]\nstart = \"23:30\"\ndays = [\"sat\", \"sun\"]\nduration = \"3h\"\ntimezone = \"Europe/Berlin\"\n\
+             [[maintenance]]\nname = \"patch\"\ncron = \"0 4 1 * *\"\nduration = \"1h\"\n",
+        )
+        .expect("settings");
+        let c = crate::config::load(&dir.path().join("settings.toml")).expect("loads");
+        let w = &c.maintenance[0];
+        assert_eq!(w.line, 3);
+        assert!(w.covers("web-1") && w.covers("db") && !w.covers("dbx"));
+        assert_eq!(w.describe_jobs(), "web-*, db");
+        assert_eq!(
+            w.calendar.describe(),
+            "23:30 on sat, sun, for 3h (Europe/Berlin)"
+        );
+        let p = &c.maintenance[1];
+        assert!(p.covers("anything"), "no `jobs`: every job");
+        assert_eq!(p.calendar.describe(), "cron \"0 4 1 * *\", for 1h (UTC)");
+    }
+
+    #[test]
+    fn each_bad_key_of_a_window_is_an_error_at_its_line() {
+        let (problems, _) = check(
+            "[[maintenance]]\nname = \"a\"\nstart = \"25:00\"\ndays = [\"mon\", \"someday\"]\nduration = \"0s\"\ntimezone = \"Mars/Olympus\"\n\
+             [[maintenance]]\nname = \"b\"\ncron = \"* * *\"\nstart = \"01:00\"\nduration = \"40d\"\n\
+             [[maintenance]]\nname = \"c\"\njobs = []\ncron = \"0 0 * * *\"\ndays = [\"mon\"]\n\
+             [[maintenance]]\nduration = \"1h\"\nstart = \"01:00\"\n\
+             [[maintenance]]\nname = \"a\"\nstart = \"01:00\"\nduration = \"1h\"\n\
+             [[maintenance]]\nname = \"d\"\nstart = \"01:00\"\nduration = \"1h\"\nevery = \"1d\"\n",
+        );
+        assert_eq!(
+            problems,
+            [
+                "5: [[maintenance]] \"a\": `start`: \"25:00\" is not a time of day: write \"HH:MM\", 00:00 to 23:59, e.g. \"02:30\"",
+                "6: [[maintenance]] \"a\": `days`: \"someday\" is not a day: use mon, tue, wed, thu, fri, sat or sun",
+                "7: [[maintenance]] \"a\": `duration` must be more than 0s",
+                "8: [[maintenance]] \"a\": `timezone`: \"Mars/Olympus\" is not an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"",
+                "11: [[maintenance]] \"b\" sets both `start` and `cron`: keep one",
+                "13: `duration`: duration \"40d\" is too long: at most 31d",
+                "14: [[maintenance]] \"c\" needs `duration`, e.g. duration = \"2h\"",
+                "16: [[maintenance]] \"c\": `jobs` is empty: leave it out for every job, or list names or globs",
+                "18: [[maintenance]] \"c\": `days` goes with `start`; with `cron`, the fifth field says the days",
+                "19: [[maintenance]] has no `name`: give each window a name, e.g. name = \"nightly backup\"",
+                "22: [[maintenance]] \"a\" is defined twice (first at line 3): names must be unique",
+                "30: unknown key `every` in [[maintenance]] (valid keys: `name`, `jobs`, `start`, `days`, `cron`, `duration`, `timezone`)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_naming_no_configured_job_is_a_warning_not_an_error() {
+        let (problems, warnings) = check(
+            "[[maintenance]]\nname = \"x\"\njobs = [\"web-2\", \"db-*\", \"web-?\"]\nstart = \"01:00\"\nduration = \"1h\"\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            warnings,
+            [
+                "3: [[maintenance]] \"x\": `jobs` names \"web-2\", which is not a configured job; did you mean \"web-1\"?",
+                "3: [[maintenance]] \"x\": `jobs` glob \"db-*\" matches no job",
+            ]
+        );
+    }
 }
