@@ -108,7 +108,12 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
             "mail": mail,
             "last_tick": last_tick_json(&state.heartbeat),
             "outbox": outbox_json(&state, now),
-            "silences": crate::engine::quiet::summary_json(config, &state, now)["silences"].take(),
+            "silences": state
+                .silences
+                .iter()
+                .filter(|s| !s.is_over(now))
+                .map(|s| crate::engine::quiet::silence_json(s, now))
+                .collect::<Vec<_>>(),
         }))?;
         return Ok(Exit::Success);
     }

@@ -109,11 +109,11 @@ pub fn acknowledged(js: &JobState) -> Option<&Ack> {
 /// or gone is not checked any more: its last state would hold the child back forever.
 fn parent_failing(config: &Config, state: &State, child: &str, parent: &str) -> bool {
     parent != child
-        && config.job(parent).is_some_and(|p| p.enabled)
         && state
             .jobs
             .get(parent)
             .is_some_and(|s| s.status == JobStatus::Failing)
+        && config.job(parent).is_some_and(|p| p.enabled)
 }
 
 /// Holds back the failure alert the rules just decided for `job` (`before`: the rules'
@@ -175,11 +175,16 @@ pub fn settle(js: &mut JobState, ok: bool, alerted: bool) {
 /// `depends_on`), so that a child's decision sees its parent's result of the same run.
 /// Otherwise the order given.
 pub fn parents_first(config: &Config, jobs: &[&Job]) -> Vec<usize> {
+    if config.jobs.iter().all(|j| j.depends_on.is_empty()) {
+        return (0..jobs.len()).collect();
+    }
+    let by_name: std::collections::HashMap<&str, &Job> =
+        config.jobs.iter().map(|j| (j.name.as_str(), j)).collect();
     let mut depth_of = std::collections::HashMap::new();
     let mut order: Vec<(usize, usize)> = jobs
         .iter()
         .enumerate()
-        .map(|(i, j)| (depth(config, &j.name, &mut depth_of), i))
+        .map(|(i, j)| (depth(&by_name, &j.name, &mut depth_of), i))
         .collect();
     order.sort();
     order.into_iter().map(|(_, i)| i).collect()
@@ -188,7 +193,7 @@ pub fn parents_first(config: &Config, jobs: &[&Job]) -> Vec<usize> {
 /// How many `depends_on` steps lie above `name` (bounded: loading refuses cycles, and a
 /// name seen again on the way counts as no parent).
 fn depth<'c>(
-    config: &'c Config,
+    jobs: &std::collections::HashMap<&'c str, &'c Job>,
     name: &'c str,
     memo: &mut std::collections::HashMap<&'c str, usize>,
 ) -> usize {
@@ -200,13 +205,13 @@ fn depth<'c>(
     let mut on_path: std::collections::HashSet<&str> = std::collections::HashSet::new();
     on_path.insert(name);
     while let Some(&top) = stack.last() {
-        let parents: Vec<&'c str> = config
-            .job(top)
+        let parents: Vec<&'c str> = jobs
+            .get(top)
             .map(|j| j.depends_on.iter().map(String::as_str).collect())
             .unwrap_or_default();
         let pending = parents
             .iter()
-            .find(|p| !memo.contains_key(*p) && !on_path.contains(*p) && config.job(p).is_some());
+            .find(|p| !memo.contains_key(*p) && !on_path.contains(*p) && jobs.contains_key(*p));
         match pending {
             Some(p) => {
                 on_path.insert(p);

@@ -129,7 +129,7 @@ fn a_silence_holds_back_alerts_shows_in_status_and_ends_by_its_id() {
     f.test()
         .args(["status"])
         .stdout_contains("quiet on purpose")
-        .stdout_contains(&format!("suppressed by silence {id}"))
+        .stdout_contains(format!("suppressed by silence {id}"))
         .run();
     // The peer word is not changed by any of it.
     f.test().args(["peer-status"]).stdout("True\n").run();
@@ -470,14 +470,14 @@ fn unsilencing_a_job_takes_it_out_of_the_silences_naming_it_and_all_ends_every_o
     f.test()
         .args(["unsilence", "web"])
         .stdout(format!("took web out of {both}\n"))
-        .stderr_contains(&format!(
+        .stderr_contains(format!(
             "web is still silenced by {glob} (jobs matching w*)"
         ))
         .run();
     f.test()
         .args(["unsilence", "web"])
         .status(2)
-        .stderr_contains(&format!("job \"web\" is silenced by {glob}"))
+        .stderr_contains(format!("job \"web\" is silenced by {glob}"))
         .run();
     let v = f.test().args(["unsilence", "--all", "--json"]).run().json();
     let mut ended: Vec<&str> = v["ended"]
