@@ -301,6 +301,8 @@ pub(super) fn duration_limit(key: &str) -> Duration {
         | "undeliverable_after" => 366 * DAY,
         // How old a file may be.
         "max_age" => 3_650 * DAY,
+        // A maintenance window: longer is a silence, or a job to disable.
+        "duration" => 31 * DAY,
         _ => 366 * DAY,
     })
 }

@@ -13,6 +13,7 @@ use super::email::Email;
 use super::general::General;
 use super::job::{Job, JobKind, PeerTarget};
 use super::logging::Logging;
+use super::maintenance::Maintenance;
 use super::problem::Problem;
 use super::secret::Secret;
 use super::serve::Serve;
@@ -39,6 +40,8 @@ pub struct Config {
     pub pushover: Option<Pushover>,
     /// `[[webhooks]]`: one channel each, by name.
     pub webhooks: Vec<Webhook>,
+    /// `[[maintenance]]`: windows that hold back failure alerts (SPEC §10).
+    pub maintenance: Vec<Maintenance>,
     /// What is allowed but probably not meant (an empty jobs folder): `validate` prints
     /// these, ticks log them.
     pub warnings: Vec<Problem>,

@@ -19,4 +19,5 @@ mod mail;
 mod package;
 mod peers;
 mod pushed;
+mod quiet;
 mod selfcheck;

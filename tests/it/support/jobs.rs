@@ -53,6 +53,7 @@ pub fn job(name: &str, kind: JobKind) -> Job {
         retry_backoff: Duration::from_millis(10),
         enabled: true,
         description: None,
+        depends_on: Vec::new(),
         source: SourceLoc {
             file: PathBuf::from("jobs/test.toml"),
             line: 1,
