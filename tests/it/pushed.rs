@@ -143,12 +143,12 @@ fn report_works_for_a_job_of_any_kind_and_alerts_by_its_rules() {
     assert_eq!(alert_summary(&f)[1], summary("nightly", "recovery", 1));
 }
 
-// 2. Seed 000 in real time: failing_for = "2s" stands for its 3 hours.
+// 2. Seed 000 with its own 3 hours: time passes by ageing the state, not by waiting.
 
 #[test]
 fn seed_000_rule_end_to_end_alerts_once_for_the_failing_source_only() {
     let f = Fixture::new();
-    let rule = "notify_every = \"state_change\"\nfailures_before_notify = 2\nfailing_for = \"2s\"";
+    let rule = "notify_every = \"state_change\"\nfailures_before_notify = 2\nfailing_for = \"3h\"";
     f.jobs(&format!(
         "{}{}{}",
         passive("fastdl", rule),
@@ -162,7 +162,7 @@ fn seed_000_rule_end_to_end_alerts_once_for_the_failing_source_only() {
     // Two failures within less than failing_for: not yet.
     report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
     assert!(f.alerts().is_empty(), "{:?}", alert_summary(&f));
-    std::thread::sleep(Duration::from_millis(2100));
+    f.age_state(Duration::from_secs(3 * 3600 + 60));
     // 12:00: toolzu has failed for failing_for with 3 failures: the one alert. imginn
     // recovered before the threshold: nothing, not even a recovery notice.
     report(&f, &["fastdl", "--ok", "--count", "2"]);
@@ -678,7 +678,7 @@ fn wrap_runs_its_command_when_its_job_file_is_broken_or_the_state_cannot_be_writ
 #[test]
 fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_result_recovers_it() {
     let f = Fixture::new();
-    f.jobs("[[job]]\nname = \"collector\"\nkind = \"passive\"\nexpect_every = \"2s\"\ngrace = \"1s\"\n");
+    f.jobs("[[job]]\nname = \"collector\"\nkind = \"passive\"\nexpect_every = \"1h\"\ngrace = \"10m\"\n");
     f.tick("minute");
     let s = f.job_state("collector");
     assert_eq!(
@@ -689,13 +689,13 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
     report(&f, &["collector", "--ok", "--count", "10"]);
     f.tick("minute");
     assert_eq!(f.job_state("collector")["status"], "ok", "in time");
-    std::thread::sleep(Duration::from_millis(3200));
+    f.age_state(Duration::from_secs(3600 + 600 + 60)); // past expect_every and grace
     f.tick("minute");
     let s = f.job_state("collector");
     assert_eq!(s["status"], "failing");
     let msg = s["last_error"].as_str().unwrap();
     assert!(
-        msg.starts_with("missing: no result since ") && msg.ends_with("ago), expected every 2s"),
+        msg.starts_with("missing: no result since ") && msg.ends_with("ago), expected every 1h"),
         "{msg}"
     );
     let pushed_at =
@@ -742,11 +742,11 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
 #[test]
 fn a_new_passive_job_that_never_reports_is_missing_only_after_a_full_period() {
     let f = Fixture::new();
-    f.jobs("[[job]]\nname = \"new\"\nkind = \"passive\"\nexpect_every = \"2s\"\ngrace = \"0s\"\nnotify_every = \"state_change\"\n");
+    f.jobs("[[job]]\nname = \"new\"\nkind = \"passive\"\nexpect_every = \"1h\"\ngrace = \"0s\"\nnotify_every = \"state_change\"\n");
     f.tick("minute");
     f.tick("hour");
     assert_eq!(f.job_state("new")["status"], "pending");
-    std::thread::sleep(Duration::from_millis(2200));
+    f.age_state(Duration::from_secs(3600 + 60));
     f.tick("minute");
     let msg = f.job_state("new")["last_error"]
         .as_str()
@@ -962,9 +962,9 @@ fn history_filters_pushed_results_and_prune_drops_them() {
         "{}",
         stdout(&out)
     );
-    std::thread::sleep(Duration::from_millis(1100));
+    f.age_history(Duration::from_secs(2 * 3600));
     report(&f, &["b", "--ok", "--message", "b2"]);
-    f.run_ok(&["prune", "--older-than", "1s"], 0);
+    f.run_ok(&["prune", "--older-than", "1h"], 0);
     assert_eq!(hist(&[]), vec!["b2"], "older pushed results are pruned");
 }
 
@@ -1176,8 +1176,24 @@ fn eight_ticks_fifty_reports_and_a_follower_at_once_count_every_result_exactly_o
         .unwrap();
     assert_eq!(pushed["failed"], 10);
 
-    // The follower printed each of them exactly once.
-    std::thread::sleep(Duration::from_millis(1000));
+    // The follower printed each of them exactly once: once it has printed them all, it
+    // must stay quiet (a late duplicate would be seen) before it is stopped.
+    let mut printed: Vec<String> = Vec::new();
+    let counted = |printed: &mut Vec<String>| {
+        printed.extend(rx.try_iter());
+        printed
+            .iter()
+            .filter(|l| l.contains("\"event\":\"report\"") || l.contains("\"event\":\"result\""))
+            .count()
+    };
+    support::wait_until(
+        Duration::from_secs(60),
+        "the follower prints the 50 reports and 40 results",
+        || (counted(&mut printed) >= 90).then_some(()),
+    );
+    support::wait_for_quiet(Duration::from_secs(1), Duration::from_secs(30), || {
+        counted(&mut printed)
+    });
     follower.kill().unwrap();
     let mut err = String::new();
     use std::io::Read;
