@@ -1180,16 +1180,29 @@ fn a_password_echoed_by_the_smtp_server_is_masked_everywhere_it_could_go() {
     assert!(!seen.contains(password), "the password leaked:\n{seen}");
 }
 
-/// A webhook endpoint that takes `delay` to answer each request, counting how many it
-/// serves at once: (port, requests served, most at once).
-fn slow_endpoint(delay: Duration) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+/// A webhook endpoint that holds each request until `limit` are in flight at once (or
+/// all that are left of `total` are), then `overlap` longer, counting how many it serves
+/// at once: (port, requests served, most at once). Reaching `limit` does not depend on
+/// timing; a request beyond it, sent together with the held ones, arrives while they are
+/// held and is counted. The hold is bounded (10 s): a sender that never reaches `limit`
+/// is let through, and seen in the count.
+fn gated_endpoint(
+    limit: usize,
+    total: usize,
+    overlap: Duration,
+) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let (served, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let now = Arc::new(AtomicUsize::new(0));
     let (s, m) = (served.clone(), most.clone());
     let server = Server::start(move |_| {
         let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
         m.fetch_max(at_once, Ordering::SeqCst);
-        std::thread::sleep(delay);
+        let held = |n: usize| n < limit && n + s.load(Ordering::SeqCst) < total;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while held(now.load(Ordering::SeqCst)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(overlap);
         now.fetch_sub(1, Ordering::SeqCst);
         s.fetch_add(1, Ordering::SeqCst);
         Response::new(200, "text/plain", "ok").closing()
@@ -1200,7 +1213,7 @@ fn slow_endpoint(delay: Duration) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
 #[test]
 fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
     use std::sync::atomic::Ordering;
-    let (port, served, most) = slow_endpoint(Duration::from_millis(200));
+    let (port, served, most) = gated_endpoint(4, 30, Duration::from_millis(100));
     let f = fixture(
         &["hook"],
         &webhook_table("hook", "generic", &format!("http://127.0.0.1:{port}/h"), ""),
