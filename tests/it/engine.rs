@@ -63,13 +63,13 @@ frequency = "day_noon"
 fn every_jobs_run_on_any_tick_once_their_interval_has_passed() {
     let f = Fixture::new();
     ok_script(&f);
-    f.jobs("[[job]]\nname = \"e\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nevery = \"3s\"\n");
+    f.jobs("[[job]]\nname = \"e\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nevery = \"1h\"\n");
     let attempts = |f: &Fixture| f.job_state("e")["total_attempts"].as_u64().unwrap_or(0);
     f.tick("minute");
     assert_eq!(attempts(&f), 1);
     f.tick("day");
     assert_eq!(attempts(&f), 1, "interval not passed yet");
-    f.age_state(Duration::from_millis(3100));
+    f.age_state(Duration::from_secs(3600 + 60));
     f.tick("hour");
     assert_eq!(attempts(&f), 2);
 }
@@ -182,13 +182,13 @@ fn failing_for_waits_until_the_streak_is_old_enough() {
     let server = HttpServer::start();
     f.jobs(&http_job(
         &server.url("/"),
-        "notify_every = \"state_change\"\nfailing_for = \"2s\"",
+        "notify_every = \"state_change\"\nfailing_for = \"1h\"",
     ));
     server.set_status(503);
     f.tick("minute");
     f.tick("minute");
     assert!(f.alerts().is_empty());
-    f.age_state(Duration::from_millis(2100));
+    f.age_state(Duration::from_secs(3600 + 60));
     f.tick("minute");
     f.tick("minute");
     assert_eq!(f.alerts().len(), 1);
