@@ -280,11 +280,7 @@ fn a_rejected_pushover_token_is_a_clear_error_and_not_retried() {
         "{:?}",
         d[0]
     );
-    let gave_up: Vec<Value> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "error")
-        .collect();
+    let gave_up: Vec<Value> = f.events("error");
     assert_eq!(gave_up.len(), 1, "{gave_up:?}");
     let m = gave_up[0]["message"].as_str().unwrap();
     assert!(
@@ -1235,10 +1231,7 @@ fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
 
 /// Events of kind `superseded`, oldest first.
 fn superseded(f: &Fixture) -> Vec<Value> {
-    f.history()
-        .into_iter()
-        .filter(|e| e["event"] == "superseded")
-        .collect()
+    f.events("superseded")
 }
 
 #[test]

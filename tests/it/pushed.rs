@@ -25,13 +25,6 @@ fn report(f: &Fixture, args: &[&str]) {
     );
 }
 
-fn events_of(f: &Fixture, kind: &str) -> Vec<Value> {
-    f.history()
-        .into_iter()
-        .filter(|e| e["event"] == kind)
-        .collect()
-}
-
 fn alert_summary(f: &Fixture) -> Vec<(String, String, u64)> {
     f.alerts()
         .iter()
@@ -80,9 +73,9 @@ fn report_records_a_result_with_its_count_and_message_and_keeps_seed_001s_metric
         last_run > last_success,
         "the last run is the failure, after the last success"
     );
-    let reports = events_of(&f, "report");
+    let reports = f.events("report");
     assert_eq!(reports.len(), 3, "each pushed result is a `report` event");
-    assert!(events_of(&f, "result").is_empty());
+    assert!(f.events("result").is_empty());
     let counts: Vec<Value> = reports.iter().map(|e| e["count"].clone()).collect();
     assert_eq!(counts, vec![Value::from(120), Value::from(95), Value::Null]);
     assert_eq!(reports[0]["message"], "120 files");
@@ -136,7 +129,7 @@ fn report_works_for_a_job_of_any_kind_and_alerts_by_its_rules() {
         f.state()["outbox"].as_array().unwrap().is_empty(),
         "delivered and settled"
     );
-    let notes = events_of(&f, "notify");
+    let notes = f.events("notify");
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["ok"], true);
     report(&f, &["nightly", "--ok"]);
@@ -233,7 +226,7 @@ fn wrap_passes_output_through_records_its_tail_and_exits_with_the_commands_statu
     );
     assert!(msg.contains("--- stderr ---\ndisk full"), "{msg}");
     assert!(msg.len() < 4096 + 4096 + 300, "capped: {} bytes", msg.len());
-    let ev = &events_of(&f, "report")[0];
+    let ev = &f.events("report")[0];
     assert_eq!(ev["ok"], false);
     assert!(ev["duration_ms"].is_u64());
     assert_eq!(
@@ -286,7 +279,7 @@ fn report_duration_records_how_long_the_run_took() {
     f.jobs(&passive("nightly", ""));
     report(&f, &["nightly", "--ok", "--duration", "1h5m"]);
     assert_eq!(f.job_state("nightly")["last_duration_ms"], 3_900_000);
-    assert_eq!(events_of(&f, "report")[0]["duration_ms"], 3_900_000);
+    assert_eq!(f.events("report")[0]["duration_ms"], 3_900_000);
     // Without it, nothing was measured: 0 as before.
     report(&f, &["nightly", "--fail", "--message", "disk full"]);
     assert_eq!(f.job_state("nightly")["last_duration_ms"], 0);
@@ -295,7 +288,7 @@ fn report_duration_records_how_long_the_run_took() {
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
         assert!(stderr(&out).contains("--duration"), "{}", stderr(&out));
     }
-    assert_eq!(events_of(&f, "report").len(), 2, "bad ones record nothing");
+    assert_eq!(f.events("report").len(), 2, "bad ones record nothing");
 }
 
 #[test]
@@ -715,7 +708,7 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
         2,
         "one missing failure per tick"
     );
-    let missing = events_of(&f, "result");
+    let missing = f.events("result");
     assert_eq!(missing.len(), 2);
     assert!(missing.iter().all(|e| e["ok"] == false));
     // The late result.
@@ -1003,7 +996,7 @@ fn fifty_concurrent_reports_lose_nothing() {
     assert_eq!(attempts, 50, "every report counted in the state");
     assert_eq!(count, 150);
     assert_eq!(
-        events_of(&f, "report").len(),
+        f.events("report").len(),
         50,
         "and every report in the history"
     );

@@ -435,11 +435,7 @@ fn nomail_records_email_alerts_instead_of_sending_them() {
     failing_job(&f, "");
     f.run_ok(&["--nomail", "-c", "minute"], 0);
     assert!(m.quiet_messages().is_empty());
-    let notes: Vec<_> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "notify")
-        .collect();
+    let notes: Vec<_> = f.events("notify");
     assert_eq!(notes.len(), 1);
     assert!(notes[0]["message"].as_str().unwrap().contains("recorded"));
 }
