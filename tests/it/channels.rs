@@ -23,20 +23,7 @@ const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
 fn settings(notify: &[&str], channels: &str) -> String {
     let notify: Vec<String> = notify.iter().map(|n| format!("{n:?}")).collect();
     format!(
-        r#"[general]
-servername = "testbox"
-alertcontact = "ops@example.com"
-state_file = "state.json"
-jobs_dir = "jobs"
-history_dir = "history"
-lock_timeout = "60s"
-delivery_retry = "1s"
-
-[logging]
-file = "checker.log"
-file_level = "debug"
-stderr_level = "warn"
-
+        r#"{}
 [defaults]
 notify = [{}]
 notify_every = "state_change"
@@ -44,6 +31,7 @@ failures_before_notify = 1
 
 {channels}
 "#,
+        support::GENERAL_AND_LOGGING.trim_start(),
         notify.join(", ")
     )
 }

@@ -93,11 +93,8 @@ notify = ["email"]
 notify_every = "every"
 failures_before_notify = 1
 
-[[commands]]
-name = "capture"
-command = ["./capture.sh"]
-timeout = "10s"
-"#,
+{capture}"#,
+        capture = support::CAPTURE_CHANNEL,
         user = m.user,
         ops = m.address("ops"),
         smtp_password = m.password,
