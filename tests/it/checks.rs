@@ -280,11 +280,16 @@ async fn a_connect_that_never_completes_times_out() {
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let listener = socket.listen(1).unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        fillers.push(tokio::spawn(tokio::net::TcpStream::connect(addr)));
+    // Connections fill the queue until one does not complete: then it is full.
+    let mut queued = Vec::new();
+    for _ in 0..16 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(500), connect).await {
+            Ok(conn) => queued.push(conn.expect("a connection into the queue")),
+            Err(_) => break,
+        }
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(queued.len() < 16, "the listen queue never filled");
 
     let outcome = tcp::check(&tcp_spec(addr.port()), Duration::from_millis(300)).await;
     assert!(!outcome.ok);
