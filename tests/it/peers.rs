@@ -1,7 +1,7 @@
 //! Peers end to end through the real binary: `peer-status`, `checker serve` (the word,
 //! the detail, the token, its bounds), peer jobs between two and three instances on
 //! loopback, compatibility both ways with a stand-in of the original Python Checker
-//! (tests/peer_standin.py), and `checker peers`.
+//! (support/peer_standin.py), and `checker peers`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
