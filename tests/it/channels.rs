@@ -23,20 +23,7 @@ const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
 fn settings(notify: &[&str], channels: &str) -> String {
     let notify: Vec<String> = notify.iter().map(|n| format!("{n:?}")).collect();
     format!(
-        r#"[general]
-servername = "testbox"
-alertcontact = "ops@example.com"
-state_file = "state.json"
-jobs_dir = "jobs"
-history_dir = "history"
-lock_timeout = "60s"
-delivery_retry = "1s"
-
-[logging]
-file = "checker.log"
-file_level = "debug"
-stderr_level = "warn"
-
+        r#"{}
 [defaults]
 notify = [{}]
 notify_every = "state_change"
@@ -44,6 +31,7 @@ failures_before_notify = 1
 
 {channels}
 "#,
+        support::GENERAL_AND_LOGGING.trim_start(),
         notify.join(", ")
     )
 }
@@ -280,11 +268,7 @@ fn a_rejected_pushover_token_is_a_clear_error_and_not_retried() {
         "{:?}",
         d[0]
     );
-    let gave_up: Vec<Value> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "error")
-        .collect();
+    let gave_up: Vec<Value> = f.events("error");
     assert_eq!(gave_up.len(), 1, "{gave_up:?}");
     let m = gave_up[0]["message"].as_str().unwrap();
     assert!(
@@ -1223,16 +1207,29 @@ fn a_password_echoed_by_the_smtp_server_is_masked_everywhere_it_could_go() {
     assert!(!seen.contains(password), "the password leaked:\n{seen}");
 }
 
-/// A webhook endpoint that takes `delay` to answer each request, counting how many it
-/// serves at once: (port, requests served, most at once).
-fn slow_endpoint(delay: Duration) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+/// A webhook endpoint that holds each request until `limit` are in flight at once (or
+/// all that are left of `total` are), then `overlap` longer, counting how many it serves
+/// at once: (port, requests served, most at once). Reaching `limit` does not depend on
+/// timing; a request beyond it, sent together with the held ones, arrives while they are
+/// held and is counted. The hold is bounded (10 s): a sender that never reaches `limit`
+/// is let through, and seen in the count.
+fn gated_endpoint(
+    limit: usize,
+    total: usize,
+    overlap: Duration,
+) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let (served, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let now = Arc::new(AtomicUsize::new(0));
     let (s, m) = (served.clone(), most.clone());
     let server = Server::start(move |_| {
         let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
         m.fetch_max(at_once, Ordering::SeqCst);
-        std::thread::sleep(delay);
+        let held = |n: usize| n < limit && n + s.load(Ordering::SeqCst) < total;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while held(now.load(Ordering::SeqCst)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(overlap);
         now.fetch_sub(1, Ordering::SeqCst);
         s.fetch_add(1, Ordering::SeqCst);
         Response::new(200, "text/plain", "ok").closing()
@@ -1243,7 +1240,7 @@ fn slow_endpoint(delay: Duration) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
 #[test]
 fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
     use std::sync::atomic::Ordering;
-    let (port, served, most) = slow_endpoint(Duration::from_millis(200));
+    let (port, served, most) = gated_endpoint(4, 30, Duration::from_millis(100));
     let f = fixture(
         &["hook"],
         &webhook_table("hook", "generic", &format!("http://127.0.0.1:{port}/h"), ""),
@@ -1265,10 +1262,7 @@ fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
 
 /// Events of kind `superseded`, oldest first.
 fn superseded(f: &Fixture) -> Vec<Value> {
-    f.history()
-        .into_iter()
-        .filter(|e| e["event"] == "superseded")
-        .collect()
+    f.events("superseded")
 }
 
 #[test]

@@ -101,9 +101,9 @@ pub fn sh(script: &Path, args: &[&str]) -> CommandSpec {
 }
 
 /// Whether process `pid` has ended (gone, or a zombie waiting to be reaped), waiting up
-/// to two seconds for it to happen.
+/// to ten seconds for it to happen (a loaded machine may be slow to end it).
 pub async fn process_ended(pid: u32) -> bool {
-    for _ in 0..40 {
+    for _ in 0..200 {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Err(_) => return true,
             // The state follows the command name in parentheses: "1234 (sleep) Z ...".
@@ -121,9 +121,9 @@ pub async fn process_ended(pid: u32) -> bool {
     false
 }
 
-/// Waits (up to two seconds) for a script to have written a pid into `file`.
+/// Waits (up to ten seconds) for a script to have written a pid into `file`.
 pub async fn read_pid(file: &Path) -> u32 {
-    for _ in 0..40 {
+    for _ in 0..200 {
         if let Ok(text) = std::fs::read_to_string(file) {
             if let Ok(pid) = text.trim().parse() {
                 return pid;

@@ -36,22 +36,23 @@ pub struct Servers {
     pub ca_file: PathBuf,
 }
 
-/// One mailbox on a pair of servers, with the servers' addresses at hand.
+/// One mailbox on a pair of servers, with the servers' addresses at hand (`m.host`,
+/// `m.smtp_port_tls`... are its servers').
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     pub servers: Servers,
-    pub host: String,
-    pub smtp_port_starttls: u16,
-    pub smtp_port_tls: u16,
-    pub smtp_port_plain: u16,
-    pub imap_port_starttls: u16,
-    pub imap_port_tls: u16,
-    pub ca_file: PathBuf,
     /// The mailbox's address and login ("box7@localhost"); `address(tag)` gives
     /// "box7+tag@localhost", which lands in the same mailbox.
     pub user: String,
     pub password: String,
     pub maildir: PathBuf,
+}
+
+impl std::ops::Deref for Mailbox {
+    type Target = Servers;
+    fn deref(&self) -> &Servers {
+        &self.servers
+    }
 }
 
 fn script() -> PathBuf {
@@ -151,13 +152,6 @@ impl Servers {
     fn mailbox(&self, env: &HashMap<String, String>, from: &str) -> Mailbox {
         Mailbox {
             servers: self.clone(),
-            host: self.host.clone(),
-            smtp_port_starttls: self.smtp_port_starttls,
-            smtp_port_tls: self.smtp_port_tls,
-            smtp_port_plain: self.smtp_port_plain,
-            imap_port_starttls: self.imap_port_starttls,
-            imap_port_tls: self.imap_port_tls,
-            ca_file: self.ca_file.clone(),
             user: get(env, "MAIL_USER", from),
             password: get(env, "MAIL_PASSWORD", from),
             maildir: PathBuf::from(get(env, "MAILDIR", from)),
