@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the system packages the integration tests need, and only those
-# that are missing: postfix and dovecot-imapd (real mail servers for tests/mail.rs),
+# that are missing: postfix and dovecot-imapd (real mail servers for tests/it/mail.rs),
 # monitoring-plugins-basic (real Nagios plugins), dnsmasq-base (a real DNS server for the
 # dns check's tests; the binary alone, no service started), openssl (certificates for the
-# test mail servers) and python3; for the Debian package's test (tests/package.rs),
+# test mail servers) and python3; for the Debian package's test (tests/it/package.rs),
 # man-db (man -l), systemd (systemd-analyze verify; nothing is started), dpkg-dev
 # (dpkg-shlibdeps, which cargo-deb uses for the package's Depends), binutils (strip) and
 # passwd (useradd, which the package's postinst uses); for the metrics and Alertmanager

@@ -32,7 +32,7 @@ use crate::error::AppError;
 use crate::exit::Exit;
 use crate::history::History;
 use crate::metrics::{self, JobInfo, Uptime};
-use crate::peer::status::{self, Policy};
+use crate::peer::status::{self, PeerStatus, Policy};
 use crate::state::{State, Store};
 
 /// The most a request head (request line and headers) may take; more is answered 431.
@@ -214,6 +214,8 @@ struct Shared {
     cache: Mutex<Option<Cached>>,
     history: History,
     uptime: Mutex<Option<CachedUptime>>,
+    /// For what quiet on purpose shows (silences, windows, parents): SPEC §10.
+    config: Config,
 }
 
 /// Uptime ratios as read for one version of the state file (`None`: the history could
@@ -251,6 +253,7 @@ impl Shared {
             cache: Mutex::new(None),
             history: History::reader(&config.general),
             uptime: Mutex::new(None),
+            config: config.clone(),
         }
     }
 
@@ -366,13 +369,15 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
         Err(why) => status::unreadable(&shared.policy, why),
     };
     match req.uri().path() {
-        "/status.json" => match serde_json::to_vec_pretty(&st) {
-            Ok(mut body) => {
-                body.push(b'\n');
-                with_type(StatusCode::OK, body, "application/json")
+        "/status.json" => {
+            match serde_json::to_vec_pretty(&with_quiet(shared, &st, state.as_deref().ok(), now)) {
+                Ok(mut body) => {
+                    body.push(b'\n');
+                    with_type(StatusCode::OK, body, "application/json")
+                }
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
             }
-            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
-        },
+        }
         "/metrics" => {
             let reader = Arc::clone(shared);
             let uptime = tokio::task::spawn_blocking(move || reader.uptime(now))
@@ -380,6 +385,7 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
                 .ok()
                 .flatten();
             let text = metrics::render(&metrics::Snapshot {
+                config: &shared.config,
                 jobs: &shared.jobs,
                 state: state.as_deref().ok(),
                 status: &st,
@@ -437,6 +443,24 @@ fn with_type(
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// `/status.json`: the peer status, and `quiet` (the silences, the windows open now and
+/// the jobs kept quiet on purpose, SPEC §10) when the state could be read.
+fn with_quiet(
+    shared: &Shared,
+    st: &PeerStatus,
+    state: Option<&State>,
+    now: chrono::DateTime<Utc>,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(st).unwrap_or(serde_json::Value::Null);
+    if let (Some(map), Some(state)) = (v.as_object_mut(), state) {
+        map.insert(
+            "quiet".into(),
+            crate::engine::quiet::summary_json(&shared.config, state, now),
+        );
+    }
+    v
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::email::RawEmail;
 use super::general::RawGeneral;
 use super::jobs::raw::RawJob;
 use super::logging::RawLogging;
+use super::maintenance::RawMaintenance;
 use super::metrics::RawMetrics;
 use super::parse::{check_as, fields_of, Schema};
 use super::peers::RawPeer;
@@ -39,6 +40,8 @@ pub struct RawSettings {
     #[serde(default)]
     pub webhooks: Vec<S<RawWebhook>>,
     pub metrics: Option<RawMetrics>,
+    #[serde(default)]
+    pub maintenance: Vec<S<RawMaintenance>>,
 }
 
 /// A file of `jobs_dir`.
@@ -79,6 +82,7 @@ pub static SETTINGS: Schema = schema!(
         ("pushover", &PUSHOVER),
         ("webhooks", &WEBHOOKS),
         ("metrics", &METRICS),
+        ("maintenance", &MAINTENANCE),
     ]
 );
 static GENERAL: Schema = schema!("[general]", RawGeneral, []);
@@ -91,6 +95,7 @@ static SERVE: Schema = schema!("[serve]", RawServe, []);
 static PUSHOVER: Schema = schema!("[pushover]", RawPushover, []);
 static WEBHOOKS: Schema = schema!("[[webhooks]]", RawWebhook, []);
 static METRICS: Schema = schema!("[metrics]", RawMetrics, []);
+static MAINTENANCE: Schema = schema!("[[maintenance]]", RawMaintenance, []);
 
 #[cfg(test)]
 mod tests {

@@ -29,6 +29,8 @@ pub struct Job {
     /// What the job belongs to ("shop", "mail"): a label of its Alertmanager alerts, and
     /// how the status page sorts jobs.
     pub group: Option<String>,
+    /// Jobs whose failure holds back this one's failure alerts (SPEC §10), by name.
+    pub depends_on: Vec<String>,
     pub source: SourceLoc,
 }
 

@@ -1,8 +1,11 @@
 //! Firing alerts posted again while their job keeps failing, for the channels that expect
 //! it (`[[webhooks]] format = "alertmanager"`, every `resend`): Alertmanager resolves an
 //! alert nobody re-posts, and deduplicates the repeats, so they bypass `notify_every`.
-//! A pure function of the settings, the state and `now`, called by every tick under the
-//! lock; what it queues is delivered like any alert.
+//! Quiet on purpose holds them back too (`engine::quiet::gate`: a silence, a maintenance
+//! window, an acknowledgement, a failing parent): Alertmanager then resolves the alert
+//! when its `endsAt` passes, and it fires again if the job is still failing once the
+//! quiet ends. A pure function of the settings, the state and `now`, called by every tick
+//! under the lock; what it queues is delivered like any alert.
 
 use chrono::{DateTime, Utc};
 
@@ -52,6 +55,9 @@ pub fn queue_due(config: &Config, state: &mut State, now: DateTime<Utc>) -> usiz
             if let Some(js) = state.jobs.get_mut(&job.name) {
                 js.resent.clear();
             }
+            continue;
+        }
+        if crate::engine::quiet::gate(config, state, job, now).is_some() {
             continue;
         }
         let routed = route(config, state, &job.notify);
@@ -183,6 +189,28 @@ mod tests {
             queue_due(&config, &mut state, t1 + Duration::seconds(60)),
             1
         );
+    }
+
+    #[test]
+    fn a_silenced_job_is_not_repeated_until_the_silence_ends() {
+        let (_dir, config) = config();
+        let mut state = State::default();
+        failing(&mut state, true);
+        let until = t0() + Duration::minutes(30);
+        state.silences.push(crate::state::Silence {
+            id: "s-0000abcd".into(),
+            covers: crate::state::Covers::Jobs(vec!["web".into()]),
+            from: t0(),
+            until,
+            reason: None,
+            who: "ops".into(),
+            created: t0(),
+        });
+        assert_eq!(
+            queue_due(&config, &mut state, t0() + Duration::minutes(5)),
+            0
+        );
+        assert_eq!(queue_due(&config, &mut state, until), 1);
     }
 
     #[test]

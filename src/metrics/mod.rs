@@ -85,6 +85,8 @@ pub fn uptime(
 
 /// Everything one rendering reads.
 pub struct Snapshot<'a> {
+    /// For what holds alerts back now (silences, maintenance windows).
+    pub config: &'a Config,
     pub jobs: &'a [JobInfo],
     /// `None` when the state file could not be read.
     pub state: Option<&'a State>,
@@ -117,6 +119,7 @@ pub fn collect(config: &Config, now: DateTime<Utc>) -> String {
         }
     };
     render(&Snapshot {
+        config,
         jobs: &jobs,
         state: state.as_ref().ok(),
         status: &status,
@@ -178,6 +181,7 @@ pub fn render(s: &Snapshot) -> String {
         .map(|j| (j, state.jobs.get(&j.name).unwrap_or(&pending)))
         .collect();
     job_families(&mut out, &jobs);
+    silenced(&mut out, &jobs, s.config, state, s.now);
     checks_total(&mut out, &jobs);
     if let Some(uptime) = s.uptime {
         uptime_ratio(&mut out, &jobs, uptime);
@@ -231,6 +235,30 @@ fn job_families(out: &mut Out, jobs: &[(&JobInfo, &JobState)]) {
                 out.sample(name, &[("job", &job.name), ("kind", job.kind)], v);
             }
         }
+    }
+}
+
+/// `checker_job_silenced`: 1 while a silence or a maintenance window covers the job.
+fn silenced(
+    out: &mut Out,
+    jobs: &[(&JobInfo, &JobState)],
+    config: &Config,
+    state: &State,
+    now: DateTime<Utc>,
+) {
+    const NAME: &str = "checker_job_silenced";
+    out.family(
+        NAME,
+        Type::Gauge,
+        "1 while a silence or a maintenance window holds back the job's failure alerts.",
+    );
+    let viewer = crate::engine::quiet::Viewer::new(config, state, now);
+    for (job, _) in jobs {
+        out.sample(
+            NAME,
+            &[("job", &job.name), ("kind", job.kind)],
+            Num::Bool(viewer.silenced(&job.name)),
+        );
     }
 }
 

@@ -28,7 +28,9 @@ fn now() -> DateTime<Utc> {
 
 fn render_with(jobs: &[JobInfo], state: &State, uptime: Option<&Uptime>) -> String {
     let status = status::compute(state, &policy(), now());
+    let (_dir, config) = crate::engine::test_config("");
     render(&Snapshot {
+        config: &config,
         jobs,
         state: Some(state),
         status: &status,
@@ -190,7 +192,9 @@ fn values_that_are_not_numbers_are_spelled_as_prometheus_reads_them() {
 #[test]
 fn an_unreadable_state_says_so_and_nothing_else_about_jobs() {
     let status = status::unreadable(&policy(), "broken");
+    let (_dir, config) = crate::engine::test_config("");
     let text = render(&Snapshot {
+        config: &config,
         jobs: &[job("web", "http")],
         state: None,
         status: &status,

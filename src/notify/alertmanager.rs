@@ -49,9 +49,9 @@ pub fn endpoint(url: &str) -> String {
     u.to_string()
 }
 
-/// The body for `alert`: a JSON array of one alert. `group` is the job's; `now` the time
-/// of sending, from which a firing alert's `endsAt` is counted.
-pub fn body(w: &Webhook, alert: &Alert, group: Option<&str>, now: DateTime<Utc>) -> Value {
+/// One alert of the posted array. `group` is the job's; `now` the time of sending, from
+/// which a firing alert's `endsAt` is counted.
+pub fn element(w: &Webhook, alert: &Alert, group: Option<&str>, now: DateTime<Utc>) -> Value {
     let t = |d: DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::AutoSi, true);
     let mut labels = Map::new();
     let mut label = |k: &str, v: &str| {
@@ -90,28 +90,42 @@ pub fn body(w: &Webhook, alert: &Alert, group: Option<&str>, now: DateTime<Utc>)
             crate::saturating::add(now.max(alert.at), valid)
         }
     };
-    json!([{
+    json!({
         "labels": labels,
         "annotations": annotations,
         "startsAt": t(starts),
         "endsAt": t(ends),
-    }])
+    })
 }
 
-/// The request for `alert`.
-pub fn payload(w: &Webhook, alert: &Alert, group: Option<&str>, now: DateTime<Utc>) -> Payload {
+/// The body: a JSON array of the alerts (each with its job's group).
+pub fn body(w: &Webhook, alerts: &[(&Alert, Option<&str>)], now: DateTime<Utc>) -> Value {
+    Value::Array(
+        alerts
+            .iter()
+            .map(|(a, group)| element(w, a, *group, now))
+            .collect(),
+    )
+}
+
+/// The request for `alerts`.
+pub fn payload(w: &Webhook, alerts: &[(&Alert, Option<&str>)], now: DateTime<Utc>) -> Payload {
     Payload {
         content_type: "application/json",
-        body: body(w, alert, group, now).to_string(),
+        body: body(w, alerts, now).to_string(),
         headers: Vec::new(),
     }
 }
 
-/// Posts `alert` to Alertmanager; 2xx is delivered, 4xx (a malformed alert) permanent,
-/// 5xx and the network transient (retried from the outbox).
-pub async fn send(w: &Webhook, alert: &Alert, group: Option<&str>) -> Result<(), DeliveryError> {
+/// Posts `alerts` (one, as a rule) to Alertmanager in one request; 2xx is delivered, 4xx
+/// (a malformed alert) permanent, 5xx and the network transient (retried from the outbox).
+pub async fn send(w: &Webhook, alerts: &[(&Alert, Option<&str>)]) -> Result<(), DeliveryError> {
     let url = Secret::new(endpoint(w.url.expose()));
-    webhook::post(w, alert, &url, payload(w, alert, group, Utc::now())).await
+    let what = match alerts {
+        [(a, _)] => a.kind.as_str(),
+        _ => "several",
+    };
+    webhook::post(w, &url, payload(w, alerts, Utc::now()), what).await
 }
 
 #[cfg(test)]
@@ -132,6 +146,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(10),
             templates: Templates::default(),
             resend: std::time::Duration::from_secs(60),
+            digest: None,
         }
     }
 
@@ -178,7 +193,8 @@ mod tests {
     {
         let w = hook();
         let sent = at() + chrono::Duration::seconds(30);
-        let firing = body(&w, &alert(AlertKind::Failure), Some("shop"), sent);
+        let failure = alert(AlertKind::Failure);
+        let firing = body(&w, &[(&failure, Some("shop"))], sent);
         let a = &firing[0];
         assert_eq!(a["startsAt"], "2026-03-01T11:55:00Z");
         assert_eq!(a["endsAt"], "2026-03-01T12:04:30Z");
@@ -192,12 +208,23 @@ mod tests {
         assert_eq!(a["annotations"]["description"], "the shop");
         let mut rec = alert(AlertKind::Recovery);
         rec.message = "HTTP 200".into();
-        let resolved = body(&w, &rec, Some("shop"), sent + chrono::Duration::hours(1));
+        let resolved = body(
+            &w,
+            &[(&rec, Some("shop"))],
+            sent + chrono::Duration::hours(1),
+        );
         assert_eq!(resolved[0]["labels"], firing[0]["labels"]);
         assert_eq!(resolved[0]["endsAt"], "2026-03-01T12:00:00Z");
         // No group: no label (an empty one would be another alert in Alertmanager).
-        let bare = body(&w, &alert(AlertKind::Failure), None, sent);
+        let bare = body(&w, &[(&failure, None)], sent);
         assert!(bare[0]["labels"].get("group").is_none());
+        // Several (a digest, which this format does not ask for): one element each.
+        assert_eq!(
+            body(&w, &[(&failure, None), (&rec, None)], sent)
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
     }
 
     #[test]

@@ -34,6 +34,20 @@ impl WebhookFormat {
     pub const NAMES: &'static [&'static str] =
         &["slack", "discord", "ntfy", "generic", "alertmanager"];
 
+    /// Whether the format can carry a digest (several alerts in one request). Every
+    /// chat and generic format can; a format whose receiver wants each alert on its own
+    /// (Alertmanager's API takes alerts one by one, each with its labels) answers
+    /// false, and `digest` is ignored for it (docs/channels.md says so).
+    pub fn digests(self) -> bool {
+        match self {
+            WebhookFormat::Slack
+            | WebhookFormat::Discord
+            | WebhookFormat::Ntfy
+            | WebhookFormat::Generic => true,
+            WebhookFormat::Alertmanager => false,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "slack" => Some(WebhookFormat::Slack),
@@ -74,6 +88,8 @@ pub struct Webhook {
     pub templates: Templates,
     /// Alertmanager only: a still-firing alert is posted again at least this often.
     pub resend: Duration,
+    /// `digest` as written: `None` takes `[defaults] digest` (`Config::digest`).
+    pub digest: Option<bool>,
 }
 
 /// One `[[webhooks]]` table, as written.
@@ -94,6 +110,7 @@ pub struct RawWebhook {
     pub title_template: Option<S<String>>,
     pub body_template: Option<S<String>>,
     pub resend: Option<S<String>>,
+    pub digest: Option<bool>,
 }
 
 /// `[[webhooks]]`. `taken` are the channel names already in use (email, commands,
@@ -255,6 +272,7 @@ pub(in crate::config) fn resolve(
             timeout: cx.timeout_or(&table, w.timeout.as_ref(), DEFAULT_TIMEOUT),
             templates: cx.templates(&table, w.title_template.as_ref(), w.body_template.as_ref()),
             resend,
+            digest: w.digest,
         });
     }
     out

@@ -246,6 +246,7 @@ impl RawJob {
             timeout,
             retries: _,
             retry_backoff,
+            depends_on,
             targets: _,
             url,
             method,
@@ -310,6 +311,7 @@ impl RawJob {
             f(s);
         }
         f(notify);
+        f(depends_on);
         f(contact);
         f(headers);
         f(json);
