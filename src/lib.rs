@@ -2,6 +2,7 @@
 //! and proves that it is itself alive and able to send mail.
 
 pub mod app;
+pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod cmd;
@@ -14,6 +15,7 @@ pub mod history;
 pub mod last_resort;
 pub mod logging;
 pub mod notify;
+pub mod pattern;
 pub mod peer;
 pub mod process;
 pub mod redact;

@@ -209,6 +209,8 @@ struct Shared {
     /// (job name, kind, enabled), in configuration order, for `/metrics`.
     jobs: Vec<(String, &'static str, bool)>,
     cache: Mutex<Option<Cached>>,
+    /// For what quiet on purpose shows (silences, windows, parents): SPEC §10.
+    config: Config,
 }
 
 struct Cached {
@@ -237,6 +239,7 @@ impl Shared {
                 .map(|j| (j.name.clone(), j.kind.name(), j.enabled))
                 .collect(),
             cache: Mutex::new(None),
+            config: config.clone(),
         }
     }
 
@@ -319,13 +322,15 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
         Err(why) => status::unreadable(&shared.policy, why),
     };
     match req.uri().path() {
-        "/status.json" => match serde_json::to_vec_pretty(&st) {
-            Ok(mut body) => {
-                body.push(b'\n');
-                with_type(StatusCode::OK, body, "application/json")
+        "/status.json" => {
+            match serde_json::to_vec_pretty(&with_quiet(shared, &st, state.as_deref().ok(), now)) {
+                Ok(mut body) => {
+                    body.push(b'\n');
+                    with_type(StatusCode::OK, body, "application/json")
+                }
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
             }
-            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
-        },
+        }
         "/metrics" => with_type(
             StatusCode::OK,
             metrics(shared, state.as_deref().ok(), &st, now).into_bytes(),
@@ -440,8 +445,43 @@ fn metrics(
             Some(state.outbox.len() as f64),
         );
         job_metrics(&mut out, shared, state);
+        quiet_metrics(&mut out, shared, state, now);
     }
     out
+}
+
+/// `/status.json`: the peer status, and `quiet` (the silences, the windows open now and
+/// the jobs kept quiet on purpose, SPEC §10) when the state could be read.
+fn with_quiet(
+    shared: &Shared,
+    st: &PeerStatus,
+    state: Option<&State>,
+    now: chrono::DateTime<Utc>,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(st).unwrap_or(serde_json::Value::Null);
+    if let (Some(map), Some(state)) = (v.as_object_mut(), state) {
+        map.insert(
+            "quiet".into(),
+            crate::engine::quiet::summary_json(&shared.config, state, now),
+        );
+    }
+    v
+}
+
+/// `checker_job_silenced`: 1 while a silence or a maintenance window covers the job.
+fn quiet_metrics(out: &mut String, shared: &Shared, state: &State, now: chrono::DateTime<Utc>) {
+    let name = "checker_job_silenced";
+    let _ = writeln!(
+        out,
+        "# HELP {name} 1 while a silence or a maintenance window holds back the job's failure alerts.\n# TYPE {name} gauge"
+    );
+    let viewer = crate::engine::quiet::Viewer::new(&shared.config, state, now);
+    for (job, kind, enabled) in &shared.jobs {
+        if *enabled {
+            let v = u8::from(viewer.silenced(job));
+            let _ = writeln!(out, "{name}{{job=\"{}\",kind=\"{kind}\"}} {v}", label(job));
+        }
+    }
 }
 
 fn job_metrics(out: &mut String, shared: &Shared, state: &State) {

@@ -14,6 +14,7 @@ use super::email::RawEmail;
 use super::general::RawGeneral;
 use super::jobs::raw::RawJob;
 use super::logging::RawLogging;
+use super::maintenance::RawMaintenance;
 use super::parse::{check_as, fields_of, Schema};
 use super::peers::RawPeer;
 use super::serve::RawServe;
@@ -37,6 +38,8 @@ pub struct RawSettings {
     pub pushover: Option<RawPushover>,
     #[serde(default)]
     pub webhooks: Vec<S<RawWebhook>>,
+    #[serde(default)]
+    pub maintenance: Vec<S<RawMaintenance>>,
 }
 
 /// A file of `jobs_dir`.
@@ -76,6 +79,7 @@ pub static SETTINGS: Schema = schema!(
         ("serve", &SERVE),
         ("pushover", &PUSHOVER),
         ("webhooks", &WEBHOOKS),
+        ("maintenance", &MAINTENANCE),
     ]
 );
 static GENERAL: Schema = schema!("[general]", RawGeneral, []);
@@ -87,6 +91,7 @@ static PEERS: Schema = schema!("[[peers]]", RawPeer, []);
 static SERVE: Schema = schema!("[serve]", RawServe, []);
 static PUSHOVER: Schema = schema!("[pushover]", RawPushover, []);
 static WEBHOOKS: Schema = schema!("[[webhooks]]", RawWebhook, []);
+static MAINTENANCE: Schema = schema!("[[maintenance]]", RawMaintenance, []);
 
 #[cfg(test)]
 mod tests {

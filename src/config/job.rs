@@ -26,6 +26,8 @@ pub struct Job {
     pub retry_backoff: Duration,
     pub enabled: bool,
     pub description: Option<String>,
+    /// Jobs whose failure holds back this one's failure alerts (SPEC §10), by name.
+    pub depends_on: Vec<String>,
     pub source: SourceLoc,
 }
 

@@ -298,6 +298,7 @@ fn resolve_peer(
         retry_backoff: d.retry_backoff,
         enabled,
         description: r.description.clone(),
+        depends_on: Vec::new(),
         source: SourceLoc {
             file: cx.path.to_path_buf(),
             line,

@@ -10,6 +10,9 @@
 //!   append the history, unlock.
 //! - `record`: one result into the state (merge, rules, alerts queued, events), and the
 //!   alerts about checker itself.
+//! - `quiet`: the gate every failure alert passes: silences, maintenance windows,
+//!   acknowledgements, failing parents (pure).
+//! - `silences`: the silences kept in the state: added, ended, dropped once over.
 //! - `route`: which channels an alert goes to, and where while mail is broken (pure).
 //! - `outbox`: the queue of decided alerts: claimed with a lease, settled, superseded.
 //!
@@ -19,8 +22,10 @@ pub mod delivery;
 pub mod outbox;
 pub mod passive;
 pub mod push;
+pub mod quiet;
 pub mod record;
 pub mod route;
+pub mod silences;
 pub mod tick;
 pub mod txn;
 

@@ -2,6 +2,7 @@
 //! alert every channel receives, and the default wording of subjects and bodies (SPEC §5).
 
 pub mod command;
+pub mod digest;
 pub mod email;
 pub mod http;
 pub mod pushover;
@@ -251,11 +252,43 @@ pub async fn deliver(
         Some(Channel::Command(c)) => command::send(c, alert).await.map(|()| Delivered::Sent),
         Some(Channel::Pushover(p)) => pushover::send(p, alert).await.map(|()| Delivered::Sent),
         Some(Channel::Webhook(w)) => webhook::send(w, alert).await.map(|()| Delivered::Sent),
-        None => Err(DeliveryError::Permanent(format!(
-            "channel {channel:?} is no longer configured; known channels: {}",
-            config.channel_names().join(", ")
-        ))),
+        None => Err(unconfigured(config, channel)),
     }
+}
+
+/// Delivers `digest` through the channel named `channel` as one message. Channels read
+/// by people (email, Pushover, Slack, Discord, ntfy) send a digest of one alert as that
+/// alert, with all its detail; generic webhooks and commands, read by programs, always
+/// get a digest's shape.
+pub async fn deliver_digest(
+    config: &Config,
+    channel: &str,
+    digest: &digest::Digest,
+    opts: SendOptions,
+) -> Result<Delivered, DeliveryError> {
+    let masked = crate::redact::value(digest.clone());
+    let d = &masked;
+    match config.channel(channel) {
+        Some(Channel::Email(e)) => match d.single() {
+            Some(alert) => email::send(e, alert, opts).await,
+            None => email::send_digest(e, d, opts).await,
+        },
+        Some(Channel::Command(c)) => command::send_digest(c, d).await.map(|()| Delivered::Sent),
+        Some(Channel::Pushover(p)) => match d.single() {
+            Some(alert) => pushover::send(p, alert).await,
+            None => pushover::send_digest(p, d).await,
+        }
+        .map(|()| Delivered::Sent),
+        Some(Channel::Webhook(w)) => webhook::send_digest(w, d).await.map(|()| Delivered::Sent),
+        None => Err(unconfigured(config, channel)),
+    }
+}
+
+fn unconfigured(config: &Config, channel: &str) -> DeliveryError {
+    DeliveryError::Permanent(format!(
+        "channel {channel:?} is no longer configured; known channels: {}",
+        config.channel_names().join(", ")
+    ))
 }
 
 #[cfg(test)]

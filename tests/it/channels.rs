@@ -748,7 +748,7 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
         .port();
     let channels = format!(
         "[pushover]\ntoken_env = \"PUSHOVER_TOKEN_FOR_TEST\"\nuser_file = \"pushover.user\"\napi_url = \"{}\"\n\n{}{}{}{}",
-        p.url("/1/messages.json"),
+        p.url("/1/messages.json?key=PushoverQuery8080"),
         webhook_table("ops-slack", "slack", &s.url(&format!("/services/{slack_key}")), ""),
         webhook_table("chat", "discord", &format!("http://127.0.0.1:{d_port}/api/webhooks/1/{discord_key}"), ""),
         webhook_table("phone", "ntfy", &n.url("/alerts"), "token = \"tk_SecretNtfyToken77\""),
@@ -810,6 +810,7 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
         seen.contains("http://127.0.0.1:"),
         "the host of a webhook may be shown"
     );
+
     for secret in [
         TOKEN,
         USER,
@@ -818,10 +819,52 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
         discord_key,
         "tk_SecretNtfyToken77",
         "QuerySecret4242",
+        "PushoverQuery8080",
         "HeaderSecret555",
     ] {
         assert!(!seen.contains(secret), "secret {secret:?} leaked:\n{seen}");
     }
+}
+
+/// Pushover's `api_url` may carry a secret in its query: the log names where alerts are
+/// posted by scheme, host and port only, and no error, state, history or log line
+/// quotes the query.
+#[test]
+fn a_secret_in_the_query_of_pushovers_api_url_is_masked_where_the_url_is_quoted() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let f = Fixture::new();
+    let channels = format!(
+        "[pushover]\ntoken = \"{TOKEN}\"\nuser = \"{USER}\"\n\
+         api_url = \"http://127.0.0.1:{closed}/1/messages.json?key=ApiUrlQuery6161\"\n"
+    );
+    f.write("settings.toml", &settings(&["pushover"], &channels));
+    f.jobs("[[job]]\nname = \"down\"\nkind = \"command\"\ncommand = [\"false\"]\n");
+    let out = f.run(&["-d", "-v", "-c", "minute"]);
+    let mut seen = format!("{}{}", stdout(&out), stderr(&out));
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["history", "--json"],
+    ] {
+        let out = f.run(args);
+        seen += &stdout(&out);
+        seen += &stderr(&out);
+    }
+    seen += &std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    seen += &std::fs::read_to_string(f.path().join("state.json")).unwrap();
+    assert!(
+        seen.contains(&format!("pushover: POST http://127.0.0.1:{closed} ")),
+        "the log says where the alert was posted: {seen}"
+    );
+    assert!(
+        seen.contains("Connection refused"),
+        "and why it failed: {seen}"
+    );
+    assert!(!seen.contains("ApiUrlQuery6161"), "leaked:\n{seen}");
 }
 
 #[test]

@@ -273,6 +273,67 @@ fn a_corrupt_state_file_is_kept_aside_reported_and_the_tick_goes_on() {
     assert_eq!(alerts[0]["job"], "checker state");
 }
 
+/// The files `name*` moved aside in the fixture's folder.
+fn moved_aside(f: &Fixture, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(f.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Every writer of the state goes through one transaction, so each notes a state file or
+/// a history database it had to move aside the same way: an error event and an alert.
+#[test]
+fn every_writer_that_finds_the_state_or_the_history_corrupt_says_so_with_an_event_and_an_alert() {
+    for (what, file, args) in [
+        ("state", "state.json", &["test-notify", "capture"][..]),
+        ("state", "state.json", &["report", "pushed", "--ok"][..]),
+        ("history", "history.db", &["test-notify", "capture"][..]),
+        ("history", "history.db", &["report", "pushed", "--fail"][..]),
+    ] {
+        let f = Fixture::new();
+        f.jobs("[[job]]\nname = \"pushed\"\nkind = \"passive\"\n");
+        if file == "state.json" {
+            f.write(file, "{\"version\": 1, \"jobs\": {\"a\": {\"status\": ");
+        } else {
+            f.write(file, &"this is not a database. ".repeat(400));
+        }
+        let out = f.run(args);
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 1),
+            "{args:?}: {}",
+            crate::support::stderr(&out)
+        );
+        assert_eq!(
+            moved_aside(&f, &format!("{file}.corrupt-")).len(),
+            1,
+            "{args:?} moves the {what} aside"
+        );
+        let history = f.history();
+        assert!(
+            history.iter().any(|e| e["event"] == "error"
+                && e["message"].as_str().unwrap_or("").contains("moved aside")),
+            "{args:?}: an error event says the {what} was moved aside: {history:?}"
+        );
+        // Sent, or queued for the next run (test-notify sends only its test).
+        let mut alerts = f.alerts();
+        let state = f.state();
+        alerts.extend(
+            state["outbox"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| e["alert"].clone()),
+        );
+        assert!(
+            alerts.iter().any(|a| a["job"] == format!("checker {what}")),
+            "{args:?}: an alert about checker's {what}: {alerts:?}"
+        );
+    }
+}
+
 #[test]
 fn a_process_killed_at_any_moment_leaves_a_readable_state_and_loses_no_queued_alert() {
     let f = Fixture::new();

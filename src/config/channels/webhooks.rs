@@ -25,6 +25,19 @@ pub enum WebhookFormat {
 impl WebhookFormat {
     pub const NAMES: &'static [&'static str] = &["slack", "discord", "ntfy", "generic"];
 
+    /// Whether the format can carry a digest (several alerts in one request). Every
+    /// chat and generic format can; a format whose receiver wants each alert on its own
+    /// (Alertmanager's API takes alerts one by one, each with its labels) answers
+    /// false, and `digest` is ignored for it (docs/channels.md says so).
+    pub fn digests(self) -> bool {
+        match self {
+            WebhookFormat::Slack
+            | WebhookFormat::Discord
+            | WebhookFormat::Ntfy
+            | WebhookFormat::Generic => true,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "slack" => Some(WebhookFormat::Slack),
@@ -61,6 +74,8 @@ pub struct Webhook {
     pub priority: Option<u8>,
     pub timeout: Duration,
     pub templates: Templates,
+    /// `digest` as written: `None` takes `[defaults] digest` (`Config::digest`).
+    pub digest: Option<bool>,
 }
 
 /// One `[[webhooks]]` table, as written.
@@ -80,6 +95,7 @@ pub struct RawWebhook {
     pub timeout: Option<S<String>>,
     pub title_template: Option<S<String>>,
     pub body_template: Option<S<String>>,
+    pub digest: Option<bool>,
 }
 
 /// `[[webhooks]]`. `taken` are the channel names already in use (email, commands,
@@ -211,6 +227,7 @@ pub(in crate::config) fn resolve(
             priority,
             timeout: cx.timeout_or(&table, w.timeout.as_ref(), DEFAULT_TIMEOUT),
             templates: cx.templates(&table, w.title_template.as_ref(), w.body_template.as_ref()),
+            digest: w.digest,
         });
     }
     out

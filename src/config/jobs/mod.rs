@@ -41,6 +41,8 @@ pub(super) struct JobFiles {
     pub(super) jobs: Vec<Job>,
     /// What is allowed but probably not meant: an empty folder.
     pub(super) warnings: Vec<Problem>,
+    /// The name of every table, whether it loaded or not.
+    pub(super) names: Vec<String>,
 }
 
 /// Reads every job file of `dir`; `channels` are the names jobs may list in `notify`.
@@ -54,6 +56,7 @@ pub(super) fn load(
     let mut out = JobFiles {
         jobs: Vec::new(),
         warnings: Vec::new(),
+        names: Vec::new(),
     };
     let folder_problem = |message: String| Problem {
         file: key.settings.to_path_buf(),
@@ -118,6 +121,7 @@ pub(super) fn load(
                 // Names are claimed before the job is checked, so a duplicate is reported
                 // even when either table has problems of its own.
                 let name = value(&raw.name).filter(|n| !n.trim().is_empty());
+                out.names.extend(name.clone());
                 let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
                 match (&duplicate_of, name) {
                     (Some(first), Some(name)) => cx.at_line(
@@ -322,6 +326,19 @@ fn resolve_job(
             );
         }
     }
+    let mut depends_on: Vec<String> = Vec::new();
+    if let Some(parents) = &r.depends_on {
+        for p in parents.get_ref() {
+            if p.trim().is_empty() {
+                k.at(
+                    parents,
+                    format!("job {name:?}: `depends_on` holds an empty name"),
+                );
+            } else if !depends_on.contains(p) {
+                depends_on.push(p.clone());
+            }
+        }
+    }
     if k.cx.problems.len() > before {
         return None;
     }
@@ -340,6 +357,7 @@ fn resolve_job(
         retry_backoff,
         enabled: value(&r.enabled).unwrap_or(true),
         description: value(&r.description),
+        depends_on,
         source: SourceLoc { file, line },
     })
 }

@@ -31,6 +31,8 @@ pub struct RawJob {
     pub timeout: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub retry_backoff: Option<S<String>>,
+    /// Jobs whose failure holds back this one's failure alerts (SPEC §10).
+    pub depends_on: Option<S<Vec<String>>>,
     /// One job per target, `{target}` replaced in every string (SPEC §3).
     pub targets: Option<S<Vec<String>>>,
     // http
@@ -115,6 +117,7 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "retries",
     "retry_backoff",
     "targets",
+    "depends_on",
 ];
 
 /// The job kinds and the keys each adds to the common ones.
@@ -179,6 +182,7 @@ impl RawJob {
             timeout,
             retries,
             retry_backoff,
+            depends_on,
             url,
             method,
             headers,

@@ -245,6 +245,7 @@ impl RawJob {
             timeout,
             retries: _,
             retry_backoff,
+            depends_on,
             targets: _,
             url,
             method,
@@ -308,6 +309,7 @@ impl RawJob {
             f(s);
         }
         f(notify);
+        f(depends_on);
         f(contact);
         f(headers);
         f(json);

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::api::config::{
-    CommandSpec, Frequency, HttpSpec, Job, JobKind, NotifyEvery, Rules, Schedule, SourceLoc,
-    TcpSpec,
+    CommandSpec, HttpSpec, Job, JobKind, NotifyEvery, Rules, Schedule, SourceLoc, TcpSpec,
 };
 
 pub fn http_spec(url: &str) -> HttpSpec {
@@ -40,7 +39,7 @@ pub fn job(name: &str, kind: JobKind) -> Job {
     Job {
         name: name.to_string(),
         kind,
-        schedule: Schedule::Tick(Frequency::Minute),
+        schedule: Schedule::Tick(checker::schedule::Tick::Minute),
         rules: Rules {
             notify_every: NotifyEvery::Every,
             failures_before_notify: 1,
@@ -54,6 +53,7 @@ pub fn job(name: &str, kind: JobKind) -> Job {
         retry_backoff: Duration::from_millis(10),
         enabled: true,
         description: None,
+        depends_on: Vec::new(),
         source: SourceLoc {
             file: PathBuf::from("jobs/test.toml"),
             line: 1,

@@ -366,3 +366,52 @@ impl Drop for MailServer {
         }
     }
 }
+
+/// The body of a raw message with its transfer encoding (7bit, quoted-printable or
+/// base64, as lettre picks for non-ASCII text) undone.
+pub fn body_text(message: &str) -> String {
+    let message = message.replace("\r\n", "\n");
+    let (head, body) = message.split_once("\n\n").unwrap_or((message.as_str(), ""));
+    let encoding = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-transfer-encoding")
+                .then(|| value.trim().to_ascii_lowercase())
+        })
+        .unwrap_or_default();
+    match encoding.as_str() {
+        "base64" => {
+            let joined: String = body.split_whitespace().collect();
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, joined)
+                .unwrap_or_else(|e| panic!("the base64 body does not decode ({e}):\n{body}"));
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        "quoted-printable" => {
+            let b = body.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'=' {
+                    // A soft line break, or a byte in hex.
+                    if b.get(i + 1) == Some(&b'\n') {
+                        i += 2;
+                        continue;
+                    }
+                    let hex = b
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        _ => body.to_string(),
+    }
+}
