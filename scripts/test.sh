@@ -14,6 +14,10 @@ cargo clippy --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+# Most tests wait on the processes and servers they start, not on the CPU: three test
+# threads a core (libtest's default is one) take about half the time. RUST_TEST_THREADS
+# set by the caller wins.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-$(($(nproc) * 3))}"
 cargo test --locked --lib --bins --tests 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

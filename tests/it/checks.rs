@@ -644,8 +644,10 @@ async fn the_deadline_fails_started_checks_and_leaves_unstarted_ones_out() {
     let started = Instant::now();
     let results = run_all(&jobs, &options(10, Duration::from_secs(1))).await;
     let elapsed = started.elapsed();
+    // Cut off at the deadline (1 s), not at the checks' own timeouts (10 s): half of those
+    // is a bound a loaded machine does not reach.
     assert!(
-        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_millis(1500),
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
     );
 

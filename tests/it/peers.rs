@@ -253,12 +253,19 @@ fn peer_status_and_serve_answer_at_once_while_another_process_holds_the_state_lo
     // A writer cannot get in now...
     let out = f.run_ok(&["-c", "minute"], 3);
     assert!(stderr(&out).contains("could not lock"), "{}", stderr(&out));
-    // ...but the readers answer at once.
+    // ...but the readers answer at once: one that waited on the lock would take
+    // lock_timeout (3 s), and then fail.
     let started = Instant::now();
     assert_eq!(stdout(&f.run_ok(&["peer-status"], 0)), "True\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}: waited on the lock?",
+        started.elapsed()
+    );
+    let started = Instant::now();
     assert_eq!(h::get(s.port, "/", &[]), (200, "True".to_string()));
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(3),
         "took {:?}: waited on the lock?",
         started.elapsed()
     );
