@@ -6,7 +6,8 @@
 # test mail servers) and python3; for the Debian package's test (tests/package.rs),
 # man-db (man -l), systemd (systemd-analyze verify; nothing is started), dpkg-dev
 # (dpkg-shlibdeps, which cargo-deb uses for the package's Depends), binutils (strip) and
-# passwd (useradd, which the package's postinst uses). Idempotent; safe in CI
+# passwd (useradd, which the package's postinst uses); for the status page's rendering
+# tests and screenshots, chromium (headless) and fonts-dejavu-core. Idempotent; safe in CI
 # (no stdin, no prompts). Exits non-zero, loudly, when something cannot be installed.
 set -euo pipefail
 
@@ -31,6 +32,12 @@ PROBE+=(
     [passwd]=/usr/sbin/useradd
 )
 PACKAGES+=(man-db systemd dpkg-dev binutils passwd)
+# The status page rendered by a real browser (tests/it/statuspage.rs, scripts/screenshots.sh).
+PROBE+=(
+    [chromium]=/usr/bin/chromium
+    [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+)
+PACKAGES+=(chromium fonts-dejavu-core)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

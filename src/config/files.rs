@@ -17,6 +17,7 @@ use super::logging::RawLogging;
 use super::parse::{check_as, fields_of, Schema};
 use super::peers::RawPeer;
 use super::serve::RawServe;
+use super::status_page::RawStatusPage;
 
 /// The settings file.
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +38,7 @@ pub struct RawSettings {
     pub pushover: Option<RawPushover>,
     #[serde(default)]
     pub webhooks: Vec<S<RawWebhook>>,
+    pub status_page: Option<RawStatusPage>,
 }
 
 /// A file of `jobs_dir`.
@@ -76,6 +78,7 @@ pub static SETTINGS: Schema = schema!(
         ("serve", &SERVE),
         ("pushover", &PUSHOVER),
         ("webhooks", &WEBHOOKS),
+        ("status_page", &STATUS_PAGE),
     ]
 );
 static GENERAL: Schema = schema!("[general]", RawGeneral, []);
@@ -87,6 +90,7 @@ static PEERS: Schema = schema!("[[peers]]", RawPeer, []);
 static SERVE: Schema = schema!("[serve]", RawServe, []);
 static PUSHOVER: Schema = schema!("[pushover]", RawPushover, []);
 static WEBHOOKS: Schema = schema!("[[webhooks]]", RawWebhook, []);
+static STATUS_PAGE: Schema = schema!("[status_page]", RawStatusPage, []);
 
 #[cfg(test)]
 mod tests {

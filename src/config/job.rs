@@ -26,6 +26,10 @@ pub struct Job {
     pub retry_backoff: Duration,
     pub enabled: bool,
     pub description: Option<String>,
+    /// The status page's heading the job is listed under (`group`); `None`: "Other".
+    pub group: Option<String>,
+    /// `public`: on the status page or not, whatever `[status_page] public_jobs` says.
+    pub public: Option<bool>,
     pub source: SourceLoc,
 }
 

@@ -20,6 +20,7 @@ use super::peers;
 use super::problem::{ConfigError, Problem};
 use super::read::{read_text, Lines, MAX_CONFIG_BYTES};
 use super::serve;
+use super::status_page;
 
 /// The settings file to use: `-f`, else `$CHECKER_CONFIG`, else `./settings.toml`, else
 /// `/etc/checker/settings.toml`.
@@ -131,6 +132,7 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
         &raw.webhooks,
     );
     let serve = serve::resolve(&mut cx, &base, raw.serve.as_ref());
+    let status_page = status_page::resolve(&mut cx, &base, raw.status_page.as_ref());
     let mut config = Config {
         path: path.to_path_buf(),
         general,
@@ -140,6 +142,7 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
         jobs: Vec::new(),
         default_notify: defaults.notify.clone(),
         serve,
+        status_page,
         pushover: channels.pushover,
         webhooks: channels.webhooks,
         warnings: Vec::new(),

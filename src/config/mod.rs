@@ -3,7 +3,7 @@
 //!
 //! One file per section reads and validates it, and defines its part of the model:
 //! `general`, `logging`, `email`, `defaults`, `channels/` (`commands`, `pushover`,
-//! `webhooks`), `serve`, `peers`, `jobs/` (one file per kind, and `targets`). `load` is
+//! `webhooks`), `serve`, `status_page`, `peers`, `jobs/` (one file per kind, and `targets`). `load` is
 //! the walk that calls them. Below them: `files` (the two file formats), `parse` and
 //! `explain` (every bad key reported, in people's words), `read` (files read safely),
 //! `context` (what every section's reading shares), `when` (schedule and rule keys),
@@ -29,6 +29,7 @@ mod proptests;
 mod read;
 mod secret;
 mod serve;
+mod status_page;
 mod when;
 
 pub use channels::commands::CommandChannel;
@@ -50,6 +51,7 @@ pub use problem::{ConfigError, Problem, SourceLoc};
 pub(crate) use proptests::config as proptest_config;
 pub use secret::Secret;
 pub use serve::Serve;
+pub use status_page::{glob_match, StatusPage};
 pub use when::{NotifyEvery, Rules, DEFAULT_RULES};
 
 /// The same type as [`crate::schedule::Tick`]: a job's `frequency` is the tick it runs

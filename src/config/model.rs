@@ -16,6 +16,7 @@ use super::logging::Logging;
 use super::problem::Problem;
 use super::secret::Secret;
 use super::serve::Serve;
+use super::status_page::StatusPage;
 use crate::template::Template;
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct Config {
     pub default_notify: Vec<String>,
     /// `[serve]`: the status server peers ask.
     pub serve: Serve,
+    /// `[status_page]`: the HTML page a tick writes and `serve` answers at `/status`.
+    pub status_page: StatusPage,
     /// `[pushover]`, when configured: the channel "pushover".
     pub pushover: Option<Pushover>,
     /// `[[webhooks]]`: one channel each, by name.

@@ -298,6 +298,8 @@ fn resolve_peer(
         retry_backoff: d.retry_backoff,
         enabled,
         description: r.description.clone(),
+        group: None,
+        public: None,
         source: SourceLoc {
             file: cx.path.to_path_buf(),
             line,

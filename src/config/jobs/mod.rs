@@ -306,6 +306,15 @@ fn resolve_job(
         "passive" => JobKind::Passive(passive::resolve(&mut k, &r)),
         _ => JobKind::Command(command::resolve(&mut k, &r)),
     };
+    let group = r.group.as_ref().and_then(|g| {
+        match crate::config::status_page::label_problem(g.get_ref()) {
+            Some(why) => {
+                k.at(g, format!("job {name:?}: `group` {why}"));
+                None
+            }
+            None => Some(g.get_ref().trim().to_string()),
+        }
+    });
     // Here rather than after loading, so a job with other problems has this one reported too.
     if let Some(notify) = &r.notify {
         for ch in notify.get_ref().iter().filter(|c| !channels.contains(c)) {
@@ -340,6 +349,8 @@ fn resolve_job(
         retry_backoff,
         enabled: value(&r.enabled).unwrap_or(true),
         description: value(&r.description),
+        group,
+        public: value(&r.public),
         source: SourceLoc { file, line },
     })
 }

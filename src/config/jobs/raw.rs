@@ -33,6 +33,9 @@ pub struct RawJob {
     pub retry_backoff: Option<S<String>>,
     /// One job per target, `{target}` replaced in every string (SPEC §3).
     pub targets: Option<S<Vec<String>>>,
+    /// The status page's heading for the job, and whether the page shows it.
+    pub group: Option<S<String>>,
+    pub public: Option<S<bool>>,
     // http
     pub url: Option<S<String>>,
     pub method: Option<S<String>>,
@@ -115,6 +118,8 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "retries",
     "retry_backoff",
     "targets",
+    "group",
+    "public",
 ];
 
 /// The job kinds and the keys each adds to the common ones.

@@ -54,6 +54,8 @@ pub fn job(name: &str, kind: JobKind) -> Job {
         retry_backoff: Duration::from_millis(10),
         enabled: true,
         description: None,
+        group: None,
+        public: None,
         source: SourceLoc {
             file: PathBuf::from("jobs/test.toml"),
             line: 1,
