@@ -1,6 +1,8 @@
 //! `checker serve`: the small HTTP server peers ask. `GET /` answers the peer-status word
 //! with status 200, as the original's status site on port 5000 did (any other path too,
-//! as there); `/status.json` the detail; `/metrics` Prometheus text. The state is read
+//! as there); `/status.json` the detail; `/metrics` Prometheus text; `/status` the status
+//! page and `/badge/...` its badges (`statuspage::http`, without the token when
+//! `[status_page] public`). The state is read
 //! per request (re-parsed only when the file changed), so answers are live.
 //!
 //! Bounded against slow or many clients: a cap on connections served at once (the rest
@@ -209,6 +211,10 @@ struct Shared {
     /// (job name, kind, enabled), in configuration order, for `/metrics`.
     jobs: Vec<(String, &'static str, bool)>,
     cache: Mutex<Option<Cached>>,
+    /// `/status` and `/badge/...`.
+    pages: crate::statuspage::http::Pages,
+    /// Whether those answer without the token.
+    pages_public: bool,
 }
 
 struct Cached {
@@ -237,6 +243,8 @@ impl Shared {
                 .map(|j| (j.name.clone(), j.kind.name(), j.enabled))
                 .collect(),
             cache: Mutex::new(None),
+            pages: crate::statuspage::http::Pages::new(config),
+            pages_public: config.status_page.public,
         }
     }
 
@@ -298,8 +306,9 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
+    let page_path = crate::statuspage::http::is_page_path(req.uri().path());
     if let Some(token) = &shared.token {
-        if !authorized(req, token) {
+        if !(page_path && shared.pages_public) && !authorized(req, token) {
             let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
             r.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -314,6 +323,9 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
         Err(e) => Err(format!("reading the state: {e}")),
     };
     let now = Utc::now();
+    if page_path {
+        return page(shared, req, state).await;
+    }
     let st = match &state {
         Ok(state) => status::compute(state, &shared.policy, now),
         Err(why) => status::unreadable(&shared.policy, why),
@@ -334,6 +346,46 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
         // Every other path answers the word, as the original's status site did: peers
         // read the body, whatever the word, so the status code is always 200.
         _ => text(StatusCode::OK, st.status.as_str()),
+    }
+}
+
+/// The status page and its badges, drawn off the async workers (they read SQLite).
+async fn page(
+    shared: &Arc<Shared>,
+    req: &Request<Incoming>,
+    state: Result<Arc<State>, String>,
+) -> Response<Full<Bytes>> {
+    let state = match state {
+        Ok(s) => s,
+        Err(why) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the state cannot be read: {why}\n"),
+            )
+        }
+    };
+    let shared = Arc::clone(shared);
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let open = shared.token.is_none() || shared.pages_public;
+    let reply = tokio::task::spawn_blocking(move || {
+        shared
+            .pages
+            .answer(&path, query.as_deref(), &state, Utc::now(), open)
+    })
+    .await;
+    match reply {
+        Ok(r) => {
+            let mut resp = Response::new(Full::new(Bytes::from(r.body)));
+            *resp.status_mut() =
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+            resp.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static(r.cache));
+            resp
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod prune;
 pub mod report;
 pub mod run_once;
 pub mod status;
+pub mod status_page;
 pub mod test_notify;
 pub mod tick;
 pub mod uptime;

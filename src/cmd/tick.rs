@@ -14,6 +14,13 @@ pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<Exit, AppError> 
         log::warn!(target: crate::logging::FILE_ONLY, "configuration: {w}");
     }
     let report = run_tick(config, Selection::Tick(tick), RunOptions { nomail })?;
+    // After the tick's last transaction, without the lock. A page that cannot be written
+    // is logged, never the tick's failure: the checks and alerts matter more.
+    match crate::statuspage::after_tick(config, chrono::Utc::now()) {
+        Ok(Some(outcome)) => log::debug!("status page: {outcome:?}"),
+        Ok(None) => {}
+        Err(e) => log::warn!("{e}"),
+    }
     let failed = report.results.iter().filter(|r| !r.ok).count();
     log::info!(
         "{} tick done: {} checked, {} failed, {} delivery attempt(s), {} not started",
