@@ -85,7 +85,7 @@ impl Pages {
                 }
             },
         };
-        let Some(name) = percent_decode(name).filter(|n| !n.contains('/') && !n.is_empty()) else {
+        let Some(name) = percent_decode(name).filter(|n| !n.is_empty()) else {
             return badge_reply(404, cache, "badge", "not a job name", badge::GREY);
         };
         let shown = model::public_jobs(&self.config)

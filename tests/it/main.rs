@@ -19,3 +19,4 @@ mod package;
 mod peers;
 mod pushed;
 mod selfcheck;
+mod statuspage;
