@@ -38,7 +38,7 @@ pub use figures::JobFigures;
 pub use query::Follow;
 pub use rollup::Acc;
 pub use schema::SCHEMA_VERSION;
-pub use series::{FailureNote, JobSeries};
+pub use series::{DayFigures, FailureNote, HourFigures, JobSeries, Series};
 pub use store::{Access, History, HistoryError};
 
 use crate::check::PerfDatum;

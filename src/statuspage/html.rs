@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::model::{Group, Health, JobView, Overall, Page, PastDay, DAYS};
-use crate::history::Acc;
+use crate::history::DayFigures;
 
 /// Escapes text for HTML content and quoted attribute values (SVG `<title>` too).
 pub fn esc(s: &str) -> String {
@@ -286,30 +286,30 @@ fn sparkline(o: &mut String, spark: &[Option<f64>]) {
     let mean = known.iter().sum::<f64>() / known.len() as f64;
     let _ = write!(
         o,
-        "<span class=\"spark\">24 h<svg viewBox=\"0 0 96 24\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Response time over the last 24 hours\"><title>Response time, last 24 hours: mean {mean:.0} ms, slowest hour {max:.0} ms</title>"
+        "<span class=\"spark\">24 h<svg viewBox=\"0 0 960 240\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Response time over the last 24 hours\"><title>Response time, last 24 hours: mean {mean:.0} ms, slowest hour {max:.0} ms</title>"
     );
-    // One line per stretch of hours with timings.
-    let flush = |points: &mut Vec<(f64, f64)>, o: &mut String| {
+    // One line per stretch of hours with timings, in whole units of a 960 x 240 box.
+    let flush = |points: &mut Vec<(i64, i64)>, o: &mut String| {
         // A lone hour is drawn as a short dash, so that it shows.
         if let [(x, y)] = points.as_slice() {
             let (x, y) = (*x, *y);
             points.clear();
-            points.extend([(x - 1.5, y), (x + 1.5, y)]);
+            points.extend([(x - 15, y), (x + 15, y)]);
         }
         if !points.is_empty() {
             o.push_str("<polyline points=\"");
             for (i, (x, y)) in points.iter().enumerate() {
                 let sep = if i == 0 { "" } else { " " };
-                let _ = write!(o, "{sep}{x:.1},{y:.1}");
+                let _ = write!(o, "{sep}{x},{y}");
             }
             o.push_str("\"/>");
             points.clear();
         }
     };
-    let mut points: Vec<(f64, f64)> = Vec::new();
+    let mut points: Vec<(i64, i64)> = Vec::with_capacity(24);
     for (h, v) in spark.iter().enumerate() {
         match v {
-            Some(v) => points.push((h as f64 * 4.0 + 2.0, 22.0 - (v / max) * 20.0)),
+            Some(v) => points.push((h as i64 * 40 + 20, 220 - (v / max * 200.0).round() as i64)),
             None => flush(&mut points, o),
         }
     }
@@ -317,13 +317,13 @@ fn sparkline(o: &mut String, spark: &[Option<f64>]) {
     let _ = write!(o, "</svg>{mean:.0} ms</span>");
 }
 
-fn bars(o: &mut String, page: &Page, days: &[Acc], label: &str, jobs: Option<usize>) {
+fn bars(o: &mut String, page: &Page, days: &[DayFigures], label: &str, jobs: Option<usize>) {
     let width = DAYS * 5;
-    let mut total = Acc::default();
+    let mut total = DayFigures::default();
     for a in days {
         total.add(a);
     }
-    let summary = match super::model::percent(&total) {
+    let summary = match total.percent() {
         Some(p) => format!("{} up over {DAYS} days", pct(p)),
         None => format!("no results in {DAYS} days"),
     };
@@ -333,7 +333,7 @@ fn bars(o: &mut String, page: &Page, days: &[Acc], label: &str, jobs: Option<usi
         esc(label)
     );
     for (i, (a, day)) in days.iter().zip(&page.days).enumerate() {
-        let (class, text) = match super::model::percent(a) {
+        let (class, text) = match a.percent() {
             None => ("n", "no data".to_string()),
             Some(p) => {
                 let class = if p >= 99.9 {

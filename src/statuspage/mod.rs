@@ -95,7 +95,8 @@ pub fn render(config: &Config, state: &State, history: &History, now: DateTime<U
             Err(e) => log::warn!("status page: reading past failures: {e}"),
         }
     }
-    html::render(&page, &fingerprint(config, state, now))
+    let x = html::render(&page, &fingerprint(config, state, now));
+    x
 }
 
 fn read_state(config: &Config) -> Result<State, PageError> {
@@ -142,8 +143,10 @@ fn written_fingerprint(path: &Path) -> Option<String> {
 }
 
 /// Writes `bytes` to `path` whole or not at all: a temp file beside it (mode 0644: the
-/// page is for a web server to read), fsync, rename. Through a symlink, the file it
-/// points to is replaced; something that is not a regular file is refused.
+/// page is for a web server to read), then a rename over the old file. Through a symlink,
+/// the file it points to is replaced; something that is not a regular file is refused.
+/// No fsync (it would cost a 1 MB page tens of milliseconds): a page a crash damages has
+/// lost its fingerprint with it, so the next tick writes it again.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PageError> {
     let err = |reason: String| PageError::Write {
         path: path.to_path_buf(),
@@ -168,7 +171,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PageError> {
                 .mode(0o644),
         )?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        drop(f);
         std::fs::rename(&tmp, &target)?;
         Ok(())
     };

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Job};
-use crate::history::{Acc, FailureNote, JobSeries};
+use crate::history::{DayFigures, FailureNote, HourFigures, Series};
 use crate::state::{JobStatus, State};
 
 /// Daily bars, and the days the 90-day figure covers.
@@ -101,7 +101,7 @@ pub struct Group {
     pub name: Option<String>,
     pub jobs: Vec<JobView>,
     /// The group's own bars (its jobs' results summed per day), when jobs have none.
-    pub bars: Vec<Acc>,
+    pub bars: Vec<DayFigures>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ pub struct JobView {
     /// Mean response time per hour over the last 24 hours, oldest first.
     pub spark: Vec<Option<f64>>,
     /// One per day of `Page::days`, when jobs have their own bars.
-    pub bars: Vec<Acc>,
+    pub bars: Vec<DayFigures>,
 }
 
 #[derive(Debug, Clone)]
@@ -173,16 +173,11 @@ pub fn day_of(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis().div_euclid(DAY_MS)
 }
 
-/// Successful results in per cent of all, `None` without results.
-pub fn percent(a: &Acc) -> Option<f64> {
-    (a.attempts > 0).then(|| a.successes as f64 * 100.0 / a.attempts as f64)
-}
-
 /// Everything the page needs that is not in the history.
 pub struct Inputs<'a> {
     pub config: &'a Config,
     pub state: &'a State,
-    pub series: &'a HashMap<String, JobSeries>,
+    pub series: &'a Series,
     pub quiet: Vec<Quiet>,
     pub now: DateTime<Utc>,
 }
@@ -201,9 +196,7 @@ pub fn build(i: &Inputs<'_>) -> Page {
     let jobs = public_jobs(i.config);
     let today = day_of(i.now);
     let days: Vec<i64> = (today - i64::from(DAYS) + 1..=today).collect();
-    let now_hour = i.now.timestamp_millis().div_euclid(3_600_000);
     let bars_per_job = jobs.len() <= BARS_PER_JOB_UP_TO;
-    let empty = JobSeries::default();
     let pending = crate::state::JobState::default();
 
     let mut groups: Vec<Group> = Vec::new();
@@ -211,7 +204,7 @@ pub fn build(i: &Inputs<'_>) -> Page {
     let mut past: HashMap<i64, Vec<PastEntry>> = HashMap::new();
     for job in &jobs {
         let js = i.state.jobs.get(&job.name).unwrap_or(&pending);
-        let s = i.series.get(&job.name).unwrap_or(&empty);
+        let s = i.series.jobs.get(&job.name);
         let state = match js.status {
             JobStatus::Pending => Health::Pending,
             JobStatus::Ok => Health::Operational,
@@ -224,34 +217,44 @@ pub fn build(i: &Inputs<'_>) -> Page {
                 message: js.last_error.clone().or_else(|| js.last_message.clone()),
             });
         }
-        let day = |d: i64| s.days.get(&d).cloned().unwrap_or_default();
-        let window = |n: i64| {
-            let mut a = Acc::default();
-            for d in today - n + 1..=today {
-                if let Some(x) = s.days.get(&d) {
-                    a.add(x);
-                }
-            }
-            percent(&a)
+        let figures: &[DayFigures] = s.map(|s| s.days.as_slice()).unwrap_or_default();
+        let first_day = i.series.first_day;
+        let day = |d: i64| {
+            usize::try_from(d - first_day)
+                .ok()
+                .and_then(|at| figures.get(at))
+                .copied()
+                .unwrap_or_default()
         };
-        let mut last24 = Acc::default();
-        for a in s.hours.values() {
-            last24.add(a);
-        }
-        let spark = (now_hour - 23..=now_hour)
-            .map(|h| s.hours.get(&h).and_then(Acc::mean_ms))
+        let window = |n: i64| {
+            let mut a = DayFigures::default();
+            for d in today - n + 1..=today {
+                a.add(&day(d));
+            }
+            a.percent()
+        };
+        let hours: &[HourFigures] = s.map(|s| s.hours.as_slice()).unwrap_or_default();
+        let last24 = hours.iter().fold(DayFigures::default(), |mut a, h| {
+            a.add(&DayFigures {
+                attempts: h.attempts,
+                successes: h.successes,
+                ..DayFigures::default()
+            });
+            a
+        });
+        let spark = (0..24)
+            .map(|h| hours.get(h).and_then(HourFigures::mean_ms))
             .collect();
         for d in today - INCIDENT_DAYS + 1..=today {
-            if let Some(a) = s.days.get(&d) {
-                if a.incidents > 0 || a.down_ms > 0 || a.failures() > 0 {
-                    past.entry(d).or_default().push(PastEntry {
-                        job: job.name.clone(),
-                        incidents: a.incidents,
-                        down_ms: a.down_ms,
-                        failures: a.failures(),
-                        note: None,
-                    });
-                }
+            let a = day(d);
+            if a.incidents > 0 || a.down_ms > 0 || a.failures() > 0 {
+                past.entry(d).or_default().push(PastEntry {
+                    job: job.name.clone(),
+                    incidents: a.incidents,
+                    down_ms: a.down_ms,
+                    failures: a.failures(),
+                    note: None,
+                });
             }
         }
         let quiet = i
@@ -263,7 +266,7 @@ pub fn build(i: &Inputs<'_>) -> Page {
             name: job.name.clone(),
             state,
             quiet,
-            uptime: [percent(&last24), window(7), window(30), window(i64::from(DAYS))],
+            uptime: [last24.percent(), window(7), window(30), window(i64::from(DAYS))],
             spark,
             bars: if bars_per_job {
                 days.iter().map(|&d| day(d)).collect()
@@ -280,7 +283,7 @@ pub fn build(i: &Inputs<'_>) -> Page {
                     bars: if bars_per_job {
                         Vec::new()
                     } else {
-                        vec![Acc::default(); days.len()]
+                        vec![DayFigures::default(); days.len()]
                     },
                 });
                 groups.len() - 1

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::model::{self, Health, Inputs, Overall, Quiet};
 use super::{fingerprint, html};
-use crate::history::{Acc, JobSeries};
+use crate::history::{DayFigures, JobSeries, Series};
 use crate::state::{JobStatus, State};
 
 fn now() -> DateTime<Utc> {
@@ -25,14 +25,31 @@ fn jobs(n: usize, group_every: usize) -> String {
         .collect()
 }
 
-fn day_acc(attempts: u64, successes: u64, incidents: u64, down_ms: u64) -> Acc {
-    Acc {
+fn day_acc(attempts: u64, successes: u64, incidents: u64, down_ms: u64) -> DayFigures {
+    DayFigures {
         attempts,
         successes,
         incidents,
         down_ms,
-        ..Acc::default()
     }
+}
+
+/// A series of 90 days ending today with `days` (job, days ago, figures) set.
+fn series(days: &[(&str, i64, DayFigures)]) -> Series {
+    let today = model::day_of(now());
+    let mut s = Series {
+        first_day: today - 89,
+        first_hour: now().timestamp().div_euclid(3600) - 23,
+        jobs: HashMap::new(),
+    };
+    for (job, back, figures) in days {
+        let j = s.jobs.entry(job.to_string()).or_insert_with(|| JobSeries {
+            days: vec![DayFigures::default(); 90],
+            hours: Vec::new(),
+        });
+        j.days[(89 - back) as usize] = *figures;
+    }
+    s
 }
 
 fn view(state: Health) -> model::JobView {
@@ -71,18 +88,10 @@ fn the_banner_says_operational_degraded_or_outage_by_the_share_failing() {
 #[test]
 fn above_a_hundred_jobs_each_group_draws_one_row_of_bars_summed_over_its_jobs() {
     let (_d, config) = crate::engine::test_config(&jobs(101, 60));
-    let today = model::day_of(now());
-    let mut series: HashMap<String, JobSeries> = HashMap::new();
-    for (job, acc) in [
-        ("job 0", day_acc(10, 9, 1, 60_000)),
-        ("job 1", day_acc(10, 10, 0, 0)),
-    ] {
-        series
-            .entry(job.into())
-            .or_default()
-            .days
-            .insert(today - 3, acc);
-    }
+    let series = series(&[
+        ("job 0", 3, day_acc(10, 9, 1, 60_000)),
+        ("job 1", 3, day_acc(10, 10, 0, 0)),
+    ]);
     let state = State::default();
     let i = Inputs {
         config: &config,
@@ -118,19 +127,15 @@ fn above_a_hundred_jobs_each_group_draws_one_row_of_bars_summed_over_its_jobs() 
 fn past_incidents_list_the_longest_down_first_and_count_the_rest() {
     let (_d, config) = crate::engine::test_config(&jobs(25, 100));
     let today = model::day_of(now());
-    let mut series: HashMap<String, JobSeries> = HashMap::new();
-    for i in 0..25u64 {
-        series.entry(format!("job {i}")).or_default().days.insert(
-            today - 2,
-            day_acc(10, 9, 1, (i + 1) * 60_000),
-        );
-    }
+    let names: Vec<String> = (0..25).map(|i| format!("job {i}")).collect();
+    let mut days: Vec<(&str, i64, DayFigures)> = names
+        .iter()
+        .zip(1u64..)
+        .map(|(n, i)| (n.as_str(), 2, day_acc(10, 9, 1, i * 60_000)))
+        .collect();
     // Older than 14 days: in the bars, not in the list.
-    series
-        .get_mut("job 0")
-        .unwrap()
-        .days
-        .insert(today - 14, day_acc(1, 0, 1, 1000));
+    days.push(("job 0", 14, day_acc(1, 0, 1, 1000)));
+    let series = series(&days);
     let state = State::default();
     let page = model::build(&Inputs {
         config: &config,
@@ -168,7 +173,7 @@ fn silences_and_maintenance_have_their_section_and_mark_the_jobs_they_cover() {
             until: None,
         },
     ];
-    let series = HashMap::new();
+    let series = Series::default();
     let page = model::build(&Inputs {
         config: &config,
         state: &state,
