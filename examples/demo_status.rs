@@ -50,7 +50,13 @@ const JOBS: &[Demo] = &[
 
 /// Failure windows: job, days ago, start minute of that day, length in minutes, message.
 const INCIDENTS: &[(&str, i64, i64, i64, &str)] = &[
-    ("blog", 3, 14 * 60 + 5, 40, "HTTP 502 (expected 200): Bad Gateway"),
+    (
+        "blog",
+        3,
+        14 * 60 + 5,
+        40,
+        "HTTP 502 (expected 200): Bad Gateway",
+    ),
     ("mail server", 6, 2 * 60 + 30, 15, "connection refused"),
     ("shop home", 9, 18 * 60, 8, "timed out after 10s"),
     ("database", 12, 3 * 60 + 10, 5, "connection refused"),
@@ -118,7 +124,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !backup {
                 // Slower in the European afternoon, as traffic grows.
                 let hour = (t.timestamp().rem_euclid(86_400) / 3600) as u64;
-                let busy = if (12..20).contains(&hour) { j.ms / 3 } else { 0 };
+                let busy = if (12..20).contains(&hour) {
+                    j.ms / 3
+                } else {
+                    0
+                };
                 e.duration_ms = Some(j.ms + busy + rng.range(0, j.ms / 4 + 1));
             }
             if backup {
@@ -135,7 +145,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Older days: daily rollups (their events would have been pruned by now).
     let conn = rusqlite::Connection::open(dir.join("history.db"))?;
     for (i, j) in JOBS.iter().enumerate() {
-        let id: i64 = conn.query_row("SELECT id FROM jobs WHERE name = ?1", [j.name], |r| r.get(0))?;
+        let id: i64 = conn.query_row("SELECT id FROM jobs WHERE name = ?1", [j.name], |r| {
+            r.get(0)
+        })?;
         let per_day: i64 = if j.ms == 0 { 1 } else { 288 };
         for back in 15..90 {
             let bad = match (i as i64 + back) % 23 {

@@ -29,6 +29,10 @@ pub fn run(config: &Config, output: Option<&Path>) -> Result<Exit, AppError> {
     }
     crate::statuspage::write_atomically(dest, page.as_bytes())
         .map_err(|e| AppError::Other(e.into()))?;
-    println!("status page written to {} ({} bytes)", dest.display(), page.len());
+    println!(
+        "status page written to {} ({} bytes)",
+        dest.display(),
+        page.len()
+    );
     Ok(Exit::Success)
 }

@@ -82,7 +82,11 @@ impl Series {
     pub fn day(&self, job: &str, d: i64) -> DayFigures {
         self.jobs
             .get(job)
-            .and_then(|s| usize::try_from(d - self.first_day).ok().and_then(|i| s.days.get(i)))
+            .and_then(|s| {
+                usize::try_from(d - self.first_day)
+                    .ok()
+                    .and_then(|i| s.days.get(i))
+            })
             .copied()
             .unwrap_or_default()
     }
@@ -211,13 +215,14 @@ fn failure_notes(
          WHERE job_id = ?1 AND last_ts >= ?2 AND last_ts < ?3 AND kind IN (0, 3) AND ok = 0",
     )?;
     for (job, day) in wanted {
-        let id: Option<i64> = id_of
-            .query_row([job], |r| r.get(0))
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
+        let id: Option<i64> =
+            id_of
+                .query_row([job], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
         let Some(id) = id else { continue };
         let (from, to) = (day * DAY_MS, (day + 1) * DAY_MS);
         let mut best: Option<(i64, Option<String>)> = None;
@@ -271,8 +276,8 @@ mod tests {
         let mut t = day0;
         let end = day0 + chrono::Duration::days(3) - chrono::Duration::minutes(30);
         while t <= end {
-            let down = t >= day0 + chrono::Duration::hours(34)
-                && t < day0 + chrono::Duration::hours(35);
+            let down =
+                t >= day0 + chrono::Duration::hours(34) && t < day0 + chrono::Duration::hours(35);
             h.append(&[
                 result(t, "web", !down, 40, if down { "HTTP 503" } else { "200" }),
                 result(t, "db", true, 5, "ok"),
@@ -284,7 +289,10 @@ mod tests {
         let s = h.series(90, now).unwrap();
         let d0 = day0.timestamp().div_euclid(86_400);
         let day = |d: i64| s.day("web", d);
-        assert_eq!(s.jobs["web"].days.iter().filter(|d| d.attempts > 0).count(), 3);
+        assert_eq!(
+            s.jobs["web"].days.iter().filter(|d| d.attempts > 0).count(),
+            3
+        );
         assert_eq!((day(d0).attempts, day(d0).successes), (48, 48));
         assert_eq!(
             day(d0 + 1),
@@ -299,7 +307,10 @@ mod tests {
         assert_eq!(s.day("nobody", d0), DayFigures::default());
         let hours = &s.jobs["web"].hours;
         assert_eq!(hours.len(), 24);
-        assert!(hours.iter().all(|a| a.rt_n == 2 && a.rt_sum == 80), "{hours:?}");
+        assert!(
+            hours.iter().all(|a| a.rt_n == 2 && a.rt_sum == 80),
+            "{hours:?}"
+        );
         assert_eq!(hours[23].mean_ms(), Some(40.0));
         assert_eq!(s.day("db", d0 + 2).attempts, 48);
         // Two days only: the first is left out.
@@ -316,7 +327,10 @@ mod tests {
             .unwrap();
         assert_eq!(notes.len(), 1, "{notes:?}");
         let n = &notes[&("web".to_string(), d0 + 1)];
-        assert_eq!(n.at, day0 + chrono::Duration::hours(34) + chrono::Duration::minutes(30));
+        assert_eq!(
+            n.at,
+            day0 + chrono::Duration::hours(34) + chrono::Duration::minutes(30)
+        );
         assert_eq!(n.message.as_deref(), Some("HTTP 503"));
     }
 }

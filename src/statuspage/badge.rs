@@ -31,11 +31,8 @@ fn width(text: &str) -> f64 {
 
 /// One badge: `label` on grey, `message` on `color`.
 pub fn svg(label: &str, message: &str, color: &str) -> String {
-    let label = if label.chars().count() > MAX_LABEL {
-        format!("{}…", crate::text::truncate_chars(label, MAX_LABEL - 1))
-    } else {
-        label.to_string()
-    };
+    // Cut with an ellipsis, within the limit.
+    let label = crate::text::truncate_chars(label, MAX_LABEL);
     let lw = (width(&label) + 10.0).round();
     let mw = (width(message) + 10.0).round();
     let total = lw + mw;

@@ -141,9 +141,7 @@ pub fn render(page: &Page, fingerprint: &str) -> String {
                     " since <time datetime=\"{}\">{}</time> ({})",
                     since.to_rfc3339(),
                     when(since),
-                    span(
-                        u64::try_from((page.now - since).num_milliseconds().max(0)).unwrap_or(0)
-                    )
+                    span(u64::try_from((page.now - since).num_milliseconds().max(0)).unwrap_or(0))
                 );
             }
             if let Some(m) = &i.message {

@@ -136,13 +136,7 @@ impl Pages {
     }
 }
 
-fn badge_reply(
-    status: u16,
-    cache: &'static str,
-    label: &str,
-    message: &str,
-    color: &str,
-) -> Reply {
+fn badge_reply(status: u16, cache: &'static str, label: &str, message: &str, color: &str) -> Reply {
     Reply {
         status,
         content_type: SVG,
@@ -190,7 +184,10 @@ mod tests {
 
     #[test]
     fn names_in_paths_are_percent_decoded_and_bad_escapes_refused() {
-        assert_eq!(percent_decode("peer%20backup").as_deref(), Some("peer backup"));
+        assert_eq!(
+            percent_decode("peer%20backup").as_deref(),
+            Some("peer backup")
+        );
         assert_eq!(percent_decode("caf%C3%A9").as_deref(), Some("café"));
         assert_eq!(percent_decode("web").as_deref(), Some("web"));
         assert_eq!(percent_decode("%zz"), None);
@@ -207,6 +204,10 @@ mod tests {
         assert!(days_param(Some("days=1831"), 1830).is_err());
         assert!(days_param(Some("days=-1"), 1830).is_err());
         assert!(days_param(Some("days=99999999999999"), 1830).is_err());
-        assert_eq!(days_param(None, 7), Ok(7), "a shorter retention bounds the default");
+        assert_eq!(
+            days_param(None, 7),
+            Ok(7),
+            "a shorter retention bounds the default"
+        );
     }
 }

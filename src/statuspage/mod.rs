@@ -57,7 +57,13 @@ pub fn fingerprint(config: &Config, state: &State, now: DateTime<Utc>) -> String
     for job in model::public_jobs(config) {
         let js = state.jobs.get(&job.name).unwrap_or(&pending);
         (&job.name, &job.group, js.status.as_str()).hash(&mut h);
-        (js.last_run, js.first_failure, &js.last_error, &js.last_message).hash(&mut h);
+        (
+            js.last_run,
+            js.first_failure,
+            &js.last_error,
+            &js.last_message,
+        )
+            .hash(&mut h);
     }
     for q in model::quiet(config, state, now) {
         format!("{q:?}").hash(&mut h);

@@ -50,9 +50,15 @@ pub enum Overall {
     NoData,
     Operational,
     /// Some jobs are failing (at most half of those with a result).
-    Degraded { failing: usize, of: usize },
+    Degraded {
+        failing: usize,
+        of: usize,
+    },
     /// More than half of the jobs with a result are failing.
-    Outage { failing: usize, of: usize },
+    Outage {
+        failing: usize,
+        of: usize,
+    },
 }
 
 impl Overall {
@@ -64,15 +70,9 @@ impl Overall {
         } else if failing == 0 {
             Overall::Operational
         } else if failing * 2 > known {
-            Overall::Outage {
-                failing,
-                of: known,
-            }
+            Overall::Outage { failing, of: known }
         } else {
-            Overall::Degraded {
-                failing,
-                of: known,
-            }
+            Overall::Degraded { failing, of: known }
         }
     }
 }
@@ -266,7 +266,12 @@ pub fn build(i: &Inputs<'_>) -> Page {
             name: job.name.clone(),
             state,
             quiet,
-            uptime: [last24.percent(), window(7), window(30), window(i64::from(DAYS))],
+            uptime: [
+                last24.percent(),
+                window(7),
+                window(30),
+                window(i64::from(DAYS)),
+            ],
             spark,
             bars: if bars_per_job {
                 days.iter().map(|&d| day(d)).collect()

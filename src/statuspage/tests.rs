@@ -106,10 +106,17 @@ fn above_a_hundred_jobs_each_group_draws_one_row_of_bars_summed_over_its_jobs() 
     assert!(page.groups[0].jobs.iter().all(|j| j.bars.is_empty()));
     let g = &page.groups[0].bars;
     assert_eq!(g.len(), 90);
-    assert_eq!(g[86], day_acc(20, 19, 1, 60_000), "three days ago, both jobs");
+    assert_eq!(
+        g[86],
+        day_acc(20, 19, 1, 60_000),
+        "three days ago, both jobs"
+    );
     let out = html::render(&page, "fp");
     assert_eq!(out.matches("<rect ").count(), 2 * 90, "one row per group");
-    assert!(out.contains("95.00% up (20 checks), 1 incident, 1m down"), "group tooltips");
+    assert!(
+        out.contains("95.00% up (20 checks), 1 incident, 1m down"),
+        "group tooltips"
+    );
 
     // At a hundred jobs, a row each.
     let (_d, config) = crate::engine::test_config(&jobs(100, 60));
@@ -120,7 +127,10 @@ fn above_a_hundred_jobs_each_group_draws_one_row_of_bars_summed_over_its_jobs() 
     let page = model::build(&i);
     assert!(page.bars_per_job);
     assert!(page.groups.iter().all(|g| g.bars.is_empty()));
-    assert_eq!(html::render(&page, "fp").matches("<rect ").count(), 100 * 90);
+    assert_eq!(
+        html::render(&page, "fp").matches("<rect ").count(),
+        100 * 90
+    );
 }
 
 #[test]
@@ -152,7 +162,9 @@ fn past_incidents_list_the_longest_down_first_and_count_the_rest() {
     assert_eq!(two.more, 5);
     assert_eq!(two.entries[0].job, "job 24", "longest down first");
     assert_eq!(model::wanted_notes(&page).len(), 20);
-    assert!(html::render(&page, "fp").contains("and 5 jobs more (see <code>checker history</code>)"));
+    assert!(
+        html::render(&page, "fp").contains("and 5 jobs more (see <code>checker history</code>)")
+    );
 }
 
 #[test]
@@ -200,8 +212,15 @@ fn the_fingerprint_changes_with_a_result_and_on_the_hour_but_not_within_it() {
     let mut state = State::default();
     let t = now();
     let fp = fingerprint(&config, &state, t);
-    assert_eq!(fp, fingerprint(&config, &state, t + chrono::Duration::minutes(29)));
-    assert_ne!(fp, fingerprint(&config, &state, t + chrono::Duration::minutes(30)), "13:00");
+    assert_eq!(
+        fp,
+        fingerprint(&config, &state, t + chrono::Duration::minutes(29))
+    );
+    assert_ne!(
+        fp,
+        fingerprint(&config, &state, t + chrono::Duration::minutes(30)),
+        "13:00"
+    );
     state.jobs.entry("job 0".into()).or_default().last_run = Some(t);
     assert_ne!(fp, fingerprint(&config, &state, t), "a result");
     // A job not on the page changes nothing.
