@@ -65,6 +65,17 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// A response time: milliseconds below a second, then seconds, then minutes and more.
+fn millis(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        span(ms as u64)
+    }
+}
+
 /// A message as shown: its first 300 characters.
 fn message(m: &str) -> String {
     esc(&crate::text::truncate_chars(m.trim(), 300))
@@ -222,23 +233,28 @@ fn banner(o: &mut String, page: &Page) {
 }
 
 fn group(o: &mut String, page: &Page, g: &Group, n: usize, named: bool) {
-    let name = match (&g.name, named) {
-        (Some(name), _) => esc(name),
-        (None, true) => "Other".into(),
-        (None, false) => "Jobs".into(),
+    let raw = match (&g.name, named) {
+        (Some(name), _) => name.as_str(),
+        (None, true) => "Other",
+        (None, false) => "Jobs",
     };
     let _ = write!(
         o,
-        "<section class=\"group\" id=\"group-{n}\">\n<h2>{name}</h2>\n<div class=\"card\">\n"
+        "<section class=\"group\" id=\"group-{n}\">\n<h2>{}</h2>\n<div class=\"card\">\n",
+        esc(raw)
     );
-    for j in &g.jobs {
-        job(o, page, j);
-    }
     if !g.bars.is_empty() {
-        o.push_str("<div class=\"job group-bars\">");
-        let label = format!("{name}: all {} jobs", g.jobs.len());
+        let _ = write!(
+            o,
+            "<div class=\"job group-bars\"><div class=\"row\"><span class=\"name\">All {} jobs, day by day</span></div>",
+            g.jobs.len()
+        );
+        let label = format!("{raw}: all {} jobs", g.jobs.len());
         bars(o, page, &g.bars, &label, Some(g.jobs.len()));
         o.push_str("</div>\n");
+    }
+    for j in &g.jobs {
+        job(o, page, j);
     }
     o.push_str("</div>\n</section>\n");
 }
@@ -284,7 +300,9 @@ fn sparkline(o: &mut String, spark: &[Option<f64>]) {
     let mean = known.iter().sum::<f64>() / known.len() as f64;
     let _ = write!(
         o,
-        "<span class=\"spark\">24 h<svg viewBox=\"0 0 960 240\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Response time over the last 24 hours\"><title>Response time, last 24 hours: mean {mean:.0} ms, slowest hour {max:.0} ms</title>"
+        "<span class=\"spark\">24 h<svg viewBox=\"0 0 960 240\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"Response time over the last 24 hours\"><title>Response time, last 24 hours: mean {}, slowest hour {}</title>",
+        millis(mean),
+        millis(max)
     );
     // One line per stretch of hours with timings, in whole units of a 960 x 240 box.
     let flush = |points: &mut Vec<(i64, i64)>, o: &mut String| {
@@ -312,7 +330,7 @@ fn sparkline(o: &mut String, spark: &[Option<f64>]) {
         }
     }
     flush(&mut points, o);
-    let _ = write!(o, "</svg>{mean:.0} ms</span>");
+    let _ = write!(o, "</svg>{}</span>", millis(mean));
 }
 
 fn bars(o: &mut String, page: &Page, days: &[DayFigures], label: &str, jobs: Option<usize>) {

@@ -236,3 +236,22 @@ fn percentages_are_never_rounded_up_to_a_hundred() {
     assert_eq!(html::pct(66.666), "66.66%");
     assert_eq!(html::pct(0.0), "0.00%");
 }
+
+#[test]
+fn response_times_read_in_the_unit_that_suits_them() {
+    let mut page = model::build(&Inputs {
+        config: &crate::engine::test_config(&jobs(1, 100)).1,
+        state: &State::default(),
+        series: &Series::default(),
+        quiet: Vec::new(),
+        now: now(),
+    });
+    for (ms, shown) in [(42.4, "42 ms"), (1_540.0, "1.5 s"), (252_000.0, "4m 12s")] {
+        page.groups[0].jobs[0].spark = vec![Some(ms); 24];
+        let out = html::render(&page, "fp");
+        assert!(
+            out.contains(&format!("</svg>{shown}</span>")),
+            "{ms}: {out}"
+        );
+    }
+}
