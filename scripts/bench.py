@@ -15,7 +15,8 @@ nginx: 1,000 and 10,000 HTTP checks in one tick against a real nginx started by 
 history: 1,000 minute-jobs with 2 days of results (failures in streaks), generated
       through checker's recording path by examples/gen_history.rs, plus daily rollups
       back to 90 days: `status --hours 24` and `--hours 48` (< 50 ms, < 30 MB),
-      `uptime --days 90` (< 100 ms), `history --job J --limit 50` (< 20 ms), recording one
+      `uptime --days 90` (< 100 ms), `metrics` (no target: what /metrics and the textfile
+      cost), `history --job J --limit 50` (< 20 ms), recording one
       tick's 1,000 results (< 10 ms), on disk per day (< 20 MB).
 hung: 100 HTTP checks in one tick, 10 of them against listeners that accept and never
       answer, with a 2 s timeout (issue 5) and a 5 s one (SPEC section 9): the tick's wall
@@ -357,6 +358,7 @@ def bench_history():
                              (["status", "--hours", "48"], "< 50 ms, < 30 MB"),
                              (["status", "--hours", "48", "--json"], "< 50 ms, < 30 MB"),
                              (["uptime", "--days", "90"], "< 100 ms"),
+                             (["metrics"], "no target; uptime over 4 windows, as /metrics and the textfile"),
                              (["history", "--job", "job 7", "--limit", "50"], "< 20 ms"),
                              (["history", "--limit", "50"], "< 20 ms")):
             med, mx, rss = measure([BIN, *cfg, *args], runs=15)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the system packages the integration tests need, and only those
-# that are missing: postfix and dovecot-imapd (real mail servers for tests/mail.rs),
+# that are missing: postfix and dovecot-imapd (real mail servers for tests/it/mail.rs),
 # monitoring-plugins-basic (real Nagios plugins), dnsmasq-base (a real DNS server for the
 # dns check's tests; the binary alone, no service started), openssl (certificates for the
-# test mail servers) and python3; for the Debian package's test (tests/package.rs),
+# test mail servers) and python3; for the Debian package's test (tests/it/package.rs),
 # man-db (man -l), systemd (systemd-analyze verify; nothing is started), dpkg-dev
 # (dpkg-shlibdeps, which cargo-deb uses for the package's Depends), binutils (strip) and
-# passwd (useradd, which the package's postinst uses); for the status page's rendering
-# tests and screenshots, chromium (headless) and fonts-dejavu-core. Idempotent; safe in CI
+# passwd (useradd, which the package's postinst uses); for the metrics and Alertmanager
+# tests, prometheus (promtool) and prometheus-alertmanager (run on loopback by the tests,
+# never as a service); for the status page's rendering tests and screenshots, chromium
+# (headless) and fonts-dejavu-core. Idempotent; safe in CI
 # (no stdin, no prompts). Exits non-zero, loudly, when something cannot be installed.
 set -euo pipefail
 
@@ -32,6 +34,12 @@ PROBE+=(
     [passwd]=/usr/sbin/useradd
 )
 PACKAGES+=(man-db systemd dpkg-dev binutils passwd)
+# The metrics tests (promtool check metrics) and the Alertmanager channel's test.
+PROBE+=(
+    [prometheus]=/usr/bin/promtool
+    [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
+)
+PACKAGES+=(prometheus prometheus-alertmanager)
 # The status page rendered by a real browser (tests/it/statuspage.rs, scripts/screenshots.sh).
 PROBE+=(
     [chromium]=/usr/bin/chromium

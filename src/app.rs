@@ -163,8 +163,41 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
         Command::Peers { json } => cmd::peers::run(&load_interactive(&cli)?, *json),
-        Command::TestNotify { channel } => {
-            cmd::test_notify::run(&load_interactive(&cli)?, channel.as_deref(), cli.nomail)
+        Command::Metrics { textfile } => cmd::metrics::run(&load(&cli)?, textfile.as_deref()),
+        Command::TestNotify { channel, digest } => cmd::test_notify::run(
+            &load_interactive(&cli)?,
+            channel.as_deref(),
+            *digest,
+            cli.nomail,
+        ),
+        Command::Silence {
+            jobs,
+            all,
+            glob,
+            duration,
+            until,
+            from,
+            reason,
+            json,
+        } => cmd::silence::silence(
+            &load_interactive(&cli)?,
+            &cmd::silence::Options {
+                jobs,
+                all: *all,
+                glob: glob.as_deref(),
+                duration: duration.as_deref(),
+                until: until.as_deref(),
+                from: from.as_deref(),
+                reason: reason.as_deref(),
+                json: *json,
+            },
+        ),
+        Command::Silences { json } => cmd::silence::list(&load_interactive(&cli)?, *json),
+        Command::Unsilence { target, all, json } => {
+            cmd::silence::unsilence(&load_interactive(&cli)?, target.as_deref(), *all, *json)
+        }
+        Command::Ack { job, comment } => {
+            cmd::ack::run(&load_interactive(&cli)?, job, comment.as_deref())
         }
         Command::Manpages { dir } => cmd::manpages::run(dir),
         Command::Completions { shell } => {
@@ -186,6 +219,8 @@ fn prints_only(command: &Command) -> bool {
             | Command::List { .. }
             | Command::PeerStatus { .. }
             | Command::Peers { .. }
+            | Command::Metrics { .. }
+            | Command::Silences { .. }
             | Command::Completions { .. }
             | Command::Manpages { .. }
     )

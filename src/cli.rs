@@ -43,6 +43,10 @@ pub enum Command {
     TestNotify {
         /// Only this channel.
         channel: Option<String>,
+        /// Send a sample digest (example failures and a recovery in one message) instead
+        /// of the test message: what a channel with `digest = true` sends.
+        #[arg(long)]
+        digest: bool,
     },
     /// Print a shell completion script.
     Completions {
@@ -152,6 +156,13 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Print the Prometheus metrics of /metrics, or write them for node_exporter.
+    Metrics {
+        /// Write DIR/checker.prom atomically (node_exporter's textfile collector folder)
+        /// instead of printing.
+        #[arg(long, value_name = "DIR")]
+        textfile: Option<PathBuf>,
+    },
     /// Ask every configured peer now and print what each answered.
     Peers {
         /// Print each peer's answer as JSON, for scripts.
@@ -180,6 +191,68 @@ pub enum Command {
         /// Print the jobs as JSON, for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Hold back the failure alerts of jobs for a while: checks still run and are recorded,
+    /// recoveries are still told. Prints the silence's id.
+    #[command(
+        override_usage = "checker silence (<JOB>... | --all | --match <GLOB>) (--for <DURATION> | --until <TIME>) [OPTIONS]"
+    )]
+    Silence {
+        /// The jobs to silence.
+        jobs: Vec<String>,
+        /// Every job, those added later too.
+        #[arg(long, conflicts_with_all = ["jobs", "glob"])]
+        all: bool,
+        /// Every job whose name matches GLOB (*, ?, [abc]), those added later too.
+        #[arg(long = "match", value_name = "GLOB", conflicts_with = "jobs")]
+        glob: Option<String>,
+        /// How long, e.g. 30m or 2h (at most 366d).
+        #[arg(
+            long = "for",
+            value_name = "DURATION",
+            allow_hyphen_values = true,
+            conflicts_with = "until"
+        )]
+        duration: Option<String>,
+        /// Until when: RFC 3339 (2026-03-01T18:00:00+01:00) or "2026-03-01 18:00" in UTC.
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        until: Option<String>,
+        /// Start later (same forms as --until): a scheduled silence.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Why, for whoever looks (`checker silences`, the history).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Print the silence as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The silences, active and scheduled (who, what, why, until), and the maintenance windows.
+    Silences {
+        /// Print them as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a silence by its id, take a job out of the silences that name it, or end them all.
+    #[command(override_usage = "checker unsilence (<ID> | <JOB> | --all) [OPTIONS]")]
+    Unsilence {
+        /// A silence id (s-...; see `checker silences`) or a job name.
+        target: Option<String>,
+        /// End every silence.
+        #[arg(long, conflicts_with = "target")]
+        all: bool,
+        /// Print what was ended as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge a failing job: no more reminders for its current failure streak (its
+    /// recovery is still told; the next streak is not acknowledged).
+    Ack {
+        /// The failing job.
+        job: String,
+        /// A note for the history, e.g. who is on it.
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
     },
     /// Write the manual pages (checker.1, checker-COMMAND.1) into DIR; for packaging.
     #[command(hide = true)]

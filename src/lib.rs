@@ -2,6 +2,7 @@
 //! and proves that it is itself alive and able to send mail.
 
 pub mod app;
+pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod cmd;
@@ -13,7 +14,9 @@ pub mod exit;
 pub mod history;
 pub mod last_resort;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
+pub mod pattern;
 pub mod peer;
 pub mod process;
 pub mod redact;

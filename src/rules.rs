@@ -79,6 +79,39 @@ pub fn record(
     }
 }
 
+/// What [`record`] changes when it decides a failure notification, as it was before the
+/// result: a notification held back on purpose (SPEC §10) is undone with [`hold_back`].
+#[derive(Debug, Clone, Copy)]
+pub struct Marks {
+    last_notify: Option<DateTime<Utc>>,
+    notified: bool,
+    in_streak: bool,
+}
+
+impl Marks {
+    /// Taken before [`record`].
+    pub fn of(js: &JobState) -> Marks {
+        Marks {
+            last_notify: js.last_notify,
+            notified: js.notified,
+            in_streak: js.consecutive_failures > 0 && js.first_failure.is_some(),
+        }
+    }
+}
+
+/// Undoes the failure notification [`record`] just decided, as if it had not been due:
+/// the streak is as alerted as it was before (not at all, for a new one), so when the
+/// quiet ends the rules decide afresh, and a streak never alerted alerts at once.
+pub fn hold_back(js: &mut JobState, before: Marks) {
+    if before.in_streak {
+        js.last_notify = before.last_notify;
+        js.notified = before.notified;
+    } else {
+        js.last_notify = None;
+        js.notified = false;
+    }
+}
+
 /// SPEC §5 for a failure already counted in `js.consecutive_failures`.
 fn should_notify(js: &JobState, now: DateTime<Utc>, rules: &Rules) -> bool {
     let n = js.consecutive_failures;
@@ -389,6 +422,50 @@ mod tests {
         assert_eq!(
             next_reminder(&js, &rules(NotifyEvery::Every, 1)),
             "at the next failing check"
+        );
+    }
+
+    #[test]
+    fn a_held_back_notification_leaves_the_streak_as_alerted_as_it_was() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let minute = |m: i64| t0 + Duration::minutes(m);
+        let r = rules(NotifyEvery::StateChange, 1);
+        // Held back at its first failure: the next failing check alerts.
+        let mut js = JobState::default();
+        let before = Marks::of(&js);
+        assert_eq!(
+            record(&mut js, false, "x", minute(0), &r),
+            Decision::Failure
+        );
+        hold_back(&mut js, before);
+        assert!(!js.notified && js.last_notify.is_none());
+        assert_eq!(
+            record(&mut js, false, "x", minute(1), &r),
+            Decision::Failure
+        );
+        // Alerted before: once per streak still, whatever is held back later.
+        let before = Marks::of(&js);
+        assert_eq!(
+            record(&mut js, false, "x", minute(2), &r),
+            Decision::Nothing
+        );
+        hold_back(&mut js, before);
+        assert!(js.notified);
+        assert_eq!(js.last_notify, Some(minute(1)));
+        // A reminder held back: the last one sent still counts for the gap.
+        let r = rules(NotifyEvery::TenMin, 1);
+        let mut js = JobState::default();
+        record(&mut js, false, "x", minute(0), &r);
+        let before = Marks::of(&js);
+        assert_eq!(
+            record(&mut js, false, "x", minute(10), &r),
+            Decision::Failure
+        );
+        hold_back(&mut js, before);
+        assert_eq!(js.last_notify, Some(minute(0)));
+        assert_eq!(
+            record(&mut js, false, "x", minute(11), &r),
+            Decision::Failure
         );
     }
 

@@ -361,6 +361,7 @@ mod tests {
             ca_file: None,
             accept_invalid_certs: false,
             bust_threading: false,
+            digest: None,
             timeout,
         }
     }

@@ -1,16 +1,16 @@
 //! `checker serve`: the small HTTP server peers ask. `GET /` answers the peer-status word
 //! with status 200, as the original's status site on port 5000 did (any other path too,
-//! as there); `/status.json` the detail; `/metrics` Prometheus text; `/status` the status
-//! page and `/badge/...` its badges (`statuspage::http`, without the token when
-//! `[status_page] public`). The state is read
-//! per request (re-parsed only when the file changed), so answers are live.
+//! as there); `/status.json` the detail; `/metrics` Prometheus text (`crate::metrics`);
+//! `/status` the status page and `/badge/...` its badges (`statuspage::http`, without the
+//! token when `[status_page] public`). The state is read per request (re-parsed only when
+//! the file changed), so answers are live; the uptime ratios of `/metrics` are read from
+//! the history again only when the state file changed or a minute passed.
 //!
 //! Bounded against slow or many clients: a cap on connections served at once (the rest
 //! wait in the listen backlog), a limit on the request head, a deadline for it that is
 //! also the keep-alive idle limit, a cap on a connection's life, and no request bodies.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -31,8 +31,10 @@ use tokio::sync::Semaphore;
 use crate::config::{Config, Secret};
 use crate::error::AppError;
 use crate::exit::Exit;
-use crate::peer::status::{self, PeerStatus, Policy, Word};
-use crate::state::{JobStatus, State, Store};
+use crate::history::History;
+use crate::metrics::{self, JobInfo, Uptime};
+use crate::peer::status::{self, PeerStatus, Policy};
+use crate::state::{State, Store};
 
 /// The most a request head (request line and headers) may take; more is answered 431.
 const MAX_HEAD: usize = 8 * 1024;
@@ -208,14 +210,29 @@ struct Shared {
     store: Store,
     policy: Policy,
     token: Option<Secret>,
-    /// (job name, kind, enabled), in configuration order, for `/metrics`.
-    jobs: Vec<(String, &'static str, bool)>,
+    /// The configured jobs, for `/metrics`.
+    jobs: Vec<JobInfo>,
     cache: Mutex<Option<Cached>>,
+    history: History,
+    uptime: Mutex<Option<CachedUptime>>,
+    /// For what quiet on purpose shows (silences, windows, parents): SPEC §10.
+    config: Config,
     /// `/status` and `/badge/...`.
     pages: crate::statuspage::http::Pages,
     /// Whether those answer without the token.
     pages_public: bool,
 }
+
+/// Uptime ratios as read for one version of the state file (`None`: the history could
+/// not be read, said once in the log per reading).
+struct CachedUptime {
+    key: Option<FileKey>,
+    read_at: std::time::Instant,
+    uptime: Option<Arc<Uptime>>,
+}
+
+/// How long uptime ratios are reused while the state file does not change.
+const UPTIME_FRESH: Duration = Duration::from_secs(60);
 
 struct Cached {
     key: FileKey,
@@ -237,26 +254,58 @@ impl Shared {
             store: Store::new(&config.general.state_file, config.general.lock_timeout),
             policy: Policy::from_config(config),
             token: config.serve.token.clone(),
-            jobs: config
-                .jobs
-                .iter()
-                .map(|j| (j.name.clone(), j.kind.name(), j.enabled))
-                .collect(),
+            jobs: metrics::jobs(config),
             cache: Mutex::new(None),
+            history: History::reader(&config.general),
+            uptime: Mutex::new(None),
+            config: config.clone(),
             pages: crate::statuspage::http::Pages::new(config),
             pages_public: config.status_page.public,
         }
     }
 
-    /// The state as it is on disk now, without the lock: a save replaces the file whole,
-    /// so this never waits on a running tick and never sees half a save.
-    fn current_state(&self) -> Result<Arc<State>, String> {
+    fn state_key(&self) -> Option<FileKey> {
         use std::os::unix::fs::MetadataExt;
-        let key = std::fs::metadata(self.store.path()).ok().map(|m| FileKey {
+        std::fs::metadata(self.store.path()).ok().map(|m| FileKey {
             ino: m.ino(),
             len: m.len(),
             modified: m.modified().ok(),
-        });
+        })
+    }
+
+    /// The uptime ratios for `/metrics`: read again when the state file changed (a tick
+    /// recorded results) or after [`UPTIME_FRESH`]. `None` when the history cannot be read.
+    fn uptime(&self, now: chrono::DateTime<Utc>) -> Option<Arc<Uptime>> {
+        let key = self.state_key();
+        if let Ok(cache) = self.uptime.lock() {
+            if let Some(c) = cache
+                .as_ref()
+                .filter(|c| c.key == key && c.read_at.elapsed() < UPTIME_FRESH)
+            {
+                return c.uptime.clone();
+            }
+        }
+        let uptime = match metrics::uptime(&self.history, &self.jobs, now) {
+            Ok(u) => Some(Arc::new(u)),
+            Err(e) => {
+                log::warn!("/metrics: no uptime ratios: {e}");
+                None
+            }
+        };
+        if let Ok(mut cache) = self.uptime.lock() {
+            *cache = Some(CachedUptime {
+                key,
+                read_at: std::time::Instant::now(),
+                uptime: uptime.clone(),
+            });
+        }
+        uptime
+    }
+
+    /// The state as it is on disk now, without the lock: a save replaces the file whole,
+    /// so this never waits on a running tick and never sees half a save.
+    fn current_state(&self) -> Result<Arc<State>, String> {
+        let key = self.state_key();
         if let (Some(key), Ok(cache)) = (&key, self.cache.lock()) {
             if let Some(c) = cache.as_ref().filter(|c| c.key == *key) {
                 return Ok(Arc::clone(&c.state));
@@ -331,18 +380,31 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
         Err(why) => status::unreadable(&shared.policy, why),
     };
     match req.uri().path() {
-        "/status.json" => match serde_json::to_vec_pretty(&st) {
-            Ok(mut body) => {
-                body.push(b'\n');
-                with_type(StatusCode::OK, body, "application/json")
+        "/status.json" => {
+            match serde_json::to_vec_pretty(&with_quiet(shared, &st, state.as_deref().ok(), now)) {
+                Ok(mut body) => {
+                    body.push(b'\n');
+                    with_type(StatusCode::OK, body, "application/json")
+                }
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
             }
-            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
-        },
-        "/metrics" => with_type(
-            StatusCode::OK,
-            metrics(shared, state.as_deref().ok(), &st, now).into_bytes(),
-            "text/plain; version=0.0.4; charset=utf-8",
-        ),
+        }
+        "/metrics" => {
+            let reader = Arc::clone(shared);
+            let uptime = tokio::task::spawn_blocking(move || reader.uptime(now))
+                .await
+                .ok()
+                .flatten();
+            let text = metrics::render(&metrics::Snapshot {
+                config: &shared.config,
+                jobs: &shared.jobs,
+                state: state.as_deref().ok(),
+                status: &st,
+                uptime: uptime.as_deref(),
+                now,
+            });
+            with_type(StatusCode::OK, text.into_bytes(), metrics::CONTENT_TYPE)
+        }
         // Every other path answers the word, as the original's status site did: peers
         // read the body, whatever the word, so the status code is always 200.
         _ => text(StatusCode::OK, st.status.as_str()),
@@ -434,119 +496,22 @@ fn with_type(
     r
 }
 
-/// Prometheus text exposition (format 0.0.4).
-fn metrics(
+/// `/status.json`: the peer status, and `quiet` (the silences, the windows open now and
+/// the jobs kept quiet on purpose, SPEC §10) when the state could be read.
+fn with_quiet(
     shared: &Shared,
-    state: Option<&State>,
     st: &PeerStatus,
+    state: Option<&State>,
     now: chrono::DateTime<Utc>,
-) -> String {
-    let mut out = String::from(
-        "# HELP checker_peer_status The peer-status word: 1 for the current one, 0 for the others.\n\
-         # TYPE checker_peer_status gauge\n",
-    );
-    for w in [Word::True, Word::MailProblem, Word::JobProblem] {
-        let _ = writeln!(
-            out,
-            "checker_peer_status{{status=\"{}\"}} {}",
-            w.as_str(),
-            u8::from(st.status == w)
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(st).unwrap_or(serde_json::Value::Null);
+    if let (Some(map), Some(state)) = (v.as_object_mut(), state) {
+        map.insert(
+            "quiet".into(),
+            crate::engine::quiet::summary_json(&shared.config, state, now),
         );
     }
-    let gauge = |out: &mut String, name: &str, help: &str, value: Option<f64>| {
-        if let Some(v) = value {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        }
-    };
-    gauge(
-        &mut out,
-        "checker_state_readable",
-        "1 when the state file could be read.",
-        Some(f64::from(u8::from(state.is_some()))),
-    );
-    if let Some(state) = state {
-        let hb = &state.heartbeat;
-        gauge(
-            &mut out,
-            "checker_heartbeat_age_seconds",
-            "Seconds since the last cron tick finished.",
-            hb.last_tick_finished
-                .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0),
-        );
-        gauge(
-            &mut out,
-            "checker_last_tick_error",
-            "1 when the last tick ended in error.",
-            Some(f64::from(u8::from(hb.last_tick_error.is_some()))),
-        );
-        gauge(
-            &mut out,
-            "checker_mail_ok",
-            "1 when the last self-check or email delivery worked, 0 when it failed (absent: email off or never tried).",
-            st.mail_ok.map(|ok| f64::from(u8::from(ok))),
-        );
-        gauge(
-            &mut out,
-            "checker_outbox_queued",
-            "Notifications waiting to be delivered.",
-            Some(state.outbox.len() as f64),
-        );
-        job_metrics(&mut out, shared, state);
-    }
-    out
-}
-
-fn job_metrics(out: &mut String, shared: &Shared, state: &State) {
-    type Pick = fn(&crate::state::JobState) -> Option<f64>;
-    let families: [(&str, &str, Pick); 5] = [
-        (
-            "checker_job_up",
-            "1 when the job's last check passed, 0 when it is failing (absent while pending).",
-            |j| match j.status {
-                JobStatus::Ok => Some(1.0),
-                JobStatus::Failing => Some(0.0),
-                JobStatus::Pending => None,
-            },
-        ),
-        ("checker_job_failing", "1 when the job is failing.", |j| {
-            Some(f64::from(u8::from(j.status == JobStatus::Failing)))
-        }),
-        (
-            "checker_job_consecutive_failures",
-            "Failures in a row.",
-            |j| Some(f64::from(j.consecutive_failures)),
-        ),
-        (
-            "checker_job_last_success_timestamp_seconds",
-            "Unix time of the last success.",
-            |j| j.last_success.map(|t| t.timestamp() as f64),
-        ),
-        (
-            "checker_job_last_run_timestamp_seconds",
-            "Unix time of the last result.",
-            |j| j.last_run.map(|t| t.timestamp() as f64),
-        ),
-    ];
-    let pending = crate::state::JobState::default();
-    for (name, help, pick) in families {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (job, kind, enabled) in &shared.jobs {
-            if !enabled {
-                continue;
-            }
-            let js = state.jobs.get(job).unwrap_or(&pending);
-            if let Some(v) = pick(js) {
-                let _ = writeln!(out, "{name}{{job=\"{}\",kind=\"{kind}\"}} {v}", label(job));
-            }
-        }
-    }
-}
-
-/// Escapes a label value: backslash, double quote and line feed.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v
 }
 
 #[cfg(test)]
@@ -558,10 +523,5 @@ mod tests {
         assert!(constant_time_eq(b"s3cret", b"s3cret"));
         assert!(!constant_time_eq(b"s3cret", b"s3cre"));
         assert!(!constant_time_eq(b"s3cret", b"s3creT"));
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a \"b\"\\c\nd"), "a \\\"b\\\"\\\\c\\nd");
     }
 }

@@ -5,7 +5,9 @@
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
-/// The variables every template can use, in the order the documentation lists them.
+/// The variables every template can use, in the order the documentation lists them. A
+/// digest's (`kind` "digest") are `kind`, `status`, `servername`, `at`, `recipients`,
+/// `title`, `subject`, `body`, `failing`, `recovered` and `alerts` (each alert's own).
 pub const VARIABLES: &[&str] = &[
     "kind",
     "status",
@@ -27,6 +29,10 @@ pub const VARIABLES: &[&str] = &[
     "title",
     "subject",
     "body",
+    "line",
+    "failing",
+    "recovered",
+    "alerts",
 ];
 
 /// The work one render may do: instructions executed and data created (minijinja's fuel;

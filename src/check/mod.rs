@@ -27,6 +27,8 @@ pub struct Outcome {
     pub transient: bool,
     /// Monitoring-plugin performance data, when the check produced any.
     pub perfdata: Vec<PerfDatum>,
+    /// A `tls_cert` check that read the certificate: its notAfter.
+    pub cert_not_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Outcome {
@@ -36,6 +38,7 @@ impl Outcome {
             message: message.into(),
             transient: false,
             perfdata: Vec::new(),
+            cert_not_after: None,
         }
     }
     /// A failure that a retry will not mend (a 404, a missing `contains`, a CRITICAL).
@@ -45,6 +48,7 @@ impl Outcome {
             message: message.into(),
             transient: false,
             perfdata: Vec::new(),
+            cert_not_after: None,
         }
     }
     /// A failure that may pass by itself.
@@ -54,6 +58,7 @@ impl Outcome {
             message: message.into(),
             transient: true,
             perfdata: Vec::new(),
+            cert_not_after: None,
         }
     }
 }
@@ -76,6 +81,9 @@ pub struct CheckResult {
     /// (the last attempt is the result itself). Each becomes a history event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub earlier_attempts: Vec<Attempt>,
+    /// A `tls_cert` check that read the certificate: its notAfter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One attempt of a retried check that failed and was retried.

@@ -127,6 +127,7 @@ pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResu
             perfdata: Vec::new(),
             count: None,
             earlier_attempts: earlier,
+            cert_not_after: None,
         });
     }
     // Whatever a target echoed (a password in an error page), no configured secret is
@@ -188,6 +189,7 @@ async fn run_job(
         perfdata: outcome.perfdata,
         count: None,
         earlier_attempts: earlier,
+        cert_not_after: outcome.cert_not_after,
     }
 }
 

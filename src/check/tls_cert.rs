@@ -67,12 +67,18 @@ pub async fn check(spec: &TlsCertSpec, timeout: Duration) -> Outcome {
     } else {
         format!("{} ({target})", spec.sni)
     };
-    if spec.verify {
-        if let Err(why) = verify_chain(spec, &chain, &server_name) {
-            return Outcome::fail(format!("certificate for {who} is not trusted: {why}"));
-        }
-    }
-    judge(&who, validity, Utc::now(), spec.warn_days)
+    // The expiry is kept whatever the verdict: a metric reads it.
+    let trust = if spec.verify {
+        verify_chain(spec, &chain, &server_name)
+    } else {
+        Ok(())
+    };
+    let mut outcome = match trust {
+        Err(why) => Outcome::fail(format!("certificate for {who} is not trusted: {why}")),
+        Ok(()) => judge(&who, validity, Utc::now(), spec.warn_days),
+    };
+    outcome.cert_not_after = Some(validity.not_after);
+    outcome
 }
 
 /// A certificate's validity period.

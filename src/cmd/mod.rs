@@ -1,13 +1,16 @@
 //! One file per command: what it prints and its exit status.
 
+pub mod ack;
 pub mod history;
 pub mod list;
 pub mod manpages;
+pub mod metrics;
 pub mod peer_status;
 pub mod peers;
 pub mod prune;
 pub mod report;
 pub mod run_once;
+pub mod silence;
 pub mod status;
 pub mod status_page;
 pub mod test_notify;
@@ -44,6 +47,17 @@ pub fn known_job(config: &Config, name: &str) -> Result<(), AppError> {
     Err(AppError::Usage(format!(
         "unknown job {name:?}{hint} (see `checker list`){unloaded}"
     )))
+}
+
+/// Who is running checker, for silences and acknowledgements: `$SUDO_USER` (the person
+/// behind `sudo`), else `$USER`, else the numeric user id.
+pub fn who() -> String {
+    ["SUDO_USER", "USER"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .map(|v| crate::text::truncate(v.trim(), 64))
+        .find(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 
 /// JSON for scripts, pretty and newline-terminated.

@@ -31,6 +31,9 @@ struct JobRow {
     recent: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     perfdata: Vec<crate::check::PerfDatum>,
+    /// Quiet on purpose (SPEC §10): `silenced_until`, `acknowledged`, `suppressed_by`.
+    #[serde(flatten)]
+    quiet: crate::engine::quiet::View,
 }
 
 pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
@@ -41,6 +44,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let windows = History::reader(&config.general).window(since, now)?;
     let empty = Acc::default();
+    let quiet = crate::engine::quiet::Viewer::new(config, &state, now);
     let rows: Vec<JobRow> = config
         .jobs
         .iter()
@@ -75,6 +79,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
                 },
                 recent: js.recent.clone(),
                 perfdata: js.perfdata.clone(),
+                quiet: quiet.view(j),
             }
         })
         .collect();
@@ -103,6 +108,12 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
             "mail": mail,
             "last_tick": last_tick_json(&state.heartbeat),
             "outbox": outbox_json(&state, now),
+            "silences": state
+                .silences
+                .iter()
+                .filter(|s| !s.is_over(now))
+                .map(|s| crate::engine::quiet::silence_json(s, now))
+                .collect::<Vec<_>>(),
         }))?;
         return Ok(Exit::Success);
     }
@@ -110,6 +121,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     print_problems(config);
     print_table(&rows, hours, now, colour);
+    print_quiet(&rows, now);
     let mail = &state.mail;
     let line = match (config.email.enabled, mail.ok) {
         (false, _) => "mail: off (alerts are recorded, not sent)".to_string(),
@@ -266,9 +278,43 @@ fn config_error_rows(
                     .map(|f| format!("not checked: its job file {} cannot be loaded", f.display())),
                 recent: js.recent.clone(),
                 perfdata: js.perfdata.clone(),
+                quiet: Default::default(),
             }
         })
         .collect()
+}
+
+/// After the table, the jobs kept quiet on purpose and why (SPEC §10).
+fn print_quiet(rows: &[JobRow], now: DateTime<Utc>) {
+    let quiet: Vec<&JobRow> = rows.iter().filter(|r| r.quiet.is_quiet()).collect();
+    if quiet.is_empty() {
+        return;
+    }
+    println!("\nquiet on purpose (failure alerts held back; checks still run):");
+    for r in quiet {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(until) = r.quiet.silenced_until {
+            parts.push(format!(
+                "silenced until {} (in {})",
+                until.format("%Y-%m-%d %H:%M UTC"),
+                crate::duration::humanize(until - now)
+            ));
+        }
+        if r.quiet.acknowledged {
+            parts.push("acknowledged".into());
+        }
+        let others: Vec<&str> = r
+            .quiet
+            .suppressed_by
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != "acknowledged")
+            .collect();
+        if !others.is_empty() {
+            parts.push(format!("suppressed by {}", others.join(", ")));
+        }
+        println!("  {}: {}", printable(&r.job), printable(&parts.join("; ")));
+    }
 }
 
 /// Problems first: the job files that cannot be loaded, before the table.

@@ -1,19 +1,26 @@
-//! `checker test-notify [CHANNEL]`: send a test message through each configured channel
-//! (or the one named) right now, print per channel whether it was delivered, and exit 1
-//! if any failed. Each attempt is in the history; email attempts set the mail health.
+//! `checker test-notify [CHANNEL] [--digest]`: send a test message (or, with `--digest`,
+//! a sample digest: example failures and a recovery in one message) through each
+//! configured channel (or the one named) right now, print per channel whether it was
+//! delivered, and exit 1 if any failed. Each attempt is in the history; email attempts
+//! set the mail health.
 
 use chrono::Utc;
 
 use crate::config::{Channel, Config};
-use crate::engine::delivery::{deliver_limited, note_email_outcome};
+use crate::engine::delivery::{deliver_digest_limited, deliver_limited, note_email_outcome};
 use crate::engine::txn::Ledger;
 use crate::error::AppError;
 use crate::exit::Exit;
 use crate::history::{Event, EventKind};
-use crate::notify::{Alert, AlertKind, Delivered, SendOptions};
+use crate::notify::{digest, Alert, AlertKind, Delivered, SendOptions};
 use crate::runtime::Workers;
 
-pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<Exit, AppError> {
+pub fn run(
+    config: &Config,
+    only: Option<&str>,
+    digest: bool,
+    nomail: bool,
+) -> Result<Exit, AppError> {
     let all = config.channel_names();
     let channels: Vec<String> = match only {
         Some(name) if all.iter().any(|c| c == name) => vec![name.to_string()],
@@ -48,12 +55,26 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<Exit, Ap
     };
     let runtime = crate::runtime::build(Workers::PerCore)?;
     let send = SendOptions { nomail };
+    let sample = digest::sample(
+        &config.general.servername,
+        &config.general.alertcontact,
+        now,
+    );
     let outcomes = runtime.block_on(async {
-        let futs = channels
-            .iter()
-            .map(|c| deliver_limited(config, c, &alert, send));
+        let futs = channels.iter().map(|c| async {
+            if digest {
+                deliver_digest_limited(config, c, &sample, send).await
+            } else {
+                deliver_limited(config, c, &alert, send).await
+            }
+        });
         futures_util::future::join_all(futs).await
     });
+    let what = if digest {
+        "sample digest"
+    } else {
+        "test notification"
+    };
 
     let width = channels
         .iter()
@@ -69,8 +90,11 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<Exit, Ap
         ev.ok = Some(outcome.is_ok());
         match outcome {
             Ok(Delivered::Sent) => {
-                println!("{c:<width$}  delivered");
-                ev.message = Some("test notification delivered".into());
+                println!(
+                    "{c:<width$}  delivered{}",
+                    if digest { " (a sample digest)" } else { "" }
+                );
+                ev.message = Some(format!("{what} delivered"));
             }
             Ok(Delivered::SentExcept(refused)) => {
                 let who: Vec<String> = refused
@@ -79,13 +103,13 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<Exit, Ap
                     .collect();
                 println!("{c:<width$}  delivered, but refused for {}", who.join(", "));
                 ev.message = Some(format!(
-                    "test notification delivered, but refused for {}",
+                    "{what} delivered, but refused for {}",
                     who.join(", ")
                 ));
             }
             Ok(Delivered::Recorded) => {
                 println!("{c:<width$}  recorded, not sent (email is off or --nomail)");
-                ev.message = Some("test notification recorded, not sent (email off)".into());
+                ev.message = Some(format!("{what} recorded, not sent (email off)"));
             }
             Err(e) => {
                 failed = true;
@@ -93,7 +117,7 @@ pub fn run(config: &Config, only: Option<&str>, nomail: bool) -> Result<Exit, Ap
                     "{c:<width$}  FAILED: {}",
                     crate::text::printable(e.message())
                 );
-                ev.message = Some(format!("test notification failed: {}", e.message()));
+                ev.message = Some(format!("{what} failed: {}", e.message()));
             }
         }
         events.push(ev);

@@ -48,19 +48,34 @@ pub fn run(path: &Path, env_from_cron: bool) -> Result<Exit, AppError> {
 }
 
 /// Loading checks templates without rendering them; here each renders sample alerts
-/// within its bounds, so a template that can only fail is found before an alert.
+/// within its bounds, so a template that can only fail is found before an alert. Through
+/// a channel with digests it renders sample digests too.
 fn template_problems(config: &Config) -> Vec<Problem> {
-    config
-        .templates()
-        .into_iter()
-        .filter_map(|t| {
-            t.check_samples().err().map(|e| Problem {
+    let mut out = Vec::new();
+    for ch in config.channels() {
+        let digest = config.digest(ch.name());
+        let Some(templates) = ch.templates() else {
+            continue;
+        };
+        for t in templates.title.iter().chain(templates.body.iter()) {
+            let why = match t.check_samples() {
+                Err(e) => e.to_string(),
+                Ok(()) if digest => match t.check_digest_samples() {
+                    Err(e) => format!(
+                        "cannot render a digest (digest = true): {e} (a digest has `kind` \"digest\", `alerts`, `failing` and `recovered` instead of one job's variables)"
+                    ),
+                    Ok(()) => continue,
+                },
+                Ok(()) => continue,
+            };
+            out.push(Problem {
                 file: config.path.clone(),
                 line: t.line,
-                message: format!("{} `{}`: {e}", t.table, t.key),
-            })
-        })
-        .collect()
+                message: format!("{} `{}`: {why}", t.table, t.key),
+            });
+        }
+    }
+    out
 }
 
 /// Every program checker would run must exist and be executable: the `command` of each
@@ -267,6 +282,9 @@ fn print_schedule(config: &Config) {
     for line in crate::notify::http::describe_channels(config) {
         println!("  {line}");
     }
+    for line in quiet_lines(config, chrono::Utc::now()) {
+        println!("  {line}");
+    }
     // Jobs the state still holds that are gone from the settings: their state goes.
     let store = crate::state::Store::new(&config.general.state_file, config.general.lock_timeout);
     if let Ok(state) = store.read() {
@@ -279,6 +297,50 @@ fn print_schedule(config: &Config) {
             );
         }
     }
+}
+
+/// Each maintenance window with its next start and end (in its zone and in UTC), and the
+/// jobs that wait for others (SPEC §10).
+fn quiet_lines(config: &Config, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in &config.maintenance {
+        let tz = w.calendar.tz;
+        let both = |t: chrono::DateTime<chrono::Utc>| {
+            let local = crate::calendar::local(t, tz);
+            if tz == chrono_tz::UTC {
+                local
+            } else {
+                format!("{local} = {}", t.format("%H:%M UTC"))
+            }
+        };
+        let open = w
+            .calendar
+            .active_at(now)
+            .map(|o| format!("open now until {}; ", both(o.end)))
+            .unwrap_or_default();
+        let next = match w.calendar.next_after(now) {
+            Some(o) => format!("next from {} to {}", both(o.start), both(o.end)),
+            None => "never opens again".into(),
+        };
+        out.push(format!(
+            "maintenance {:?} ({}), {}: {open}{next}",
+            w.name,
+            w.describe_jobs(),
+            w.calendar.describe()
+        ));
+    }
+    for j in config.jobs.iter().filter(|j| !j.depends_on.is_empty()) {
+        out.push(format!(
+            "{:?} is quiet while any of these fails: {}",
+            j.name,
+            j.depends_on
+                .iter()
+                .map(|p| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

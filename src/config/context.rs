@@ -281,7 +281,7 @@ impl FileCtx<'_> {
 
 /// The longest value each duration key takes. Nothing the engine computes with a duration
 /// can then overflow a date, and a typo of a few extra digits is an error, not a job that
-/// never runs. README ("Limits") lists them.
+/// never runs. docs/configuration.md#limits lists them.
 pub(super) fn duration_limit(key: &str) -> Duration {
     const HOUR: u64 = 3_600;
     const DAY: u64 = 24 * HOUR;
@@ -301,6 +301,8 @@ pub(super) fn duration_limit(key: &str) -> Duration {
         | "undeliverable_after" => 366 * DAY,
         // How old a file may be.
         "max_age" => 3_650 * DAY,
+        // A maintenance window: longer is a silence, or a job to disable.
+        "duration" => 31 * DAY,
         _ => 366 * DAY,
     })
 }

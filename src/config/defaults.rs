@@ -24,6 +24,8 @@ pub struct RawDefaults {
     pub retries: Option<S<i64>>,
     pub retry_backoff: Option<S<String>>,
     pub notify_recovery: Option<bool>,
+    /// Not a job key: whether channels that do not say send digests.
+    pub digest: Option<bool>,
 }
 
 /// `[defaults]` resolved: what a job gets for each key it does not set.
@@ -35,6 +37,8 @@ pub(super) struct Defaults {
     pub(super) timeout: Duration,
     pub(super) retries: u32,
     pub(super) retry_backoff: Duration,
+    /// `digest` for the channels that do not set their own.
+    pub(super) digest: bool,
 }
 
 pub(super) fn resolve(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
@@ -74,5 +78,6 @@ pub(super) fn resolve(cx: &mut FileCtx<'_>, d: &RawDefaults) -> Defaults {
         timeout: cx.duration_or("timeout", &d.timeout, Duration::from_secs(10)),
         retries: cx.ranged_or("retries", &d.retries, 0, 100, 0) as u32,
         retry_backoff: cx.duration_or("retry_backoff", &d.retry_backoff, Duration::from_secs(1)),
+        digest: d.digest.unwrap_or(false),
     }
 }

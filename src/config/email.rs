@@ -43,6 +43,7 @@ pub struct RawEmail {
     pub ca_file: Option<String>,
     pub accept_invalid_certs: Option<bool>,
     pub bust_threading: Option<bool>,
+    pub digest: Option<bool>,
     pub timeout: Option<S<String>>,
 }
 
@@ -99,6 +100,8 @@ pub struct Email {
     pub ca_file: Option<PathBuf>,
     pub accept_invalid_certs: bool,
     pub bust_threading: bool,
+    /// `digest` as written: `None` takes `[defaults] digest` (`Config::digest`).
+    pub digest: Option<bool>,
     /// Connect-and-send limit for one delivery.
     pub timeout: Duration,
 }
@@ -126,6 +129,7 @@ pub(super) fn resolve(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>)
             ca_file: None,
             accept_invalid_certs: false,
             bust_threading: false,
+            digest: None,
             timeout: Duration::from_secs(30),
         };
     };
@@ -240,6 +244,7 @@ pub(super) fn resolve(cx: &mut FileCtx<'_>, base: &Path, raw: Option<&RawEmail>)
         ca_file: e.ca_file.as_deref().map(|f| resolve_path(base, f)),
         accept_invalid_certs: e.accept_invalid_certs.unwrap_or(false),
         bust_threading: e.bust_threading.unwrap_or(false),
+        digest: e.digest,
         timeout: cx.duration_or("timeout", &e.timeout, Duration::from_secs(30)),
     }
 }

@@ -14,6 +14,8 @@ use super::email::RawEmail;
 use super::general::RawGeneral;
 use super::jobs::raw::RawJob;
 use super::logging::RawLogging;
+use super::maintenance::RawMaintenance;
+use super::metrics::RawMetrics;
 use super::parse::{check_as, fields_of, Schema};
 use super::peers::RawPeer;
 use super::serve::RawServe;
@@ -38,6 +40,9 @@ pub struct RawSettings {
     pub pushover: Option<RawPushover>,
     #[serde(default)]
     pub webhooks: Vec<S<RawWebhook>>,
+    pub metrics: Option<RawMetrics>,
+    #[serde(default)]
+    pub maintenance: Vec<S<RawMaintenance>>,
     pub status_page: Option<RawStatusPage>,
 }
 
@@ -78,6 +83,8 @@ pub static SETTINGS: Schema = schema!(
         ("serve", &SERVE),
         ("pushover", &PUSHOVER),
         ("webhooks", &WEBHOOKS),
+        ("metrics", &METRICS),
+        ("maintenance", &MAINTENANCE),
         ("status_page", &STATUS_PAGE),
     ]
 );
@@ -90,6 +97,8 @@ static PEERS: Schema = schema!("[[peers]]", RawPeer, []);
 static SERVE: Schema = schema!("[serve]", RawServe, []);
 static PUSHOVER: Schema = schema!("[pushover]", RawPushover, []);
 static WEBHOOKS: Schema = schema!("[[webhooks]]", RawWebhook, []);
+static METRICS: Schema = schema!("[metrics]", RawMetrics, []);
+static MAINTENANCE: Schema = schema!("[[maintenance]]", RawMaintenance, []);
 static STATUS_PAGE: Schema = schema!("[status_page]", RawStatusPage, []);
 
 #[cfg(test)]

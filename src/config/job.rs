@@ -26,8 +26,11 @@ pub struct Job {
     pub retry_backoff: Duration,
     pub enabled: bool,
     pub description: Option<String>,
-    /// The status page's heading the job is listed under (`group`); `None`: "Other".
+    /// What the job belongs to ("shop", "mail"): a label of its Alertmanager alerts, and
+    /// how the status page sorts jobs.
     pub group: Option<String>,
+    /// Jobs whose failure holds back this one's failure alerts (SPEC §10), by name.
+    pub depends_on: Vec<String>,
     /// `public`: on the status page or not, whatever `[status_page] public_jobs` says.
     pub public: Option<bool>,
     pub source: SourceLoc,

@@ -14,6 +14,8 @@ use super::general;
 use super::job::JobKind;
 use super::jobs::{self, JobsDirKey};
 use super::logging;
+use super::maintenance;
+use super::metrics;
 use super::model::Config;
 use super::parse::parse_toml;
 use super::peers;
@@ -132,6 +134,8 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
         &raw.webhooks,
     );
     let serve = serve::resolve(&mut cx, &base, raw.serve.as_ref());
+    let metrics = metrics::resolve(&mut cx, &base, raw.metrics.as_ref());
+    let maintenance = maintenance::resolve(&mut cx, &raw.maintenance);
     let status_page = status_page::resolve(&mut cx, &base, raw.status_page.as_ref());
     let mut config = Config {
         path: path.to_path_buf(),
@@ -141,10 +145,13 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
         commands: channels.commands,
         jobs: Vec::new(),
         default_notify: defaults.notify.clone(),
+        default_digest: defaults.digest,
         serve,
+        metrics,
         status_page,
         pushover: channels.pushover,
         webhooks: channels.webhooks,
+        maintenance,
         warnings: Vec::new(),
         problems: Vec::new(),
         env_reads: Vec::new(),
@@ -169,6 +176,9 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
     );
     config.jobs = files.jobs;
     config.warnings = files.warnings;
+    // Every name the job files hold, tables with problems too: a job depending on one
+    // of those is told about that table's problem, not about an unknown name.
+    let table_names = files.names;
     let mut cx = FileCtx::new(path, &src, &lines, &mut problems, &mut env);
     peers::add_peer_jobs(
         &mut cx,
@@ -181,6 +191,13 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
 
     // What no one section can see.
     check_channels(&config, &mut problems);
+    let mut names: Vec<&str> = table_names.iter().map(String::as_str).collect();
+    names.extend(config.jobs.iter().map(|j| j.name.as_str()));
+    names.sort_unstable();
+    names.dedup();
+    super::depends::check(&config.jobs, &names, &mut problems);
+    let window_warnings = maintenance::warnings(path, &config.maintenance, &names);
+    config.warnings.extend(window_warnings);
     config.env_reads = env.read;
     // File by file (the settings first), each in line order.
     let mut files: Vec<PathBuf> = Vec::new();
@@ -270,6 +287,13 @@ mod tests {
         assert_eq!(r.failures_before_notify, 2);
         assert_eq!(r.failing_for, None);
         assert!(r.notify_recovery);
+        // An alert that cannot go out for 15 minutes makes this instance's peer word
+        // JobProblem; failed deliveries are retried after a minute.
+        assert_eq!(
+            c.general.undeliverable_after,
+            std::time::Duration::from_secs(15 * 60)
+        );
+        assert_eq!(c.general.delivery_retry, std::time::Duration::from_secs(60));
         // `[defaults]` and the job itself still choose any mode.
         let (_d, c) = load_files(
             "[general]\nalertcontact = \"a@b.c\"\n[defaults]\nnotify_every = \"every\"\nfailures_before_notify = 1\n",

@@ -3,8 +3,9 @@
 //!
 //! One file per section reads and validates it, and defines its part of the model:
 //! `general`, `logging`, `email`, `defaults`, `channels/` (`commands`, `pushover`,
-//! `webhooks`), `serve`, `status_page`, `peers`, `jobs/` (one file per kind, and `targets`). `load` is
-//! the walk that calls them. Below them: `files` (the two file formats), `parse` and
+//! `webhooks`), `serve`, `metrics`, `status_page`, `peers`, `maintenance`, `jobs/` (one
+//! file per kind, and `targets`); `depends` checks `depends_on` across the job files.
+//! `load` is the walk that calls them. Below them: `files` (the two file formats), `parse` and
 //! `explain` (every bad key reported, in people's words), `read` (files read safely),
 //! `context` (what every section's reading shares), `when` (schedule and rule keys),
 //! `secret`, `problem`. `model` is the `Config` they make, `job` a job of any kind.
@@ -12,6 +13,7 @@
 mod channels;
 mod context;
 mod defaults;
+mod depends;
 mod email;
 mod explain;
 mod files;
@@ -20,6 +22,8 @@ mod job;
 mod jobs;
 mod load;
 mod logging;
+mod maintenance;
+mod metrics;
 mod model;
 mod parse;
 mod peers;
@@ -45,15 +49,13 @@ pub use job::{
 };
 pub use load::{load, load_checked, load_with, locate, read_settings_text, LoadOptions};
 pub use logging::{Level, Logging};
+pub use maintenance::Maintenance;
+pub use metrics::Metrics;
 pub use model::Config;
 pub use problem::{ConfigError, Problem, SourceLoc};
 #[cfg(test)]
 pub(crate) use proptests::config as proptest_config;
 pub use secret::Secret;
 pub use serve::Serve;
-pub use status_page::{glob_match, StatusPage};
+pub use status_page::StatusPage;
 pub use when::{NotifyEvery, Rules, DEFAULT_RULES};
-
-/// The same type as [`crate::schedule::Tick`]: a job's `frequency` is the tick it runs
-/// on. Kept by this name for the integration tests that build jobs by hand.
-pub use crate::schedule::Tick as Frequency;

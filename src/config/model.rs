@@ -13,6 +13,8 @@ use super::email::Email;
 use super::general::General;
 use super::job::{Job, JobKind, PeerTarget};
 use super::logging::Logging;
+use super::maintenance::Maintenance;
+use super::metrics::Metrics;
 use super::problem::Problem;
 use super::secret::Secret;
 use super::serve::Serve;
@@ -31,14 +33,21 @@ pub struct Config {
     /// `[defaults] notify`: where alerts about checker itself go (an unreadable state
     /// file, a tick that overran its deadline).
     pub default_notify: Vec<String>,
+    /// `[defaults] digest`: whether a channel that does not set `digest` sends one
+    /// message per delivery round instead of one per alert.
+    pub default_digest: bool,
     /// `[serve]`: the status server peers ask.
     pub serve: Serve,
+    /// `[metrics]`: the textfile for node_exporter.
+    pub metrics: Metrics,
     /// `[status_page]`: the HTML page a tick writes and `serve` answers at `/status`.
     pub status_page: StatusPage,
     /// `[pushover]`, when configured: the channel "pushover".
     pub pushover: Option<Pushover>,
     /// `[[webhooks]]`: one channel each, by name.
     pub webhooks: Vec<Webhook>,
+    /// `[[maintenance]]`: windows that hold back failure alerts (SPEC §10).
+    pub maintenance: Vec<Maintenance>,
     /// What is allowed but probably not meant (an empty jobs folder): `validate` prints
     /// these, ticks log them.
     pub warnings: Vec<Problem>,
@@ -176,6 +185,13 @@ impl Config {
         self.channels().into_iter().find(|c| c.name() == name)
     }
 
+    /// Whether alerts through `channel` go out as digests: its own `digest`, else
+    /// `[defaults] digest`, for a channel whose kind can send one (`Channel::digest`).
+    pub fn digest(&self, channel: &str) -> bool {
+        self.channel(channel)
+            .is_some_and(|c| c.digest(self.default_digest))
+    }
+
     /// Every channel name a job may list in `notify`.
     pub fn channel_names(&self) -> Vec<String> {
         self.channels()
@@ -258,5 +274,21 @@ mod tests {
         let (_d, c) = load_files(&settings, &[("a.toml", jobs)]);
         let files: Vec<&str> = c.ca_files().iter().filter_map(|p| p.to_str()).collect();
         assert_eq!(files, ["/etc/ca.pem", "/etc/mail.pem", "/etc/other.pem"]);
+    }
+
+    #[test]
+    fn a_channel_sends_digests_by_its_own_key_else_by_the_defaults() {
+        let (_d, c) = load_files(SETTINGS, &[]);
+        let all = ["email", "page", "pushover", "ops"];
+        assert!(all.iter().all(|ch| !c.digest(ch)), "off by default");
+        // The last table of SETTINGS is the "ops" webhook: it says no.
+        let settings = format!("{SETTINGS}digest = false\n\n[defaults]\ndigest = true\n");
+        let (_d, c) = load_files(&settings, &[]);
+        let on: Vec<&str> = all.into_iter().filter(|ch| c.digest(ch)).collect();
+        assert_eq!(on, ["email", "page", "pushover"]);
+        assert!(!c.digest("nope"), "an unknown channel sends nothing");
+        let settings = SETTINGS.replace("timeout = \"7s\"\n", "timeout = \"7s\"\ndigest = true\n");
+        let (_d, c) = load_files(&settings, &[]);
+        assert!(c.digest("page") && !c.digest("email"));
     }
 }

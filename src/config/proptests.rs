@@ -87,7 +87,8 @@ fn typed(key: &'static str) -> BoxedStrategy<Value> {
         | "accept_invalid_certs"
         | "verify"
         | "warning_is_failure"
-        | "bust_threading" => any::<bool>().prop_map(Value::Boolean).boxed(),
+        | "bust_threading"
+        | "digest" => any::<bool>().prop_map(Value::Boolean).boxed(),
         "notify" | "targets" | "command" => texts().boxed(),
         "expect" | "contact" | "alertcontact" | "admin" => {
             prop_oneof![text().prop_map(Value::String), texts()].boxed()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::context::{resolve_path, FileCtx, S};
+use crate::pattern::NamePattern;
 
 /// The longest title, group name or `public_jobs` pattern, in characters.
 pub const MAX_LABEL: usize = 200;
@@ -29,9 +30,9 @@ pub struct StatusPage {
     /// Where each tick that changed something writes the page; `None`: no file.
     pub path: Option<PathBuf>,
     pub title: String,
-    /// Globs (`*`, `?`) of the jobs shown; `None`: every job. A job's own `public` key
+    /// Names or globs of the jobs shown; `None`: every job. A job's own `public` key
     /// wins over them.
-    pub public_jobs: Option<Vec<String>>,
+    pub public_jobs: Option<Vec<NamePattern>>,
     /// `serve` answers `/status` and `/badge/...` without the `[serve]` token.
     pub public: bool,
 }
@@ -56,7 +57,7 @@ impl StatusPage {
         }
         match &self.public_jobs {
             None => true,
-            Some(globs) => globs.iter().any(|g| glob_match(g, name)),
+            Some(patterns) => patterns.iter().any(|p| p.matches(name)),
         }
     }
 }
@@ -97,7 +98,13 @@ pub(super) fn resolve(
                 format!("[status_page] a `public_jobs` pattern {bad}"),
             );
         } else {
-            page.public_jobs = Some(list.clone());
+            match list.iter().map(|g| NamePattern::new(g)).collect() {
+                Ok(patterns) => page.public_jobs = Some(patterns),
+                Err(why) => cx.at(
+                    globs.span().start,
+                    format!("[status_page] `public_jobs`: {why}"),
+                ),
+            }
         }
     }
     page.public = r.public.unwrap_or(false);
@@ -117,72 +124,16 @@ pub(super) fn label_problem(s: &str) -> Option<String> {
     }
 }
 
-/// Whether `name` matches `glob`: `*` any run of characters, `?` any one, everything
-/// else itself. Linear in practice: the classic backtracking over the last `*` only.
-pub fn glob_match(glob: &str, name: &str) -> bool {
-    let g: Vec<char> = glob.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut gi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match g.get(gi) {
-            Some('*') => {
-                star = Some((gi, ni));
-                gi += 1;
-            }
-            Some(&c) if c == '?' || c == n[ni] => {
-                gi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                Some((sg, sn)) => {
-                    gi = sg + 1;
-                    ni = sn + 1;
-                    star = Some((sg, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    g[gi..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_match_stars_and_question_marks_and_nothing_else_loosely() {
-        for (g, n) in [
-            ("*", "anything"),
-            ("*", ""),
-            ("web*", "web"),
-            ("web*", "web-eu"),
-            ("*-eu", "web-eu"),
-            ("w?b", "web"),
-            ("peer *", "peer backup"),
-            ("a*b*c", "a-x-b-y-c"),
-            ("exact", "exact"),
-        ] {
-            assert!(glob_match(g, n), "{g} ~ {n}");
-        }
-        for (g, n) in [
-            ("web", "web-eu"),
-            ("web?", "web"),
-            ("*-eu", "web-us"),
-            ("a*b*c", "a-x-c"),
-            ("[ab]", "a"),
-        ] {
-            assert!(!glob_match(g, n), "{g} !~ {n}");
-        }
-    }
 
     #[test]
     fn a_jobs_own_public_key_wins_over_the_patterns() {
         let mut p = StatusPage::default();
         assert!(p.shows("anything", None), "every job without patterns");
         assert!(!p.shows("anything", Some(false)));
-        p.public_jobs = Some(vec!["web*".into()]);
+        p.public_jobs = Some(vec![NamePattern::new("web*").unwrap()]);
         assert!(p.shows("web-eu", None));
         assert!(!p.shows("db", None));
         assert!(p.shows("db", Some(true)));

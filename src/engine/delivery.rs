@@ -18,7 +18,10 @@ use crate::engine::outbox;
 use crate::engine::route::fallback_channels;
 use crate::engine::txn::Ledger;
 use crate::engine::{NotificationReport, RunError};
-use crate::notify::{deliver, Alert, AlertKind, Delivered, DeliveryError, SendOptions};
+use crate::notify::digest::Digest;
+use crate::notify::{
+    deliver, deliver_digest, Alert, AlertKind, Delivered, DeliveryError, SendOptions,
+};
 use crate::state::{OutboxEntry, State};
 
 /// Rounds of deliveries one run makes at most (each at most `outbox::PER_CHANNEL` per
@@ -47,10 +50,22 @@ pub fn deliver_and_settle(
     // at most a few per channel), or alerts a failed email delivery queued on the other
     // channels, which go out at once rather than a tick later. Failed deliveries wait for
     // their backoff, so rounds end; and never more than MAX_ROUNDS or ROUNDS_BUDGET.
+    let channels = Policy(config);
     for round in 0..MAX_ROUNDS {
+        // One delivery per entry, or per digest through a channel with digests.
+        let groups = outbox::batches(&claimed, &channels);
+        let leaders: Vec<OutboxEntry> = groups.iter().map(|g| g[0].clone()).collect();
+        let group_of: HashMap<&str, &[OutboxEntry]> = groups
+            .iter()
+            .map(|g| (g[0].id.as_str(), g.as_slice()))
+            .collect();
         let outcomes: Vec<Result<Delivered, DeliveryError>> =
-            runtime.block_on(bounded(&claimed, outbox::PER_CHANNEL, outbox::TOTAL, |e| {
-                deliver_one(config, e, send)
+            runtime.block_on(bounded(&leaders, outbox::PER_CHANNEL, outbox::TOTAL, |e| {
+                deliver_group(
+                    config,
+                    group_of.get(e.id.as_str()).copied().unwrap_or(&[]),
+                    send,
+                )
             }));
 
         let mut txn = ledger.begin(Utc::now())?;
@@ -59,7 +74,13 @@ pub fn deliver_and_settle(
         // which one failed.
         let mut worked: Vec<&str> = Vec::new();
         let mut failed: Vec<&str> = Vec::new();
-        for (entry, outcome) in claimed.iter().zip(&outcomes) {
+        // Each entry of a digest is settled with the digest's outcome: its own history
+        // event, retry, backoff and give-up, as if it had gone alone.
+        let settled = groups
+            .iter()
+            .zip(&outcomes)
+            .flat_map(|(g, outcome)| g.iter().map(move |e| (e, outcome, g.len())));
+        for (entry, outcome, together) in settled {
             let list = if outcome.is_ok() {
                 &mut worked
             } else {
@@ -71,13 +92,20 @@ pub fn deliver_and_settle(
             if entry.channel == "email" && outcome.is_err() {
                 fan_out_after_mail_failure(config, state, entry, now);
             }
-            events.extend(outbox::settle(
+            let mut settled = outbox::settle(
                 state,
                 &entry.id,
                 outcome,
                 now,
                 config.general.delivery_retry,
-            ));
+            );
+            if together > 1 {
+                // The attempt is the first event: say it was one message for them all.
+                if let Some(m) = settled.first_mut().and_then(|ev| ev.message.as_mut()) {
+                    m.push_str(&format!(" (in one digest of {together} alerts)"));
+                }
+            }
+            events.extend(settled);
             if entry.channel == "email" {
                 note_email_outcome(state, outcome, now, "delivering an alert");
             }
@@ -97,7 +125,7 @@ pub fn deliver_and_settle(
         events.extend(outbox::supersede(state, now));
         let again = round + 1 < MAX_ROUNDS && started.elapsed() < ROUNDS_BUDGET;
         claimed = if again {
-            outbox::claim_due(state, now, |ch| delivery_limit(config, ch))
+            outbox::claim_due(state, now, channels)
         } else {
             Vec::new()
         };
@@ -157,13 +185,46 @@ where
     futures_util::future::join_all(futs).await
 }
 
-/// Delivers one entry under a hard limit, so a hung channel cannot hold the run.
-async fn deliver_one(
+/// What the outbox needs to know of the configured channels: each one's hard limit on a
+/// delivery, and whether it sends digests (`Config::digest`).
+#[derive(Clone, Copy)]
+pub struct Policy<'c>(pub &'c Config);
+
+impl outbox::Channels for Policy<'_> {
+    fn limit(&self, channel: &str) -> Duration {
+        delivery_limit(self.0, channel)
+    }
+
+    fn digest(&self, channel: &str) -> bool {
+        self.0.digest(channel)
+    }
+}
+
+/// Delivers one entry, or the entries of one digest as one message, under a hard limit,
+/// so a hung channel cannot hold the run.
+async fn deliver_group(
     config: &Config,
-    e: &OutboxEntry,
+    group: &[OutboxEntry],
     send: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
-    deliver_limited(config, &e.channel, &e.alert, send).await
+    let Some(first) = group.first() else {
+        return Err(DeliveryError::Permanent("nothing to deliver".into()));
+    };
+    if group.len() == 1 && !config.digest(&first.channel) {
+        return deliver_limited(config, &first.channel, &first.alert, send).await;
+    }
+    let alerts = group.iter().map(|e| e.alert.clone()).collect();
+    let Some(digest) = Digest::new(alerts) else {
+        return Err(DeliveryError::Permanent("nothing to deliver".into()));
+    };
+    let subject = digest.subject();
+    limited(
+        config,
+        &first.channel,
+        &subject,
+        deliver_digest(config, &first.channel, &digest, send),
+    )
+    .await
 }
 
 /// Delivers `alert` through `channel` within the channel's hard limit, logging the outcome.
@@ -173,8 +234,43 @@ pub async fn deliver_limited(
     alert: &Alert,
     send: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
+    let subject = alert.subject();
+    limited(
+        config,
+        channel,
+        &subject,
+        deliver(config, channel, alert, send),
+    )
+    .await
+}
+
+/// A digest (`test-notify --digest`) through `channel` within its hard limit, logged.
+pub async fn deliver_digest_limited(
+    config: &Config,
+    channel: &str,
+    digest: &Digest,
+    send: SendOptions,
+) -> Result<Delivered, DeliveryError> {
+    let subject = digest.subject();
+    limited(
+        config,
+        channel,
+        &subject,
+        deliver_digest(config, channel, digest, send),
+    )
+    .await
+}
+
+/// Runs a delivery of the message `subject` names through `channel` within the channel's
+/// hard limit, masks what the server answered, and logs the outcome.
+async fn limited(
+    config: &Config,
+    channel: &str,
+    subject: &str,
+    delivery: impl Future<Output = Result<Delivered, DeliveryError>>,
+) -> Result<Delivered, DeliveryError> {
     let limit = delivery_limit(config, channel);
-    let r = match tokio::time::timeout(limit, deliver(config, channel, alert, send)).await {
+    let r = match tokio::time::timeout(limit, delivery).await {
         Ok(r) => r,
         Err(_) => Err(DeliveryError::Transient(format!(
             "{channel} did not finish within {}",
@@ -187,20 +283,18 @@ pub async fn deliver_limited(
         DeliveryError::Permanent(m) => DeliveryError::Permanent(crate::redact::string(m)),
     });
     match &r {
-        Ok(Delivered::Recorded) => log::info!(
-            "recorded, not sent (email off), through {channel}: {}",
-            alert.subject()
-        ),
+        Ok(Delivered::Recorded) => {
+            log::info!("recorded, not sent (email off), through {channel}: {subject}")
+        }
         Ok(Delivered::SentExcept(refused)) => log::info!(
-            "delivered through {channel}, except to {}: {}",
+            "delivered through {channel}, except to {}: {subject}",
             refused
                 .iter()
                 .map(|r| r.recipient.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            alert.subject()
         ),
-        Ok(Delivered::Sent) => log::info!("delivered through {channel}: {}", alert.subject()),
+        Ok(Delivered::Sent) => log::info!("delivered through {channel}: {subject}"),
         Err(err) => log::warn!("delivery through {channel} failed: {}", err.message()),
     }
     r

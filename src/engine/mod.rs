@@ -10,8 +10,12 @@
 //!   append the history, unlock.
 //! - `record`: one result into the state (merge, rules, alerts queued, events), and the
 //!   alerts about checker itself.
+//! - `quiet`: the gate every failure alert passes: silences, maintenance windows,
+//!   acknowledgements, failing parents (pure).
+//! - `silences`: the silences kept in the state: added, ended, dropped once over.
 //! - `route`: which channels an alert goes to, and where while mail is broken (pure).
 //! - `outbox`: the queue of decided alerts: claimed with a lease, settled, superseded.
+//! - `resend`: firing alerts queued again for the channels that expect it (Alertmanager).
 //!
 //! Here: the types every path shares.
 
@@ -19,8 +23,11 @@ pub mod delivery;
 pub mod outbox;
 pub mod passive;
 pub mod push;
+pub mod quiet;
 pub mod record;
+pub mod resend;
 pub mod route;
+pub mod silences;
 pub mod tick;
 pub mod txn;
 

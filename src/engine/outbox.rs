@@ -8,12 +8,18 @@
 //! the order decided, across rounds, runs and retries. A queued failure alert whose
 //! streak has ended is dropped as superseded ([`supersede`]): it is never sent after the
 //! recovery.
+//!
+//! Digests: through a channel with `digest = true` the entries keep their own rows (one
+//! per job, in order, superseded, settled and given up each on its own), are claimed
+//! together, delivered as one message and settled with its one outcome; a failed digest's
+//! entries wait for their retry together, so they go out together again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::history::{Event, EventKind};
+use crate::notify::digest::DIGEST_MAX;
 use crate::notify::{Alert, AlertKind, Delivered, DeliveryError};
 use crate::saturating;
 use crate::state::{OutboxEntry, State};
@@ -49,6 +55,7 @@ pub fn enqueue(state: &mut State, channel: &str, alert: Alert, now: DateTime<Utc
         last_attempt: None,
         lease_until: None,
         fallback_done: false,
+        resend: false,
     });
 }
 
@@ -95,43 +102,118 @@ fn heads(state: &State) -> impl Iterator<Item = usize> + '_ {
         .map(|(i, _)| i)
 }
 
+/// What the outbox needs to know of the channels: how long one delivery through one may
+/// take (a lease outlives it), and whether its alerts go out as digests.
+pub trait Channels {
+    fn limit(&self, channel: &str) -> std::time::Duration;
+    fn digest(&self, _channel: &str) -> bool {
+        false
+    }
+}
+
+/// A function of the channel's name giving its limit: no channel sends digests.
+impl<F: Fn(&str) -> std::time::Duration> Channels for F {
+    fn limit(&self, channel: &str) -> std::time::Duration {
+        self(channel)
+    }
+}
+
+/// The entries one digest may carry together: those of one channel and, for email, of
+/// one set of recipients (one message has one list of recipients).
+fn digest_key(e: &OutboxEntry) -> (&str, &[String]) {
+    let recipients: &[String] = if e.channel == crate::config::Channel::EMAIL {
+        &e.alert.recipients
+    } else {
+        &[]
+    };
+    (e.channel.as_str(), recipients)
+}
+
 /// Leases due entries to this process for one round of deliveries and returns copies to
-/// deliver, oldest first: at most [`PER_CHANNEL`] per channel, [`TOTAL`] in all, and only
-/// the first queued entry of each job and channel (its next alert through that channel
-/// waits until this one is delivered or dropped, even while this one waits for a retry,
-/// so they arrive in the order decided). Everything claimed starts at once, so a lease is
-/// the delivery's own hard limit (`limit` gives it per channel) plus a margin; the rest
-/// stays due for the next round or run.
+/// deliver, oldest first: at most [`PER_CHANNEL`] deliveries per channel, [`TOTAL`] in
+/// all, and only the first queued entry of each job and channel (its next alert through
+/// that channel waits until this one is delivered or dropped, even while this one waits
+/// for a retry, so they arrive in the order decided). Through a channel with digests a
+/// delivery is a digest: up to [`DIGEST_MAX`] entries of one channel (and, for email, one
+/// set of recipients) claimed together, which [`batches`] groups again. Everything
+/// claimed starts at once, so a lease is the delivery's own hard limit (`channels` gives
+/// it per channel) plus a margin; the rest stays due for the next round or run.
 pub fn claim_due(
     state: &mut State,
     now: DateTime<Utc>,
-    limit: impl Fn(&str) -> std::time::Duration,
+    channels: impl Channels,
 ) -> Vec<OutboxEntry> {
     let mut per_channel: HashMap<&str, usize> = HashMap::new();
+    let mut per_digest: HashMap<(&str, &[String]), usize> = HashMap::new();
+    // Asked once per channel: a backlog has many entries and few channels.
+    let mut digests: HashMap<&str, bool> = HashMap::new();
+    let mut deliveries = 0usize;
     let mut picked = Vec::new();
     for i in heads(state) {
-        if picked.len() >= TOTAL {
+        if deliveries >= TOTAL && per_digest.is_empty() {
             break;
         }
         let e = &state.outbox[i];
         if !is_due(e, now) {
             continue;
         }
-        let n = per_channel.entry(e.channel.as_str()).or_default();
-        if *n >= PER_CHANNEL {
-            continue;
+        let digest = *digests
+            .entry(e.channel.as_str())
+            .or_insert_with(|| channels.digest(&e.channel));
+        let open_digest = if digest {
+            per_digest.get_mut(&digest_key(e))
+        } else {
+            None
+        };
+        match open_digest {
+            Some(n) if *n >= DIGEST_MAX => continue,
+            // Joins a digest already claimed in this round: no delivery more.
+            Some(n) => *n += 1,
+            None => {
+                let n = per_channel.entry(e.channel.as_str()).or_default();
+                if *n >= PER_CHANNEL || deliveries >= TOTAL {
+                    continue;
+                }
+                *n += 1;
+                deliveries += 1;
+                if digest {
+                    per_digest.insert(digest_key(e), 1);
+                }
+            }
         }
-        *n += 1;
         picked.push(i);
     }
     let mut claimed = Vec::with_capacity(picked.len());
     for i in picked {
         let e = &mut state.outbox[i];
-        let lease = saturating::sum(saturating::delta(limit(&e.channel)), LEASE_MARGIN);
+        let lease = saturating::sum(saturating::delta(channels.limit(&e.channel)), LEASE_MARGIN);
         e.lease_until = Some(saturating::add(now, lease));
         claimed.push(e.clone());
     }
     claimed
+}
+
+/// The claimed entries as deliveries, in the order claimed: each entry on its own, except
+/// through a channel with digests, where the entries of one digest (`digest_key`) are one
+/// delivery.
+pub fn batches(claimed: &[OutboxEntry], channels: &impl Channels) -> Vec<Vec<OutboxEntry>> {
+    let mut out: Vec<Vec<OutboxEntry>> = Vec::new();
+    let mut open: HashMap<(&str, &[String]), usize> = HashMap::new();
+    let mut digests: HashMap<&str, bool> = HashMap::new();
+    for e in claimed {
+        let digest = *digests
+            .entry(e.channel.as_str())
+            .or_insert_with(|| channels.digest(&e.channel));
+        if digest {
+            if let Some(&at) = open.get(&digest_key(e)) {
+                out[at].push(e.clone());
+                continue;
+            }
+            open.insert(digest_key(e), out.len());
+        }
+        out.push(vec![e.clone()]);
+    }
+    out
 }
 
 /// Drops the queued failure alerts whose streak has ended: the job has succeeded since the
@@ -319,6 +401,11 @@ pub fn settle(
     let mut attempt = Event::new(now, kind, Some(&entry.alert.job));
     attempt.channel = Some(entry.channel.clone());
     match outcome {
+        // A repeat of a firing alert (Alertmanager's resend): every minute of a long
+        // outage would otherwise be a history event.
+        Ok(_) if entry.resend => {
+            state.outbox.remove(pos);
+        }
         Ok(how) => {
             attempt.ok = Some(true);
             let subject = entry.alert.subject();
@@ -415,5 +502,7 @@ fn recipients(alert: &Alert) -> String {
     }
 }
 
+#[cfg(test)]
+mod digest_tests;
 #[cfg(test)]
 mod tests;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::check::CheckResult;
 use crate::config::{Config, Job};
-use crate::engine::delivery::{deliver_and_settle, delivery_limit};
+use crate::engine::delivery::{deliver_and_settle, Policy};
 use crate::engine::outbox;
 use crate::engine::record::{record as record_result, Source};
 use crate::engine::txn::Ledger;
@@ -44,7 +44,7 @@ pub fn record(
     apply(config, &mut txn.state, &mut txn.events, job, r, now);
     let superseded = outbox::supersede(&mut txn.state, now);
     txn.events.extend(superseded);
-    let claimed = outbox::claim_due(&mut txn.state, now, |ch| delivery_limit(config, ch));
+    let claimed = outbox::claim_due(&mut txn.state, now, Policy(config));
     txn.commit()?;
     log::info!(
         "{}: pushed result recorded ({})",

@@ -2,14 +2,15 @@
 //! the one function every path calls: checks of a tick or `run-once`, results pushed by
 //! `report` and `wrap`, and passive jobs' missed deadlines), an email self-check, the
 //! problems of job files, and troubles of checker itself. Each merges into the state,
-//! applies its rules, queues its alerts (`queue`) and adds its history events. No I/O:
-//! tests drive the clock.
+//! applies its rules (a job's failure alerts then pass `quiet::gate`), queues its alerts
+//! (`queue`) and adds its history events. No I/O: tests drive the clock.
 
 use chrono::{DateTime, Utc};
 
 use crate::check::CheckResult;
 use crate::config::{Config, Job};
 use crate::engine::outbox;
+use crate::engine::quiet;
 use crate::engine::route::{fallback_channels, route};
 use crate::history::{Event, EventKind};
 use crate::notify::{Alert, AlertKind};
@@ -44,6 +45,7 @@ pub fn result(
         perfdata: Vec::new(),
         count,
         earlier_attempts: Vec::new(),
+        cert_not_after: None,
     }
 }
 
@@ -70,9 +72,13 @@ pub fn record(
     if js.source.as_ref() != Some(&job.source.file) {
         js.source = Some(job.source.file.clone());
     }
+    let before = rules::Marks::of(js);
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();
+    if r.cert_not_after.is_some() {
+        js.cert_not_after = r.cert_not_after;
+    }
     if let Some(c) = r.count {
         js.total_count = js.total_count.saturating_add(c);
     }
@@ -108,6 +114,20 @@ pub fn record(
             js.consecutive_failures,
             r.message
         );
+    }
+
+    // Quiet on purpose: a failure alert passes the gate, or is held back with its reason.
+    let held = match decision {
+        Decision::Failure => quiet::gate(config, state, job, now),
+        _ => None,
+    };
+    let js = state.jobs.entry(job.name.clone()).or_default();
+    if let Some(reason) = &held {
+        quiet::hold(js, events, job, reason, before, &r.message, now);
+    }
+    quiet::settle(js, r.ok, decision == Decision::Failure && held.is_none());
+    if held.is_some() {
+        return;
     }
 
     let (kind, consecutive_failures, failing_since, next_reminder) = match decision {

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 
 use crate::check::runner::{run_all, RunnerOptions};
 use crate::config::{Config, Job};
-use crate::engine::delivery::{deliver_and_settle, delivery_limit};
+use crate::engine::delivery::{deliver_and_settle, Policy};
 use crate::engine::outbox;
 use crate::engine::passive;
+use crate::engine::quiet;
 use crate::engine::record::{record, record_config_problems, record_self_check, Source};
 use crate::engine::txn::Ledger;
 use crate::engine::{RunError, RunOptions, RunReport, Selection};
@@ -123,11 +124,13 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
         record_config_problems(config, state, events, started);
         state.heartbeat.last_tick = Some(t.as_str().to_string());
         state.heartbeat.last_tick_started = Some(started);
+        events.extend(crate::engine::silences::drop_over(state, started));
         for name in forget_removed_jobs(config, state, started) {
             log::info!(
                 "{name}: not configured for {FORGET_AFTER_DAYS} days: its state is dropped (its history stays)"
             );
         }
+        crate::engine::resend::queue_due(config, state, started);
     }
     let due: Vec<Job> = selected(config, &sel, state, started)
         .into_iter()
@@ -218,12 +221,14 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     if let Some(o) = &self_check {
         record_self_check(config, state, events, o, now);
     }
-    for (job, result) in due.iter().zip(results) {
+    // Parents first: a child's alert is decided on its parent's result of this run.
+    let refs: Vec<&Job> = due.iter().collect();
+    for i in quiet::parents_first(config, &refs) {
+        let (Some(job), Some(result)) = (due.get(i), results.get(i)) else {
+            continue;
+        };
         match result {
-            Some(r) => {
-                record(config, state, events, job, &r, now, Source::Check);
-                report.results.push(r);
-            }
+            Some(r) => record(config, state, events, job, r, now, Source::Check),
             None => {
                 // Never started: not a failure of the target. Put its schedule back so it
                 // runs on the next tick.
@@ -242,8 +247,9 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
             }
         }
     }
+    report.results.extend(results.into_iter().flatten());
     events.extend(outbox::supersede(state, now));
-    let claimed = outbox::claim_due(state, now, |ch| delivery_limit(config, ch));
+    let claimed = outbox::claim_due(state, now, Policy(config));
     txn.commit()?;
 
     // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).

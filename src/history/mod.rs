@@ -1,6 +1,7 @@
 //! The history: every event (results, retried attempts, notifications, recoveries,
-//! reports, errors) and per-job rollups per hour and per day, in an embedded SQLite
-//! database (`[general] history_db`, WAL mode, busy timeout) shared by every process.
+//! reports, errors, alerts held back, silences and acknowledgements) and per-job rollups
+//! per hour and per day, in an embedded SQLite database (`[general] history_db`, WAL
+//! mode, busy timeout) shared by every process.
 //!
 //! Lock order: the state lock, then the database. Writers (runs, `report`, `wrap`,
 //! `test-notify`) record events while they hold the state lock, in one `BEGIN IMMEDIATE`
@@ -59,6 +60,13 @@ pub enum EventKind {
     /// A queued failure alert dropped unsent because the job recovered before it could be
     /// delivered (the recovery goes out instead).
     Superseded,
+    /// A failure alert held back on purpose (SPEC §10): the message names why (a
+    /// silence, a maintenance window, an acknowledgement, a failing parent).
+    Suppressed,
+    /// A silence set, changed or over.
+    Silence,
+    /// A failure streak acknowledged (`checker ack`).
+    Ack,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -26,6 +26,9 @@ pub(crate) fn kind_code(k: EventKind) -> i64 {
         EventKind::Report => 3,
         EventKind::Error => 4,
         EventKind::Superseded => 5,
+        EventKind::Suppressed => 6,
+        EventKind::Silence => 7,
+        EventKind::Ack => 8,
     }
 }
 
@@ -36,6 +39,9 @@ pub(crate) fn kind_from(code: i64) -> EventKind {
         2 => EventKind::Recover,
         3 => EventKind::Report,
         5 => EventKind::Superseded,
+        6 => EventKind::Suppressed,
+        7 => EventKind::Silence,
+        8 => EventKind::Ack,
         _ => EventKind::Error,
     }
 }

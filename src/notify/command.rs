@@ -1,12 +1,13 @@
-//! The `[[commands]]` channel: runs a program (no shell) with the alert as JSON on stdin
-//! and in `CHECKER_*` environment variables, in its own process group so a timeout kills
-//! everything it started (SPEC §7).
+//! The `[[commands]]` channel: runs a program (no shell) with the alert (or a digest of
+//! several) as JSON on stdin and in `CHECKER_*` environment variables, in its own process
+//! group so a timeout kills everything it started (SPEC §7).
 
 use std::process::ExitStatus;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::process::Command;
 
+use super::digest::Digest;
 use super::{Alert, DeliveryError};
 use crate::config::CommandChannel;
 use crate::duration::timed_out;
@@ -19,6 +20,20 @@ const LINE_CAP: usize = 300;
 /// Runs the channel's program for `alert`. Every failure is transient: a fixed program
 /// or path lets the queued alert go out on a later tick.
 pub async fn send(c: &CommandChannel, alert: &Alert) -> Result<(), DeliveryError> {
+    run(c, alert_env(alert), alert_json(alert)).await
+}
+
+/// Runs the channel's program once for a digest: its JSON (`digest_json`) on stdin, its
+/// counts, subject and body in the environment.
+pub async fn send_digest(c: &CommandChannel, d: &Digest) -> Result<(), DeliveryError> {
+    run(c, digest_env(d), digest_json(d)).await
+}
+
+async fn run(
+    c: &CommandChannel,
+    env: Vec<(&'static str, String)>,
+    stdin: Vec<u8>,
+) -> Result<(), DeliveryError> {
     let Some((program, args)) = c.command.split_first() else {
         return Err(DeliveryError::Transient(format!(
             "command channel {:?} has an empty command",
@@ -26,14 +41,14 @@ pub async fn send(c: &CommandChannel, alert: &Alert) -> Result<(), DeliveryError
         )));
     };
     let mut command = Command::new(program);
-    command.args(args).envs(alert_env(alert)).envs(&c.env);
+    command.args(args).envs(env).envs(&c.env);
     let failed =
         |what: String| DeliveryError::Transient(format!("command channel {:?}: {what}", c.name));
     let Finished {
         status,
         stdout,
         stderr,
-    } = crate::process::run(command, Some(alert_json(alert)), c.timeout)
+    } = crate::process::run(command, Some(stdin), c.timeout)
         .await
         .map_err(|failure| match failure {
             Failure::Spawn(e) => failed(format!("cannot run {program}: {e}")),
@@ -53,6 +68,42 @@ pub async fn send(c: &CommandChannel, alert: &Alert) -> Result<(), DeliveryError
         describe(status),
         line.map(|l| format!(": {l}")).unwrap_or_default()
     )))
+}
+
+/// A digest as one JSON object: `kind` "digest", the counts, `subject`, `body`, and
+/// `alerts`, each as `alert_json` has it.
+fn digest_json(d: &Digest) -> Vec<u8> {
+    let alerts: Vec<serde_json::Value> = d
+        .alerts
+        .iter()
+        .map(|a| serde_json::from_slice(&alert_json(a)).unwrap_or_else(|_| serde_json::json!({})))
+        .collect();
+    let value = serde_json::json!({
+        "kind": "digest",
+        "servername": d.servername,
+        "failing": d.failing(),
+        "recovered": d.recovered(),
+        "at": d.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "recipients": d.recipients,
+        "subject": d.subject(),
+        "body": d.body(),
+        "alerts": alerts,
+    });
+    let mut bytes = value.to_string().into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn digest_env(d: &Digest) -> Vec<(&'static str, String)> {
+    let clean = |s: String| s.replace('\0', "");
+    vec![
+        ("CHECKER_KIND", "digest".to_string()),
+        ("CHECKER_SERVERNAME", clean(d.servername.clone())),
+        ("CHECKER_FAILING", d.failing().to_string()),
+        ("CHECKER_RECOVERED", d.recovered().to_string()),
+        ("CHECKER_SUBJECT", clean(d.subject())),
+        ("CHECKER_BODY", clean(d.body())),
+    ]
 }
 
 /// The alert as one JSON object, with the rendered `subject` and `body` added.
@@ -170,5 +221,38 @@ mod tests {
         assert_eq!(first_line("\n  \nfirst\nsecond"), Some("first".into()));
         assert_eq!(first_line(""), None);
         assert!(first_line(&"x".repeat(10_000)).unwrap().len() <= LINE_CAP + 3);
+    }
+
+    #[test]
+    fn a_digest_is_one_json_object_with_its_alerts_and_counts_in_the_environment() {
+        let recovered = Alert {
+            job: "db".into(),
+            kind: AlertKind::Recovery,
+            ..alert()
+        };
+        let d = Digest::new(vec![recovered, alert()]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&digest_json(&d)).unwrap();
+        assert_eq!(v["kind"], "digest");
+        assert_eq!(
+            (v["failing"].as_u64(), v["recovered"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(v["subject"], "[web1] 1 failing, 1 recovered");
+        assert_eq!(v["alerts"][0]["job"], "shop");
+        assert_eq!(v["alerts"][1]["job"], "db");
+        assert!(v["alerts"][1]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[web1] RECOVERED: db"));
+        let env: std::collections::HashMap<_, _> = digest_env(&d).into_iter().collect();
+        assert_eq!(env["CHECKER_KIND"], "digest");
+        assert_eq!(
+            (
+                env["CHECKER_FAILING"].as_str(),
+                env["CHECKER_RECOVERED"].as_str()
+            ),
+            ("1", "1")
+        );
+        assert!(env["CHECKER_BODY"].contains("- shop: badbyte"));
     }
 }

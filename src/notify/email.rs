@@ -14,6 +14,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::digest::Digest;
 use super::template::AlertTexts;
 use super::{Alert, Delivered, DeliveryError, Refusal, SendOptions};
 use crate::config::{Channel, Email, Security};
@@ -24,7 +25,33 @@ pub async fn send(
     alert: &Alert,
     opts: SendOptions,
 ) -> Result<Delivered, DeliveryError> {
-    let mut subject = email.templates.title(alert, Channel::EMAIL);
+    let subject = email.templates.title(alert, Channel::EMAIL);
+    let body = || email.templates.body(alert, Channel::EMAIL);
+    let what = format!("email alert for job {:?}", alert.job);
+    deliver(email, &alert.recipients, subject, body, &what, opts).await
+}
+
+/// Sends a digest of several alerts as one message to their recipients (a digest is made
+/// per set of recipients), or only logs it when email is off.
+pub async fn send_digest(
+    email: &Email,
+    digest: &Digest,
+    opts: SendOptions,
+) -> Result<Delivered, DeliveryError> {
+    let subject = email.templates.title(digest, Channel::EMAIL);
+    let body = || email.templates.body(digest, Channel::EMAIL);
+    let what = format!("email digest of {} alert(s)", digest.alerts.len());
+    deliver(email, &digest.recipients, subject, body, &what, opts).await
+}
+
+async fn deliver(
+    email: &Email,
+    recipients: &[String],
+    mut subject: String,
+    body: impl FnOnce() -> String,
+    what: &str,
+    opts: SendOptions,
+) -> Result<Delivered, DeliveryError> {
     if !email.enabled || opts.nomail {
         let why = if opts.nomail {
             "--nomail"
@@ -33,27 +60,26 @@ pub async fn send(
         };
         log::info!(
             "email off ({why}): recorded, not sent, for {}: {subject}",
-            if alert.recipients.is_empty() {
+            if recipients.is_empty() {
                 "no recipient".to_string()
             } else {
-                alert.recipients.join(", ")
+                recipients.join(", ")
             }
         );
         return Ok(Delivered::Recorded);
     }
-    if alert.recipients.is_empty() {
+    if recipients.is_empty() {
         return Err(DeliveryError::Permanent(format!(
-            "email alert for job {:?} has no recipients: set general.alertcontact or the job's contact",
-            alert.job
+            "{what} has no recipients: set general.alertcontact or the job's contact"
         )));
     }
     if email.bust_threading {
         subject.push_str(&thread_buster());
     }
-    let body = email.templates.body(alert, Channel::EMAIL);
-    let refused = send_each(email, &alert.recipients, &subject, &body).await?;
+    let body = body();
+    let refused = send_each(email, recipients, &subject, &body).await?;
     if refused.is_empty() {
-        log::info!("sent email to {}: {subject}", alert.recipients.join(", "));
+        log::info!("sent email to {}: {subject}", recipients.join(", "));
         return Ok(Delivered::Sent);
     }
     for r in &refused {
@@ -240,8 +266,9 @@ fn transport(email: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, Delive
 }
 
 fn tls_parameters(email: &Email) -> Result<TlsParameters, DeliveryError> {
-    // "Accept any certificate" (README) means any: also one issued for another name,
-    // or for none but its CN, as self-signed servers reached by IP often have.
+    // `accept_invalid_certs` (docs/channels.md) accepts any certificate: also one issued
+    // for another name, or for none but its CN, as self-signed servers reached by IP
+    // often have.
     let mut builder = TlsParameters::builder(email.smtp_host.clone())
         .dangerous_accept_invalid_certs(email.accept_invalid_certs)
         .dangerous_accept_invalid_hostnames(email.accept_invalid_certs);
@@ -406,6 +433,7 @@ mod tests {
             ca_file: None,
             accept_invalid_certs: false,
             bust_threading: false,
+            digest: None,
             timeout: Duration::from_secs(5),
         }
     }

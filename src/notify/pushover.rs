@@ -2,6 +2,7 @@
 //! (<https://pushover.net/api>), with its limits and its emergency-priority rules.
 //! A 4xx (bad token or user) is permanent, 429 (quota) and 5xx are retried by the outbox.
 
+use super::digest::Digest;
 use super::http::{self, redact};
 use super::template::AlertTexts;
 use super::{Alert, AlertKind, DeliveryError};
@@ -27,7 +28,32 @@ pub fn form(p: &Pushover, alert: &Alert) -> Vec<(&'static str, String)> {
         // The API refuses an empty message.
         message = alert.subject();
     }
-    let priority = priority_for(p, alert.kind);
+    fields(p, title, message, alert.kind, alert.at)
+}
+
+/// The form fields of a digest: without a body template, the lines that fit in the
+/// message limit and how many more there are; at the failures' priority when it holds
+/// any, else at a recovery's.
+pub fn digest_form(p: &Pushover, d: &Digest) -> Vec<(&'static str, String)> {
+    let title = p.templates.title(d, "pushover");
+    let mut message = match p.templates.rendered_body(d, "pushover") {
+        Some(m) => m,
+        None => d.body_within(MESSAGE_MAX),
+    };
+    if message.trim().is_empty() {
+        message = d.subject();
+    }
+    fields(p, title, message, d.kind(), d.at)
+}
+
+fn fields(
+    p: &Pushover,
+    title: String,
+    message: String,
+    kind: AlertKind,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<(&'static str, String)> {
+    let priority = priority_for(p, kind);
     let mut f = vec![
         ("token", p.token.expose().to_string()),
         ("user", p.user.expose().to_string()),
@@ -40,7 +66,7 @@ pub fn form(p: &Pushover, alert: &Alert) -> Vec<(&'static str, String)> {
             crate::text::truncate_chars(title.trim(), TITLE_MAX),
         ),
         ("priority", priority.to_string()),
-        ("timestamp", alert.at.timestamp().to_string()),
+        ("timestamp", at.timestamp().to_string()),
     ];
     if let Some(s) = &p.sound {
         f.push(("sound", s.clone()));
@@ -66,13 +92,25 @@ pub fn form(p: &Pushover, alert: &Alert) -> Vec<(&'static str, String)> {
 }
 
 pub async fn send(p: &Pushover, alert: &Alert) -> Result<(), DeliveryError> {
+    post(p, form(p, alert), alert.kind).await
+}
+
+/// Sends a digest as one Pushover message.
+pub async fn send_digest(p: &Pushover, d: &Digest) -> Result<(), DeliveryError> {
+    post(p, digest_form(p, d), d.kind()).await
+}
+
+async fn post(
+    p: &Pushover,
+    fields: Vec<(&'static str, String)>,
+    kind: AlertKind,
+) -> Result<(), DeliveryError> {
     let secrets = [p.token.expose(), p.user.expose()];
-    let fields = form(p, alert);
     log::debug!(
         "pushover: POST {} (priority {}, {} alert)",
         http::origin(&p.api_url),
-        priority_for(p, alert.kind),
-        alert.kind.as_str()
+        priority_for(p, kind),
+        kind.as_str()
     );
     let client = http::client(p.timeout)?;
     let answer = http::send(client.post(&p.api_url).form(&fields), "pushover")
@@ -143,6 +181,7 @@ pub fn judge(status: u16, body: &str) -> Result<(), DeliveryError> {
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use crate::notify::digest::Digest;
     use crate::notify::template::{Template, Templates};
     use chrono::TimeZone;
 
@@ -160,6 +199,7 @@ mod tests {
             api_url: DEFAULT_API_URL.into(),
             timeout: std::time::Duration::from_secs(10),
             templates: Templates::default(),
+            digest: None,
         }
     }
 
@@ -245,5 +285,36 @@ mod tests {
             judge(200, r#"{"status":0,"errors":["x"]}"#),
             Err(DeliveryError::Permanent(_))
         ));
+    }
+
+    #[test]
+    fn a_digest_goes_at_the_failures_priority_and_counts_what_did_not_fit() {
+        let failures: Vec<Alert> = (0..40)
+            .map(|i| Alert {
+                job: format!("job {i}"),
+                ..alert(AlertKind::Failure, "HTTP 503 Service Unavailable")
+            })
+            .collect();
+        let d = Digest::new(failures.clone()).unwrap();
+        let f = digest_form(&pushover(2), &d);
+        assert_eq!(field(&f, "title"), Some("[web1] 40 failing"));
+        assert_eq!(field(&f, "priority"), Some("2"));
+        let message = field(&f, "message").unwrap();
+        assert!(message.chars().count() <= MESSAGE_MAX, "{message}");
+        assert!(message.contains("- job 0: HTTP 503"), "{message}");
+        assert!(message.contains(" more not shown"), "{message}");
+        let recovered = Digest::new(
+            failures
+                .into_iter()
+                .map(|a| Alert {
+                    kind: AlertKind::Recovery,
+                    ..a
+                })
+                .collect(),
+        )
+        .unwrap();
+        let f = digest_form(&pushover(2), &recovered);
+        assert_eq!(field(&f, "priority"), Some("0"));
+        assert!(field(&f, "retry").is_none());
     }
 }

@@ -1,77 +1,126 @@
-//! What an alert offers the channels' templates (`crate::template`): its variables, the
-//! rendering of a title or body with a fall-back to the default wording, and the sample
-//! alerts `validate` renders each template with.
+//! What an alert or a digest offers the channels' templates (`crate::template`): their
+//! variables, the rendering of a title or body with a fall-back to the default wording,
+//! and the samples `validate` renders each template with.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use minijinja::Value;
 
+use super::digest::{self, Digest};
 use super::{Alert, AlertKind};
 use crate::duration::humanize;
 pub use crate::template::{Template, TemplateError, Templates, MAX_OUTPUT, VARIABLES};
 
-/// A template rendered for an alert.
+/// What a channel says: one alert, or a digest of several. Templates see its variables;
+/// without one, its default title and body are sent.
+pub trait Message {
+    /// The template variables (see `VARIABLES` and docs/channels.md).
+    fn variables(&self) -> Value;
+    /// `[servername] FAILED: ...`, `[servername] 3 failing, 1 recovered`.
+    fn default_title(&self) -> String;
+    fn default_body(&self) -> String;
+    /// Each alert it carries: for a format that posts alerts one by one (Alertmanager's
+    /// API), which `WebhookFormat::digests` keeps from receiving digests of several.
+    fn alerts(&self) -> Vec<&Alert>;
+}
+
+impl Message for Alert {
+    fn variables(&self) -> Value {
+        context(self)
+    }
+    fn default_title(&self) -> String {
+        self.subject()
+    }
+    fn default_body(&self) -> String {
+        self.body()
+    }
+    fn alerts(&self) -> Vec<&Alert> {
+        vec![self]
+    }
+}
+
+impl Message for Digest {
+    fn variables(&self) -> Value {
+        digest_context(self)
+    }
+    fn default_title(&self) -> String {
+        self.subject()
+    }
+    fn default_body(&self) -> String {
+        self.body()
+    }
+    fn alerts(&self) -> Vec<&Alert> {
+        self.alerts.iter().collect()
+    }
+}
+
+/// A template rendered for an alert or a digest.
 pub trait AlertTemplate {
-    /// Renders `alert`, within the template's bounds.
-    fn render(&self, alert: &Alert) -> Result<String, TemplateError>;
+    /// Renders `m`, within the template's bounds.
+    fn render<M: Message>(&self, m: &M) -> Result<String, TemplateError>;
     /// What a template's renders would meet: each sample alert (a failure, one without
     /// its optional fields, a recovery, a test) rendered within the bounds. `validate`
     /// runs it; loading does not, so no command pays for rendering at start.
     fn check_samples(&self) -> Result<(), TemplateError>;
+    /// The same for sample digests: `validate` runs it for the templates of channels
+    /// with `digest = true`.
+    fn check_digest_samples(&self) -> Result<(), TemplateError>;
 }
 
 impl AlertTemplate for Template {
-    fn render(&self, alert: &Alert) -> Result<String, TemplateError> {
-        self.render_with(context(alert))
+    fn render<M: Message>(&self, m: &M) -> Result<String, TemplateError> {
+        self.render_with(m.variables())
     }
 
     fn check_samples(&self) -> Result<(), TemplateError> {
         samples().iter().try_for_each(|a| self.render(a).map(drop))
     }
+
+    fn check_digest_samples(&self) -> Result<(), TemplateError> {
+        digest_samples()
+            .iter()
+            .try_for_each(|d| self.render(d).map(drop))
+    }
 }
 
-/// A channel's title and body for an alert: its templates rendered, else the default
-/// wording.
+/// A channel's title and body for an alert or a digest: its templates rendered, else the
+/// default wording.
 pub trait AlertTexts {
-    /// The title: the `title_template` rendered, else the alert's subject
+    /// The title: the `title_template` rendered, else the default subject
     /// (`[servername] FAILED: job — target → error (expected ...)`).
-    fn title(&self, alert: &Alert, channel: &str) -> String;
-    /// The body: the `body_template` rendered, else the alert's default body text.
-    fn body(&self, alert: &Alert, channel: &str) -> String;
+    fn title<M: Message>(&self, m: &M, channel: &str) -> String;
+    /// The body: the `body_template` rendered, else the default body text.
+    fn body<M: Message>(&self, m: &M, channel: &str) -> String;
     /// The `body_template` rendered; `None` without one, or when it cannot be rendered
     /// (logged), so the channel sends what it sends without a template.
-    fn rendered_body(&self, alert: &Alert, channel: &str) -> Option<String>;
+    fn rendered_body<M: Message>(&self, m: &M, channel: &str) -> Option<String>;
 }
 
 impl AlertTexts for Templates {
-    fn title(&self, alert: &Alert, channel: &str) -> String {
-        render_or(self.title.as_ref(), alert, channel, Alert::subject)
+    fn title<M: Message>(&self, m: &M, channel: &str) -> String {
+        self.title
+            .as_ref()
+            .and_then(|t| rendered(t, m, channel))
+            .unwrap_or_else(|| m.default_title())
     }
 
-    fn body(&self, alert: &Alert, channel: &str) -> String {
-        render_or(self.body.as_ref(), alert, channel, Alert::body)
+    fn body<M: Message>(&self, m: &M, channel: &str) -> String {
+        self.body
+            .as_ref()
+            .and_then(|t| rendered(t, m, channel))
+            .unwrap_or_else(|| m.default_body())
     }
 
-    fn rendered_body(&self, alert: &Alert, channel: &str) -> Option<String> {
-        self.body.as_ref().and_then(|t| rendered(t, alert, channel))
+    fn rendered_body<M: Message>(&self, m: &M, channel: &str) -> Option<String> {
+        self.body.as_ref().and_then(|t| rendered(t, m, channel))
     }
 }
 
-fn render_or(
-    t: Option<&Template>,
-    alert: &Alert,
-    channel: &str,
-    default: fn(&Alert) -> String,
-) -> String {
-    t.and_then(|t| rendered(t, alert, channel))
-        .unwrap_or_else(|| default(alert))
-}
-
-/// `t` rendered for `alert`, or `None` after logging why it could not be: the alert still
+/// `t` rendered for `m`, or `None` after logging why it could not be: the message still
 /// goes out in the channel's default words, for a template must never cost an alert.
-fn rendered(t: &Template, alert: &Alert, channel: &str) -> Option<String> {
-    match t.render(alert) {
+fn rendered<M: Message>(t: &Template, m: &M, channel: &str) -> Option<String> {
+    match t.render(m) {
         Ok(text) => Some(text),
         Err(e) => {
             log::error!(
@@ -96,8 +145,52 @@ pub fn status(kind: AlertKind) -> &'static str {
     }
 }
 
-/// The template variables of `alert` (see `VARIABLES` and docs/channels.md).
+/// The template variables of `alert` (see `VARIABLES` and docs/channels.md): its own,
+/// and as a digest of one would have them (`alerts`, `failing`, `recovered`), so a
+/// template written for digests reads single alerts too.
 pub fn context(alert: &Alert) -> Value {
+    let mut m = alert_variables(alert);
+    let is = |k: AlertKind| usize::from(alert.kind == k);
+    m.insert("failing".into(), Value::from(is(AlertKind::Failure)));
+    m.insert("recovered".into(), Value::from(is(AlertKind::Recovery)));
+    m.insert(
+        "alerts".into(),
+        Value::from(vec![Value::from(alert_variables(alert))]),
+    );
+    Value::from(m)
+}
+
+/// The template variables of a digest: `kind` "digest", the counts, the list of its
+/// alerts (each with a single alert's variables), and its own title, subject and body.
+pub fn digest_context(d: &Digest) -> Value {
+    let mut m: BTreeMap<String, Value> = BTreeMap::new();
+    let mut set = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    set("kind", Value::from("digest"));
+    set("status", Value::from(status(d.kind())));
+    set("servername", Value::from(d.servername.as_str()));
+    set("failing", Value::from(d.failing()));
+    set("recovered", Value::from(d.recovered()));
+    set(
+        "alerts",
+        Value::from(
+            d.alerts
+                .iter()
+                .map(|a| Value::from(alert_variables(a)))
+                .collect::<Vec<_>>(),
+        ),
+    );
+    set("at", Value::from(rfc3339(d.at)));
+    set("recipients", Value::from(d.recipients.clone()));
+    set("title", Value::from(d.title()));
+    set("subject", Value::from(d.subject()));
+    set("body", Value::from(d.body()));
+    Value::from(m)
+}
+
+/// A single alert's own variables.
+fn alert_variables(alert: &Alert) -> BTreeMap<String, Value> {
     let opt_time =
         |t: Option<DateTime<Utc>>| t.map(rfc3339).map(Value::from).unwrap_or(Value::from(()));
     let ago = |t: Option<DateTime<Utc>>| {
@@ -139,7 +232,8 @@ pub fn context(alert: &Alert) -> Value {
     set("title", Value::from(alert.title()));
     set("subject", Value::from(alert.subject()));
     set("body", Value::from(alert.body()));
-    Value::from(m)
+    set("line", Value::from(digest::line(alert)));
+    m
 }
 
 /// Alerts of every kind, with optional fields both set and unset, for `check`.
@@ -186,6 +280,16 @@ fn samples() -> Vec<Alert> {
         ..bare.clone()
     };
     vec![failure, bare, recovery, test]
+}
+
+/// Digests for `check_digest_samples`: the `test-notify` sample (failures and a
+/// recovery, every field set) and one of bare alerts.
+fn digest_samples() -> Vec<Digest> {
+    let all = samples();
+    let at = all[0].at;
+    let mut out = vec![digest::sample("web1", &["ops@example.com".into()], at)];
+    out.extend(Digest::new(all.into_iter().skip(1).take(2).collect()));
+    out
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
-//! `[[webhooks]]` channels: one POST per alert in the format of the service at the other
-//! end: Slack incoming webhooks (`text`), Discord webhooks (`content`, 2,000 characters),
-//! ntfy topics (plain text with Title/Priority/Tags headers), or a generic JSON object.
+//! `[[webhooks]]` channels: one POST per alert (or digest) in the format of the service
+//! at the other end: Slack incoming webhooks (`text`), Discord webhooks (`content`, 2,000
+//! characters), ntfy topics (plain text with Title/Priority/Tags headers), a generic JSON
+//! object, or Prometheus Alertmanager's v2 API (built in `alertmanager`, sent through
+//! [`post`]).
 //! The URL often is the credential, so only its scheme and host are ever shown.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 
+use super::digest::Digest;
 use super::http::{self, redact};
-use super::template::{self, AlertTexts};
+use super::template::{self, AlertTexts, Message};
 use super::{Alert, AlertKind, DeliveryError};
 use crate::config::{Webhook, WebhookFormat};
 use crate::text::{truncate, truncate_chars};
@@ -40,23 +43,22 @@ fn slack_escape(s: &str) -> String {
 
 /// The chat text of Slack and Discord: by default the subject in bold and the body in a
 /// code block (its columns stay aligned); with templates, the title and body as rendered.
-fn chat_text(
+/// `default_body` gives the default body within a number of characters.
+fn chat_text<M: Message>(
     w: &Webhook,
-    alert: &Alert,
+    m: &M,
+    default_body: &dyn Fn(usize) -> String,
     bold: &str,
     escape: fn(&str) -> String,
     max: usize,
 ) -> String {
     let t = &w.templates;
     let title = match &t.title {
-        Some(_) => t.title(alert, &w.name),
-        None => format!("{bold}{}{bold}", escape(&alert.subject())),
+        Some(_) => t.title(m, &w.name),
+        None => format!("{bold}{}{bold}", escape(&m.default_title())),
     };
     match &t.body {
-        Some(_) => truncate_chars(
-            format!("{}\n{}", title, t.body(alert, &w.name)).trim_end(),
-            max,
-        ),
+        Some(_) => truncate_chars(format!("{}\n{}", title, t.body(m, &w.name)).trim_end(), max),
         None => {
             let open = format!("{title}\n```\n");
             let close = "\n```";
@@ -64,7 +66,7 @@ fn chat_text(
             if room < 20 {
                 return truncate_chars(&title, max);
             }
-            let body = escape(alert.body().trim_end());
+            let body = escape(default_body(room).trim_end());
             format!("{open}{}{close}", truncate_chars(&body, room))
         }
     }
@@ -134,19 +136,62 @@ pub fn generic_json(w: &Webhook, alert: &Alert) -> serde_json::Value {
     })
 }
 
+/// The generic JSON object of a digest (documented in docs/channels.md): the counts, its
+/// own subject and body, and each alert as the object a single alert would be.
+pub fn generic_digest_json(w: &Webhook, d: &Digest) -> serde_json::Value {
+    json!({
+        "servername": d.servername,
+        "kind": "digest",
+        "status": template::status(d.kind()),
+        "failing": d.failing(),
+        "recovered": d.recovered(),
+        "at": d.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "subject": w.templates.title(d, &w.name),
+        "body": d.body(),
+        "alerts": d.alerts.iter().map(|a| generic_json(w, a)).collect::<Vec<_>>(),
+    })
+}
+
 /// What `w` sends for `alert`.
 pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
+    build(w, alert, alert.kind, &|_| alert.body(), || {
+        generic_json(w, alert)
+    })
+}
+
+/// What `w` sends for a digest: a digest of one alert as that alert, except to a generic
+/// endpoint, which always gets a digest's shape (a program reads one shape).
+pub fn digest_payload(w: &Webhook, d: &Digest) -> Payload {
+    match d.single() {
+        Some(alert) if w.format != WebhookFormat::Generic => payload(w, alert),
+        _ => build(w, d, d.kind(), &|max| d.body_within(max), || {
+            generic_digest_json(w, d)
+        }),
+    }
+}
+
+/// The request for one alert or a digest, by format. A format that posts alerts one by
+/// one (Alertmanager) reads `m.alerts()`: with `WebhookFormat::digests` false it is only
+/// ever given single alerts.
+fn build<M: Message>(
+    w: &Webhook,
+    m: &M,
+    kind: AlertKind,
+    default_body: &dyn Fn(usize) -> String,
+    generic: impl FnOnce() -> serde_json::Value,
+) -> Payload {
     const JSON: &str = "application/json";
     match w.format {
         WebhookFormat::Slack => Payload {
             content_type: JSON,
-            body: json!({ "text": chat_text(w, alert, "*", slack_escape, SLACK_MAX) }).to_string(),
+            body: json!({ "text": chat_text(w, m, default_body, "*", slack_escape, SLACK_MAX) })
+                .to_string(),
             headers: Vec::new(),
         },
         WebhookFormat::Discord => Payload {
             content_type: JSON,
             body: json!({
-                "content": chat_text(w, alert, "**", str::to_string, DISCORD_MAX),
+                "content": chat_text(w, m, default_body, "**", str::to_string, DISCORD_MAX),
                 // An error message that says "@everyone" must not ping everyone.
                 "allowed_mentions": { "parse": [] },
             })
@@ -155,14 +200,17 @@ pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
         },
         WebhookFormat::Ntfy => {
             let mut headers = vec![
-                ("Title", header_text(&w.templates.title(alert, &w.name))),
-                ("Priority", ntfy_priority(w, alert.kind).to_string()),
-                ("Tags", ntfy_tag(alert.kind).to_string()),
+                ("Title", header_text(&w.templates.title(m, &w.name))),
+                ("Priority", ntfy_priority(w, kind).to_string()),
+                ("Tags", ntfy_tag(kind).to_string()),
             ];
             if let Some(token) = &w.token {
                 headers.push(("Authorization", format!("Bearer {}", token.expose())));
             }
-            let body = w.templates.body(alert, &w.name);
+            let body = w
+                .templates
+                .rendered_body(m, &w.name)
+                .unwrap_or_else(|| default_body(NTFY_BODY_MAX));
             Payload {
                 content_type: "text/plain; charset=utf-8",
                 body: truncate(body.trim_end(), NTFY_BODY_MAX),
@@ -170,7 +218,7 @@ pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
             }
         }
         // A body template that cannot be rendered falls back to the documented JSON.
-        WebhookFormat::Generic => match w.templates.rendered_body(alert, &w.name) {
+        WebhookFormat::Generic => match w.templates.rendered_body(m, &w.name) {
             Some(body) => {
                 let is_json = serde_json::from_str::<serde_json::Value>(&body).is_ok();
                 Payload {
@@ -185,10 +233,18 @@ pub fn payload(w: &Webhook, alert: &Alert) -> Payload {
             }
             None => Payload {
                 content_type: JSON,
-                body: generic_json(w, alert).to_string(),
+                body: generic().to_string(),
                 headers: Vec::new(),
             },
         },
+        // Delivered by `alertmanager::send`, which adds the jobs' groups and the time of
+        // sending; this is the same body without them.
+        WebhookFormat::Alertmanager => {
+            let alerts: Vec<(&Alert, Option<&str>)> =
+                m.alerts().into_iter().map(|a| (a, None)).collect();
+            let at = alerts.first().map_or_else(chrono::Utc::now, |(a, _)| a.at);
+            super::alertmanager::payload(w, &alerts, at)
+        }
     }
 }
 
@@ -223,26 +279,41 @@ fn header_map(w: &Webhook, p: &Payload) -> Result<HeaderMap, String> {
 }
 
 pub async fn send(w: &Webhook, alert: &Alert) -> Result<(), DeliveryError> {
+    post(w, &w.url, payload(w, alert), alert.kind.as_str()).await
+}
+
+/// Sends a digest as one request (`digest_payload`).
+pub async fn send_digest(w: &Webhook, d: &Digest) -> Result<(), DeliveryError> {
+    post(w, &w.url, digest_payload(w, d), "digest").await
+}
+
+/// POSTs payload `p` (a `what_kind` alert, for the log) to `url` (the webhook's, or one
+/// made from it) with the webhook's headers; every configured secret is kept out of the
+/// error.
+pub(super) async fn post(
+    w: &Webhook,
+    url: &crate::config::Secret,
+    p: Payload,
+    what_kind: &str,
+) -> Result<(), DeliveryError> {
     let secrets = secrets(w);
     let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let scrub = |e: DeliveryError| match e {
         DeliveryError::Transient(m) => DeliveryError::Transient(redact(&m, &secret_refs)),
         DeliveryError::Permanent(m) => DeliveryError::Permanent(redact(&m, &secret_refs)),
     };
-    let origin = http::origin(w.url.expose());
+    let origin = http::origin(url.expose());
     let what = format!("webhook {} ({origin})", w.name);
-    let p = payload(w, alert);
     log::debug!(
-        "{what}: POST {} {} alert, {} bytes",
+        "{what}: POST {} {what_kind} alert, {} bytes",
         w.format.as_str(),
-        alert.kind.as_str(),
         p.body.len()
     );
     let client = http::client(w.timeout).map_err(scrub)?;
     let headers = header_map(w, &p).map_err(|k| {
         DeliveryError::Permanent(format!("{what}: header {k} has a value HTTP cannot carry"))
     })?;
-    let req = client.post(w.url.expose()).headers(headers).body(p.body);
+    let req = client.post(url.expose()).headers(headers).body(p.body);
     let answer = http::send(req, &what).await.map_err(scrub)?;
     let detail = match http::snippet(&answer.body) {
         s if s.is_empty() => format!("{what}: HTTP {}", answer.status),
@@ -255,6 +326,7 @@ pub async fn send(w: &Webhook, alert: &Alert) -> Result<(), DeliveryError> {
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use crate::notify::digest::Digest;
     use crate::notify::template::{Template, Templates};
     use chrono::TimeZone;
 
@@ -268,6 +340,8 @@ mod tests {
             priority: None,
             timeout: std::time::Duration::from_secs(10),
             templates: Templates::default(),
+            resend: std::time::Duration::from_secs(60),
+            digest: None,
         }
     }
 
@@ -423,6 +497,82 @@ mod tests {
         assert_eq!(
             (p.content_type, p.body.as_str()),
             ("text/plain; charset=utf-8", "shop is failing")
+        );
+    }
+
+    #[test]
+    fn a_digest_is_one_request_and_a_digest_of_one_is_the_alert_except_to_a_program() {
+        let two = Digest::new(vec![
+            Alert {
+                job: "db".into(),
+                ..alert(AlertKind::Recovery, "up")
+            },
+            alert(AlertKind::Failure, "down <now>"),
+        ])
+        .unwrap();
+        let text = body_json(&digest_payload(&hook(WebhookFormat::Slack), &two))["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            text.starts_with("*[web1] 1 failing, 1 recovered*\n```\n"),
+            "{text}"
+        );
+        let (shop, db) = (text.find("- shop: down &lt;now&gt;"), text.find("- db: up"));
+        assert!(shop.is_some() && shop < db, "failures first: {text}");
+        let n = digest_payload(&hook(WebhookFormat::Ntfy), &two);
+        assert_eq!(n.headers[0].1, "[web1] 1 failing, 1 recovered");
+        assert_eq!(
+            (n.headers[1].1.as_str(), n.headers[2].1.as_str()),
+            ("4", "rotating_light")
+        );
+        let g = body_json(&digest_payload(&hook(WebhookFormat::Generic), &two));
+        assert_eq!(
+            (
+                g["kind"].as_str(),
+                g["failing"].as_u64(),
+                g["recovered"].as_u64()
+            ),
+            (Some("digest"), Some(1), Some(1))
+        );
+        assert_eq!(g["subject"], "[web1] 1 failing, 1 recovered");
+        assert_eq!(g["alerts"][0]["job"], "shop");
+        assert_eq!(g["alerts"][1]["kind"], "recovery");
+        assert_eq!(g["alerts"][1]["subject"], "[web1] RECOVERED: db");
+
+        let one = Digest::new(vec![alert(AlertKind::Failure, "down")]).unwrap();
+        let slack = hook(WebhookFormat::Slack);
+        assert_eq!(
+            digest_payload(&slack, &one),
+            payload(&slack, &alert(AlertKind::Failure, "down"))
+        );
+        let g = body_json(&digest_payload(&hook(WebhookFormat::Generic), &one));
+        assert_eq!(
+            (g["kind"].as_str(), g["failing"].as_u64()),
+            (Some("digest"), Some(1))
+        );
+    }
+
+    #[test]
+    fn a_digest_template_sees_the_list_and_the_counts() {
+        let mut w = hook(WebhookFormat::Generic);
+        w.templates.body = Some(Template::new(
+            "body_template",
+            "{{ failing }}/{{ recovered }}:{% for a in alerts %} {{ a.job }}={{ a.status }}{% endfor %}",
+        ));
+        let d = Digest::new(vec![
+            Alert {
+                job: "db".into(),
+                ..alert(AlertKind::Recovery, "up")
+            },
+            alert(AlertKind::Failure, "down"),
+        ])
+        .unwrap();
+        assert_eq!(digest_payload(&w, &d).body, "1/1: shop=failing db=ok");
+        // The same template reads a single alert as a list of one.
+        assert_eq!(
+            payload(&w, &alert(AlertKind::Failure, "down")).body,
+            "1/0: shop=failing"
         );
     }
 }

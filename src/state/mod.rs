@@ -1,6 +1,8 @@
-//! The state file: per-job state, the heartbeat, mail health and the outbox of queued
-//! notifications. `store` owns locking, loading and atomic saving.
+//! The state file: per-job state, the heartbeat, mail health, the outbox of queued
+//! notifications and the silences. `store` owns locking, loading and atomic saving;
+//! `quiet` the types of quiet on purpose (silences, acknowledgements).
 
+mod quiet;
 mod store;
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::PerfDatum;
 use crate::notify::Alert;
 
+pub use quiet::{Ack, Covers, Held, Silence};
 pub use store::{Guard, StateError, Store};
 
 /// The state format this build writes. A file with a larger version was written by a
@@ -32,6 +35,9 @@ pub struct State {
     /// each was alerted once, its fix is told, and peers hear `JobProblem` meanwhile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config_problems: Vec<ConfigProblem>,
+    /// Silences set by `checker silence`, active or starting later; dropped once over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub silences: Vec<Silence>,
     /// Set by the store when the file on disk was unreadable and was moved aside; the
     /// tick reports it. Never written.
     #[serde(skip)]
@@ -47,6 +53,7 @@ impl Default for State {
             mail: MailHealth::default(),
             outbox: Vec::new(),
             config_problems: Vec::new(),
+            silences: Vec::new(),
             recovered_from: None,
         }
     }
@@ -102,6 +109,14 @@ pub struct JobState {
     pub recent: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub perfdata: Vec<PerfDatum>,
+    /// A `tls_cert` job: when the certificate it last read expires (kept while later
+    /// runs cannot read one), for `checker_tls_cert_not_after_timestamp_seconds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<DateTime<Utc>>,
+    /// Channels that want a firing alert repeated while the job keeps failing
+    /// (Alertmanager): when one was last queued for this streak, by channel name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub resent: BTreeMap<String, DateTime<Utc>>,
     /// When a run first saw this job: a passive job that never reported is "missing"
     /// only once its deadline has passed since then.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +133,13 @@ pub struct JobState {
     /// job is shown as `config error` and its state is kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<std::path::PathBuf>,
+    /// `checker ack`: no more reminders for this failure streak. Cleared when it ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<Ack>,
+    /// The last failure alert held back in this streak, and why. Cleared when the streak
+    /// ends or an alert goes out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
 }
 
 /// One problem of a job file that could not be loaded. Its identity is file, line and
@@ -199,6 +221,10 @@ pub struct OutboxEntry {
     /// (mail is broken: SPEC §6), so later failures do not queue it again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fallback_done: bool,
+    /// A firing alert posted again to a channel that wants it repeated (Alertmanager's
+    /// `resend`): its delivery is not a history event of its own, only a failure is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend: bool,
 }
 
 impl JobState {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Job};
 use crate::history::{DayFigures, FailureNote, HourFigures, Series};
-use crate::state::{JobStatus, State};
+use crate::state::{Covers, JobStatus, State};
 
 /// Daily bars, and the days the 90-day figure covers.
 pub const DAYS: u32 = 90;
@@ -152,11 +152,40 @@ pub struct Quiet {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// The silences and maintenance windows active at `now` that cover jobs on the page.
-/// The silences live in the state and the windows in `[[maintenance]]` (SPEC §10); until
-/// checker has them there is none to show, and the page's section stays empty.
-pub fn quiet(_config: &Config, _state: &State, _now: DateTime<Utc>) -> Vec<Quiet> {
-    Vec::new()
+/// The silences and maintenance windows in force at `now` that cover jobs on the page. A
+/// silence's reason is not shown (it is written for the team, not for the page's public);
+/// a window's name is.
+pub fn quiet(config: &Config, state: &State, now: DateTime<Utc>) -> Vec<Quiet> {
+    let shown = public_jobs(config);
+    let covered = |covers: &dyn Fn(&str) -> bool| -> Vec<String> {
+        shown
+            .iter()
+            .filter(|j| covers(&j.name))
+            .map(|j| j.name.clone())
+            .collect()
+    };
+    let mut out = Vec::new();
+    for s in state.silences.iter().filter(|s| s.is_active(now)) {
+        let jobs = covered(&|n| s.covers(n));
+        if !jobs.is_empty() {
+            out.push(Quiet {
+                what: "Silenced".into(),
+                jobs: (!matches!(s.covers, Covers::All)).then_some(jobs),
+                until: Some(s.until),
+            });
+        }
+    }
+    for (w, o) in crate::engine::quiet::open_windows(config, now) {
+        let jobs = covered(&|n| w.covers(n));
+        if !jobs.is_empty() {
+            out.push(Quiet {
+                what: format!("Maintenance: {}", w.name),
+                jobs: w.jobs.is_some().then_some(jobs),
+                until: Some(o.end),
+            });
+        }
+    }
+    out
 }
 
 /// The jobs the page shows, in configuration order: enabled and public.

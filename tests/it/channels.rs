@@ -1,6 +1,7 @@
 //! The HTTP channels end to end: Pushover, Slack, Discord, ntfy and generic webhooks,
 //! with templates, routing, retries and secrets, through the real binary and a failing
-//! job, against local receivers that check each request as the real service would.
+//! job, against local receivers that check each request as the real service would; and
+//! Alertmanager against the real one (`alertmanager`).
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::support::net::{Smtp, SmtpServer};
 use crate::support::receiver::{Receiver, Service, GENERIC_FIELDS};
 use crate::support::{self, stderr, stdout, Fixture};
 
+mod alertmanager;
 mod command;
 
 const TOKEN: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
@@ -23,20 +25,7 @@ const USER: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
 fn settings(notify: &[&str], channels: &str) -> String {
     let notify: Vec<String> = notify.iter().map(|n| format!("{n:?}")).collect();
     format!(
-        r#"[general]
-servername = "testbox"
-alertcontact = "ops@example.com"
-state_file = "state.json"
-jobs_dir = "jobs"
-history_dir = "history"
-lock_timeout = "60s"
-delivery_retry = "1s"
-
-[logging]
-file = "checker.log"
-file_level = "debug"
-stderr_level = "warn"
-
+        r#"{}
 [defaults]
 notify = [{}]
 notify_every = "state_change"
@@ -44,6 +33,7 @@ failures_before_notify = 1
 
 {channels}
 "#,
+        support::GENERAL_AND_LOGGING.trim_start(),
         notify.join(", ")
     )
 }
@@ -280,11 +270,7 @@ fn a_rejected_pushover_token_is_a_clear_error_and_not_retried() {
         "{:?}",
         d[0]
     );
-    let gave_up: Vec<Value> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "error")
-        .collect();
+    let gave_up: Vec<Value> = f.events("error");
     assert_eq!(gave_up.len(), 1, "{gave_up:?}");
     let m = gave_up[0]["message"].as_str().unwrap();
     assert!(
@@ -764,7 +750,7 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
         .port();
     let channels = format!(
         "[pushover]\ntoken_env = \"PUSHOVER_TOKEN_FOR_TEST\"\nuser_file = \"pushover.user\"\napi_url = \"{}\"\n\n{}{}{}{}",
-        p.url("/1/messages.json"),
+        p.url("/1/messages.json?key=PushoverQuery8080"),
         webhook_table("ops-slack", "slack", &s.url(&format!("/services/{slack_key}")), ""),
         webhook_table("chat", "discord", &format!("http://127.0.0.1:{d_port}/api/webhooks/1/{discord_key}"), ""),
         webhook_table("phone", "ntfy", &n.url("/alerts"), "token = \"tk_SecretNtfyToken77\""),
@@ -826,6 +812,7 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
         seen.contains("http://127.0.0.1:"),
         "the host of a webhook may be shown"
     );
+
     for secret in [
         TOKEN,
         USER,
@@ -834,10 +821,52 @@ fn secrets_never_appear_in_logs_history_state_or_output() {
         discord_key,
         "tk_SecretNtfyToken77",
         "QuerySecret4242",
+        "PushoverQuery8080",
         "HeaderSecret555",
     ] {
         assert!(!seen.contains(secret), "secret {secret:?} leaked:\n{seen}");
     }
+}
+
+/// Pushover's `api_url` may carry a secret in its query: the log names where alerts are
+/// posted by scheme, host and port only, and no error, state, history or log line
+/// quotes the query.
+#[test]
+fn a_secret_in_the_query_of_pushovers_api_url_is_masked_where_the_url_is_quoted() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let f = Fixture::new();
+    let channels = format!(
+        "[pushover]\ntoken = \"{TOKEN}\"\nuser = \"{USER}\"\n\
+         api_url = \"http://127.0.0.1:{closed}/1/messages.json?key=ApiUrlQuery6161\"\n"
+    );
+    f.write("settings.toml", &settings(&["pushover"], &channels));
+    f.jobs("[[job]]\nname = \"down\"\nkind = \"command\"\ncommand = [\"false\"]\n");
+    let out = f.run(&["-d", "-v", "-c", "minute"]);
+    let mut seen = format!("{}{}", stdout(&out), stderr(&out));
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["history", "--json"],
+    ] {
+        let out = f.run(args);
+        seen += &stdout(&out);
+        seen += &stderr(&out);
+    }
+    seen += &std::fs::read_to_string(f.path().join("checker.log")).unwrap();
+    seen += &std::fs::read_to_string(f.path().join("state.json")).unwrap();
+    assert!(
+        seen.contains(&format!("pushover: POST http://127.0.0.1:{closed} ")),
+        "the log says where the alert was posted: {seen}"
+    );
+    assert!(
+        seen.contains("Connection refused"),
+        "and why it failed: {seen}"
+    );
+    assert!(!seen.contains("ApiUrlQuery6161"), "leaked:\n{seen}");
 }
 
 #[test]
@@ -1180,16 +1209,29 @@ fn a_password_echoed_by_the_smtp_server_is_masked_everywhere_it_could_go() {
     assert!(!seen.contains(password), "the password leaked:\n{seen}");
 }
 
-/// A webhook endpoint that takes `delay` to answer each request, counting how many it
-/// serves at once: (port, requests served, most at once).
-fn slow_endpoint(delay: Duration) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+/// A webhook endpoint that holds each request until `limit` are in flight at once (or
+/// all that are left of `total` are), then `overlap` longer, counting how many it serves
+/// at once: (port, requests served, most at once). Reaching `limit` does not depend on
+/// timing; a request beyond it, sent together with the held ones, arrives while they are
+/// held and is counted. The hold is bounded (10 s): a sender that never reaches `limit`
+/// is let through, and seen in the count.
+fn gated_endpoint(
+    limit: usize,
+    total: usize,
+    overlap: Duration,
+) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let (served, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let now = Arc::new(AtomicUsize::new(0));
     let (s, m) = (served.clone(), most.clone());
     let server = Server::start(move |_| {
         let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
         m.fetch_max(at_once, Ordering::SeqCst);
-        std::thread::sleep(delay);
+        let held = |n: usize| n < limit && n + s.load(Ordering::SeqCst) < total;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while held(now.load(Ordering::SeqCst)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(overlap);
         now.fetch_sub(1, Ordering::SeqCst);
         s.fetch_add(1, Ordering::SeqCst);
         Response::new(200, "text/plain", "ok").closing()
@@ -1200,7 +1242,7 @@ fn slow_endpoint(delay: Duration) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
 #[test]
 fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
     use std::sync::atomic::Ordering;
-    let (port, served, most) = slow_endpoint(Duration::from_millis(200));
+    let (port, served, most) = gated_endpoint(4, 30, Duration::from_millis(100));
     let f = fixture(
         &["hook"],
         &webhook_table("hook", "generic", &format!("http://127.0.0.1:{port}/h"), ""),
@@ -1222,10 +1264,7 @@ fn a_backlog_of_alerts_goes_out_at_most_four_at_a_time_per_channel() {
 
 /// Events of kind `superseded`, oldest first.
 fn superseded(f: &Fixture) -> Vec<Value> {
-    f.history()
-        .into_iter()
-        .filter(|e| e["event"] == "superseded")
-        .collect()
+    f.events("superseded")
 }
 
 #[test]

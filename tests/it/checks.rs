@@ -280,11 +280,16 @@ async fn a_connect_that_never_completes_times_out() {
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let listener = socket.listen(1).unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        fillers.push(tokio::spawn(tokio::net::TcpStream::connect(addr)));
+    // Connections fill the queue until one does not complete: then it is full.
+    let mut queued = Vec::new();
+    for _ in 0..16 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(500), connect).await {
+            Ok(conn) => queued.push(conn.expect("a connection into the queue")),
+            Err(_) => break,
+        }
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(queued.len() < 16, "the listen queue never filled");
 
     let outcome = tcp::check(&tcp_spec(addr.port()), Duration::from_millis(300)).await;
     assert!(!outcome.ok);
@@ -606,10 +611,18 @@ async fn a_retry_that_could_not_start_before_the_deadline_is_not_made() {
         JobKind::Http(http_spec(&server.url("/status/503"))),
     );
     unavailable.retries = 3;
-    unavailable.retry_backoff = Duration::from_secs(5);
+    unavailable.retry_backoff = Duration::from_secs(120);
+    // The retry would begin after the deadline: the run ends at once, without waiting for
+    // the deadline (let alone the backoff). Half the deadline is a bound no loaded machine
+    // reaches for one local request, and a run that waits for the deadline passes it.
+    let deadline = Duration::from_secs(20);
     let started = Instant::now();
-    let results = run_all(&[unavailable], &options(5, Duration::from_secs(1))).await;
-    assert!(started.elapsed() < Duration::from_millis(900));
+    let results = run_all(&[unavailable], &options(5, deadline)).await;
+    let took = started.elapsed();
+    assert!(
+        took < deadline / 2,
+        "{took:?}: the run waited for the deadline"
+    );
     let unavailable = results[0].as_ref().unwrap();
     assert_eq!(unavailable.attempts, 1);
     assert_eq!(unavailable.message, "HTTP 503 (expected 200)");

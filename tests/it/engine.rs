@@ -1,7 +1,7 @@
 //! The engine end to end through the real binary: ticks and schedules, notification
 //! rules seen through real runs, state under concurrency, crashes and corruption.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::http::HttpServer;
 use crate::support::{self, stdout, Fixture};
@@ -63,13 +63,13 @@ frequency = "day_noon"
 fn every_jobs_run_on_any_tick_once_their_interval_has_passed() {
     let f = Fixture::new();
     ok_script(&f);
-    f.jobs("[[job]]\nname = \"e\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nevery = \"3s\"\n");
+    f.jobs("[[job]]\nname = \"e\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\nevery = \"1h\"\n");
     let attempts = |f: &Fixture| f.job_state("e")["total_attempts"].as_u64().unwrap_or(0);
     f.tick("minute");
     assert_eq!(attempts(&f), 1);
     f.tick("day");
     assert_eq!(attempts(&f), 1, "interval not passed yet");
-    f.age_state(Duration::from_millis(3100));
+    f.age_state(Duration::from_secs(3600 + 60));
     f.tick("hour");
     assert_eq!(attempts(&f), 2);
 }
@@ -182,13 +182,13 @@ fn failing_for_waits_until_the_streak_is_old_enough() {
     let server = HttpServer::start();
     f.jobs(&http_job(
         &server.url("/"),
-        "notify_every = \"state_change\"\nfailing_for = \"2s\"",
+        "notify_every = \"state_change\"\nfailing_for = \"1h\"",
     ));
     server.set_status(503);
     f.tick("minute");
     f.tick("minute");
     assert!(f.alerts().is_empty());
-    f.age_state(Duration::from_millis(2100));
+    f.age_state(Duration::from_secs(3600 + 60));
     f.tick("minute");
     f.tick("minute");
     assert_eq!(f.alerts().len(), 1);
@@ -262,11 +262,7 @@ fn a_corrupt_state_file_is_kept_aside_reported_and_the_tick_goes_on() {
         corrupt.contains("\"status\": "),
         "the bad file is kept as it was"
     );
-    let errors: Vec<_> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "error")
-        .collect();
+    let errors: Vec<_> = f.events("error");
     assert_eq!(errors.len(), 1);
     assert!(errors[0]["message"]
         .as_str()
@@ -275,6 +271,67 @@ fn a_corrupt_state_file_is_kept_aside_reported_and_the_tick_goes_on() {
     let alerts = f.alerts();
     assert_eq!(alerts.len(), 1, "an alert says so");
     assert_eq!(alerts[0]["job"], "checker state");
+}
+
+/// The files `name*` moved aside in the fixture's folder.
+fn moved_aside(f: &Fixture, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(f.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Every writer of the state goes through one transaction, so each notes a state file or
+/// a history database it had to move aside the same way: an error event and an alert.
+#[test]
+fn every_writer_that_finds_the_state_or_the_history_corrupt_says_so_with_an_event_and_an_alert() {
+    for (what, file, args) in [
+        ("state", "state.json", &["test-notify", "capture"][..]),
+        ("state", "state.json", &["report", "pushed", "--ok"][..]),
+        ("history", "history.db", &["test-notify", "capture"][..]),
+        ("history", "history.db", &["report", "pushed", "--fail"][..]),
+    ] {
+        let f = Fixture::new();
+        f.jobs("[[job]]\nname = \"pushed\"\nkind = \"passive\"\n");
+        if file == "state.json" {
+            f.write(file, "{\"version\": 1, \"jobs\": {\"a\": {\"status\": ");
+        } else {
+            f.write(file, &"this is not a database. ".repeat(400));
+        }
+        let out = f.run(args);
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 1),
+            "{args:?}: {}",
+            crate::support::stderr(&out)
+        );
+        assert_eq!(
+            moved_aside(&f, &format!("{file}.corrupt-")).len(),
+            1,
+            "{args:?} moves the {what} aside"
+        );
+        let history = f.history();
+        assert!(
+            history.iter().any(|e| e["event"] == "error"
+                && e["message"].as_str().unwrap_or("").contains("moved aside")),
+            "{args:?}: an error event says the {what} was moved aside: {history:?}"
+        );
+        // Sent, or queued for the next run (test-notify sends only its test).
+        let mut alerts = f.alerts();
+        let state = f.state();
+        alerts.extend(
+            state["outbox"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| e["alert"].clone()),
+        );
+        assert!(
+            alerts.iter().any(|a| a["job"] == format!("checker {what}")),
+            "{args:?}: an alert about checker's {what}: {alerts:?}"
+        );
+    }
 }
 
 #[test]
@@ -436,11 +493,7 @@ fn email_off_records_alerts_instead_of_sending() {
     );
     f.jobs("[[job]]\nname = \"x\"\nkind = \"command\"\ncommand = [\"./fail.sh\"]\n");
     f.tick("minute");
-    let notes: Vec<_> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "notify")
-        .collect();
+    let notes: Vec<_> = f.events("notify");
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["ok"], true);
     assert!(notes[0]["message"]
@@ -453,25 +506,7 @@ fn email_off_records_alerts_instead_of_sending() {
 /// Runs checker with `args`, insisting that it ends within `within` (a FIFO must never
 /// hang a command): kills it and fails the test otherwise.
 fn run_within(f: &Fixture, args: &[&str], within: Duration) -> std::process::Output {
-    let mut child = f
-        .cmd()
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start checker");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > within {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("checker {args:?} still running after {within:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    f.test().args(args).any_status().within(within).run().output
 }
 
 fn file_type(path: &std::path::Path) -> std::fs::FileType {
@@ -655,11 +690,7 @@ fn with_email_off_the_log_says_recorded_not_sent_and_the_history_names_the_recip
         "{log}"
     );
     assert!(!log.contains("delivered through email"), "{log}");
-    let notes: Vec<_> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "notify")
-        .collect();
+    let notes: Vec<_> = f.events("notify");
     assert_eq!(notes.len(), 1);
     let m = notes[0]["message"].as_str().unwrap();
     assert!(
@@ -870,13 +901,6 @@ fn job_file(name: &str, script: &str) -> String {
     format!("[[job]]\nname = \"{name}\"\nkind = \"command\"\ncommand = [\"./{script}\"]\n")
 }
 
-fn events_of(f: &Fixture, kind: &str) -> Vec<serde_json::Value> {
-    f.history()
-        .into_iter()
-        .filter(|e| e["event"] == kind)
-        .collect()
-}
-
 #[test]
 fn a_tick_with_one_broken_job_file_alerts_once_keeps_the_other_jobs_running_and_tells_the_fix() {
     let f = Fixture::new();
@@ -919,7 +943,7 @@ fn a_tick_with_one_broken_job_file_alerts_once_keeps_the_other_jobs_running_and_
         "{message}"
     );
     // The problem is an error event in the history, with file, line and message.
-    let errors = events_of(&f, "error");
+    let errors = f.events("error");
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(
         errors[0]["message"]
@@ -1002,7 +1026,8 @@ fn a_tick_with_one_broken_job_file_alerts_once_keeps_the_other_jobs_running_and_
     assert_eq!(f.job_state("web")["total_attempts"], 3);
     assert!(f.state().get("config_problems").is_none(), "{}", f.state());
     f.run_ok(&["peer-status"], 0);
-    let fixed: Vec<_> = events_of(&f, "error")
+    let fixed: Vec<_> = f
+        .events("error")
         .into_iter()
         .filter(|e| e["ok"] == true)
         .collect();

@@ -40,6 +40,7 @@ fn email(server: &Mailbox, security: Security) -> Email {
         ca_file: Some(server.ca_file.clone()),
         accept_invalid_certs: false,
         bust_threading: false,
+        digest: None,
         timeout: Duration::from_secs(10),
     }
 }
@@ -343,6 +344,7 @@ async fn a_server_that_never_answers_is_a_transient_timeout() {
         ca_file: None,
         accept_invalid_certs: false,
         bust_threading: false,
+        digest: None,
         timeout: Duration::from_millis(500),
     };
     let started = Instant::now();

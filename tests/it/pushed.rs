@@ -25,13 +25,6 @@ fn report(f: &Fixture, args: &[&str]) {
     );
 }
 
-fn events_of(f: &Fixture, kind: &str) -> Vec<Value> {
-    f.history()
-        .into_iter()
-        .filter(|e| e["event"] == kind)
-        .collect()
-}
-
 fn alert_summary(f: &Fixture) -> Vec<(String, String, u64)> {
     f.alerts()
         .iter()
@@ -80,9 +73,9 @@ fn report_records_a_result_with_its_count_and_message_and_keeps_seed_001s_metric
         last_run > last_success,
         "the last run is the failure, after the last success"
     );
-    let reports = events_of(&f, "report");
+    let reports = f.events("report");
     assert_eq!(reports.len(), 3, "each pushed result is a `report` event");
-    assert!(events_of(&f, "result").is_empty());
+    assert!(f.events("result").is_empty());
     let counts: Vec<Value> = reports.iter().map(|e| e["count"].clone()).collect();
     assert_eq!(counts, vec![Value::from(120), Value::from(95), Value::Null]);
     assert_eq!(reports[0]["message"], "120 files");
@@ -136,19 +129,19 @@ fn report_works_for_a_job_of_any_kind_and_alerts_by_its_rules() {
         f.state()["outbox"].as_array().unwrap().is_empty(),
         "delivered and settled"
     );
-    let notes = events_of(&f, "notify");
+    let notes = f.events("notify");
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["ok"], true);
     report(&f, &["nightly", "--ok"]);
     assert_eq!(alert_summary(&f)[1], summary("nightly", "recovery", 1));
 }
 
-// 2. Seed 000 in real time: failing_for = "2s" stands for its 3 hours.
+// 2. Seed 000 with its own 3 hours: time passes by ageing the state, not by waiting.
 
 #[test]
 fn seed_000_rule_end_to_end_alerts_once_for_the_failing_source_only() {
     let f = Fixture::new();
-    let rule = "notify_every = \"state_change\"\nfailures_before_notify = 2\nfailing_for = \"2s\"";
+    let rule = "notify_every = \"state_change\"\nfailures_before_notify = 2\nfailing_for = \"3h\"";
     f.jobs(&format!(
         "{}{}{}",
         passive("fastdl", rule),
@@ -162,7 +155,7 @@ fn seed_000_rule_end_to_end_alerts_once_for_the_failing_source_only() {
     // Two failures within less than failing_for: not yet.
     report(&f, &["toolzu", "--fail", "--message", "Rate limited"]);
     assert!(f.alerts().is_empty(), "{:?}", alert_summary(&f));
-    std::thread::sleep(Duration::from_millis(2100));
+    f.age_state(Duration::from_secs(3 * 3600 + 60));
     // 12:00: toolzu has failed for failing_for with 3 failures: the one alert. imginn
     // recovered before the threshold: nothing, not even a recovery notice.
     report(&f, &["fastdl", "--ok", "--count", "2"]);
@@ -233,7 +226,7 @@ fn wrap_passes_output_through_records_its_tail_and_exits_with_the_commands_statu
     );
     assert!(msg.contains("--- stderr ---\ndisk full"), "{msg}");
     assert!(msg.len() < 4096 + 4096 + 300, "capped: {} bytes", msg.len());
-    let ev = &events_of(&f, "report")[0];
+    let ev = &f.events("report")[0];
     assert_eq!(ev["ok"], false);
     assert!(ev["duration_ms"].is_u64());
     assert_eq!(
@@ -286,7 +279,7 @@ fn report_duration_records_how_long_the_run_took() {
     f.jobs(&passive("nightly", ""));
     report(&f, &["nightly", "--ok", "--duration", "1h5m"]);
     assert_eq!(f.job_state("nightly")["last_duration_ms"], 3_900_000);
-    assert_eq!(events_of(&f, "report")[0]["duration_ms"], 3_900_000);
+    assert_eq!(f.events("report")[0]["duration_ms"], 3_900_000);
     // Without it, nothing was measured: 0 as before.
     report(&f, &["nightly", "--fail", "--message", "disk full"]);
     assert_eq!(f.job_state("nightly")["last_duration_ms"], 0);
@@ -295,7 +288,7 @@ fn report_duration_records_how_long_the_run_took() {
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
         assert!(stderr(&out).contains("--duration"), "{}", stderr(&out));
     }
-    assert_eq!(events_of(&f, "report").len(), 2, "bad ones record nothing");
+    assert_eq!(f.events("report").len(), 2, "bad ones record nothing");
 }
 
 #[test]
@@ -678,7 +671,7 @@ fn wrap_runs_its_command_when_its_job_file_is_broken_or_the_state_cannot_be_writ
 #[test]
 fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_result_recovers_it() {
     let f = Fixture::new();
-    f.jobs("[[job]]\nname = \"collector\"\nkind = \"passive\"\nexpect_every = \"2s\"\ngrace = \"1s\"\n");
+    f.jobs("[[job]]\nname = \"collector\"\nkind = \"passive\"\nexpect_every = \"1h\"\ngrace = \"10m\"\n");
     f.tick("minute");
     let s = f.job_state("collector");
     assert_eq!(
@@ -689,13 +682,13 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
     report(&f, &["collector", "--ok", "--count", "10"]);
     f.tick("minute");
     assert_eq!(f.job_state("collector")["status"], "ok", "in time");
-    std::thread::sleep(Duration::from_millis(3200));
+    f.age_state(Duration::from_secs(3600 + 600 + 60)); // past expect_every and grace
     f.tick("minute");
     let s = f.job_state("collector");
     assert_eq!(s["status"], "failing");
     let msg = s["last_error"].as_str().unwrap();
     assert!(
-        msg.starts_with("missing: no result since ") && msg.ends_with("ago), expected every 2s"),
+        msg.starts_with("missing: no result since ") && msg.ends_with("ago), expected every 1h"),
         "{msg}"
     );
     let pushed_at =
@@ -715,7 +708,7 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
         2,
         "one missing failure per tick"
     );
-    let missing = events_of(&f, "result");
+    let missing = f.events("result");
     assert_eq!(missing.len(), 2);
     assert!(missing.iter().all(|e| e["ok"] == false));
     // The late result.
@@ -742,11 +735,11 @@ fn a_passive_job_that_stops_reporting_fails_as_missing_each_tick_and_a_late_resu
 #[test]
 fn a_new_passive_job_that_never_reports_is_missing_only_after_a_full_period() {
     let f = Fixture::new();
-    f.jobs("[[job]]\nname = \"new\"\nkind = \"passive\"\nexpect_every = \"2s\"\ngrace = \"0s\"\nnotify_every = \"state_change\"\n");
+    f.jobs("[[job]]\nname = \"new\"\nkind = \"passive\"\nexpect_every = \"1h\"\ngrace = \"0s\"\nnotify_every = \"state_change\"\n");
     f.tick("minute");
     f.tick("hour");
     assert_eq!(f.job_state("new")["status"], "pending");
-    std::thread::sleep(Duration::from_millis(2200));
+    f.age_state(Duration::from_secs(3600 + 60));
     f.tick("minute");
     let msg = f.job_state("new")["last_error"]
         .as_str()
@@ -962,9 +955,9 @@ fn history_filters_pushed_results_and_prune_drops_them() {
         "{}",
         stdout(&out)
     );
-    std::thread::sleep(Duration::from_millis(1100));
+    f.age_history(Duration::from_secs(2 * 3600));
     report(&f, &["b", "--ok", "--message", "b2"]);
-    f.run_ok(&["prune", "--older-than", "1s"], 0);
+    f.run_ok(&["prune", "--older-than", "1h"], 0);
     assert_eq!(hist(&[]), vec!["b2"], "older pushed results are pruned");
 }
 
@@ -1003,7 +996,7 @@ fn fifty_concurrent_reports_lose_nothing() {
     assert_eq!(attempts, 50, "every report counted in the state");
     assert_eq!(count, 150);
     assert_eq!(
-        events_of(&f, "report").len(),
+        f.events("report").len(),
         50,
         "and every report in the history"
     );
@@ -1176,8 +1169,24 @@ fn eight_ticks_fifty_reports_and_a_follower_at_once_count_every_result_exactly_o
         .unwrap();
     assert_eq!(pushed["failed"], 10);
 
-    // The follower printed each of them exactly once.
-    std::thread::sleep(Duration::from_millis(1000));
+    // The follower printed each of them exactly once: once it has printed them all, it
+    // must stay quiet (a late duplicate would be seen) before it is stopped.
+    let mut printed: Vec<String> = Vec::new();
+    let counted = |printed: &mut Vec<String>| {
+        printed.extend(rx.try_iter());
+        printed
+            .iter()
+            .filter(|l| l.contains("\"event\":\"report\"") || l.contains("\"event\":\"result\""))
+            .count()
+    };
+    support::wait_until(
+        Duration::from_secs(60),
+        "the follower prints the 50 reports and 40 results",
+        || (counted(&mut printed) >= 90).then_some(()),
+    );
+    support::wait_for_quiet(Duration::from_secs(1), Duration::from_secs(30), || {
+        counted(&mut printed)
+    });
     follower.kill().unwrap();
     let mut err = String::new();
     use std::io::Read;

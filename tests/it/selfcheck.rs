@@ -36,6 +36,15 @@ impl Opts {
     }
 }
 
+/// A fixture whose alerts go by email to `m` (and to `capture`), the self-check off.
+fn mail_fixture(m: &Mailbox) -> Fixture {
+    let f = Fixture::new();
+    let mut o = Opts::new(m);
+    o.self_check = "never";
+    f.write("settings.toml", &settings(m, &o, false));
+    f
+}
+
 /// Settings with email on, pointing at `m`; the `capture` command channel stays as the
 /// other channel (see support/mod.rs).
 fn settings(m: &Mailbox, o: &Opts, smtp_plain: bool) -> String {
@@ -93,11 +102,8 @@ notify = ["email"]
 notify_every = "every"
 failures_before_notify = 1
 
-[[commands]]
-name = "capture"
-command = ["./capture.sh"]
-timeout = "10s"
-"#,
+{capture}"#,
+        capture = support::CAPTURE_CHANNEL,
         user = m.user,
         ops = m.address("ops"),
         smtp_password = m.password,
@@ -166,10 +172,7 @@ fn the_self_check_runs_on_its_own_schedule_round_trips_and_leaves_no_probe() {
 #[test]
 fn self_check_never_turns_it_off() {
     let m = Mailbox::new();
-    let f = Fixture::new();
-    let mut o = Opts::new(&m);
-    o.self_check = "never";
-    f.write("settings.toml", &settings(&m, &o, false));
+    let f = mail_fixture(&m);
     f.tick("day");
     assert!(self_check_events(&f).is_empty());
     assert!(m.messages().is_empty());
@@ -313,10 +316,7 @@ fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_
 ) {
     // Servers of its own: it stops SMTP.
     let m = MailServer::start();
-    let f = Fixture::new();
-    let mut o = Opts::new(&m);
-    o.self_check = "never";
-    f.write("settings.toml", &settings(&m, &o, false));
+    let f = mail_fixture(&m);
     failing_job(&f, "");
     m.stop_smtp();
     f.tick("minute");
@@ -361,10 +361,7 @@ fn an_alert_queued_while_smtp_is_down_goes_out_exactly_once_when_it_is_back_and_
 #[test]
 fn while_mail_is_unhealthy_new_alerts_also_go_through_the_other_channels() {
     let m = Mailbox::new();
-    let f = Fixture::new();
-    let mut o = Opts::new(&m);
-    o.self_check = "never";
-    f.write("settings.toml", &settings(&m, &o, false));
+    let f = mail_fixture(&m);
     failing_job(&f, "");
     let mut state = serde_json::json!({"version": 1, "mail": {"ok": false, "last_error": "self-check: broken"}});
     f.write("state.json", &state.to_string());
@@ -393,10 +390,7 @@ fn while_mail_is_unhealthy_new_alerts_also_go_through_the_other_channels() {
 #[test]
 fn a_jobs_contact_overrides_alertcontact_and_every_recipient_gets_it() {
     let m = Mailbox::new();
-    let f = Fixture::new();
-    let mut o = Opts::new(&m);
-    o.self_check = "never";
-    f.write("settings.toml", &settings(&m, &o, false));
+    let f = mail_fixture(&m);
     failing_job(
         &f,
         &format!("contact = [\"{}\", \"{}\"]", m.address("a"), m.address("b")),
@@ -428,18 +422,11 @@ fn a_jobs_contact_overrides_alertcontact_and_every_recipient_gets_it() {
 #[test]
 fn nomail_records_email_alerts_instead_of_sending_them() {
     let m = Mailbox::new();
-    let f = Fixture::new();
-    let mut o = Opts::new(&m);
-    o.self_check = "never";
-    f.write("settings.toml", &settings(&m, &o, false));
+    let f = mail_fixture(&m);
     failing_job(&f, "");
     f.run_ok(&["--nomail", "-c", "minute"], 0);
     assert!(m.quiet_messages().is_empty());
-    let notes: Vec<_> = f
-        .history()
-        .into_iter()
-        .filter(|e| e["event"] == "notify")
-        .collect();
+    let notes: Vec<_> = f.events("notify");
     assert_eq!(notes.len(), 1);
     assert!(notes[0]["message"].as_str().unwrap().contains("recorded"));
 }
@@ -448,10 +435,7 @@ fn nomail_records_email_alerts_instead_of_sending_them() {
 fn test_notify_says_per_channel_whether_it_worked_and_exits_1_if_any_failed() {
     // Servers of its own: it stops SMTP.
     let m = MailServer::start();
-    let f = Fixture::new();
-    let mut o = Opts::new(&m);
-    o.self_check = "never";
-    f.write("settings.toml", &settings(&m, &o, false));
+    let f = mail_fixture(&m);
     let out = stdout(&f.run_ok(&["test-notify"], 0));
     assert!(
         out.lines()
@@ -575,10 +559,7 @@ fn a_self_check_longer_than_the_tick_deadline_is_cut_short_as_not_checked() {
 fn a_refused_recipient_is_recorded_in_the_history_with_the_servers_reply_and_the_others_get_the_alert(
 ) {
     let m = Mailbox::new();
-    let f = Fixture::new();
-    let mut o = Opts::new(&m);
-    o.self_check = "never";
-    f.write("settings.toml", &settings(&m, &o, false));
+    let f = mail_fixture(&m);
     failing_job(
         &f,
         &format!(

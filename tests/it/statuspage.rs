@@ -683,3 +683,47 @@ fn chromium_renders_the_page_at_phone_and_desktop_widths_light_and_dark_cleanly(
         assert_eq!(bg, want, "dark {dark}: {backgrounds:?}");
     }
 }
+
+#[test]
+fn silences_and_maintenance_in_force_are_on_the_page_without_the_silences_reason() {
+    let (f, _) = fixture("");
+    // A window open all day, every day, for the Data group's job.
+    let settings = std::fs::read_to_string(f.settings_path()).unwrap();
+    f.settings(&format!(
+        "{settings}\n[[maintenance]]\nname = \"db upgrade\"\njobs = [\"db\"]\nstart = \"00:00\"\nduration = \"1439m\"\n"
+    ));
+    f.run_ok(
+        &[
+            "silence",
+            "api",
+            "--for",
+            "2h",
+            "--reason",
+            "internal: vendor ticket 4711",
+        ],
+        0,
+    );
+    f.tick("minute");
+    let html = read_page(&f);
+    let doc = Html::parse_document(&html);
+    let items = all_text(&doc, "#quiet li");
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(items[0].starts_with("Silenced: api, until "), "{items:?}");
+    assert!(
+        items[1].starts_with("Maintenance: db upgrade: db, until "),
+        "{items:?}"
+    );
+    assert!(
+        !html.contains("vendor ticket"),
+        "a silence's reason stays off the page"
+    );
+    assert_eq!(
+        text(job(&doc, "api").select(&sel(".quiet")).next().unwrap()),
+        "Silenced"
+    );
+    assert_eq!(
+        text(job(&doc, "db").select(&sel(".quiet")).next().unwrap()),
+        "Maintenance: db upgrade"
+    );
+    assert_eq!(job(&doc, "batch").select(&sel(".quiet")).count(), 0);
+}

@@ -18,6 +18,7 @@ pub struct RawCommandChannel {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub timeout: Option<S<String>>,
+    pub digest: Option<bool>,
 }
 
 /// A `[[commands]]` channel: a program that receives the alert.
@@ -28,6 +29,8 @@ pub struct CommandChannel {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub timeout: Duration,
+    /// `digest` as written: `None` takes `[defaults] digest` (`Config::digest`).
+    pub digest: Option<bool>,
 }
 
 /// `[[commands]]`; each name must differ from "email" and from the others'.
@@ -75,6 +78,7 @@ pub(in crate::config) fn resolve(
             command,
             env: c.env.clone(),
             timeout: cx.duration_or("timeout", &c.timeout, Duration::from_secs(30)),
+            digest: c.digest,
         });
     }
     commands

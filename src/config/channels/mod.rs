@@ -51,6 +51,31 @@ impl<'a> Channel<'a> {
         }
     }
 
+    /// Whether alerts through this channel go out as digests (several alerts decided
+    /// together in one message): its own `digest` key, else `default` (`[defaults]
+    /// digest`). A webhook format that posts each alert on its own by nature
+    /// (`WebhookFormat::digests`) never does, whatever the keys say.
+    pub fn digest(&self, default: bool) -> bool {
+        let own = match self {
+            Channel::Email(e) => e.digest,
+            Channel::Command(c) => c.digest,
+            Channel::Pushover(p) => p.digest,
+            Channel::Webhook(w) if !w.format.digests() => return false,
+            Channel::Webhook(w) => w.digest,
+        };
+        own.unwrap_or(default)
+    }
+
+    /// The channel's title and body templates (`[[commands]]` have none).
+    pub fn templates(&self) -> Option<&'a crate::template::Templates> {
+        match self {
+            Channel::Email(e) => Some(&e.templates),
+            Channel::Command(_) => None,
+            Channel::Pushover(p) => Some(&p.templates),
+            Channel::Webhook(w) => Some(&w.templates),
+        }
+    }
+
     /// Whether this is `[email]`, whose health the self-check proves and whose failures
     /// send alerts to the other channels too.
     pub fn is_email(&self) -> bool {

@@ -52,6 +52,8 @@ pub struct Pushover {
     pub api_url: String,
     pub timeout: Duration,
     pub templates: Templates,
+    /// `digest` as written: `None` takes `[defaults] digest` (`Config::digest`).
+    pub digest: Option<bool>,
 }
 
 /// Seconds as a number (`60`) or a duration (`"1m"`).
@@ -78,6 +80,7 @@ pub struct RawPushover {
     pub timeout: Option<S<String>>,
     pub title_template: Option<S<String>>,
     pub body_template: Option<S<String>>,
+    pub digest: Option<bool>,
 }
 
 fn seconds(cx: &mut FileCtx<'_>, key: &str, v: &RawSeconds) -> Option<u32> {
@@ -224,5 +227,6 @@ pub(in crate::config) fn resolve(
             p.title_template.as_ref(),
             p.body_template.as_ref(),
         ),
+        digest: p.digest,
     })
 }

@@ -1,5 +1,5 @@
 //! `[[webhooks]]`: channels that POST each alert to a URL, in the shape a service reads
-//! (Slack, Discord, ntfy) or as generic JSON.
+//! (Slack, Discord, ntfy, Prometheus Alertmanager) or as generic JSON.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +13,12 @@ use crate::template::Templates;
 
 /// A request that takes longer fails (and is retried).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Alertmanager: a firing alert is posted again at least this often (its `resend`).
+pub const DEFAULT_RESEND: Duration = Duration::from_secs(60);
+/// The bounds of `resend`: more often than cron's minute has no effect, and a firing
+/// alert not posted again for a day would be a lost one.
+const RESEND_MIN: Duration = Duration::from_secs(1);
+const RESEND_MAX: Duration = Duration::from_secs(86_400);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookFormat {
@@ -20,10 +26,27 @@ pub enum WebhookFormat {
     Discord,
     Ntfy,
     Generic,
+    /// Prometheus Alertmanager's v2 API.
+    Alertmanager,
 }
 
 impl WebhookFormat {
-    pub const NAMES: &'static [&'static str] = &["slack", "discord", "ntfy", "generic"];
+    pub const NAMES: &'static [&'static str] =
+        &["slack", "discord", "ntfy", "generic", "alertmanager"];
+
+    /// Whether the format can carry a digest (several alerts in one request). Every
+    /// chat and generic format can; a format whose receiver wants each alert on its own
+    /// (Alertmanager's API takes alerts one by one, each with its labels) answers
+    /// false, and `digest` is ignored for it (docs/channels.md says so).
+    pub fn digests(self) -> bool {
+        match self {
+            WebhookFormat::Slack
+            | WebhookFormat::Discord
+            | WebhookFormat::Ntfy
+            | WebhookFormat::Generic => true,
+            WebhookFormat::Alertmanager => false,
+        }
+    }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
@@ -31,6 +54,7 @@ impl WebhookFormat {
             "discord" => Some(WebhookFormat::Discord),
             "ntfy" => Some(WebhookFormat::Ntfy),
             "generic" => Some(WebhookFormat::Generic),
+            "alertmanager" => Some(WebhookFormat::Alertmanager),
             _ => None,
         }
     }
@@ -41,6 +65,7 @@ impl WebhookFormat {
             WebhookFormat::Discord => "discord",
             WebhookFormat::Ntfy => "ntfy",
             WebhookFormat::Generic => "generic",
+            WebhookFormat::Alertmanager => "alertmanager",
         }
     }
 }
@@ -61,6 +86,10 @@ pub struct Webhook {
     pub priority: Option<u8>,
     pub timeout: Duration,
     pub templates: Templates,
+    /// Alertmanager only: a still-firing alert is posted again at least this often.
+    pub resend: Duration,
+    /// `digest` as written: `None` takes `[defaults] digest` (`Config::digest`).
+    pub digest: Option<bool>,
 }
 
 /// One `[[webhooks]]` table, as written.
@@ -80,6 +109,8 @@ pub struct RawWebhook {
     pub timeout: Option<S<String>>,
     pub title_template: Option<S<String>>,
     pub body_template: Option<S<String>>,
+    pub resend: Option<S<String>>,
+    pub digest: Option<bool>,
 }
 
 /// `[[webhooks]]`. `taken` are the channel names already in use (email, commands,
@@ -185,6 +216,35 @@ pub(in crate::config) fn resolve(
             }
             Some(v) => cx.ranged("priority", v, 1, 5).map(|p| p as u8),
         };
+        let resend = match &w.resend {
+            None => DEFAULT_RESEND,
+            Some(v) if format != WebhookFormat::Alertmanager => {
+                cx.at(
+                    v.span().start,
+                    format!("{table} `resend` applies only to format = \"alertmanager\""),
+                );
+                DEFAULT_RESEND
+            }
+            Some(v) => match cx.duration("resend", v) {
+                Some(d) if (RESEND_MIN..=RESEND_MAX).contains(&d) => d,
+                Some(_) => {
+                    cx.at(
+                        v.span().start,
+                        format!("{table} `resend` must be from 1s to 1d (Alertmanager forgets an alert not posted again within its resolve_timeout, 5m by default)"),
+                    );
+                    DEFAULT_RESEND
+                }
+                None => DEFAULT_RESEND,
+            },
+        };
+        if format == WebhookFormat::Alertmanager {
+            for t in [&w.title_template, &w.body_template].into_iter().flatten() {
+                cx.at(
+                    t.span().start,
+                    format!("{table} templates do not apply to format = \"alertmanager\": it posts labels and annotations (see docs/channels.md)"),
+                );
+            }
+        }
         let mut headers = Vec::new();
         if let Some(h) = &w.headers {
             for (k, v) in h.get_ref() {
@@ -211,6 +271,8 @@ pub(in crate::config) fn resolve(
             priority,
             timeout: cx.timeout_or(&table, w.timeout.as_ref(), DEFAULT_TIMEOUT),
             templates: cx.templates(&table, w.title_template.as_ref(), w.body_template.as_ref()),
+            resend,
+            digest: w.digest,
         });
     }
     out

@@ -41,6 +41,8 @@ pub(super) struct JobFiles {
     pub(super) jobs: Vec<Job>,
     /// What is allowed but probably not meant: an empty folder.
     pub(super) warnings: Vec<Problem>,
+    /// The name of every table, whether it loaded or not.
+    pub(super) names: Vec<String>,
 }
 
 /// Reads every job file of `dir`; `channels` are the names jobs may list in `notify`.
@@ -54,6 +56,7 @@ pub(super) fn load(
     let mut out = JobFiles {
         jobs: Vec::new(),
         warnings: Vec::new(),
+        names: Vec::new(),
     };
     let folder_problem = |message: String| Problem {
         file: key.settings.to_path_buf(),
@@ -118,6 +121,7 @@ pub(super) fn load(
                 // Names are claimed before the job is checked, so a duplicate is reported
                 // even when either table has problems of its own.
                 let name = value(&raw.name).filter(|n| !n.trim().is_empty());
+                out.names.extend(name.clone());
                 let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
                 match (&duplicate_of, name) {
                     (Some(first), Some(name)) => cx.at_line(
@@ -306,15 +310,6 @@ fn resolve_job(
         "passive" => JobKind::Passive(passive::resolve(&mut k, &r)),
         _ => JobKind::Command(command::resolve(&mut k, &r)),
     };
-    let group = r.group.as_ref().and_then(|g| {
-        match crate::config::status_page::label_problem(g.get_ref()) {
-            Some(why) => {
-                k.at(g, format!("job {name:?}: `group` {why}"));
-                None
-            }
-            None => Some(g.get_ref().trim().to_string()),
-        }
-    });
     // Here rather than after loading, so a job with other problems has this one reported too.
     if let Some(notify) = &r.notify {
         for ch in notify.get_ref().iter().filter(|c| !channels.contains(c)) {
@@ -329,6 +324,27 @@ fn resolve_job(
                     channels.join(", ")
                 ),
             );
+        }
+    }
+    let group = match &r.group {
+        Some(g) if g.get_ref().trim().is_empty() => {
+            k.at(g, format!("job {name:?}: `group` is empty: name what the job belongs to, e.g. group = \"shop\", or leave the key out"));
+            None
+        }
+        Some(g) => Some(g.get_ref().trim().to_string()),
+        None => None,
+    };
+    let mut depends_on: Vec<String> = Vec::new();
+    if let Some(parents) = &r.depends_on {
+        for p in parents.get_ref() {
+            if p.trim().is_empty() {
+                k.at(
+                    parents,
+                    format!("job {name:?}: `depends_on` holds an empty name"),
+                );
+            } else if !depends_on.contains(p) {
+                depends_on.push(p.clone());
+            }
         }
     }
     if k.cx.problems.len() > before {
@@ -350,6 +366,7 @@ fn resolve_job(
         enabled: value(&r.enabled).unwrap_or(true),
         description: value(&r.description),
         group,
+        depends_on,
         public: value(&r.public),
         source: SourceLoc { file, line },
     })

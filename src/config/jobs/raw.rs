@@ -19,6 +19,7 @@ pub struct RawJob {
     pub name: Option<S<String>>,
     pub kind: Option<S<String>>,
     pub description: Option<S<String>>,
+    pub group: Option<S<String>>,
     pub enabled: Option<S<bool>>,
     pub frequency: Option<S<String>>,
     pub every: Option<S<String>>,
@@ -31,10 +32,11 @@ pub struct RawJob {
     pub timeout: Option<S<String>>,
     pub retries: Option<S<i64>>,
     pub retry_backoff: Option<S<String>>,
+    /// Jobs whose failure holds back this one's failure alerts (SPEC §10).
+    pub depends_on: Option<S<Vec<String>>>,
     /// One job per target, `{target}` replaced in every string (SPEC §3).
     pub targets: Option<S<Vec<String>>>,
-    /// The status page's heading for the job, and whether the page shows it.
-    pub group: Option<S<String>>,
+    /// Whether the status page shows the job, whatever `[status_page] public_jobs` says.
     pub public: Option<S<bool>>,
     // http
     pub url: Option<S<String>>,
@@ -105,6 +107,7 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "name",
     "kind",
     "description",
+    "group",
     "enabled",
     "frequency",
     "every",
@@ -118,7 +121,7 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "retries",
     "retry_backoff",
     "targets",
-    "group",
+    "depends_on",
     "public",
 ];
 
@@ -172,6 +175,7 @@ impl RawJob {
             name,
             kind,
             description,
+            group,
             enabled,
             frequency,
             every,
@@ -184,6 +188,8 @@ impl RawJob {
             timeout,
             retries,
             retry_backoff,
+            depends_on,
+            public,
             url,
             method,
             headers,

@@ -233,6 +233,7 @@ impl RawJob {
             name,
             kind,
             description,
+            group,
             enabled: _,
             frequency,
             every,
@@ -245,8 +246,8 @@ impl RawJob {
             timeout,
             retries: _,
             retry_backoff,
+            depends_on,
             targets: _,
-            group,
             public: _,
             url,
             method,
@@ -283,13 +284,13 @@ impl RawJob {
             name,
             kind,
             description,
+            group,
             frequency,
             every,
             notify_every,
             failing_for,
             timeout,
             retry_backoff,
-            group,
             url,
             method,
             body,
@@ -311,6 +312,7 @@ impl RawJob {
             f(s);
         }
         f(notify);
+        f(depends_on);
         f(contact);
         f(headers);
         f(json);

@@ -50,7 +50,7 @@ fn failures_back_off_then_give_up_after_a_day() {
     let mut now = t0;
     let mut waits = Vec::new();
     for _ in 0..4 {
-        let id = claim_due(&mut s, now, |_| std::time::Duration::from_secs(30))[0]
+        let id = claim_due(&mut s, now, |_: &str| std::time::Duration::from_secs(30))[0]
             .id
             .clone();
         settle(&mut s, &id, &err, now, base);
@@ -58,7 +58,7 @@ fn failures_back_off_then_give_up_after_a_day() {
         now = s.outbox[0].next_attempt;
     }
     assert_eq!(waits, vec![1, 2, 4, 8]);
-    let id = claim_due(&mut s, t0 + Duration::hours(24), |_| {
+    let id = claim_due(&mut s, t0 + Duration::hours(24), |_: &str| {
         std::time::Duration::from_secs(30)
     })[0]
         .id
@@ -74,7 +74,7 @@ fn permanent_errors_are_dropped_at_once_and_successes_removed() {
     let mut s = State::default();
     enqueue(&mut s, "a", alert(t0), t0);
     enqueue(&mut s, "b", alert(t0), t0);
-    let ids: Vec<String> = claim_due(&mut s, t0, |_| std::time::Duration::from_secs(30))
+    let ids: Vec<String> = claim_due(&mut s, t0, |_: &str| std::time::Duration::from_secs(30))
         .into_iter()
         .map(|e| e.id)
         .collect();
@@ -107,7 +107,7 @@ fn huge_limits_and_retry_delays_saturate_instead_of_panicking() {
     for now in [t0, end] {
         let mut s = State::default();
         enqueue(&mut s, "email", alert(now), now);
-        let claimed = claim_due(&mut s, now, |_| huge);
+        let claimed = claim_due(&mut s, now, |_: &str| huge);
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].lease_until, Some(DateTime::<Utc>::MAX_UTC));
         let err = Err(DeliveryError::Transient("refused".into()));
@@ -188,7 +188,7 @@ fn a_recorded_email_names_its_recipients_and_refused_recipients_are_errors_with_
     enqueue(&mut s, "email", a.clone(), t0);
     a.job = "other".into();
     enqueue(&mut s, "email", a, t0);
-    let ids: Vec<String> = claim_due(&mut s, t0, |_| std::time::Duration::from_secs(30))
+    let ids: Vec<String> = claim_due(&mut s, t0, |_: &str| std::time::Duration::from_secs(30))
         .into_iter()
         .map(|e| e.id)
         .collect();

@@ -37,6 +37,7 @@ fn channel(command: &[&str], timeout: Duration) -> CommandChannel {
         command: command.iter().map(|s| s.to_string()).collect(),
         env: BTreeMap::new(),
         timeout,
+        digest: None,
     }
 }
 

@@ -16,9 +16,9 @@ pub mod check {
 /// The configuration's types, as the library builds them from the files.
 pub mod config {
     pub use checker::config::{
-        load, CommandChannel, CommandSpec, DnsRecord, DnsSpec, Email, FileSpec, Frequency,
-        HttpSpec, Job, JobKind, Level, Logging, NotifyEvery, Rules, Secret, Security, SourceLoc,
-        TcpSpec, TlsCertSpec,
+        load, CommandChannel, CommandSpec, DnsRecord, DnsSpec, Email, FileSpec, HttpSpec, Job,
+        JobKind, Level, Logging, NotifyEvery, Rules, Secret, Security, SourceLoc, TcpSpec,
+        TlsCertSpec,
     };
     pub use checker::schedule::Schedule;
 }

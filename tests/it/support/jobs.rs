@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::api::config::{
-    CommandSpec, Frequency, HttpSpec, Job, JobKind, NotifyEvery, Rules, Schedule, SourceLoc,
-    TcpSpec,
+    CommandSpec, HttpSpec, Job, JobKind, NotifyEvery, Rules, Schedule, SourceLoc, TcpSpec,
 };
 
 pub fn http_spec(url: &str) -> HttpSpec {
@@ -40,7 +39,7 @@ pub fn job(name: &str, kind: JobKind) -> Job {
     Job {
         name: name.to_string(),
         kind,
-        schedule: Schedule::Tick(Frequency::Minute),
+        schedule: Schedule::Tick(checker::schedule::Tick::Minute),
         rules: Rules {
             notify_every: NotifyEvery::Every,
             failures_before_notify: 1,
@@ -55,6 +54,7 @@ pub fn job(name: &str, kind: JobKind) -> Job {
         enabled: true,
         description: None,
         group: None,
+        depends_on: Vec::new(),
         public: None,
         source: SourceLoc {
             file: PathBuf::from("jobs/test.toml"),
@@ -103,9 +103,9 @@ pub fn sh(script: &Path, args: &[&str]) -> CommandSpec {
 }
 
 /// Whether process `pid` has ended (gone, or a zombie waiting to be reaped), waiting up
-/// to two seconds for it to happen.
+/// to ten seconds for it to happen (a loaded machine may be slow to end it).
 pub async fn process_ended(pid: u32) -> bool {
-    for _ in 0..40 {
+    for _ in 0..200 {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Err(_) => return true,
             // The state follows the command name in parentheses: "1234 (sleep) Z ...".
@@ -123,9 +123,9 @@ pub async fn process_ended(pid: u32) -> bool {
     false
 }
 
-/// Waits (up to two seconds) for a script to have written a pid into `file`.
+/// Waits (up to ten seconds) for a script to have written a pid into `file`.
 pub async fn read_pid(file: &Path) -> u32 {
-    for _ in 0..40 {
+    for _ in 0..200 {
         if let Ok(text) = std::fs::read_to_string(file) {
             if let Ok(pid) = text.trim().parse() {
                 return pid;

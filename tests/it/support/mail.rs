@@ -36,22 +36,23 @@ pub struct Servers {
     pub ca_file: PathBuf,
 }
 
-/// One mailbox on a pair of servers, with the servers' addresses at hand.
+/// One mailbox on a pair of servers, with the servers' addresses at hand (`m.host`,
+/// `m.smtp_port_tls`... are its servers').
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     pub servers: Servers,
-    pub host: String,
-    pub smtp_port_starttls: u16,
-    pub smtp_port_tls: u16,
-    pub smtp_port_plain: u16,
-    pub imap_port_starttls: u16,
-    pub imap_port_tls: u16,
-    pub ca_file: PathBuf,
     /// The mailbox's address and login ("box7@localhost"); `address(tag)` gives
     /// "box7+tag@localhost", which lands in the same mailbox.
     pub user: String,
     pub password: String,
     pub maildir: PathBuf,
+}
+
+impl std::ops::Deref for Mailbox {
+    type Target = Servers;
+    fn deref(&self) -> &Servers {
+        &self.servers
+    }
 }
 
 fn script() -> PathBuf {
@@ -151,13 +152,6 @@ impl Servers {
     fn mailbox(&self, env: &HashMap<String, String>, from: &str) -> Mailbox {
         Mailbox {
             servers: self.clone(),
-            host: self.host.clone(),
-            smtp_port_starttls: self.smtp_port_starttls,
-            smtp_port_tls: self.smtp_port_tls,
-            smtp_port_plain: self.smtp_port_plain,
-            imap_port_starttls: self.imap_port_starttls,
-            imap_port_tls: self.imap_port_tls,
-            ca_file: self.ca_file.clone(),
             user: get(env, "MAIL_USER", from),
             password: get(env, "MAIL_PASSWORD", from),
             maildir: PathBuf::from(get(env, "MAILDIR", from)),
@@ -370,5 +364,54 @@ impl Drop for MailServer {
         if let Err(e) = run_script("stop", self.dir.path(), &[]) {
             eprintln!("warning: {e}");
         }
+    }
+}
+
+/// The body of a raw message with its transfer encoding (7bit, quoted-printable or
+/// base64, as lettre picks for non-ASCII text) undone.
+pub fn body_text(message: &str) -> String {
+    let message = message.replace("\r\n", "\n");
+    let (head, body) = message.split_once("\n\n").unwrap_or((message.as_str(), ""));
+    let encoding = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-transfer-encoding")
+                .then(|| value.trim().to_ascii_lowercase())
+        })
+        .unwrap_or_default();
+    match encoding.as_str() {
+        "base64" => {
+            let joined: String = body.split_whitespace().collect();
+            let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, joined)
+                .unwrap_or_else(|e| panic!("the base64 body does not decode ({e}):\n{body}"));
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        "quoted-printable" => {
+            let b = body.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'=' {
+                    // A soft line break, or a byte in hex.
+                    if b.get(i + 1) == Some(&b'\n') {
+                        i += 2;
+                        continue;
+                    }
+                    let hex = b
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        _ => body.to_string(),
     }
 }

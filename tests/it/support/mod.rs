@@ -4,6 +4,7 @@
 //! The servers tests talk to live in the submodules, one file per kind.
 #![allow(dead_code)]
 
+pub mod alertmanager;
 pub mod api;
 pub mod dns;
 pub mod history;
@@ -23,8 +24,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Settings used unless a test writes its own: email off, everything inside the temp dir.
-pub const BASE_SETTINGS: &str = r#"
+// The parts of BASE_SETTINGS as macros, so that it stays one `const` and the parts can
+// be used on their own.
+macro_rules! general_and_logging {
+    () => {
+        r#"
 [general]
 servername = "testbox"
 alertcontact = "ops@example.com"
@@ -38,7 +42,24 @@ delivery_retry = "1s"
 file = "checker.log"
 file_level = "debug"
 stderr_level = "warn"
+"#
+    };
+}
 
+macro_rules! capture_channel {
+    () => {
+        r#"[[commands]]
+name = "capture"
+command = ["./capture.sh"]
+timeout = "10s"
+"#
+    };
+}
+
+/// Settings used unless a test writes its own: email off, everything inside the temp dir.
+pub const BASE_SETTINGS: &str = concat!(
+    general_and_logging!(),
+    r#"
 [defaults]
 notify = ["capture"]
 # The tests count alerts per failure: every failure alerts (not the quiet built-in
@@ -46,11 +67,17 @@ notify = ["capture"]
 notify_every = "every"
 failures_before_notify = 1
 
-[[commands]]
-name = "capture"
-command = ["./capture.sh"]
-timeout = "10s"
-"#;
+"#,
+    capture_channel!()
+);
+
+/// BASE_SETTINGS' `[general]` and `[logging]`: everything inside the temp dir, the log at
+/// debug level, warnings on stderr.
+pub const GENERAL_AND_LOGGING: &str = general_and_logging!();
+
+/// BASE_SETTINGS' `capture` channel: the `[[commands]]` table of capture.sh, which every
+/// fixture holds.
+pub const CAPTURE_CHANNEL: &str = capture_channel!();
 
 /// A notification channel that appends each alert (JSON on one line) to alerts.jsonl.
 const CAPTURE: &str = "#!/bin/sh\nset -e\nif [ -e \"$(dirname \"$0\")/capture.fail\" ]; then echo 'capture is broken' >&2; exit 1; fi\nline=$(tr -d '\\n')\nprintf '%s\\n' \"$line\" >> \"$(dirname \"$0\")/alerts.jsonl\"\n";

@@ -1,10 +1,11 @@
 //! Plain sockets on loopback: ports with nothing behind them, listeners that never answer
 //! or answer with a banner, and a minimal SMTP server to shape as a test needs.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// A port on 127.0.0.1 with nothing listening: bound, then released.
 pub fn closed_port() -> u16 {
@@ -27,22 +28,51 @@ pub fn free_port() -> u16 {
 }
 
 /// A TCP listener on 127.0.0.1 that accepts connections and never sends a byte (the
-/// connections are held open until the test process ends).
+/// connections are held open until the client hangs up or the test process ends). It
+/// notes when each connection came and when its client hung up.
 pub struct HungListener {
     pub port: u16,
+    held: Arc<Mutex<Vec<Held>>>,
+}
+
+/// One connection to a `HungListener`: when it was accepted, and when the client closed it.
+#[derive(Clone, Copy, Debug)]
+pub struct Held {
+    pub accepted: Instant,
+    pub closed: Option<Instant>,
 }
 
 impl HungListener {
     pub fn start() -> HungListener {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let held: Arc<Mutex<Vec<Held>>> = Arc::default();
+        let log = held.clone();
         std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for conn in listener.incoming().flatten() {
-                held.push(conn);
+            for mut conn in listener.incoming().flatten() {
+                let log = log.clone();
+                let i = {
+                    let mut log = log.lock().expect("lock");
+                    log.push(Held {
+                        accepted: Instant::now(),
+                        closed: None,
+                    });
+                    log.len() - 1
+                };
+                // Reads (and never answers) until the client hangs up.
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+                    log.lock().expect("lock")[i].closed = Some(Instant::now());
+                });
             }
         });
-        HungListener { port }
+        HungListener { port, held }
+    }
+
+    /// The connections so far.
+    pub fn connections(&self) -> Vec<Held> {
+        self.held.lock().expect("lock").clone()
     }
 }
 

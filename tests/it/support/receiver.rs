@@ -417,7 +417,29 @@ fn generic(req: &Request) -> (Response, Option<String>) {
         );
     }
     let v = req.json();
-    if let Some(missing) = GENERIC_FIELDS.iter().find(|f| v.get(**f).is_none()) {
+    // A digest: its own fields, and each alert in it as a single alert would be.
+    let missing = if v["kind"] == "digest" {
+        let alerts = v["alerts"].as_array().cloned().unwrap_or_default();
+        DIGEST_FIELDS
+            .iter()
+            .find(|f| v.get(**f).is_none())
+            .map(|f| f.to_string())
+            .or_else(|| (alerts.is_empty()).then(|| "alerts".to_string()))
+            .or_else(|| {
+                alerts.iter().enumerate().find_map(|(i, a)| {
+                    GENERIC_FIELDS
+                        .iter()
+                        .find(|f| a.get(**f).is_none())
+                        .map(|f| format!("alerts[{i}].{f}"))
+                })
+            })
+    } else {
+        GENERIC_FIELDS
+            .iter()
+            .find(|f| v.get(**f).is_none())
+            .map(|f| f.to_string())
+    };
+    if let Some(missing) = missing {
         return (
             ok_json(422, json!({"error": format!("missing {missing}")})),
             Some(format!("generic: missing {missing}")),
@@ -425,3 +447,17 @@ fn generic(req: &Request) -> (Response, Option<String>) {
     }
     (ok_json(200, json!({"accepted": true})), None)
 }
+
+/// The fields of a digest (`kind` "digest") in the generic JSON, documented in
+/// docs/channels.md; `alerts` holds a non-empty list of single alerts' objects.
+pub const DIGEST_FIELDS: &[&str] = &[
+    "servername",
+    "kind",
+    "status",
+    "failing",
+    "recovered",
+    "at",
+    "subject",
+    "body",
+    "alerts",
+];
