@@ -357,7 +357,8 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
     }
     let page_path = crate::statuspage::http::is_page_path(req.uri().path());
     if let Some(token) = &shared.token {
-        if !(page_path && shared.pages_public) && !authorized(req, token) {
+        let open_page = page_path && shared.pages_public;
+        if !open_page && !authorized(req, token) {
             let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
             r.headers_mut().insert(
                 WWW_AUTHENTICATE,

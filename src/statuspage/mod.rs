@@ -101,8 +101,7 @@ pub fn render(config: &Config, state: &State, history: &History, now: DateTime<U
             Err(e) => log::warn!("status page: reading past failures: {e}"),
         }
     }
-    let x = html::render(&page, &fingerprint(config, state, now));
-    x
+    html::render(&page, &fingerprint(config, state, now))
 }
 
 fn read_state(config: &Config) -> Result<State, PageError> {
