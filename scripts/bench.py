@@ -2,7 +2,7 @@
 """checker's benchmarks (SPEC section 9). Prints figures; run from anywhere:
 
     python3 scripts/bench.py            # all benchmarks
-    python3 scripts/bench.py idle http  # some of them (idle, http, nginx, history, hung)
+    python3 scripts/bench.py idle http  # some of them (idle, http, nginx, history, hung, config, page)
 
 idle: a cron tick with nothing due, 1,000 and 10,000 jobs configured (30 days of history
       imported first): wall time (median of 30 runs) and peak resident memory.
@@ -21,6 +21,10 @@ history: 1,000 minute-jobs with 2 days of results (failures in streaks), generat
 hung: 100 HTTP checks in one tick, 10 of them against listeners that accept and never
       answer, with a 2 s timeout (issue 5) and a 5 s one (SPEC section 9): the tick's wall
       time against one timeout.  Target: about one timeout, not ten.
+page: the status page (issue 15) for 1,000 jobs with the history workload above (2 days of
+      results, daily rollups back to 90 days, failures in streaks): `status-page --output`
+      (reads the state and the rollups, draws, writes atomically): median of 15 runs, and
+      the page's size.  Targets: < 100 ms and < 2 MB.
 config: `validate` of configurations full of mistakes (issue 10): 1,000 and 4,000 jobs
       with a bad key each, and 40,000 unknown keys in [general]: median of 5 runs.
       Target: 4,000 bad jobs under 0.5 s, and linear in the number of problems.
@@ -363,8 +367,30 @@ def bench_history():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def bench_page():
+    d = tempfile.mkdtemp(prefix="checker-bench-page-")
+    try:
+        settings(d, 'alertcontact = "ops@example.com"\n[status_page]\npath = "status.html"\ntitle = "Bench"\n')
+        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+            for i in range(1000):
+                f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
+                        f'frequency = "day"\ntimeout = "2s"\ngroup = "group {i // 100}"\n\n')
+        cfg = ["-f", os.path.join(d, "settings.toml")]
+        subprocess.run([GEN, os.path.join(d, "history.db"), "--jobs", "1000", "--days", "2", "--rollup-days", "90"],
+                       check=True, capture_output=True)
+        # The jobs' state, as a day tick leaves it (every job failing: port 9 is closed).
+        subprocess.run([BIN, *cfg, "-c", "day"], check=True, stdout=subprocess.DEVNULL)
+        out = os.path.join(d, "page.html")
+        med, mx, rss = measure([BIN, *cfg, "status-page", "--output", out], runs=15)
+        size = os.path.getsize(out)
+        print(f"status page, 1,000 jobs x 90 days: median {med:.1f} ms, max {mx:.1f} ms, peak RSS {rss:.1f} MB, "
+              f"{size / 1e6:.2f} MB  (target: < 100 ms, < 2 MB)")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 BENCHES = {"idle": bench_idle, "http": bench_http, "nginx": bench_nginx, "history": bench_history,
-           "hung": bench_hung, "config": bench_config}
+           "hung": bench_hung, "config": bench_config, "page": bench_page}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

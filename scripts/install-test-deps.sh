@@ -8,7 +8,8 @@
 # (dpkg-shlibdeps, which cargo-deb uses for the package's Depends), binutils (strip) and
 # passwd (useradd, which the package's postinst uses); for the metrics and Alertmanager
 # tests, prometheus (promtool) and prometheus-alertmanager (run on loopback by the tests,
-# never as a service). Idempotent; safe in CI
+# never as a service); for the status page's rendering tests and screenshots, chromium
+# (headless) and fonts-dejavu-core. Idempotent; safe in CI
 # (no stdin, no prompts). Exits non-zero, loudly, when something cannot be installed.
 set -euo pipefail
 
@@ -39,6 +40,12 @@ PROBE+=(
     [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
 )
 PACKAGES+=(prometheus prometheus-alertmanager)
+# The status page rendered by a real browser (tests/it/statuspage.rs, scripts/screenshots.sh).
+PROBE+=(
+    [chromium]=/usr/bin/chromium
+    [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+)
+PACKAGES+=(chromium fonts-dejavu-core)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -125,6 +125,9 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::Uptime { jobs, days, json } => {
             cmd::uptime::run(&load_interactive(&cli)?, jobs, *days, *json)
         }
+        Command::StatusPage { output } => {
+            cmd::status_page::run(&load_interactive(&cli)?, output.as_deref())
+        }
         Command::Report {
             job,
             ok,

@@ -109,6 +109,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the status page now: to FILE (- for stdout), else to [status_page] path.
+    StatusPage {
+        /// Where to write the page instead of [status_page] path; - prints it.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
     /// Record a result pushed by another program (a script, a cron job).
     #[command(override_usage = "checker report <JOB> (--ok | --fail) [OPTIONS]")]
     Report {
@@ -144,7 +150,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the peer-status word over HTTP (GET /), /status.json and /metrics.
+    /// Serve the peer-status word over HTTP (GET /), /status.json, /metrics, the status page and badges.
     Serve {
         /// Address to listen on (default: [serve] listen, else 127.0.0.1:5000).
         #[arg(long, value_name = "ADDR")]

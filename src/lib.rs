@@ -28,6 +28,7 @@ pub mod schedule;
 pub mod selfcheck;
 pub mod serve;
 pub mod state;
+pub mod statuspage;
 pub mod syslog;
 pub mod template;
 pub mod text;

@@ -1,9 +1,10 @@
 //! `checker serve`: the small HTTP server peers ask. `GET /` answers the peer-status word
 //! with status 200, as the original's status site on port 5000 did (any other path too,
-//! as there); `/status.json` the detail; `/metrics` Prometheus text (`crate::metrics`).
-//! The state is read per request (re-parsed only when the file changed), so answers are
-//! live; the uptime ratios of `/metrics` are read from the history again only when the
-//! state file changed or a minute passed.
+//! as there); `/status.json` the detail; `/metrics` Prometheus text (`crate::metrics`);
+//! `/status` the status page and `/badge/...` its badges (`statuspage::http`, without the
+//! token when `[status_page] public`). The state is read per request (re-parsed only when
+//! the file changed), so answers are live; the uptime ratios of `/metrics` are read from
+//! the history again only when the state file changed or a minute passed.
 //!
 //! Bounded against slow or many clients: a cap on connections served at once (the rest
 //! wait in the listen backlog), a limit on the request head, a deadline for it that is
@@ -216,6 +217,10 @@ struct Shared {
     uptime: Mutex<Option<CachedUptime>>,
     /// For what quiet on purpose shows (silences, windows, parents): SPEC §10.
     config: Config,
+    /// `/status` and `/badge/...`.
+    pages: crate::statuspage::http::Pages,
+    /// Whether those answer without the token.
+    pages_public: bool,
 }
 
 /// Uptime ratios as read for one version of the state file (`None`: the history could
@@ -254,6 +259,8 @@ impl Shared {
             history: History::reader(&config.general),
             uptime: Mutex::new(None),
             config: config.clone(),
+            pages: crate::statuspage::http::Pages::new(config),
+            pages_public: config.status_page.public,
         }
     }
 
@@ -348,8 +355,10 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
+    let page_path = crate::statuspage::http::is_page_path(req.uri().path());
     if let Some(token) = &shared.token {
-        if !authorized(req, token) {
+        let open_page = page_path && shared.pages_public;
+        if !open_page && !authorized(req, token) {
             let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
             r.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -364,6 +373,9 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
         Err(e) => Err(format!("reading the state: {e}")),
     };
     let now = Utc::now();
+    if page_path {
+        return page(shared, req, state).await;
+    }
     let st = match &state {
         Ok(state) => status::compute(state, &shared.policy, now),
         Err(why) => status::unreadable(&shared.policy, why),
@@ -397,6 +409,46 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
         // Every other path answers the word, as the original's status site did: peers
         // read the body, whatever the word, so the status code is always 200.
         _ => text(StatusCode::OK, st.status.as_str()),
+    }
+}
+
+/// The status page and its badges, drawn off the async workers (they read SQLite).
+async fn page(
+    shared: &Arc<Shared>,
+    req: &Request<Incoming>,
+    state: Result<Arc<State>, String>,
+) -> Response<Full<Bytes>> {
+    let state = match state {
+        Ok(s) => s,
+        Err(why) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the state cannot be read: {why}\n"),
+            )
+        }
+    };
+    let shared = Arc::clone(shared);
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let open = shared.token.is_none() || shared.pages_public;
+    let reply = tokio::task::spawn_blocking(move || {
+        shared
+            .pages
+            .answer(&path, query.as_deref(), &state, Utc::now(), open)
+    })
+    .await;
+    match reply {
+        Ok(r) => {
+            let mut resp = Response::new(Full::new(Bytes::from(r.body)));
+            *resp.status_mut() =
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+            resp.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static(r.cache));
+            resp
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
     }
 }
 

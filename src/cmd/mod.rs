@@ -12,6 +12,7 @@ pub mod report;
 pub mod run_once;
 pub mod silence;
 pub mod status;
+pub mod status_page;
 pub mod test_notify;
 pub mod tick;
 pub mod uptime;

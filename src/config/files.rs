@@ -19,6 +19,7 @@ use super::metrics::RawMetrics;
 use super::parse::{check_as, fields_of, Schema};
 use super::peers::RawPeer;
 use super::serve::RawServe;
+use super::status_page::RawStatusPage;
 
 /// The settings file.
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +43,7 @@ pub struct RawSettings {
     pub metrics: Option<RawMetrics>,
     #[serde(default)]
     pub maintenance: Vec<S<RawMaintenance>>,
+    pub status_page: Option<RawStatusPage>,
 }
 
 /// A file of `jobs_dir`.
@@ -83,6 +85,7 @@ pub static SETTINGS: Schema = schema!(
         ("webhooks", &WEBHOOKS),
         ("metrics", &METRICS),
         ("maintenance", &MAINTENANCE),
+        ("status_page", &STATUS_PAGE),
     ]
 );
 static GENERAL: Schema = schema!("[general]", RawGeneral, []);
@@ -96,6 +99,7 @@ static PUSHOVER: Schema = schema!("[pushover]", RawPushover, []);
 static WEBHOOKS: Schema = schema!("[[webhooks]]", RawWebhook, []);
 static METRICS: Schema = schema!("[metrics]", RawMetrics, []);
 static MAINTENANCE: Schema = schema!("[[maintenance]]", RawMaintenance, []);
+static STATUS_PAGE: Schema = schema!("[status_page]", RawStatusPage, []);
 
 #[cfg(test)]
 mod tests {

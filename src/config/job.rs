@@ -31,6 +31,8 @@ pub struct Job {
     pub group: Option<String>,
     /// Jobs whose failure holds back this one's failure alerts (SPEC §10), by name.
     pub depends_on: Vec<String>,
+    /// `public`: on the status page or not, whatever `[status_page] public_jobs` says.
+    pub public: Option<bool>,
     pub source: SourceLoc,
 }
 

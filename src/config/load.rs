@@ -22,6 +22,7 @@ use super::peers;
 use super::problem::{ConfigError, Problem};
 use super::read::{read_text, Lines, MAX_CONFIG_BYTES};
 use super::serve;
+use super::status_page;
 
 /// The settings file to use: `-f`, else `$CHECKER_CONFIG`, else `./settings.toml`, else
 /// `/etc/checker/settings.toml`.
@@ -135,6 +136,7 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
     let serve = serve::resolve(&mut cx, &base, raw.serve.as_ref());
     let metrics = metrics::resolve(&mut cx, &base, raw.metrics.as_ref());
     let maintenance = maintenance::resolve(&mut cx, &raw.maintenance);
+    let status_page = status_page::resolve(&mut cx, &base, raw.status_page.as_ref());
     let mut config = Config {
         path: path.to_path_buf(),
         general,
@@ -146,6 +148,7 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
         default_digest: defaults.digest,
         serve,
         metrics,
+        status_page,
         pushover: channels.pushover,
         webhooks: channels.webhooks,
         maintenance,

@@ -3,9 +3,9 @@
 //!
 //! One file per section reads and validates it, and defines its part of the model:
 //! `general`, `logging`, `email`, `defaults`, `channels/` (`commands`, `pushover`,
-//! `webhooks`), `serve`, `metrics`, `peers`, `maintenance`, `jobs/` (one file per kind,
-//! and `targets`); `depends` checks `depends_on` across the job files. `load` is the walk
-//! that calls them. Below them: `files` (the two file formats), `parse` and
+//! `webhooks`), `serve`, `metrics`, `status_page`, `peers`, `maintenance`, `jobs/` (one
+//! file per kind, and `targets`); `depends` checks `depends_on` across the job files.
+//! `load` is the walk that calls them. Below them: `files` (the two file formats), `parse` and
 //! `explain` (every bad key reported, in people's words), `read` (files read safely),
 //! `context` (what every section's reading shares), `when` (schedule and rule keys),
 //! `secret`, `problem`. `model` is the `Config` they make, `job` a job of any kind.
@@ -33,6 +33,7 @@ mod proptests;
 mod read;
 mod secret;
 mod serve;
+mod status_page;
 mod when;
 
 pub use channels::commands::CommandChannel;
@@ -56,4 +57,5 @@ pub use problem::{ConfigError, Problem, SourceLoc};
 pub(crate) use proptests::config as proptest_config;
 pub use secret::Secret;
 pub use serve::Serve;
+pub use status_page::StatusPage;
 pub use when::{NotifyEvery, Rules, DEFAULT_RULES};

@@ -18,6 +18,7 @@ use super::metrics::Metrics;
 use super::problem::Problem;
 use super::secret::Secret;
 use super::serve::Serve;
+use super::status_page::StatusPage;
 use crate::template::Template;
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct Config {
     pub serve: Serve,
     /// `[metrics]`: the textfile for node_exporter.
     pub metrics: Metrics,
+    /// `[status_page]`: the HTML page a tick writes and `serve` answers at `/status`.
+    pub status_page: StatusPage,
     /// `[pushover]`, when configured: the channel "pushover".
     pub pushover: Option<Pushover>,
     /// `[[webhooks]]`: one channel each, by name.

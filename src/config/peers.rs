@@ -300,6 +300,7 @@ fn resolve_peer(
         description: r.description.clone(),
         group: None,
         depends_on: Vec::new(),
+        public: None,
         source: SourceLoc {
             file: cx.path.to_path_buf(),
             line,

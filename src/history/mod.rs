@@ -12,7 +12,8 @@
 //!
 //! - `store`: opening (regular file only, schema version, a corrupt file moved aside) and
 //!   recording; `codec`: runs of routine results packed into one row; `rollup`: the
-//!   hourly and daily figures; `query`: reading events, windows and uptime; `import`: the
+//!   hourly and daily figures; `query`: reading events, windows and uptime; `series`: per-day and per-hour figures
+//!   for the status page; `import`: the
 //!   one-time import of earlier JSON Lines files; `archive`: retention and archiving.
 
 use std::path::Path;
@@ -27,6 +28,7 @@ mod query;
 mod record;
 mod rollup;
 mod schema;
+mod series;
 mod store;
 
 use chrono::{DateTime, Utc};
@@ -37,6 +39,7 @@ pub use figures::JobFigures;
 pub use query::Follow;
 pub use rollup::Acc;
 pub use schema::SCHEMA_VERSION;
+pub use series::{DayFigures, FailureNote, HourFigures, JobSeries, Series};
 pub use store::{Access, History, HistoryError};
 
 use crate::check::PerfDatum;

@@ -223,7 +223,7 @@ fn upsert_sql(table: &str, key: &str) -> String {
 
 /// A stored figure as a count: negative or missing is 0, and a float (an overflowed sum
 /// written by an earlier version) saturates.
-fn figure(v: rusqlite::types::ValueRef<'_>) -> u64 {
+pub(crate) fn figure(v: rusqlite::types::ValueRef<'_>) -> u64 {
     match v {
         rusqlite::types::ValueRef::Integer(i) => i.max(0) as u64,
         rusqlite::types::ValueRef::Real(f) if f >= u64::MAX as f64 => u64::MAX,

@@ -22,3 +22,4 @@ mod peers;
 mod pushed;
 mod quiet;
 mod selfcheck;
+mod statuspage;

@@ -367,6 +367,7 @@ fn resolve_job(
         description: value(&r.description),
         group,
         depends_on,
+        public: value(&r.public),
         source: SourceLoc { file, line },
     })
 }

@@ -36,6 +36,8 @@ pub struct RawJob {
     pub depends_on: Option<S<Vec<String>>>,
     /// One job per target, `{target}` replaced in every string (SPEC §3).
     pub targets: Option<S<Vec<String>>>,
+    /// Whether the status page shows the job, whatever `[status_page] public_jobs` says.
+    pub public: Option<S<bool>>,
     // http
     pub url: Option<S<String>>,
     pub method: Option<S<String>>,
@@ -120,6 +122,7 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "retry_backoff",
     "targets",
     "depends_on",
+    "public",
 ];
 
 /// The job kinds and the keys each adds to the common ones.
@@ -186,6 +189,7 @@ impl RawJob {
             retries,
             retry_backoff,
             depends_on,
+            public,
             url,
             method,
             headers,

@@ -248,6 +248,7 @@ impl RawJob {
             retry_backoff,
             depends_on,
             targets: _,
+            public: _,
             url,
             method,
             headers,

@@ -55,6 +55,7 @@ pub fn job(name: &str, kind: JobKind) -> Job {
         description: None,
         group: None,
         depends_on: Vec::new(),
+        public: None,
         source: SourceLoc {
             file: PathBuf::from("jobs/test.toml"),
             line: 1,
