@@ -16,6 +16,7 @@ pub mod logging;
 pub mod notify;
 pub mod peer;
 pub mod process;
+pub mod quorum;
 pub mod redact;
 pub mod rules;
 pub mod runtime;

@@ -56,6 +56,10 @@ pub enum EventKind {
     /// A queued failure alert dropped unsent because the job recovered before it could be
     /// delivered (the recovery goes out instead).
     Superseded,
+    /// A confirmation decision (SPEC §12): `ok` when the failure alert goes out, not ok
+    /// when it is held back or the alerted failure is no longer confirmed; the message
+    /// names the places.
+    Confirmation,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -26,6 +26,8 @@ pub(crate) fn kind_code(k: EventKind) -> i64 {
         EventKind::Report => 3,
         EventKind::Error => 4,
         EventKind::Superseded => 5,
+        // Codes are stored and never reused; 6 is left to the held-back alerts of #14.
+        EventKind::Confirmation => 7,
     }
 }
 
@@ -36,6 +38,7 @@ pub(crate) fn kind_from(code: i64) -> EventKind {
         2 => EventKind::Recover,
         3 => EventKind::Report,
         5 => EventKind::Superseded,
+        7 => EventKind::Confirmation,
         _ => EventKind::Error,
     }
 }

@@ -3,6 +3,7 @@
 //! kind's keys in the kind's own file.
 
 mod command;
+mod confirm;
 mod dns;
 mod file;
 mod http;
@@ -297,6 +298,7 @@ fn resolve_job(
         .duration("retry_backoff", &r.retry_backoff)
         .unwrap_or(d.retry_backoff);
 
+    let confirm = confirm::resolve(&mut k, &r, kind);
     let kind = match kind {
         "http" => JobKind::Http(http::resolve(&mut k, &r)),
         "tcp" => JobKind::Tcp(tcp::resolve(&mut k, &r)),
@@ -341,6 +343,7 @@ fn resolve_job(
         enabled: value(&r.enabled).unwrap_or(true),
         description: value(&r.description),
         source: SourceLoc { file, line },
+        confirm,
     })
 }
 

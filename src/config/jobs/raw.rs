@@ -33,6 +33,11 @@ pub struct RawJob {
     pub retry_backoff: Option<S<String>>,
     /// One job per target, `{target}` replaced in every string (SPEC §3).
     pub targets: Option<S<Vec<String>>>,
+    /// Confirmation from other places (SPEC §12): `[[peers]]` names.
+    pub confirm_with: Option<S<Vec<String>>>,
+    pub confirm_min: Option<S<i64>>,
+    pub confirm_job: Option<S<String>>,
+    pub confirm_unknown: Option<S<String>>,
     // http
     pub url: Option<S<String>>,
     pub method: Option<S<String>>,
@@ -115,6 +120,10 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "retries",
     "retry_backoff",
     "targets",
+    "confirm_with",
+    "confirm_min",
+    "confirm_job",
+    "confirm_unknown",
 ];
 
 /// The job kinds and the keys each adds to the common ones.
@@ -209,7 +218,11 @@ impl RawJob {
             expect,
             server,
             expect_every,
-            grace
+            grace,
+            confirm_with,
+            confirm_min,
+            confirm_job,
+            confirm_unknown
         );
         keys
     }

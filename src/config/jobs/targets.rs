@@ -276,6 +276,10 @@ impl RawJob {
             server,
             expect_every,
             grace,
+            confirm_with: _,
+            confirm_min: _,
+            confirm_job,
+            confirm_unknown,
         } = self;
         for s in [
             name,
@@ -304,6 +308,8 @@ impl RawJob {
             server,
             expect_every,
             grace,
+            confirm_job,
+            confirm_unknown,
         ] {
             f(s);
         }
