@@ -140,7 +140,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the peer-status word over HTTP (GET /), /status.json and /metrics.
+    /// Print this instance's job states as JSON, as `serve` answers GET /jobs.json: what
+    /// other checkers confirm their failures with (run over ssh by a `command` peer).
+    JobsJson,
+    /// Serve the peer-status word over HTTP (GET /), /status.json, /jobs.json and /metrics.
     Serve {
         /// Address to listen on (default: [serve] listen, else 127.0.0.1:5000).
         #[arg(long, value_name = "ADDR")]

@@ -1,6 +1,7 @@
 //! `checker serve`: the small HTTP server peers ask. `GET /` answers the peer-status word
 //! with status 200, as the original's status site on port 5000 did (any other path too,
-//! as there); `/status.json` the detail; `/metrics` Prometheus text. The state is read
+//! as there); `/status.json` the detail; `/jobs.json` the job states other checkers
+//! confirm failures with; `/metrics` Prometheus text. The state is read
 //! per request (re-parsed only when the file changed), so answers are live.
 //!
 //! Bounded against slow or many clients: a cap on connections served at once (the rest
@@ -208,6 +209,8 @@ struct Shared {
     token: Option<Secret>,
     /// (job name, kind, enabled), in configuration order, for `/metrics`.
     jobs: Vec<(String, &'static str, bool)>,
+    /// The jobs `/jobs.json` lists.
+    listing: Vec<crate::quorum::wire::Listed>,
     cache: Mutex<Option<Cached>>,
 }
 
@@ -236,6 +239,7 @@ impl Shared {
                 .iter()
                 .map(|j| (j.name.clone(), j.kind.name(), j.enabled))
                 .collect(),
+            listing: crate::quorum::wire::listing(config),
             cache: Mutex::new(None),
         }
     }
@@ -325,6 +329,29 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
                 with_type(StatusCode::OK, body, "application/json")
             }
             Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+        },
+        // The job states other checkers confirm their failures with (SPEC §12).
+        "/jobs.json" => match &state {
+            Ok(state) => {
+                let doc = crate::quorum::wire::build(
+                    &shared.policy.servername,
+                    &shared.listing,
+                    state,
+                    now,
+                );
+                match serde_json::to_vec(&doc) {
+                    Ok(mut body) => {
+                        body.push(b'\n');
+                        with_type(StatusCode::OK, body, "application/json")
+                    }
+                    Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+                }
+            }
+            // No job states to give: an asker counts this as no answer.
+            Err(why) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the state cannot be read: {why}\n"),
+            ),
         },
         "/metrics" => with_type(
             StatusCode::OK,

@@ -1,6 +1,7 @@
 //! One file per command: what it prints and its exit status.
 
 pub mod history;
+pub mod jobs_json;
 pub mod list;
 pub mod manpages;
 pub mod peer_status;
