@@ -18,4 +18,5 @@ mod mail;
 mod package;
 mod peers;
 mod pushed;
+mod quorum;
 mod selfcheck;

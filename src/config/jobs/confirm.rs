@@ -160,7 +160,13 @@ mod tests {
             "{JOB}confirm_with = [\"paris\"]\nconfirm_min = 1\nconfirm_job = \"shop front\"\nconfirm_unknown = \"failing\"\n"
         ));
         assert_eq!(problems, Vec::<String>::new());
-        let c = config.unwrap().job("shop").unwrap().confirm.clone().unwrap();
+        let c = config
+            .unwrap()
+            .job("shop")
+            .unwrap()
+            .confirm
+            .clone()
+            .unwrap();
         assert_eq!(
             (c.min, c.job.as_deref(), c.unknown),
             (1, Some("shop front"), UnknownCounts::Failing)
@@ -212,9 +218,8 @@ mod tests {
             // The job file is left out; the settings still load.
             assert!(config.is_some());
         }
-        let (_, problems) = load(
-            "[[job]]\nname = \"backup\"\nkind = \"passive\"\nconfirm_with = [\"paris\"]\n",
-        );
+        let (_, problems) =
+            load("[[job]]\nname = \"backup\"\nkind = \"passive\"\nconfirm_with = [\"paris\"]\n");
         assert_eq!(
             problems,
             ["4: job \"backup\": `confirm_with` needs a check this instance runs; a passive job's results are pushed to it alone"]
@@ -229,10 +234,9 @@ mod tests {
             .jobs
             .iter()
             .filter_map(|j| match &j.kind {
-                JobKind::Peer(p) => Some((
-                    p.name.clone(),
-                    p.jobs.as_ref().map(PeerTarget::describe),
-                )),
+                JobKind::Peer(p) => {
+                    Some((p.name.clone(), p.jobs.as_ref().map(PeerTarget::describe)))
+                }
                 _ => None,
             })
             .collect();
@@ -264,7 +268,10 @@ mod tests {
             Some(argv(&["ssh", "h", "checker -f /etc/c.toml jobs-json"]))
         );
         assert_eq!(jobs_command_from(&argv(&["/usr/bin/my-peer-status"])), None);
-        assert_eq!(jobs_command_from(&argv(&["ssh", "h", "not-peer-status"])), None);
+        assert_eq!(
+            jobs_command_from(&argv(&["ssh", "h", "not-peer-status"])),
+            None
+        );
         assert_eq!(jobs_command_from(&[]), None);
     }
 }
