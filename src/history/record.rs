@@ -26,8 +26,9 @@ pub(crate) fn kind_code(k: EventKind) -> i64 {
         EventKind::Report => 3,
         EventKind::Error => 4,
         EventKind::Superseded => 5,
-        // Codes are stored and never reused; 6 is left to the held-back alerts of #14.
-        EventKind::Confirmation => 7,
+        // Codes are stored and never reused; 6 to 8 are taken by #14 (silences) on its
+        // branch.
+        EventKind::Confirmation => 9,
     }
 }
 
@@ -38,7 +39,7 @@ pub(crate) fn kind_from(code: i64) -> EventKind {
         2 => EventKind::Recover,
         3 => EventKind::Report,
         5 => EventKind::Superseded,
-        7 => EventKind::Confirmation,
+        9 => EventKind::Confirmation,
         _ => EventKind::Error,
     }
 }

@@ -128,18 +128,33 @@ pub enum Verdict {
 }
 
 /// A job's notification marks before the rules saw the result, so that a failure alert
-/// held back leaves them as they were.
+/// held back leaves the streak as alerted as it was (not at all, for a new one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Marks {
     pub last_notify: Option<DateTime<Utc>>,
     pub notified: bool,
+    /// The result continued a failure streak.
+    pub in_streak: bool,
 }
 
 impl Marks {
+    /// Taken before `rules::record`.
     pub fn of(js: &JobState) -> Self {
         Marks {
             last_notify: js.last_notify,
             notified: js.notified,
+            in_streak: js.consecutive_failures > 0 && js.first_failure.is_some(),
+        }
+    }
+
+    /// Undoes the failure notification the rules just decided.
+    fn restore(self, js: &mut JobState) {
+        if self.in_streak {
+            js.last_notify = self.last_notify;
+            js.notified = self.notified;
+        } else {
+            js.last_notify = None;
+            js.notified = false;
         }
     }
 }
@@ -169,9 +184,8 @@ pub fn gate(
     match decision {
         Decision::Failure if c.confirmed => (decision, Some(Verdict::Confirmed)),
         Decision::Failure => {
-            js.last_notify = before.last_notify;
-            js.notified = before.notified;
-            if before.notified && refuted {
+            before.restore(js);
+            if js.notified && refuted {
                 no_longer(js, notify_recovery)
             } else {
                 (Decision::Nothing, Some(Verdict::NotConfirmed))

@@ -473,6 +473,7 @@ fn the_gate_alone_holds_restores_and_ends() {
     let before = Marks {
         last_notify: Some(t0()),
         notified: true,
+        in_streak: true,
     };
     let mut js = failing_state();
     js.notified = true;
