@@ -110,7 +110,9 @@ fn peer_view(
         ));
     }
     match &entry.state {
-        PeerState::Failing => (Sees::Failing, entry.message.clone()),
+        // What it failed with is its own business (its alert says it); kept out of the
+        // state, which carries this for every failing job.
+        PeerState::Failing => (Sees::Failing, None),
         PeerState::Ok => (Sees::Ok, None),
         PeerState::Other(s) => unknown(format!("it says {name:?} is {s:?}")),
     }

@@ -143,8 +143,9 @@ pub struct Place {
     pub sees: Sees,
     /// Counts as seeing the failure: it does, or it is unknown and the job says
     /// `confirm_unknown = "failing"`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub counted: bool,
-    /// What it said of the job, or why its view is unknown.
+    /// Why its view is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }

@@ -213,6 +213,14 @@ fn with_confirm_min_2_a_failure_seen_from_one_place_sends_nothing_and_status_nam
     let history =
         String::from_utf8_lossy(&a.run_ok(&["history", "--job", "site"], 0).stdout).into_owned();
     assert!(history.contains("not confirmed"), "{history}");
+    // `list` says how many places must see it.
+    let list: Value = serde_json::from_slice(&a.run_ok(&["list", "--json"], 0).stdout).unwrap();
+    assert_eq!(
+        list["jobs"][0]["confirm"],
+        serde_json::json!({"with": ["b", "c"], "min": 2, "job": null, "unknown": "not_confirming"})
+    );
+    let text = String::from_utf8_lossy(&a.run_ok(&["list"], 0).stdout).into_owned();
+    assert!(text.contains("seen by 2 of 3 places (with b, c)"), "{text}");
     // The sites that see it pass show no confirmation, only the empty columns.
     let row = status_row(&sites[1].f);
     assert_eq!(row["state"], "ok");

@@ -62,7 +62,7 @@ pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob, kind: &str) 
             if n < 1 {
                 k.at(m, format!("job {name:?}: `confirm_min` must be 1 or more"));
                 1
-            } else if usize::try_from(n).map_or(true, |n| n > places) {
+            } else if usize::try_from(n).ok().is_none_or(|n| n > places) {
                 k.at(
                     m,
                     format!(
@@ -223,6 +223,35 @@ mod tests {
         assert_eq!(
             problems,
             ["4: job \"backup\": `confirm_with` needs a check this instance runs; a passive job's results are pushed to it alone"]
+        );
+    }
+
+    #[test]
+    fn jobs_url_and_jobs_command_go_with_their_kind_of_peer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &settings,
+            "[general]\nalertcontact = \"a@b.c\"\n\n\
+             [[peers]]\nname = \"u\"\nurl = \"http://u/\"\njobs_command = [\"x\"]\n\n\
+             [[peers]]\nname = \"c\"\ncommand = [\"ssh\", \"c\", \"status\"]\njobs_url = \"http://c/jobs.json\"\n\n\
+             [[peers]]\nname = \"ok\"\ncommand = [\"ssh\", \"ok\", \"status\"]\njobs_command = [\"ssh\", \"ok\", \"jobs\"]\n\n\
+             [[peers]]\nname = \"far\"\nurl = \"http://far/\"\njobs_url = \"ftp://far/jobs.json\"\n",
+        )
+        .expect("settings");
+        let (_, problems) = load_checked(&settings, LoadOptions::default());
+        let problems: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.line, p.message))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "6: peer \"u\": `jobs_command` goes with `command`; a `url` peer takes `jobs_url`",
+                "11: peer \"c\": `jobs_url` goes with `url`; a `command` peer takes `jobs_command`",
+                "20: peer \"far\": `jobs_url` \"ftp://far/jobs.json\" must start with http:// or https://",
+            ]
         );
     }
 
