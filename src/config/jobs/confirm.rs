@@ -248,9 +248,9 @@ mod tests {
         assert_eq!(
             problems,
             [
-                "6: peer \"u\": `jobs_command` goes with `command`; a `url` peer takes `jobs_url`",
-                "11: peer \"c\": `jobs_url` goes with `url`; a `command` peer takes `jobs_command`",
-                "20: peer \"far\": `jobs_url` \"ftp://far/jobs.json\" must start with http:// or https://",
+                "7: peer \"u\": `jobs_command` goes with `command`; a `url` peer takes `jobs_url`",
+                "12: peer \"c\": `jobs_url` goes with `url`; a `command` peer takes `jobs_command`",
+                "22: peer \"far\": `jobs_url` \"ftp://far/jobs.json\" must start with http:// or https://",
             ]
         );
     }
