@@ -87,7 +87,7 @@ pub fn record_asked(
     if js.source.as_ref() != Some(&job.source.file) {
         js.source = Some(job.source.file.clone());
     }
-    let before = decide::Marks::of(js);
+    let quorum_marks = decide::Marks::of(js);
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();
@@ -128,14 +128,15 @@ pub fn record_asked(
         );
     }
 
-    // ---- Confirmation from other places (#16, SPEC §12): one more reason to hold a
-    // failure alert back, decided by `quorum::decide` (pure). When #14's gate lands, this
-    // block is one more reason in it.
+    // ---- Confirmation from other places (#16, SPEC §12), decided by `quorum::decide`
+    // (pure): one more reason to hold a failure alert back, and the one way an alerted
+    // failure ends while this instance still sees it. It comes first among the gates: a
+    // later one (#14's quiet gate) sees the decision it leaves.
     let confirmation = decide::confirm(&config.general.servername, job, js, answers, now);
     let (decision, verdict) = decide::gate(
         decision,
         confirmation.as_ref(),
-        before,
+        quorum_marks,
         js,
         job.rules.notify_recovery,
     );
