@@ -2,7 +2,8 @@
 """checker's benchmarks (SPEC section 9). Prints figures; run from anywhere:
 
     python3 scripts/bench.py            # all benchmarks
-    python3 scripts/bench.py idle http  # some of them (idle, http, nginx, history, hung, config, page)
+    python3 scripts/bench.py idle http  # some of them (idle, http, nginx, history, hung, config, page,
+                                        # quorum)
 
 idle: a cron tick with nothing due, 1,000 and 10,000 jobs configured (30 days of history
       imported first): wall time (median of 30 runs) and peak resident memory.
@@ -28,6 +29,10 @@ page: the status page (issue 15) for 1,000 jobs with the history workload above 
 config: `validate` of configurations full of mistakes (issue 10): 1,000 and 4,000 jobs
       with a bad key each, and 40,000 unknown keys in [general]: median of 5 runs.
       Target: 4,000 bad jobs under 0.5 s, and linear in the number of problems.
+quorum: a tick of 1,000 failing HTTP checks each confirmed with two peers (real `checker
+      serve`s watching the same jobs, near and behind a 300 ms delay), against the same tick
+      without confirmation (issue 16).  Target: no more than the tick alone plus one peer
+      round trip (GET /jobs.json).
 """
 import json
 import os
@@ -389,8 +394,132 @@ def bench_page():
         shutil.rmtree(d, ignore_errors=True)
 
 
+class SlowProxy:
+    """GET /jobs.json on 127.0.0.1: waits `delay` seconds, then answers what `upstream` answers
+    (a peer far away, for the round trip to show)."""
+
+    def __init__(self, upstream, delay):
+        import http.server
+        import threading
+        import urllib.request
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(delay)
+                body = urllib.request.urlopen(upstream + self.path, timeout=10).read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def start_serve(d):
+    """`checker serve` for the instance in `d` on a free port; returns (process, port)."""
+    p = subprocess.Popen([BIN, "-f", os.path.join(d, "settings.toml"), "serve", "--listen", "127.0.0.1:0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    return p, int(line.strip().rsplit(":", 1)[1].rstrip("/"))
+
+
+def bench_quorum():
+    """1,000 failing HTTP jobs confirmed with two peers (real `checker serve`s, each watching the
+    same 1,000 jobs): the tick against the same tick without confirmation, and against one peer
+    round trip (GET /jobs.json of 1,000 jobs), with the peers near and 300 ms away."""
+    root = tempfile.mkdtemp(prefix="checker-bench-quorum-")
+    port_file = os.path.join(root, "port")
+    server = subprocess.Popen([SERVER, port_file], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serves, proxies = [], []
+    try:
+        for _ in range(100):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        port = int(open(port_file).read().strip())
+
+        def instance(name, confirm, peers=()):
+            d = os.path.join(root, name)
+            os.makedirs(d)
+            settings(d, 'alertcontact = "ops@example.com"\n')
+            with open(os.path.join(d, "settings.toml"), "a") as f:
+                for peer, url in peers:
+                    f.write(f'\n[[peers]]\nname = "{peer}"\nurl = "{url}"\nfrequency = "day"\n')
+            with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+                for i in range(1000):
+                    # The page never holds the text: every check fails, so every one needs its
+                    # confirmation each tick. Alerts are decided but go to no channel, so the
+                    # ticks measure checks and decisions, not a backlog of deliveries.
+                    f.write(f'[[job]]\nname = "page {i}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/{i}"\n'
+                            f'contains = "not there"\ntimeout = "5s"\nnotify = []\n{confirm}\n')
+            return d
+
+        peer_dirs = [instance(f"peer{n}", "") for n in (1, 2)]
+        for d in peer_dirs:
+            subprocess.run([BIN, "-f", os.path.join(d, "settings.toml"), "-c", "minute"], check=True,
+                           stdout=subprocess.DEVNULL)
+            serves.append(start_serve(d))
+        near = [f"http://127.0.0.1:{p}/" for _, p in serves]
+        for url in near:
+            proxies.append(SlowProxy(url.rstrip("/"), 0.3))
+        far = [f"http://127.0.0.1:{p.port}/" for p in proxies]
+        alone = instance("alone", "")
+        confirm = 'confirm_with = ["p1", "p2"]'
+        with_near = instance("near", confirm, [("p1", near[0]), ("p2", near[1])])
+        with_far = instance("far", confirm, [("p1", far[0]), ("p2", far[1])])
+
+        def round_trip(url):
+            walls = []
+            for _ in range(7):
+                w, _, code = run_measured(["curl", "--silent", "--fail", "--output", "/dev/null",
+                                           url + "jobs.json"])
+                assert code == 0, "curl of /jobs.json failed"
+                walls.append(w * 1000)
+            return statistics.median(walls)
+
+        rtt_near, rtt_far = round_trip(near[0]), round_trip(far[0])
+        ticks = {name: [] for name in ("alone", "near", "far")}
+        cfg = lambda d: [BIN, "-f", os.path.join(d, "settings.toml"), "-c", "minute"]
+        for i in range(9):
+            for name, d in (("alone", alone), ("near", with_near), ("far", with_far)):
+                w, _, code = run_measured(cfg(d))
+                assert code == 0, f"{name} tick failed"
+                if i >= 2:  # the first two queue the alerts and warm the caches
+                    ticks[name].append(w * 1000)
+        for name, d in (("near", with_near), ("far", with_far)):
+            state = json.load(open(os.path.join(d, "state.json")))
+            confirmed = sum(1 for j in state["jobs"].values()
+                            if j.get("confirmation", {}).get("confirmed") is True)
+            assert confirmed == 1000, f"{name}: only {confirmed} of 1000 failures confirmed"
+        t = {k: statistics.median(v) for k, v in ticks.items()}
+        print(f"1,000 failing HTTP checks, one tick alone: median {t['alone']:.0f} ms")
+        for name, rtt in (("near", rtt_near), ("far", rtt_far)):
+            extra = t[name] - t["alone"]
+            print(f"  confirmed with two peers {name} (one round trip {rtt:.0f} ms): median {t[name]:.0f} ms, "
+                  f"+{extra:.0f} ms over the tick alone  (target: <= one round trip, {rtt:.0f} ms)")
+    finally:
+        for p in proxies:
+            p.close()
+        for p, _ in serves:
+            p.kill()
+            p.wait()
+        server.kill()
+        server.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 BENCHES = {"idle": bench_idle, "http": bench_http, "nginx": bench_nginx, "history": bench_history,
-           "hung": bench_hung, "config": bench_config, "page": bench_page}
+           "hung": bench_hung, "config": bench_config, "page": bench_page,
+           "quorum": bench_quorum}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

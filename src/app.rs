@@ -161,6 +161,7 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
         } => cmd::prune::run(&load(&cli)?, *older_than, archive.as_deref()),
         Command::List { json } => cmd::list::run(&load_interactive(&cli)?, *json),
         Command::PeerStatus { json } => cmd::peer_status::run(&load(&cli)?, *json),
+        Command::JobsJson => cmd::jobs_json::run(&load(&cli)?),
         Command::Serve { listen } => crate::serve::run(&load(&cli)?, listen.as_deref()),
         Command::Peers { json } => cmd::peers::run(&load_interactive(&cli)?, *json),
         Command::Metrics { textfile } => cmd::metrics::run(&load(&cli)?, textfile.as_deref()),
@@ -218,6 +219,7 @@ fn prints_only(command: &Command) -> bool {
             | Command::Uptime { .. }
             | Command::List { .. }
             | Command::PeerStatus { .. }
+            | Command::JobsJson
             | Command::Peers { .. }
             | Command::Metrics { .. }
             | Command::Silences { .. }

@@ -150,7 +150,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the peer-status word over HTTP (GET /), /status.json, /metrics, the status page and badges.
+    /// Print this instance's job states as JSON, as `serve` answers GET /jobs.json: what
+    /// other checkers confirm their failures with (run over ssh by a `command` peer).
+    JobsJson,
+    /// Serve the peer-status word over HTTP (GET /), /status.json, /jobs.json, /metrics, the
+    /// status page and badges.
     Serve {
         /// Address to listen on (default: [serve] listen, else 127.0.0.1:5000).
         #[arg(long, value_name = "ADDR")]

@@ -19,6 +19,7 @@ pub mod notify;
 pub mod pattern;
 pub mod peer;
 pub mod process;
+pub mod quorum;
 pub mod redact;
 pub mod rules;
 pub mod runtime;

@@ -45,9 +45,20 @@ pub enum Failure {
 /// with `stdin` as its input (none: `/dev/null`), under `timeout`. Dropping the future
 /// before it ends kills the process group too.
 pub async fn run(
+    command: Command,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Finished, Failure> {
+    run_capped(command, stdin, timeout, OUTPUT_CAP).await
+}
+
+/// [`run`], keeping up to `cap` bytes of standard output instead of [`OUTPUT_CAP`] (a
+/// peer's `jobs-json` is longer than a plugin's output); error output keeps the usual cap.
+pub async fn run_capped(
     mut command: Command,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    cap: usize,
 ) -> Result<Finished, Failure> {
     let deadline = crate::saturating::instant_in(timeout);
     command
@@ -80,8 +91,8 @@ pub async fn run(
     let mut wait_error = None;
     let pipes_open;
     {
-        let read_out = read_capped(stdout, &mut out);
-        let read_err = read_capped(stderr, &mut err);
+        let read_out = read_capped(stdout, &mut out, cap);
+        let read_err = read_capped(stderr, &mut err, OUTPUT_CAP);
         tokio::pin!(read_out, read_err);
         let mut out_done = false;
         let mut err_done = false;
@@ -172,16 +183,16 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Reads a pipe to its end, keeping the first `OUTPUT_CAP` bytes and discarding the rest,
-/// so the child never blocks on a full pipe and never costs more than the cap.
-async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>, kept: &mut Vec<u8>) {
+/// Reads a pipe to its end, keeping the first `cap` bytes and discarding the rest, so the
+/// child never blocks on a full pipe and never costs more than the cap.
+async fn read_capped<R: AsyncRead + Unpin>(pipe: Option<R>, kept: &mut Vec<u8>, cap: usize) {
     let Some(mut pipe) = pipe else { return };
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         match pipe.read(&mut chunk).await {
             Ok(0) => return,
             Ok(n) => {
-                let room = OUTPUT_CAP.saturating_sub(kept.len());
+                let room = cap.saturating_sub(kept.len());
                 kept.extend_from_slice(&chunk[..n.min(room)]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -74,6 +74,17 @@ impl Schedule {
         }
     }
 
+    /// How often it comes round: its frequency's period (`day_noon`: a day), or its
+    /// interval.
+    pub fn period(&self) -> Duration {
+        match self {
+            Schedule::Tick(Tick::Minute) => Duration::from_secs(60),
+            Schedule::Tick(Tick::Hour) => Duration::from_secs(3600),
+            Schedule::Tick(Tick::Day | Tick::DayNoon) => Duration::from_secs(86_400),
+            Schedule::Every(d) => *d,
+        }
+    }
+
     /// Whether a job on this schedule is due on `tick` at `now`, given when its last run
     /// started. Cron starts ticks a little late and runs take time, so an interval counts
     /// as passed a little early: by a tenth of it, at most 30 s. Without that slack a

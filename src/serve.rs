@@ -1,6 +1,7 @@
 //! `checker serve`: the small HTTP server peers ask. `GET /` answers the peer-status word
 //! with status 200, as the original's status site on port 5000 did (any other path too,
-//! as there); `/status.json` the detail; `/metrics` Prometheus text (`crate::metrics`);
+//! as there); `/status.json` the detail; `/jobs.json` the job states other checkers
+//! confirm failures with; `/metrics` Prometheus text (`crate::metrics`);
 //! `/status` the status page and `/badge/...` its badges (`statuspage::http`, without the
 //! token when `[status_page] public`). The state is read per request (re-parsed only when
 //! the file changed), so answers are live; the uptime ratios of `/metrics` are read from
@@ -212,6 +213,8 @@ struct Shared {
     token: Option<Secret>,
     /// The configured jobs, for `/metrics`.
     jobs: Vec<JobInfo>,
+    /// The jobs `/jobs.json` lists.
+    listing: Vec<crate::quorum::wire::Listed>,
     cache: Mutex<Option<Cached>>,
     history: History,
     uptime: Mutex<Option<CachedUptime>>,
@@ -255,6 +258,7 @@ impl Shared {
             policy: Policy::from_config(config),
             token: config.serve.token.clone(),
             jobs: metrics::jobs(config),
+            listing: crate::quorum::wire::listing(config),
             cache: Mutex::new(None),
             history: History::reader(&config.general),
             uptime: Mutex::new(None),
@@ -390,6 +394,29 @@ async fn respond(shared: &Arc<Shared>, req: &Request<Incoming>) -> Response<Full
                 Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
             }
         }
+        // The job states other checkers confirm their failures with (SPEC §12).
+        "/jobs.json" => match &state {
+            Ok(state) => {
+                let doc = crate::quorum::wire::build(
+                    &shared.policy.servername,
+                    &shared.listing,
+                    state,
+                    now,
+                );
+                match serde_json::to_vec(&doc) {
+                    Ok(mut body) => {
+                        body.push(b'\n');
+                        with_type(StatusCode::OK, body, "application/json")
+                    }
+                    Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n")),
+                }
+            }
+            // No job states to give: an asker counts this as no answer.
+            Err(why) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the state cannot be read: {why}\n"),
+            ),
+        },
         "/metrics" => {
             let reader = Arc::clone(shared);
             let uptime = tokio::task::spawn_blocking(move || reader.uptime(now))

@@ -1,4 +1,5 @@
-//! `checker list [--json]`: jobs with kind, target, schedule and rules.
+//! `checker list [--json]`: jobs with kind, target, schedule and rules (confirmation
+//! from other places included).
 
 use serde_json::json;
 
@@ -26,6 +27,12 @@ pub fn run(config: &Config, json: bool) -> Result<Exit, AppError> {
                     "timeout": crate::duration::format(j.timeout),
                     "retries": j.retries,
                     "source": j.source.to_string(),
+                    "confirm": j.confirm.as_ref().map(|c| json!({
+                        "with": c.with,
+                        "min": c.min,
+                        "job": c.job,
+                        "unknown": c.unknown.as_str(),
+                    })),
                 })
             })
             .collect();
@@ -43,6 +50,14 @@ pub fn run(config: &Config, json: bool) -> Result<Exit, AppError> {
             );
             if let Some(f) = j.rules.failing_for {
                 rules.push_str(&format!(", failing for {}", crate::duration::format(f)));
+            }
+            if let Some(c) = &j.confirm {
+                rules.push_str(&format!(
+                    ", seen by {} of {} places (with {})",
+                    c.min,
+                    c.places(),
+                    c.with.join(", ")
+                ));
             }
             [
                 j.name.clone(),

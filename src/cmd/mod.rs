@@ -2,6 +2,7 @@
 
 pub mod ack;
 pub mod history;
+pub mod jobs_json;
 pub mod list;
 pub mod manpages;
 pub mod metrics;

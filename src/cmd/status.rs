@@ -34,6 +34,37 @@ struct JobRow {
     /// Quiet on purpose (SPEC §10): `silenced_until`, `acknowledged`, `suppressed_by`.
     #[serde(flatten)]
     quiet: crate::engine::quiet::View,
+    /// Jobs with `confirm_with` only (SPEC §12): the places counted as seeing the current
+    /// failure, the others, and the decision in words (empty and `null` while passing).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    confirmation: Option<ConfirmationCols>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConfirmationCols {
+    confirmed_by: Vec<String>,
+    not_confirmed_by: Vec<String>,
+    confirmation: Option<String>,
+    confirmation_at: Option<DateTime<Utc>>,
+}
+
+/// A job's confirmation columns: the last decision while it fails.
+fn confirmation_cols(
+    job: &crate::config::Job,
+    js: &crate::state::JobState,
+) -> Option<ConfirmationCols> {
+    job.confirm.as_ref()?;
+    let c = js
+        .confirmation
+        .as_ref()
+        .filter(|_| js.status == JobStatus::Failing);
+    let names = |v: Vec<&str>| v.into_iter().map(String::from).collect();
+    Some(ConfirmationCols {
+        confirmed_by: c.map(|c| names(c.confirmed_by())).unwrap_or_default(),
+        not_confirmed_by: c.map(|c| names(c.not_confirmed_by())).unwrap_or_default(),
+        confirmation: c.map(|c| crate::quorum::decide::describe(c, None)),
+        confirmation_at: c.map(|c| c.at),
+    })
 }
 
 pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
@@ -80,6 +111,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
                 recent: js.recent.clone(),
                 perfdata: js.perfdata.clone(),
                 quiet: quiet.view(j),
+                confirmation: confirmation_cols(j, &js),
             }
         })
         .collect();
@@ -122,6 +154,7 @@ pub fn run(config: &Config, hours: u32, json: bool) -> Result<Exit, AppError> {
     print_problems(config);
     print_table(&rows, hours, now, colour);
     print_quiet(&rows, now);
+    print_confirmations(&rows, now);
     let mail = &state.mail;
     let line = match (config.email.enabled, mail.ok) {
         (false, _) => "mail: off (alerts are recorded, not sent)".to_string(),
@@ -279,6 +312,7 @@ fn config_error_rows(
                 recent: js.recent.clone(),
                 perfdata: js.perfdata.clone(),
                 quiet: Default::default(),
+                confirmation: None,
             }
         })
         .collect()
@@ -336,6 +370,29 @@ fn ago(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     match t {
         None => "never".into(),
         Some(t) => format!("{} ago", crate::duration::humanize(now - t)),
+    }
+}
+
+/// Below the table, each failing job with `confirm_with`: which places see it.
+fn print_confirmations(rows: &[JobRow], now: DateTime<Utc>) {
+    let lines: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let c = r.confirmation.as_ref()?;
+            let words = c.confirmation.as_deref()?;
+            Some(format!(
+                "  {}: {} ({})",
+                printable(&r.job),
+                printable(words),
+                ago(c.confirmation_at, now)
+            ))
+        })
+        .collect();
+    if !lines.is_empty() {
+        println!("\nconfirmation from other places:");
+        for line in lines {
+            println!("{line}");
+        }
     }
 }
 

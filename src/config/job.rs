@@ -34,6 +34,67 @@ pub struct Job {
     /// `public`: on the status page or not, whatever `[status_page] public_jobs` says.
     pub public: Option<bool>,
     pub source: SourceLoc,
+    /// `confirm_with` and its keys: a failure alerts only when enough places see it.
+    pub confirm: Option<Confirm>,
+}
+
+/// Confirmation from other places (`confirm_with`, SPEC §12): the peers asked whether they
+/// see this job failing too, and how many places must.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// `[[peers]]` names, in the order written.
+    pub with: Vec<String>,
+    /// Places (this instance and the peers) that must see the failure; between 1 and
+    /// 1 + `with.len()`. Default: a majority of them.
+    pub min: u32,
+    /// The job's name on the peers, when it differs (`confirm_job`).
+    pub job: Option<String>,
+    /// How a peer that gives no usable answer counts.
+    pub unknown: UnknownCounts,
+    /// The line of `confirm_with`, for the problems found once the peers are known.
+    pub line: usize,
+}
+
+impl Confirm {
+    /// A majority of `places`: 2 of 2, 2 of 3, 3 of 4, 3 of 5.
+    pub fn majority(places: usize) -> u32 {
+        u32::try_from(places / 2 + 1).unwrap_or(u32::MAX)
+    }
+
+    /// This instance and the peers.
+    pub fn places(&self) -> usize {
+        self.with.len().saturating_add(1)
+    }
+}
+
+/// `confirm_unknown`: what a peer that does not answer (or answers late, stale, without
+/// the job, or malformed) counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownCounts {
+    /// It does not confirm the failure (the default): a site that cannot be asked never
+    /// makes an alert go out.
+    NotConfirming,
+    /// It counts as seeing the failure: an unreachable site is taken as a sign of trouble.
+    Failing,
+}
+
+impl UnknownCounts {
+    pub const NAMES: &'static [&'static str] = &["not_confirming", "failing"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "not_confirming" => Some(UnknownCounts::NotConfirming),
+            "failing" => Some(UnknownCounts::Failing),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownCounts::NotConfirming => "not_confirming",
+            UnknownCounts::Failing => "failing",
+        }
+    }
 }
 
 impl Job {
@@ -230,6 +291,10 @@ pub struct DnsSpec {
 pub struct PeerSpec {
     pub name: String,
     pub target: PeerTarget,
+    /// Where its job states are asked for confirmation (`/jobs.json`, or `jobs-json` run
+    /// the way its status is): `jobs_url` / `jobs_command`, else made from `url` /
+    /// `command`; `None` when a command cannot be turned into one.
+    pub jobs: Option<PeerTarget>,
     /// Bearer token sent to the peer (`Authorization: Bearer ...`).
     pub token: Option<Secret>,
     pub accept_invalid_certs: bool,

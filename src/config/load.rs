@@ -198,6 +198,7 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
     super::depends::check(&config.jobs, &names, &mut problems);
     let window_warnings = maintenance::warnings(path, &config.maintenance, &names);
     config.warnings.extend(window_warnings);
+    check_confirm(&config, &mut problems);
     config.env_reads = env.read;
     // File by file (the settings first), each in line order.
     let mut files: Vec<PathBuf> = Vec::new();
@@ -253,6 +254,51 @@ fn check_channels(config: &Config, problems: &mut Vec<Problem>) {
                     job.name,
                     if matches!(job.kind, JobKind::Peer(_)) { "`admin` on the peer" } else { "`contact` on the job" }
                 ),
+            });
+        }
+    }
+}
+
+/// Every peer a job's `confirm_with` names must be a `[[peers]]` entry that can be asked
+/// for its job states.
+fn check_confirm(config: &Config, problems: &mut Vec<Problem>) {
+    let peers: Vec<&super::job::PeerSpec> = config
+        .jobs
+        .iter()
+        .filter_map(|j| match &j.kind {
+            JobKind::Peer(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
+    for job in &config.jobs {
+        let Some(c) = &job.confirm else { continue };
+        for name in &c.with {
+            let message = match peers.iter().find(|p| p.name == *name) {
+                Some(p) if p.jobs.is_none() => format!(
+                    "job {:?}: peer {name:?} in `confirm_with` is asked by a `command` that does not end in `peer-status`: give the peer `jobs_command`, the command that prints its `checker jobs-json`",
+                    job.name
+                ),
+                Some(_) => continue,
+                None => {
+                    let hint = nearest(name, &names)
+                        .map(|k| format!("; did you mean {k:?}?"))
+                        .unwrap_or_default();
+                    let known = if names.is_empty() {
+                        "there are no [[peers]] in the settings".to_string()
+                    } else {
+                        format!("peers: {}", names.join(", "))
+                    };
+                    format!(
+                        "job {:?}: unknown peer {name:?} in `confirm_with`{hint} ({known})",
+                        job.name
+                    )
+                }
+            };
+            problems.push(Problem {
+                file: job.source.file.clone(),
+                line: c.line,
+                message,
             });
         }
     }

@@ -44,8 +44,8 @@ pub use context::{nearest, CRON_PATH};
 pub use email::{Email, Security};
 pub use general::General;
 pub use job::{
-    CommandSpec, DnsRecord, DnsSpec, FileSpec, HttpSpec, Job, JobKind, PassiveSpec, PeerSpec,
-    PeerTarget, TcpSpec, TlsCertSpec,
+    CommandSpec, Confirm, DnsRecord, DnsSpec, FileSpec, HttpSpec, Job, JobKind, PassiveSpec,
+    PeerSpec, PeerTarget, TcpSpec, TlsCertSpec, UnknownCounts,
 };
 pub use load::{load, load_checked, load_with, locate, read_settings_text, LoadOptions};
 pub use logging::{Level, Logging};

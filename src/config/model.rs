@@ -156,9 +156,11 @@ impl Config {
                     if let Some(t) = &p.token {
                         secret(&mut out, t);
                     }
-                    match &p.target {
-                        PeerTarget::Url(u) => out.extend(crate::redact::url_credentials(u)),
-                        PeerTarget::Command(c) => env(&mut out, &c.env),
+                    for target in std::iter::once(&p.target).chain(p.jobs.as_ref()) {
+                        match target {
+                            PeerTarget::Url(u) => out.extend(crate::redact::url_credentials(u)),
+                            PeerTarget::Command(c) => env(&mut out, &c.env),
+                        }
                     }
                 }
                 _ => {}

@@ -43,6 +43,10 @@ pub struct RawPeer {
     pub accept_invalid_certs: Option<bool>,
     pub enabled: Option<bool>,
     pub description: Option<String>,
+    /// Where its `/jobs.json` is, when not beside `url` (confirmation, SPEC §12).
+    pub jobs_url: Option<S<String>>,
+    /// The command that prints its `jobs-json`, when `command` cannot be turned into one.
+    pub jobs_command: Option<S<Vec<String>>>,
 }
 
 /// Peers are asked hourly unless they say otherwise, as the original asked them.
@@ -174,6 +178,7 @@ fn resolve_peer(
         }
     };
     let is_command = r.command.is_some() && r.url.is_none();
+    let jobs = jobs_target(cx, base, r, &what, target.as_ref());
     if is_command {
         if let Some(at) = r
             .token_env
@@ -282,6 +287,7 @@ fn resolve_peer(
         kind: JobKind::Peer(PeerSpec {
             name,
             target,
+            jobs,
             token,
             accept_invalid_certs: r.accept_invalid_certs.unwrap_or(false),
         }),
@@ -305,5 +311,122 @@ fn resolve_peer(
             file: cx.path.to_path_buf(),
             line,
         },
+        confirm: None,
     })
+}
+
+/// Where the peer's job states are asked for (confirmation, SPEC §12): `jobs_url` or
+/// `jobs_command` when given, else made from how its status is asked.
+fn jobs_target(
+    cx: &mut FileCtx<'_>,
+    base: &Path,
+    r: &RawPeer,
+    what: &str,
+    target: Option<&PeerTarget>,
+) -> Option<PeerTarget> {
+    match (&r.jobs_url, &r.jobs_command, target) {
+        (Some(u), Some(_), _) => {
+            cx.at(
+                u.span().start,
+                format!("{what} sets both `jobs_url` and `jobs_command`: keep one"),
+            );
+            None
+        }
+        (Some(u), None, _) if r.url.is_none() => {
+            cx.at(
+                u.span().start,
+                format!(
+                    "{what}: `jobs_url` goes with `url`; a `command` peer takes `jobs_command`"
+                ),
+            );
+            None
+        }
+        (None, Some(c), _) if r.command.is_none() => {
+            cx.at(
+                c.span().start,
+                format!(
+                    "{what}: `jobs_command` goes with `command`; a `url` peer takes `jobs_url`"
+                ),
+            );
+            None
+        }
+        (Some(u), None, _) => {
+            let url = u.get_ref().trim();
+            if url.starts_with("http://") || url.starts_with("https://") {
+                Some(PeerTarget::Url(url.to_string()))
+            } else {
+                cx.at(
+                    u.span().start,
+                    format!("{what}: `jobs_url` {url:?} must start with http:// or https://"),
+                );
+                None
+            }
+        }
+        (None, Some(c), Some(PeerTarget::Command(spec))) => {
+            let mut argv = c.get_ref().clone();
+            match argv.first_mut() {
+                Some(program) if !program.is_empty() => {
+                    if program.contains('/') {
+                        *program = resolve_path(base, program).to_string_lossy().into_owned();
+                    }
+                    Some(PeerTarget::Command(CommandSpec {
+                        command: argv,
+                        ..spec.clone()
+                    }))
+                }
+                _ => {
+                    cx.at(
+                        c.span().start,
+                        format!("{what}: `jobs_command` must name a program"),
+                    );
+                    None
+                }
+            }
+        }
+        (None, None, Some(PeerTarget::Url(url))) => Some(PeerTarget::Url(jobs_url_beside(url))),
+        (None, None, Some(PeerTarget::Command(spec))) => {
+            jobs_command_from(&spec.command).map(|command| {
+                PeerTarget::Command(CommandSpec {
+                    command,
+                    ..spec.clone()
+                })
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `/jobs.json` beside the status page: `http://backup:5000/` gives
+/// `http://backup:5000/jobs.json`, `https://web1/checker/status` gives
+/// `https://web1/checker/jobs.json` (a reverse proxy's folder is kept).
+pub(crate) fn jobs_url_beside(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        None => format!("{url}/jobs.json"),
+        Some(slash) => {
+            let path_start = after_scheme + slash;
+            let last = url[path_start..]
+                .rfind('/')
+                .map_or(path_start, |i| path_start + i);
+            format!("{}/jobs.json", &url[..last])
+        }
+    }
+}
+
+/// The command that prints the peer's `jobs-json`, made from the one that prints its
+/// `peer-status`: the last `peer-status` (an argument, or the end of one, as in
+/// `ssh host "checker peer-status"`) becomes `jobs-json`. `None` when there is none.
+pub(crate) fn jobs_command_from(command: &[String]) -> Option<Vec<String>> {
+    let (last, rest) = command.split_last()?;
+    let trimmed = last.trim_end();
+    let head = trimmed.strip_suffix("peer-status")?;
+    if !(head.is_empty() || head.ends_with(char::is_whitespace))
+        || rest.is_empty() && head.is_empty()
+    {
+        return None;
+    }
+    let mut out = rest.to_vec();
+    out.push(format!("{head}jobs-json"));
+    Some(out)
 }

@@ -14,6 +14,7 @@ use crate::engine::quiet;
 use crate::engine::route::{fallback_channels, route};
 use crate::history::{Event, EventKind};
 use crate::notify::{Alert, AlertKind};
+use crate::quorum::{decide, Answers};
 use crate::rules::{self, Decision};
 use crate::state::{ConfigProblem, State};
 
@@ -50,7 +51,8 @@ pub fn result(
 }
 
 /// Records one result of `job` at `now`: counters, the notification rules, the alerts
-/// they decide queued on the job's channels, and the history events.
+/// they decide queued on the job's channels, and the history events. For results that
+/// come without the peers' answers (`report`, `wrap`, a passive job's deadline).
 pub fn record(
     config: &Config,
     state: &mut State,
@@ -59,6 +61,21 @@ pub fn record(
     r: &CheckResult,
     now: DateTime<Utc>,
     source: Source,
+) {
+    record_asked(config, state, events, job, r, now, source, &Answers::none());
+}
+
+/// [`record`], with the peers' answers of this run for the jobs that need confirmation.
+#[allow(clippy::too_many_arguments)]
+pub fn record_asked(
+    config: &Config,
+    state: &mut State,
+    events: &mut Vec<Event>,
+    job: &Job,
+    r: &CheckResult,
+    now: DateTime<Utc>,
+    source: Source,
+    answers: &Answers,
 ) {
     let js = state.jobs.entry(job.name.clone()).or_default();
     let event = match source {
@@ -73,6 +90,7 @@ pub fn record(
         js.source = Some(job.source.file.clone());
     }
     let before = rules::Marks::of(js);
+    let quorum_marks = decide::Marks::of(js);
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();
@@ -116,6 +134,36 @@ pub fn record(
         );
     }
 
+    // ---- Confirmation from other places (#16, SPEC §12), decided by `quorum::decide`
+    // (pure): one more reason to hold a failure alert back, and the one way an alerted
+    // failure ends while this instance still sees it. It comes first among the gates: a
+    // later one (#14's quiet gate) sees the decision it leaves.
+    let confirmation = decide::confirm(&config.general.servername, job, js, answers, now);
+    let (decision, verdict) = decide::gate(
+        decision,
+        confirmation.as_ref(),
+        quorum_marks,
+        js,
+        job.rules.notify_recovery,
+    );
+    let mut message = r.message.clone();
+    if let (Some(c), Some(v)) = (&confirmation, verdict) {
+        let words = decide::describe(c, Some(v));
+        let mut ev = Event::new(now, EventKind::Confirmation, Some(&job.name));
+        ev.ok = Some(v == decide::Verdict::Confirmed);
+        ev.message = Some(words.clone());
+        events.push(ev);
+        log::info!("{}: {words}", job.name);
+        message = match v {
+            decide::Verdict::NoLongerConfirmed => {
+                format!("{words}; still failing here: {}", r.message)
+            }
+            _ => format!("{} — {words}", r.message),
+        };
+    }
+    js.confirmation = confirmation.filter(|_| !r.ok);
+    // ---- end of confirmation.
+
     // Quiet on purpose: a failure alert passes the gate, or is held back with its reason.
     let held = match decision {
         Decision::Failure => quiet::gate(config, state, job, now),
@@ -148,7 +196,7 @@ pub fn record(
         job: job.name.clone(),
         job_kind: job.kind.name().into(),
         description: job.description.clone(),
-        message: r.message.clone(),
+        message,
         consecutive_failures,
         failing_since,
         last_success: js.last_success,

@@ -12,11 +12,12 @@ use crate::engine::delivery::{deliver_and_settle, Policy};
 use crate::engine::outbox;
 use crate::engine::passive;
 use crate::engine::quiet;
-use crate::engine::record::{record, record_config_problems, record_self_check, Source};
+use crate::engine::record::{record_asked, record_config_problems, record_self_check, Source};
 use crate::engine::txn::Ledger;
 use crate::engine::{RunError, RunOptions, RunReport, Selection};
 use crate::history::{Event, History};
 use crate::notify::SendOptions;
+use crate::quorum::{self, Answers};
 use crate::runtime::Workers;
 use crate::schedule::Tick;
 use crate::state::{State, FORGET_AFTER_DAYS};
@@ -180,9 +181,12 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     log::info!("{}: {} job(s) due", describe(&sel), due.len());
 
     let runtime = crate::runtime::build(Workers::PerCore)?;
+    // The peers the due jobs confirm their failures with, each asked once (SPEC §12).
+    let asks = quorum::ask::plan(config, &due, config.general.tick_deadline);
 
-    // Phase 2, no lock: the checks, and the email self-check beside them.
-    let (results, self_check) = runtime.block_on(async {
+    // Phase 2, no lock: the checks, the email self-check and the peers' answers beside
+    // them.
+    let (results, self_check, answers) = runtime.block_on(async {
         // The self-check is bounded by the same deadline as the checks beside it.
         let deadline = crate::saturating::instant_in(config.general.tick_deadline);
         let checks = async {
@@ -211,7 +215,30 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
                 None
             }
         };
-        tokio::join!(checks, probe)
+        let asked = quorum::ask::ask_all(&asks, tokio::time::Instant::now());
+        let (mut asked, mut work) = (
+            std::pin::pin!(asked),
+            std::pin::pin!(async { tokio::join!(checks, probe) }),
+        );
+        // The answers are read while the checks run; once the checks are done they are
+        // awaited only if a confirmed job failed (else nobody needs them).
+        let mut answers = None;
+        let (results, probe) = loop {
+            tokio::select! {
+                a = &mut asked, if answers.is_none() => answers = Some(a),
+                done = &mut work => break done,
+            }
+        };
+        let needed = due
+            .iter()
+            .zip(&results)
+            .any(|(j, r)| j.confirm.is_some() && r.as_ref().is_some_and(|r| !r.ok));
+        let answers = match answers {
+            Some(a) => a,
+            None if needed => asked.await,
+            None => Answers::none(),
+        };
+        (results, probe, answers)
     });
 
     // Phase 3, under the lock: record results, decide and queue notifications, claim
@@ -228,7 +255,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
             continue;
         };
         match result {
-            Some(r) => record(config, state, events, job, r, now, Source::Check),
+            Some(r) => record_asked(config, state, events, job, r, now, Source::Check, &answers),
             None => {
                 // Never started: not a failure of the target. Put its schedule back so it
                 // runs on the next tick.

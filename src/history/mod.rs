@@ -67,6 +67,10 @@ pub enum EventKind {
     Silence,
     /// A failure streak acknowledged (`checker ack`).
     Ack,
+    /// A confirmation decision (SPEC §12): `ok` when the failure alert goes out, not ok
+    /// when it is held back or the alerted failure is no longer confirmed; the message
+    /// names the places.
+    Confirmation,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

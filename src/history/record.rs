@@ -29,6 +29,9 @@ pub(crate) fn kind_code(k: EventKind) -> i64 {
         EventKind::Suppressed => 6,
         EventKind::Silence => 7,
         EventKind::Ack => 8,
+        // Codes are stored and never reused; 6 to 8 are taken by #14 (silences) on its
+        // branch.
+        EventKind::Confirmation => 9,
     }
 }
 
@@ -42,6 +45,7 @@ pub(crate) fn kind_from(code: i64) -> EventKind {
         6 => EventKind::Suppressed,
         7 => EventKind::Silence,
         8 => EventKind::Ack,
+        9 => EventKind::Confirmation,
         _ => EventKind::Error,
     }
 }

@@ -255,6 +255,7 @@ expect_every = "1d"
         peer.kind = JobKind::Peer(crate::config::PeerSpec {
             name: "backup".into(),
             target: PeerTarget::Url("http://watch:pw1234@backup.example.com:5000/".into()),
+            jobs: None,
             token: None,
             accept_invalid_certs: false,
         });

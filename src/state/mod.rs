@@ -140,6 +140,65 @@ pub struct JobState {
     /// ends or an alert goes out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<Held>,
+    /// A job with `confirm_with`: which places saw it failing at its last failing check
+    /// (cleared when it passes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
+}
+
+/// A confirmation decision (SPEC §12): which places see a job failing, at `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub at: DateTime<Utc>,
+    /// At least `needed` places counted as seeing the failure.
+    pub confirmed: bool,
+    pub needed: u32,
+    /// This instance first, then the peers in `confirm_with` order.
+    pub places: Vec<Place>,
+}
+
+/// One place's view of a job's failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    /// This instance's servername, or the peer's `[[peers]]` name.
+    pub name: String,
+    pub sees: Sees,
+    /// Counts as seeing the failure: it does, or it is unknown and the job says
+    /// `confirm_unknown = "failing"`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counted: bool,
+    /// Why its view is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sees {
+    Failing,
+    Ok,
+    /// No usable answer: none, late, stale, malformed, or without the job.
+    Unknown,
+}
+
+impl Confirmation {
+    /// The places counted as seeing the failure.
+    pub fn confirmed_by(&self) -> Vec<&str> {
+        self.places
+            .iter()
+            .filter(|p| p.counted)
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
+    /// The others.
+    pub fn not_confirmed_by(&self) -> Vec<&str> {
+        self.places
+            .iter()
+            .filter(|p| !p.counted)
+            .map(|p| p.name.as_str())
+            .collect()
+    }
 }
 
 /// One problem of a job file that could not be loaded. Its identity is file, line and

@@ -21,5 +21,6 @@ mod package;
 mod peers;
 mod pushed;
 mod quiet;
+mod quorum;
 mod selfcheck;
 mod statuspage;

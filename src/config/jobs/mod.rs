@@ -3,6 +3,7 @@
 //! kind's keys in the kind's own file.
 
 mod command;
+mod confirm;
 mod dns;
 mod file;
 mod http;
@@ -301,6 +302,7 @@ fn resolve_job(
         .duration("retry_backoff", &r.retry_backoff)
         .unwrap_or(d.retry_backoff);
 
+    let confirm = confirm::resolve(&mut k, &r, kind);
     let kind = match kind {
         "http" => JobKind::Http(http::resolve(&mut k, &r)),
         "tcp" => JobKind::Tcp(tcp::resolve(&mut k, &r)),
@@ -369,6 +371,7 @@ fn resolve_job(
         depends_on,
         public: value(&r.public),
         source: SourceLoc { file, line },
+        confirm,
     })
 }
 

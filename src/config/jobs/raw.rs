@@ -38,6 +38,11 @@ pub struct RawJob {
     pub targets: Option<S<Vec<String>>>,
     /// Whether the status page shows the job, whatever `[status_page] public_jobs` says.
     pub public: Option<S<bool>>,
+    /// Confirmation from other places (SPEC §12): `[[peers]]` names.
+    pub confirm_with: Option<S<Vec<String>>>,
+    pub confirm_min: Option<S<i64>>,
+    pub confirm_job: Option<S<String>>,
+    pub confirm_unknown: Option<S<String>>,
     // http
     pub url: Option<S<String>>,
     pub method: Option<S<String>>,
@@ -123,6 +128,10 @@ pub const COMMON_JOB_KEYS: &[&str] = &[
     "targets",
     "depends_on",
     "public",
+    "confirm_with",
+    "confirm_min",
+    "confirm_job",
+    "confirm_unknown",
 ];
 
 /// The job kinds and the keys each adds to the common ones.
@@ -220,7 +229,11 @@ impl RawJob {
             expect,
             server,
             expect_every,
-            grace
+            grace,
+            confirm_with,
+            confirm_min,
+            confirm_job,
+            confirm_unknown
         );
         keys
     }

@@ -279,6 +279,10 @@ impl RawJob {
             server,
             expect_every,
             grace,
+            confirm_with: _,
+            confirm_min: _,
+            confirm_job,
+            confirm_unknown,
         } = self;
         for s in [
             name,
@@ -308,6 +312,8 @@ impl RawJob {
             server,
             expect_every,
             grace,
+            confirm_job,
+            confirm_unknown,
         ] {
             f(s);
         }

@@ -60,6 +60,7 @@ pub fn job(name: &str, kind: JobKind) -> Job {
             file: PathBuf::from("jobs/test.toml"),
             line: 1,
         },
+        confirm: None,
     }
 }
 
