@@ -31,6 +31,9 @@ pub mod silences;
 pub mod tick;
 pub mod txn;
 
+#[cfg(test)]
+mod confirm_tests;
+
 use crate::check::CheckResult;
 use crate::notify::AlertKind;
 use crate::runtime::RuntimeError;

@@ -14,7 +14,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
-use super::webhook::{self, Payload};
+use super::post::{post, Payload};
 use super::{Alert, AlertKind, DeliveryError};
 use crate::config::{Secret, Webhook};
 
@@ -125,7 +125,7 @@ pub async fn send(w: &Webhook, alerts: &[(&Alert, Option<&str>)]) -> Result<(), 
         [(a, _)] => a.kind.as_str(),
         _ => "several",
     };
-    webhook::post(w, &url, payload(w, alerts, Utc::now()), what).await
+    post(w, &url, payload(w, alerts, Utc::now()), what).await
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod command;
 pub mod digest;
 pub mod email;
 pub mod http;
+pub mod post;
 pub mod pushover;
 pub mod target;
 pub mod template;

@@ -255,6 +255,3 @@ pub fn describe(c: &Confirmation, verdict: Option<Verdict>) -> String {
 pub fn ask_timeout(timeouts: impl Iterator<Item = Duration>, cap: Duration) -> Duration {
     timeouts.max().unwrap_or(cap).min(cap)
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,15 +1,26 @@
+//! The confirmation decision (`quorum::decide`) driven through the engine's record path
+//! on a controlled clock. Here, under `engine`, so that `quorum` never imports `engine`.
+
 use std::collections::HashMap;
 
 use chrono::TimeZone;
 
-use super::*;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
 use crate::check::CheckResult;
 use crate::config::Config;
 use crate::engine::record::{record_asked, Source};
 use crate::history::{Event, EventKind};
 use crate::notify::AlertKind;
+use crate::quorum::decide::*;
+use crate::quorum::wire::PeerState;
 use crate::quorum::wire::{PeerJob, PeerJobs};
+use crate::quorum::{Answers, Asked};
+use crate::rules::Decision;
 use crate::state::State;
+use crate::state::{Confirmation, JobState, JobStatus, Place, Sees};
 
 /// This instance ("here") and peers "b" and "c" (c also under another name), with the
 /// job `jobs` written in a job file.
