@@ -1,7 +1,8 @@
 //! A realistic demo installation for the status page's screenshots (scripts/screenshots.sh):
 //! settings with a `[status_page]`, nine jobs in three groups, 90 days of history (the last
 //! 14 as results every 5 minutes through checker's recording path, the older days as daily
-//! rollups) with a few incidents, and the state a tick would leave: one job failing now.
+//! rollups) with a few incidents, the state a tick would leave (one job failing now), and
+//! a maintenance window open now.
 //! Deterministic but for the dates, which end now.
 //!
 //! cargo run --release --example demo_status -- DIR
@@ -66,13 +67,19 @@ const INCIDENTS: &[(&str, i64, i64, i64, &str)] = &[
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: demo_status DIR")?);
     std::fs::create_dir_all(dir.join("jobs"))?;
+    // A maintenance window open now: the blog's platform upgrade, begun half an hour ago.
+    let window_start = (Utc::now() - chrono::Duration::minutes(30)).format("%H:%M");
     std::fs::write(
         dir.join("settings.toml"),
-        "[general]\nservername = \"demo\"\nalertcontact = \"ops@example.com\"\n\
-         state_file = \"state.json\"\njobs_dir = \"jobs\"\nhistory_dir = \"history\"\n\n\
-         [status_page]\npath = \"status.html\"\ntitle = \"Example Ltd status\"\n\n\
-         [defaults]\nnotify = [\"email\"]\n\n[email]\nenabled = false\n\
-         from = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\n",
+        format!(
+            "[general]\nservername = \"demo\"\nalertcontact = \"ops@example.com\"\n\
+             state_file = \"state.json\"\njobs_dir = \"jobs\"\nhistory_dir = \"history\"\n\n\
+             [status_page]\npath = \"status.html\"\ntitle = \"Example Ltd status\"\n\n\
+             [defaults]\nnotify = [\"email\"]\n\n[email]\nenabled = false\n\
+             from = \"checker@example.com\"\nsmtp_host = \"127.0.0.1\"\n\n\
+             [[maintenance]]\nname = \"blog platform upgrade\"\njobs = [\"blog\"]\n\
+             start = \"{window_start}\"\nduration = \"2h\"\n"
+        ),
     )?;
     let mut jobs = String::new();
     for j in JOBS {
