@@ -64,8 +64,9 @@ pub fn in_broken_file(config: &Config, js: &crate::state::JobState) -> bool {
 /// state stays as it is. Returns the names dropped.
 pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc>) -> Vec<String> {
     let mut dropped = Vec::new();
+    let configured = config.jobs_by_name();
     for (name, js) in state.jobs.iter_mut() {
-        if let Some(job) = config.job(name) {
+        if let Some(job) = configured.get(name.as_str()) {
             js.left_config = None;
             if js.source.as_ref() != Some(&job.source.file) {
                 js.source = Some(job.source.file.clone());
@@ -95,10 +96,11 @@ pub fn removed_jobs(
     state: &State,
     now: DateTime<Utc>,
 ) -> Vec<(String, DateTime<Utc>)> {
+    let configured = config.jobs_by_name();
     state
         .jobs
         .iter()
-        .filter(|(name, js)| config.job(name).is_none() && !in_broken_file(config, js))
+        .filter(|(name, js)| !configured.contains_key(name.as_str()) && !in_broken_file(config, js))
         .map(|(name, js)| {
             let since = js.left_config.unwrap_or(now);
             (
