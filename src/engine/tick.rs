@@ -246,21 +246,28 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     }
     events.extend(outbox::supersede(state, now));
     let claimed = outbox::claim_due(state, now, |ch| delivery_limit(config, ch));
-    txn.commit()?;
-
-    // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).
-    let send = SendOptions {
-        nomail: opts.nomail,
-    };
     let not_started = report.not_started.len();
-    let notifications = deliver_and_settle(&ledger, &runtime, &claimed, send, |state, now| {
+    let finish = |state: &mut State, now: DateTime<Utc>| {
         if is_tick {
             state.heartbeat.last_tick_finished = Some(now);
             state.heartbeat.last_tick_error = (not_started > 0)
                 .then(|| format!("{not_started} job(s) not started before the tick deadline"));
         }
-    })?;
-    report.notifications.extend(notifications);
+    };
+    if claimed.is_empty() {
+        // Nothing to deliver: the run ends with this save, not with another round trip
+        // of the state for the heartbeat alone.
+        finish(state, now);
+        txn.commit()?;
+    } else {
+        txn.commit()?;
+        // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).
+        let send = SendOptions {
+            nomail: opts.nomail,
+        };
+        let notifications = deliver_and_settle(&ledger, &runtime, &claimed, send, finish)?;
+        report.notifications.extend(notifications);
+    }
     if let Selection::Tick(t) = sel {
         retention(config, ledger.history(), t);
     }
