@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use raw::{kind_keys, value, JobCx, RawJob, COMMON_JOB_KEYS, KIND_KEYS};
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 use super::context::{nearest, quoted, EnvSource, FileCtx};
 use super::defaults::Defaults;
@@ -97,17 +100,119 @@ pub(super) fn load(
             }
         };
         let lines = Lines::new(&src);
+        let mut f = FileJobs {
+            file: &file,
+            src: &src,
+            lines: &lines,
+            dir,
+            defaults,
+            channels,
+            claimed: Vec::new(),
+        };
+        let mark = (problems.len(), out.jobs.len());
+        if let Some(tables) = one_by_one(&src) {
+            if f.check(Tables::OneByOne(tables), &mut seen, &mut out.jobs, problems) {
+                continue;
+            }
+            // A table that does not read as a job: the file again, the careful way that
+            // reports every bad key.
+            problems.truncate(mark.0);
+            out.jobs.truncate(mark.1);
+            for name in f.claimed.drain(..) {
+                seen.remove(&name);
+            }
+        }
         let Some((parsed, set_aside)) =
             parse_toml::<RawJobFile>(&file, &src, &lines, &JOB_FILE, problems)
         else {
             continue;
         };
+        f.check(
+            Tables::Recovered(parsed.job, set_aside),
+            &mut seen,
+            &mut out.jobs,
+            problems,
+        );
+    }
+    out
+}
+
+/// The `[[job]]` tables of one file, as checking takes them.
+enum Tables<'s> {
+    /// Parsed but not yet read as jobs: each is read, checked and dropped in turn, so a
+    /// file of 10,000 jobs never holds 10,000 raw tables (2 KB each) at once.
+    OneByOne(Vec<Spanned<DeValue<'s>>>),
+    /// A file with problems, as parsing recovered it: the offsets of the keys set aside.
+    Recovered(Vec<Spanned<RawJob>>, Vec<usize>),
+}
+
+/// The `[[job]]` tables of a file whose top level holds nothing else; `None` when
+/// anything looks wrong (a syntax error, another key, a `job` that is not a list of
+/// tables): such a file goes the careful way of `parse_toml`.
+fn one_by_one(src: &str) -> Option<Vec<Spanned<DeValue<'_>>>> {
+    let mut root = DeTable::parse(src).ok()?.into_inner();
+    let jobs = root.remove("job");
+    if !root.is_empty() {
+        return None;
+    }
+    let tables: Vec<Spanned<DeValue<'_>>> = match jobs.map(Spanned::into_inner) {
+        None => Vec::new(),
+        Some(DeValue::Array(a)) => a.into_iter().collect(),
+        Some(_) => return None,
+    };
+    tables
+        .iter()
+        .all(|t| matches!(t.get_ref(), DeValue::Table(_)))
+        .then_some(tables)
+}
+
+/// One job file's checking: what every table of it needs.
+struct FileJobs<'a> {
+    file: &'a Path,
+    src: &'a str,
+    lines: &'a Lines,
+    dir: &'a Path,
+    defaults: &'a Defaults,
+    channels: &'a [String],
+    /// The names this file added to `seen`, to take back if it is read again.
+    claimed: Vec<String>,
+}
+
+impl FileJobs<'_> {
+    /// Checks every table, adding the good jobs to `jobs`. `false` when a table of
+    /// `OneByOne` does not read as a job: then the file must be read the careful way.
+    fn check(
+        &mut self,
+        tables: Tables<'_>,
+        seen: &mut HashMap<String, SourceLoc>,
+        jobs: &mut Vec<Job>,
+        problems: &mut Vec<Problem>,
+    ) -> bool {
+        let (starts, set_aside): (Vec<usize>, Vec<usize>) = match &tables {
+            Tables::OneByOne(t) => (t.iter().map(|j| j.span().start).collect(), Vec::new()),
+            Tables::Recovered(t, aside) => {
+                (t.iter().map(|j| j.span().start).collect(), aside.clone())
+            }
+        };
+        let raws: Box<dyn Iterator<Item = Option<Spanned<RawJob>>> + '_> = match tables {
+            Tables::OneByOne(t) => Box::new(t.into_iter().map(|t| {
+                let span = t.span();
+                let DeValue::Table(table) = t.into_inner() else {
+                    return None;
+                };
+                let de = toml::de::Deserializer::from(Spanned::new(span, table));
+                Spanned::<RawJob>::deserialize(de).ok()
+            })),
+            Tables::Recovered(t, _) => Box::new(t.into_iter().map(Some)),
+        };
         let mut no_env = EnvSource::default();
-        let mut cx = FileCtx::new(&file, &src, &lines, problems, &mut no_env);
-        let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
-        for (i, raw) in parsed.job.into_iter().enumerate() {
-            let offset = raw.span().start.min(src.len());
-            let line = lines.line(offset);
+        let mut cx = FileCtx::new(self.file, self.src, self.lines, problems, &mut no_env);
+        for (i, raw) in raws.enumerate() {
+            let Some(raw) = raw else {
+                return false;
+            };
+            let offset = raw.span().start.min(self.src.len());
+            let line = self.lines.line(offset);
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
             // `set_aside` is sorted: the first offset at or after this table's start.
             let lost_key = set_aside
@@ -125,7 +230,14 @@ pub(super) fn load(
                         format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
                     ),
                     (None, Some(name)) => {
-                        seen.insert(name, SourceLoc { file: file.clone(), line });
+                        self.claimed.push(name.clone());
+                        seen.insert(
+                            name,
+                            SourceLoc {
+                                file: self.file.to_path_buf(),
+                                line,
+                            },
+                        );
                     }
                     _ => {}
                 }
@@ -133,15 +245,15 @@ pub(super) fn load(
                 // too (every problem in one round), without "needs `url`" after
                 // "unknown key `urll`". It is not loaded: its file has a problem.
                 cx.quiet_missing = lost_key;
-                let job = resolve_job(&mut cx, dir, defaults, channels, raw, line);
+                let job = resolve_job(&mut cx, self.dir, self.defaults, self.channels, raw, line);
                 cx.quiet_missing = false;
                 if let (Some(job), None, false) = (job, duplicate_of, lost_key) {
-                    out.jobs.push(job);
+                    jobs.push(job);
                 }
             }
         }
+        true
     }
-    out
 }
 
 /// The `*.toml` files in `jobs_dir`, sorted by name so loading order (and `list`) is
@@ -401,5 +513,73 @@ mod tests {
             .map(|p| (p.line, p.message.as_str()))
             .collect();
         assert_eq!(lines, [(1, "job \"x\": `timeout` must be more than 0s")]);
+    }
+
+    fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(&settings, "[general]\nalertcontact = \"a@b.c\"\n").expect("settings");
+        for (name, text) in files {
+            std::fs::write(dir.path().join("jobs").join(name), text).expect("job file");
+        }
+        (dir, settings)
+    }
+
+    #[test]
+    fn jobs_read_table_by_table_keep_the_line_of_their_table_and_their_order() {
+        let tcp = |name: &str| {
+            format!("[[job]]\nname = \"{name}\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\n")
+        };
+        let text = format!(
+            "# web\n{}{}[[job]]\nname = \"t-{{target}}\"\nkind = \"tcp\"\nhost = \"{{target}}\"\nport = 2\ntargets = [\"a\", \"b\"]\n",
+            tcp("one"),
+            tcp("two")
+        );
+        let (_dir, settings) = folder(&[("a.toml", &text)]);
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        let jobs: Vec<(String, usize)> = config
+            .expect("loads")
+            .jobs
+            .iter()
+            .map(|j| (j.name.clone(), j.source.line))
+            .collect();
+        let expected = [("one", 2), ("two", 8), ("t-a", 14), ("t-b", 14)];
+        assert_eq!(jobs, expected.map(|(n, l)| (n.to_string(), l)));
+    }
+
+    #[test]
+    fn a_file_read_again_the_careful_way_tells_each_problem_once() {
+        // b.toml's second table has a key of the wrong type: the file is read table by
+        // table, then again the careful way; what the first reading found is told once.
+        let (_dir, settings) = folder(&[
+            ("a.toml", "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n"),
+            (
+                "b.toml",
+                "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\n\
+                 [[job]]\nname = \"y\"\nkind = \"tcp\"\nhost = \"h\"\nport = 70000\nretries = \"two\"\n",
+            ),
+        ]);
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        let told: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}",
+                    p.file.file_name().unwrap().to_string_lossy(),
+                    p.line
+                )
+            })
+            .collect();
+        assert_eq!(told, ["b.toml:1", "b.toml:11", "b.toml:12"], "{problems:?}");
+        assert!(problems[0].message.starts_with("duplicate job name \"x\""));
+        let names: Vec<String> = config
+            .expect("loads")
+            .jobs
+            .into_iter()
+            .map(|j| j.name)
+            .collect();
+        assert_eq!(names, ["x"], "b.toml adds nothing: its jobs are not loaded");
     }
 }
