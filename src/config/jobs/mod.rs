@@ -7,6 +7,7 @@ mod dns;
 mod file;
 mod http;
 mod passive;
+mod pieces;
 pub(super) mod raw;
 mod targets;
 mod tcp;
@@ -16,9 +17,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pieces::{pieces, Tables};
 use raw::{kind_keys, value, JobCx, RawJob, COMMON_JOB_KEYS, KIND_KEYS};
-use serde::Deserialize;
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::context::{nearest, quoted, EnvSource, FileCtx};
@@ -110,17 +110,15 @@ pub(super) fn load(
             claimed: Vec::new(),
         };
         let mark = (problems.len(), out.jobs.len());
-        if let Some(tables) = one_by_one(&src) {
-            if f.check(Tables::OneByOne(tables), &mut seen, &mut out.jobs, problems) {
-                continue;
-            }
-            // A table that does not read as a job: the file again, the careful way that
-            // reports every bad key.
-            problems.truncate(mark.0);
-            out.jobs.truncate(mark.1);
-            for name in f.claimed.drain(..) {
-                seen.remove(&name);
-            }
+        if f.check(Tables::Pieces(&src), &mut seen, &mut out.jobs, problems) {
+            continue;
+        }
+        // A problem, or a piece that cannot be read alone: the file again, whole, the
+        // careful way that reports every problem at its line.
+        problems.truncate(mark.0);
+        out.jobs.truncate(mark.1);
+        for name in f.claimed.drain(..) {
+            seen.remove(&name);
         }
         let Some((parsed, set_aside)) =
             parse_toml::<RawJobFile>(&file, &src, &lines, &JOB_FILE, problems)
@@ -137,35 +135,6 @@ pub(super) fn load(
     out
 }
 
-/// The `[[job]]` tables of one file, as checking takes them.
-enum Tables<'s> {
-    /// Parsed but not yet read as jobs: each is read, checked and dropped in turn, so a
-    /// file of 10,000 jobs never holds 10,000 raw tables (2 KB each) at once.
-    OneByOne(Vec<Spanned<DeValue<'s>>>),
-    /// A file with problems, as parsing recovered it: the offsets of the keys set aside.
-    Recovered(Vec<Spanned<RawJob>>, Vec<usize>),
-}
-
-/// The `[[job]]` tables of a file whose top level holds nothing else; `None` when
-/// anything looks wrong (a syntax error, another key, a `job` that is not a list of
-/// tables): such a file goes the careful way of `parse_toml`.
-fn one_by_one(src: &str) -> Option<Vec<Spanned<DeValue<'_>>>> {
-    let mut root = DeTable::parse(src).ok()?.into_inner();
-    let jobs = root.remove("job");
-    if !root.is_empty() {
-        return None;
-    }
-    let tables: Vec<Spanned<DeValue<'_>>> = match jobs.map(Spanned::into_inner) {
-        None => Vec::new(),
-        Some(DeValue::Array(a)) => a.into_iter().collect(),
-        Some(_) => return None,
-    };
-    tables
-        .iter()
-        .all(|t| matches!(t.get_ref(), DeValue::Table(_)))
-        .then_some(tables)
-}
-
 /// One job file's checking: what every table of it needs.
 struct FileJobs<'a> {
     file: &'a Path,
@@ -179,8 +148,9 @@ struct FileJobs<'a> {
 }
 
 impl FileJobs<'_> {
-    /// Checks every table, adding the good jobs to `jobs`. `false` when a table of
-    /// `OneByOne` does not read as a job: then the file must be read the careful way.
+    /// Checks every table, adding the good jobs to `jobs`. `false` when, read in
+    /// `Pieces`, a piece or table does not read alone or a problem is found: then the
+    /// file must be read whole, the careful way.
     fn check(
         &mut self,
         tables: Tables<'_>,
@@ -188,29 +158,28 @@ impl FileJobs<'_> {
         jobs: &mut Vec<Job>,
         problems: &mut Vec<Problem>,
     ) -> bool {
+        // Table starts and keys set aside: for a file with problems only.
         let (starts, set_aside): (Vec<usize>, Vec<usize>) = match &tables {
-            Tables::OneByOne(t) => (t.iter().map(|j| j.span().start).collect(), Vec::new()),
+            Tables::Pieces(_) => (Vec::new(), Vec::new()),
             Tables::Recovered(t, aside) => {
                 (t.iter().map(|j| j.span().start).collect(), aside.clone())
             }
         };
+        let in_pieces = matches!(tables, Tables::Pieces(_));
         let raws: Box<dyn Iterator<Item = Option<Spanned<RawJob>>> + '_> = match tables {
-            Tables::OneByOne(t) => Box::new(t.into_iter().map(|t| {
-                let span = t.span();
-                let DeValue::Table(table) = t.into_inner() else {
-                    return None;
-                };
-                let de = toml::de::Deserializer::from(Spanned::new(span, table));
-                Spanned::<RawJob>::deserialize(de).ok()
-            })),
+            Tables::Pieces(src) => Box::new(pieces(src)),
             Tables::Recovered(t, _) => Box::new(t.into_iter().map(Some)),
         };
         let mut no_env = EnvSource::default();
         let mut cx = FileCtx::new(self.file, self.src, self.lines, problems, &mut no_env);
+        let before = cx.problems.len();
         for (i, raw) in raws.enumerate() {
             let Some(raw) = raw else {
                 return false;
             };
+            if in_pieces && cx.problems.len() > before {
+                return false;
+            }
             let offset = raw.span().start.min(self.src.len());
             let line = self.lines.line(offset);
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
@@ -252,7 +221,7 @@ impl FileJobs<'_> {
                 }
             }
         }
-        true
+        !(in_pieces && cx.problems.len() > before)
     }
 }
 
@@ -457,7 +426,7 @@ fn resolve_job(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use crate::config::load_checked;
     use crate::config::LoadOptions;
 
@@ -515,7 +484,7 @@ mod tests {
         assert_eq!(lines, [(1, "job \"x\": `timeout` must be more than 0s")]);
     }
 
-    fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    pub(super) fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
         let settings = dir.path().join("settings.toml");
