@@ -178,7 +178,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     txn.commit()?;
     log::info!("{}: {} job(s) due", describe(&sel), due.len());
 
-    let runtime = crate::runtime::build(Workers::PerCore)?;
+    let runtime = crate::runtime::build(Workers::One)?;
 
     // Phase 2, no lock: the checks, and the email self-check beside them.
     let (results, self_check) = runtime.block_on(async {
