@@ -173,6 +173,14 @@ fn active() -> Option<Arc<Redactor>> {
         .clone()
 }
 
+/// Whether any secret is configured, so that something may need masking.
+pub fn is_active() -> bool {
+    ACTIVE
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some()
+}
+
 /// `text` with every configured secret masked.
 pub fn text(text: &str) -> Cow<'_, str> {
     match active() {

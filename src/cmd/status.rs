@@ -284,11 +284,13 @@ fn config_error_rows(
     if config.problems.is_empty() {
         return Vec::new();
     }
+    let configured = config.jobs_by_name();
     state
         .jobs
         .iter()
         .filter(|(name, js)| {
-            config.job(name).is_none() && crate::engine::tick::in_broken_file(config, js)
+            !configured.contains_key(name.as_str())
+                && crate::engine::tick::in_broken_file(config, js)
         })
         .map(|(name, js)| {
             let (attempts, ok, count) = window(name);

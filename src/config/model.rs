@@ -71,8 +71,21 @@ impl Config {
             .collect()
     }
 
+    /// The job named `name`. A linear search: for a lookup per job (thousands), build
+    /// [`Config::jobs_by_name`] once instead.
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|j| j.name == name)
+    }
+
+    /// Every job by name, the first of a name winning as in [`Config::job`]: one lookup
+    /// each for the loops over every job of the state (a tick's bookkeeping, `status`),
+    /// which would otherwise cost the square of the number of jobs.
+    pub fn jobs_by_name(&self) -> std::collections::HashMap<&str, &Job> {
+        let mut map = std::collections::HashMap::with_capacity(self.jobs.len());
+        for j in &self.jobs {
+            map.entry(j.name.as_str()).or_insert(j);
+        }
+        map
     }
 
     /// Whether `file` is a job file that could not be loaded (its jobs are left out).

@@ -66,8 +66,9 @@ pub fn in_broken_file(config: &Config, js: &crate::state::JobState) -> bool {
 /// state stays as it is. Returns the names dropped.
 pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc>) -> Vec<String> {
     let mut dropped = Vec::new();
+    let configured = config.jobs_by_name();
     for (name, js) in state.jobs.iter_mut() {
-        if let Some(job) = config.job(name) {
+        if let Some(job) = configured.get(name.as_str()) {
             js.left_config = None;
             if js.source.as_ref() != Some(&job.source.file) {
                 js.source = Some(job.source.file.clone());
@@ -97,10 +98,11 @@ pub fn removed_jobs(
     state: &State,
     now: DateTime<Utc>,
 ) -> Vec<(String, DateTime<Utc>)> {
+    let configured = config.jobs_by_name();
     state
         .jobs
         .iter()
-        .filter(|(name, js)| config.job(name).is_none() && !in_broken_file(config, js))
+        .filter(|(name, js)| !configured.contains_key(name.as_str()) && !in_broken_file(config, js))
         .map(|(name, js)| {
             let since = js.left_config.unwrap_or(now);
             (
@@ -180,7 +182,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     txn.commit()?;
     log::info!("{}: {} job(s) due", describe(&sel), due.len());
 
-    let runtime = crate::runtime::build(Workers::PerCore)?;
+    let runtime = crate::runtime::build(Workers::One)?;
     // The peers the due jobs confirm their failures with, each asked once (SPEC §12).
     let asks = quorum::ask::plan(config, &due, config.general.tick_deadline);
 
@@ -277,21 +279,28 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     report.results.extend(results.into_iter().flatten());
     events.extend(outbox::supersede(state, now));
     let claimed = outbox::claim_due(state, now, Policy(config));
-    txn.commit()?;
-
-    // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).
-    let send = SendOptions {
-        nomail: opts.nomail,
-    };
     let not_started = report.not_started.len();
-    let notifications = deliver_and_settle(&ledger, &runtime, &claimed, send, |state, now| {
+    let finish = |state: &mut State, now: DateTime<Utc>| {
         if is_tick {
             state.heartbeat.last_tick_finished = Some(now);
             state.heartbeat.last_tick_error = (not_started > 0)
                 .then(|| format!("{not_started} job(s) not started before the tick deadline"));
         }
-    })?;
-    report.notifications.extend(notifications);
+    };
+    if claimed.is_empty() {
+        // Nothing to deliver: the run ends with this save, not with another round trip
+        // of the state for the heartbeat alone.
+        finish(state, now);
+        txn.commit()?;
+    } else {
+        txn.commit()?;
+        // Phases 4 and 5: deliver without the lock, settle under it (with the heartbeat).
+        let send = SendOptions {
+            nomail: opts.nomail,
+        };
+        let notifications = deliver_and_settle(&ledger, &runtime, &claimed, send, finish)?;
+        report.notifications.extend(notifications);
+    }
     if let Selection::Tick(t) = sel {
         retention(config, ledger.history(), t);
     }

@@ -4,6 +4,7 @@
 
 mod quiet;
 mod store;
+pub mod timestamp;
 
 use std::collections::BTreeMap;
 
@@ -88,18 +89,26 @@ pub struct JobState {
     pub status: JobStatus,
     pub consecutive_failures: u32,
     /// Start of the current failure streak.
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<DateTime<Utc>>,
     /// Last failure notification in this streak (SPEC §5's `last_notify`).
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub last_notify: Option<DateTime<Utc>>,
     /// A failure notification went out in this streak: a success then sends a recovery.
     pub notified: bool,
     /// When the last run started (scheduling of `every` jobs).
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub last_started: Option<DateTime<Utc>>,
     /// When the last result was recorded.
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub last_run: Option<DateTime<Utc>>,
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub last_success: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_duration_ms: Option<u64>,
     pub total_attempts: u64,
     pub successes: u64,
@@ -119,15 +128,15 @@ pub struct JobState {
     pub resent: BTreeMap<String, DateTime<Utc>>,
     /// When a run first saw this job: a passive job that never reported is "missing"
     /// only once its deadline has passed since then.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<DateTime<Utc>>,
     /// When the last result pushed by `report` or `wrap` arrived (a passive job's deadline
     /// counts from it; its own "missing" failures do not move it).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub last_pushed: Option<DateTime<Utc>>,
     /// When a run first found this job gone from the configuration; its state is dropped
     /// [`FORGET_AFTER_DAYS`] later (its history stays). Cleared if it comes back.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(with = "timestamp::opt", skip_serializing_if = "Option::is_none")]
     pub left_config: Option<DateTime<Utc>>,
     /// The job file the job was last loaded from: while that file cannot be loaded, the
     /// job is shown as `config error` and its state is kept.
@@ -210,6 +219,7 @@ pub struct ConfigProblem {
     pub line: usize,
     pub message: String,
     /// When a tick first found it.
+    #[serde(with = "timestamp")]
     pub since: DateTime<Utc>,
 }
 
@@ -239,7 +249,9 @@ pub const FORGET_AFTER_DAYS: i64 = 7;
 #[serde(default)]
 pub struct Heartbeat {
     pub last_tick: Option<String>,
+    #[serde(with = "timestamp::opt")]
     pub last_tick_started: Option<DateTime<Utc>>,
+    #[serde(with = "timestamp::opt")]
     pub last_tick_finished: Option<DateTime<Utc>>,
     /// Why the last tick ended in error; `None` when it ended well.
     pub last_tick_error: Option<String>,
@@ -251,8 +263,10 @@ pub struct Heartbeat {
 pub struct MailHealth {
     /// `None`: never checked.
     pub ok: Option<bool>,
+    #[serde(with = "timestamp::opt")]
     pub checked_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    #[serde(with = "timestamp::opt")]
     pub last_self_check: Option<DateTime<Utc>>,
 }
 
@@ -262,19 +276,25 @@ pub struct OutboxEntry {
     pub id: String,
     pub channel: String,
     pub alert: Alert,
+    #[serde(with = "timestamp")]
     pub created: DateTime<Utc>,
     #[serde(default)]
     pub attempts: u32,
     /// Not to be tried before this.
+    #[serde(with = "timestamp")]
     pub next_attempt: DateTime<Utc>,
     #[serde(default)]
     pub last_error: Option<String>,
     /// When the last delivery attempt failed (`last_error`'s time).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "timestamp::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_attempt: Option<DateTime<Utc>>,
     /// A process is delivering this entry until then; others leave it alone. Expires so
     /// that a process killed mid-delivery cannot hold it forever (at most a repeat).
-    #[serde(default)]
+    #[serde(default, with = "timestamp::opt")]
     pub lease_until: Option<DateTime<Utc>>,
     /// After a failed email delivery this alert was also queued on the other channels
     /// (mail is broken: SPEC §6), so later failures do not queue it again.

@@ -169,28 +169,24 @@ impl Store {
     }
 
     fn parse(&self, bytes: Vec<u8>) -> Result<State, ParseFailure> {
-        #[derive(serde::Deserialize)]
-        struct VersionOnly {
-            version: Option<serde_json::Value>,
-        }
-        // Any number above ours, however large, was written by a newer checker: refused,
-        // never mistaken for damage and moved aside.
-        if let Ok(VersionOnly {
-            version: Some(serde_json::Value::Number(v)),
-        }) = serde_json::from_slice::<VersionOnly>(&bytes)
-        {
-            let newer = match v.as_u64() {
-                Some(n) => n > u64::from(STATE_VERSION),
-                None => v.as_f64().is_some_and(|f| f > f64::from(STATE_VERSION)),
-            };
-            if newer {
-                return Err(ParseFailure::TooNew(v.to_string()));
-            }
-        }
         // A state written before a secret was configured (or by an older checker) is
         // shown masked all the same.
         let bytes = crate::redact::json_bytes::<State>(bytes);
-        serde_json::from_slice::<State>(&bytes).map_err(|e| ParseFailure::Corrupt(e.to_string()))
+        // One pass in the common case: the whole file, then its version. Text checked as
+        // UTF-8 once is not checked again string by string.
+        let parsed = match std::str::from_utf8(&bytes) {
+            Ok(text) => serde_json::from_str::<State>(text),
+            Err(_) => serde_json::from_slice::<State>(&bytes),
+        };
+        if let Ok(state) = &parsed {
+            if state.version > STATE_VERSION {
+                return Err(ParseFailure::TooNew(state.version.to_string()));
+            }
+        }
+        parsed.map_err(|e| match newer_version(&bytes) {
+            Some(found) => ParseFailure::TooNew(found),
+            None => ParseFailure::Corrupt(e.to_string()),
+        })
     }
 
     /// Loads the state under a held lock. An unreadable file is renamed to
@@ -237,9 +233,19 @@ impl Store {
     /// Saves under a held lock: temp file in the same folder, fsync, rename over the old
     /// file, fsync the folder. A crash at any point leaves either the old or the new file.
     pub fn save_locked(&self, _guard: &Guard, state: &State) -> Result<(), StateError> {
-        let bytes = serde_json::to_vec(state).map_err(|e| self.io(std::io::Error::other(e)))?;
-        let mut bytes = crate::redact::json_bytes::<State>(bytes);
-        bytes.push(b'\n');
+        // With secrets configured the text is masked as a whole, so it is made in memory
+        // first (sized for the usual few hundred bytes a job, so the buffer is not copied
+        // as it grows); without, it goes straight to the file.
+        let bytes = if crate::redact::is_active() {
+            let mut bytes = Vec::with_capacity(4096 + state.jobs.len().saturating_mul(512));
+            serde_json::to_writer(&mut bytes, state)
+                .map_err(|e| self.io(std::io::Error::other(e)))?;
+            let mut bytes = crate::redact::json_bytes::<State>(bytes);
+            bytes.push(b'\n');
+            Some(bytes)
+        } else {
+            None
+        };
         // Through a symlink, the file it points to is replaced (the temp file beside it,
         // so the rename stays within one file system), and the link stays a link.
         let target = self.target()?;
@@ -254,7 +260,15 @@ impl Store {
                 &tmp,
                 OpenOptions::new().write(true).create(true).truncate(true),
             )?;
-            f.write_all(&bytes)?;
+            match &bytes {
+                Some(bytes) => f.write_all(bytes)?,
+                None => {
+                    let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut f);
+                    serde_json::to_writer(&mut w, state).map_err(std::io::Error::other)?;
+                    w.write_all(b"\n")?;
+                    w.flush()?;
+                }
+            }
             f.sync_all()?;
             std::fs::rename(&tmp, &target)?;
             if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -282,6 +296,27 @@ impl Store {
 enum ParseFailure {
     TooNew(String),
     Corrupt(String),
+}
+
+/// The version of a state file this build cannot read, when it is one a newer checker
+/// wrote: any number above ours, however large (or fractional), is refused rather than
+/// mistaken for damage and moved aside.
+fn newer_version(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct VersionOnly {
+        version: Option<serde_json::Value>,
+    }
+    let Ok(VersionOnly {
+        version: Some(serde_json::Value::Number(v)),
+    }) = serde_json::from_slice::<VersionOnly>(bytes)
+    else {
+        return None;
+    };
+    let newer = match v.as_u64() {
+        Some(n) => n > u64::from(STATE_VERSION),
+        None => v.as_f64().is_some_and(|f| f > f64::from(STATE_VERSION)),
+    };
+    newer.then(|| v.to_string())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod dns;
 mod file;
 mod http;
 mod passive;
+mod pieces;
 pub(super) mod raw;
 mod targets;
 mod tcp;
@@ -17,7 +18,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use pieces::{pieces, Tables};
 use raw::{kind_keys, value, JobCx, RawJob, COMMON_JOB_KEYS, KIND_KEYS};
+use toml::Spanned;
 
 use super::context::{nearest, quoted, EnvSource, FileCtx};
 use super::defaults::Defaults;
@@ -101,17 +104,94 @@ pub(super) fn load(
             }
         };
         let lines = Lines::new(&src);
+        let mut f = FileJobs {
+            file: &file,
+            src: &src,
+            lines: &lines,
+            dir,
+            defaults,
+            channels,
+            claimed: Vec::new(),
+            names: Vec::new(),
+        };
+        let mark = (problems.len(), out.jobs.len());
+        if f.check(Tables::Pieces(&src), &mut seen, &mut out.jobs, problems) {
+            out.names.append(&mut f.names);
+            continue;
+        }
+        f.names.clear();
+        // A problem, or a piece that cannot be read alone: the file again, whole, the
+        // careful way that reports every problem at its line.
+        problems.truncate(mark.0);
+        out.jobs.truncate(mark.1);
+        for name in f.claimed.drain(..) {
+            seen.remove(&name);
+        }
         let Some((parsed, set_aside)) =
             parse_toml::<RawJobFile>(&file, &src, &lines, &JOB_FILE, problems)
         else {
             continue;
         };
+        f.check(
+            Tables::Recovered(parsed.job, set_aside),
+            &mut seen,
+            &mut out.jobs,
+            problems,
+        );
+        out.names.append(&mut f.names);
+    }
+    out
+}
+
+/// One job file's checking: what every table of it needs.
+struct FileJobs<'a> {
+    file: &'a Path,
+    src: &'a str,
+    lines: &'a Lines,
+    dir: &'a Path,
+    defaults: &'a Defaults,
+    channels: &'a [String],
+    /// The names this file added to `seen`, to take back if it is read again.
+    claimed: Vec<String>,
+    /// Every job name its tables give, good or not (for `depends_on`).
+    names: Vec<String>,
+}
+
+impl FileJobs<'_> {
+    /// Checks every table, adding the good jobs to `jobs`. `false` when, read in
+    /// `Pieces`, a piece or table does not read alone or a problem is found: then the
+    /// file must be read whole, the careful way.
+    fn check(
+        &mut self,
+        tables: Tables<'_>,
+        seen: &mut HashMap<String, SourceLoc>,
+        jobs: &mut Vec<Job>,
+        problems: &mut Vec<Problem>,
+    ) -> bool {
+        // Table starts and keys set aside: for a file with problems only.
+        let (starts, set_aside): (Vec<usize>, Vec<usize>) = match &tables {
+            Tables::Pieces(_) => (Vec::new(), Vec::new()),
+            Tables::Recovered(t, aside) => {
+                (t.iter().map(|j| j.span().start).collect(), aside.clone())
+            }
+        };
+        let in_pieces = matches!(tables, Tables::Pieces(_));
+        let raws: Box<dyn Iterator<Item = Option<Spanned<RawJob>>> + '_> = match tables {
+            Tables::Pieces(src) => Box::new(pieces(src)),
+            Tables::Recovered(t, _) => Box::new(t.into_iter().map(Some)),
+        };
         let mut no_env = EnvSource::default();
-        let mut cx = FileCtx::new(&file, &src, &lines, problems, &mut no_env);
-        let starts: Vec<usize> = parsed.job.iter().map(|j| j.span().start).collect();
-        for (i, raw) in parsed.job.into_iter().enumerate() {
-            let offset = raw.span().start.min(src.len());
-            let line = lines.line(offset);
+        let mut cx = FileCtx::new(self.file, self.src, self.lines, problems, &mut no_env);
+        let before = cx.problems.len();
+        for (i, raw) in raws.enumerate() {
+            let Some(raw) = raw else {
+                return false;
+            };
+            if in_pieces && cx.problems.len() > before {
+                return false;
+            }
+            let offset = raw.span().start.min(self.src.len());
+            let line = self.lines.line(offset);
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
             // `set_aside` is sorted: the first offset at or after this table's start.
             let lost_key = set_aside
@@ -122,7 +202,7 @@ pub(super) fn load(
                 // Names are claimed before the job is checked, so a duplicate is reported
                 // even when either table has problems of its own.
                 let name = value(&raw.name).filter(|n| !n.trim().is_empty());
-                out.names.extend(name.clone());
+                self.names.extend(name.clone());
                 let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
                 match (&duplicate_of, name) {
                     (Some(first), Some(name)) => cx.at_line(
@@ -130,7 +210,14 @@ pub(super) fn load(
                         format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
                     ),
                     (None, Some(name)) => {
-                        seen.insert(name, SourceLoc { file: file.clone(), line });
+                        self.claimed.push(name.clone());
+                        seen.insert(
+                            name,
+                            SourceLoc {
+                                file: self.file.to_path_buf(),
+                                line,
+                            },
+                        );
                     }
                     _ => {}
                 }
@@ -138,15 +225,15 @@ pub(super) fn load(
                 // too (every problem in one round), without "needs `url`" after
                 // "unknown key `urll`". It is not loaded: its file has a problem.
                 cx.quiet_missing = lost_key;
-                let job = resolve_job(&mut cx, dir, defaults, channels, raw, line);
+                let job = resolve_job(&mut cx, self.dir, self.defaults, self.channels, raw, line);
                 cx.quiet_missing = false;
                 if let (Some(job), None, false) = (job, duplicate_of, lost_key) {
-                    out.jobs.push(job);
+                    jobs.push(job);
                 }
             }
         }
+        !(in_pieces && cx.problems.len() > before)
     }
-    out
 }
 
 /// The `*.toml` files in `jobs_dir`, sorted by name so loading order (and `list`) is
@@ -376,7 +463,7 @@ fn resolve_job(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use crate::config::load_checked;
     use crate::config::LoadOptions;
 
@@ -432,5 +519,73 @@ mod tests {
             .map(|p| (p.line, p.message.as_str()))
             .collect();
         assert_eq!(lines, [(1, "job \"x\": `timeout` must be more than 0s")]);
+    }
+
+    pub(super) fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(&settings, "[general]\nalertcontact = \"a@b.c\"\n").expect("settings");
+        for (name, text) in files {
+            std::fs::write(dir.path().join("jobs").join(name), text).expect("job file");
+        }
+        (dir, settings)
+    }
+
+    #[test]
+    fn jobs_read_table_by_table_keep_the_line_of_their_table_and_their_order() {
+        let tcp = |name: &str| {
+            format!("[[job]]\nname = \"{name}\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\n")
+        };
+        let text = format!(
+            "# web\n{}{}[[job]]\nname = \"t-{{target}}\"\nkind = \"tcp\"\nhost = \"{{target}}\"\nport = 2\ntargets = [\"a\", \"b\"]\n",
+            tcp("one"),
+            tcp("two")
+        );
+        let (_dir, settings) = folder(&[("a.toml", &text)]);
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        let jobs: Vec<(String, usize)> = config
+            .expect("loads")
+            .jobs
+            .iter()
+            .map(|j| (j.name.clone(), j.source.line))
+            .collect();
+        let expected = [("one", 2), ("two", 8), ("t-a", 14), ("t-b", 14)];
+        assert_eq!(jobs, expected.map(|(n, l)| (n.to_string(), l)));
+    }
+
+    #[test]
+    fn a_file_read_again_the_careful_way_tells_each_problem_once() {
+        // b.toml's second table has a key of the wrong type: the file is read table by
+        // table, then again the careful way; what the first reading found is told once.
+        let (_dir, settings) = folder(&[
+            ("a.toml", "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n"),
+            (
+                "b.toml",
+                "[[job]]\nname = \"x\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\n\
+                 [[job]]\nname = \"y\"\nkind = \"tcp\"\nhost = \"h\"\nport = 70000\nretries = \"two\"\n",
+            ),
+        ]);
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        let told: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}",
+                    p.file.file_name().unwrap().to_string_lossy(),
+                    p.line
+                )
+            })
+            .collect();
+        assert_eq!(told, ["b.toml:1", "b.toml:11", "b.toml:12"], "{problems:?}");
+        assert!(problems[0].message.starts_with("duplicate job name \"x\""));
+        let names: Vec<String> = config
+            .expect("loads")
+            .jobs
+            .into_iter()
+            .map(|j| j.name)
+            .collect();
+        assert_eq!(names, ["x"], "b.toml adds nothing: its jobs are not loaded");
     }
 }
