@@ -102,6 +102,82 @@ pub fn open(path: &Path, opts: &mut OpenOptions) -> Result<File, OpenError> {
     Ok(file)
 }
 
+/// Why [`replace`] wrote nothing, and at which path.
+#[derive(Debug)]
+pub enum ReplaceError {
+    /// The file (or a temp file put in the way) is not a regular file: left as it is.
+    NotRegular {
+        path: PathBuf,
+        kind: &'static str,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// Replaces the file at `path` by `bytes`, whole or not at all: a temp file beside it
+/// (created with `mode`), then a rename over it. A symlink is followed and the file it
+/// names is replaced; something that is not a regular file is refused. `durable` adds an
+/// fsync of the file before the rename and of its folder after. Returns the file replaced.
+pub fn replace(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durable: bool,
+) -> Result<PathBuf, ReplaceError> {
+    let io_at = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| ReplaceError::Io { path: p, source }
+    };
+    let target = resolve(path).map_err(io_at(path))?;
+    if let Some(kind) = non_regular(&target).map_err(io_at(&target))? {
+        return Err(ReplaceError::NotRegular { path: target, kind });
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let write = || -> Result<(), OpenError> {
+        let mut f = open(
+            &tmp,
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(mode),
+        )?;
+        io::Write::write_all(&mut f, bytes)?;
+        if durable {
+            f.sync_all()?;
+        }
+        drop(f);
+        std::fs::rename(&tmp, &target)?;
+        if durable {
+            let folder = target
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if let Ok(d) = File::open(folder) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    };
+    match write() {
+        Ok(()) => Ok(target),
+        Err(OpenError::NotRegular(kind)) => Err(ReplaceError::NotRegular { path: tmp, kind }),
+        Err(OpenError::Io(source)) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(ReplaceError::Io {
+                path: target,
+                source,
+            })
+        }
+    }
+}
+
 /// Reads a whole regular file; `Ok(None)` when there is none.
 pub fn read(path: &Path) -> Result<Option<Vec<u8>>, OpenError> {
     use std::io::Read;

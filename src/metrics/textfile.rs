@@ -4,12 +4,9 @@
 //! `checker.prom` that is not a regular file (a directory, a FIFO...) is refused, never
 //! replaced; a symlink is followed, and the file it names is replaced.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::safe_file::{self, OpenError};
+use crate::safe_file::{self, ReplaceError};
 
 /// The file's name in the folder.
 pub const FILE_NAME: &str = "checker.prom";
@@ -46,48 +43,13 @@ pub fn write(dir: &Path, text: &str) -> Result<PathBuf, TextfileError> {
         }
     }
     let path = dir.join(FILE_NAME);
-    let io = |path: &Path, source| TextfileError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let target = safe_file::resolve(&path).map_err(|e| io(&path, e))?;
-    if let Some(kind) = safe_file::non_regular(&target).map_err(|e| io(&target, e))? {
-        return Err(TextfileError::NotRegular { path: target, kind });
-    }
-    let folder = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| FILE_NAME.to_string());
-    let tmp = folder.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> Result<(), OpenError> {
-        // Readable by node_exporter, which runs as another user.
-        let mut f = safe_file::open(
-            &tmp,
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644),
-        )?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &target)?;
-        if let Ok(d) = File::open(folder) {
-            let _ = d.sync_all();
+    // Readable by node_exporter, which runs as another user.
+    match safe_file::replace(&path, text.as_bytes(), 0o644, true) {
+        Ok(_) => Ok(path),
+        Err(ReplaceError::NotRegular { path, kind }) => {
+            Err(TextfileError::NotRegular { path, kind })
         }
-        Ok(())
-    })();
-    match result {
-        Ok(()) => Ok(path),
-        Err(OpenError::NotRegular(kind)) => Err(TextfileError::NotRegular { path: tmp, kind }),
-        Err(OpenError::Io(e)) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(io(&target, e))
-        }
+        Err(ReplaceError::Io { path, source }) => Err(TextfileError::Io { path, source }),
     }
 }
 

@@ -18,8 +18,7 @@ pub mod model;
 
 use std::fs::OpenOptions;
 use std::hash::{Hash, Hasher};
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -153,36 +152,16 @@ fn written_fingerprint(path: &Path) -> Option<String> {
 /// No fsync (it would cost a 1 MB page tens of milliseconds): a page a crash damages has
 /// lost its fingerprint with it, so the next tick writes it again.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PageError> {
-    let err = |reason: String| PageError::Write {
+    let reason = match crate::safe_file::replace(path, bytes, 0o644, false) {
+        Ok(_) => return Ok(()),
+        Err(crate::safe_file::ReplaceError::NotRegular { kind, .. }) => {
+            format!("it is {kind}, not a regular file")
+        }
+        Err(crate::safe_file::ReplaceError::Io { source, .. }) => source.to_string(),
+    };
+    Err(PageError::Write {
         path: path.to_path_buf(),
         reason,
-    };
-    let target = crate::safe_file::resolve(path).map_err(|e| err(e.to_string()))?;
-    if let Some(kind) = crate::safe_file::non_regular(&target).map_err(|e| err(e.to_string()))? {
-        return Err(err(format!("it is {kind}, not a regular file")));
-    }
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "status.html".into());
-    let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> Result<(), crate::safe_file::OpenError> {
-        let mut f = crate::safe_file::open(
-            &tmp,
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644),
-        )?;
-        f.write_all(bytes)?;
-        drop(f);
-        std::fs::rename(&tmp, &target)?;
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e.to_string())
     })
 }
 
