@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::duration::{format as short, humanize};
 use crate::engine::outbox::Undeliverable;
-use crate::schedule::{Schedule, Tick};
 use crate::state::State;
 
 /// The three answers of the original's status site, spelled as it spells them.
@@ -57,19 +56,9 @@ impl Policy {
             mail_fresh_for: config
                 .email
                 .self_check
-                .map(|s| interval(s).saturating_mul(2)),
+                .map(|s| s.period().saturating_mul(2)),
             undeliverable_after: config.general.undeliverable_after,
         }
-    }
-}
-
-/// How often a schedule comes round: its frequency's period, or its interval.
-fn interval(s: Schedule) -> Duration {
-    match s {
-        Schedule::Tick(Tick::Minute) => Duration::from_secs(60),
-        Schedule::Tick(Tick::Hour) => Duration::from_secs(3600),
-        Schedule::Tick(Tick::Day | Tick::DayNoon) => Duration::from_secs(86_400),
-        Schedule::Every(d) => d,
     }
 }
 
