@@ -18,7 +18,7 @@ use crate::quorum::decide::*;
 use crate::quorum::wire::PeerState;
 use crate::quorum::wire::{PeerJob, PeerJobs};
 use crate::quorum::{Answers, Asked};
-use crate::rules::Decision;
+use crate::rules::{Decision, Marks};
 use crate::state::State;
 use crate::state::{Confirmation, JobState, JobStatus, Place, Sees};
 
@@ -481,11 +481,11 @@ fn the_gate_alone_holds_restores_and_ends() {
             })
             .collect(),
     };
-    let before = Marks {
-        last_notify: Some(t0()),
-        notified: true,
-        in_streak: true,
-    };
+    let mut earlier = failing_state();
+    earlier.first_failure = Some(t0());
+    earlier.notified = true;
+    earlier.last_notify = Some(t0());
+    let before = Marks::of(&earlier);
     let mut js = failing_state();
     js.notified = true;
     js.last_notify = Some(minutes(9));

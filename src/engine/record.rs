@@ -90,7 +90,6 @@ pub fn record_asked(
         js.source = Some(job.source.file.clone());
     }
     let before = rules::Marks::of(js);
-    let quorum_marks = decide::Marks::of(js);
     let decision = rules::record(js, r.ok, &r.message, now, &job.rules);
     js.last_duration_ms = Some(r.duration_ms);
     js.perfdata = r.perfdata.clone();
@@ -142,7 +141,7 @@ pub fn record_asked(
     let (decision, verdict) = decide::gate(
         decision,
         confirmation.as_ref(),
-        quorum_marks,
+        before,
         js,
         job.rules.notify_recovery,
     );

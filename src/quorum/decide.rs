@@ -25,7 +25,7 @@ use super::{Answers, Asked};
 use crate::check::http::human;
 use crate::config::{Confirm, Job, UnknownCounts};
 use crate::duration::{format as short, humanize};
-use crate::rules::Decision;
+use crate::rules::{self, Decision, Marks};
 use crate::state::{Confirmation, JobState, JobStatus, Place, Sees};
 
 /// Which places see `job` failing at `now`; `None` for a job without `confirm_with`.
@@ -129,38 +129,6 @@ pub enum Verdict {
     NoLongerConfirmed,
 }
 
-/// A job's notification marks before the rules saw the result, so that a failure alert
-/// held back leaves the streak as alerted as it was (not at all, for a new one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Marks {
-    pub last_notify: Option<DateTime<Utc>>,
-    pub notified: bool,
-    /// The result continued a failure streak.
-    pub in_streak: bool,
-}
-
-impl Marks {
-    /// Taken before `rules::record`.
-    pub fn of(js: &JobState) -> Self {
-        Marks {
-            last_notify: js.last_notify,
-            notified: js.notified,
-            in_streak: js.consecutive_failures > 0 && js.first_failure.is_some(),
-        }
-    }
-
-    /// Undoes the failure notification the rules just decided.
-    fn restore(self, js: &mut JobState) {
-        if self.in_streak {
-            js.last_notify = self.last_notify;
-            js.notified = self.notified;
-        } else {
-            js.last_notify = None;
-            js.notified = false;
-        }
-    }
-}
-
 /// Applies confirmation `c` to the rules' `decision` for the result just recorded in
 /// `js` (`before`: its marks before it). Returns the decision that stands and, when
 /// confirmation decided something, the verdict. A job that passes is the rules' alone.
@@ -186,7 +154,7 @@ pub fn gate(
     match decision {
         Decision::Failure if c.confirmed => (decision, Some(Verdict::Confirmed)),
         Decision::Failure => {
-            before.restore(js);
+            rules::hold_back(js, before);
             if js.notified && refuted {
                 no_longer(js, notify_recovery)
             } else {
