@@ -2,6 +2,7 @@
 //! `/metrics`, printed, or written atomically to `DIR/checker.prom` for node_exporter's
 //! textfile collector (what `[metrics] textfile_dir` has every tick do).
 
+use crate::state::{State, StateError};
 use std::path::Path;
 
 use chrono::Utc;
@@ -31,11 +32,11 @@ pub fn run(config: &Config, textfile: Option<&Path>) -> Result<Exit, AppError> {
 /// What a tick does at its end when `[metrics] textfile_dir` is set: writes the file,
 /// and says in the log why it could not (the tick itself is not failed for it: a stale
 /// file is what node_exporter's `node_textfile_mtime_seconds` shows).
-pub fn after_tick(config: &Config) {
+pub fn after_tick(config: &Config, state: Result<&State, &StateError>) {
     let Some(dir) = &config.metrics.textfile_dir else {
         return;
     };
-    let text = metrics::collect(config, Utc::now());
+    let text = metrics::collect_from(config, state, Utc::now());
     if let Err(e) = metrics::textfile::write(dir, &text) {
         log::warn!("[metrics] textfile_dir: {e}");
     }

@@ -7,6 +7,7 @@ use crate::engine::{RunOptions, Selection};
 use crate::error::AppError;
 use crate::exit::Exit;
 use crate::schedule::Tick;
+use crate::state::Store;
 
 pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<Exit, AppError> {
     // Into the log file only: on stderr cron would mail it every minute.
@@ -14,14 +15,17 @@ pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<Exit, AppError> 
         log::warn!(target: crate::logging::FILE_ONLY, "configuration: {w}");
     }
     let report = run_tick(config, Selection::Tick(tick), RunOptions { nomail });
-    // After the tick, whatever it came to: the file then tells how it ended.
-    super::metrics::after_tick(config);
-    // After the tick's last transaction, without the lock. A page that cannot be written
-    // is logged, never the tick's failure: the checks and alerts matter more.
-    match crate::statuspage::after_tick(config, chrono::Utc::now()) {
-        Ok(Some(outcome)) => log::debug!("status page: {outcome:?}"),
-        Ok(None) => {}
-        Err(e) => log::warn!("{e}"),
+    // After the tick's last transaction, without the lock, whatever the tick came to: the
+    // metrics textfile and the status page, from one reading of the state. Neither fails
+    // the tick: the checks and alerts matter more.
+    if config.metrics.textfile_dir.is_some() || config.status_page.path.is_some() {
+        let state = Store::new(&config.general.state_file, config.general.lock_timeout).read();
+        super::metrics::after_tick(config, state.as_ref());
+        match crate::statuspage::after_tick(config, state.as_ref(), chrono::Utc::now()) {
+            Ok(Some(outcome)) => log::debug!("status page: {outcome:?}"),
+            Ok(None) => {}
+            Err(e) => log::warn!("{e}"),
+        }
     }
     let report = report?;
     let failed = report.results.iter().filter(|r| !r.ok).count();

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::history::{History, HistoryError};
 use crate::peer::status::{self, PeerStatus, Policy, Word};
-use crate::state::{JobState, JobStatus, State, Store};
+use crate::state::{JobState, JobStatus, State, StateError, Store};
 
 pub use perfdata::{base_unit, sanitise};
 
@@ -101,10 +101,19 @@ pub struct Snapshot<'a> {
 /// textfile holds. A state or history that cannot be read is said in the metrics
 /// (`checker_state_readable`, the uptime families left out) and logged.
 pub fn collect(config: &Config, now: DateTime<Utc>) -> String {
+    let state = Store::new(&config.general.state_file, config.general.lock_timeout).read();
+    collect_from(config, state.as_ref(), now)
+}
+
+/// [`collect`] from a state already read (or the reason it could not be).
+pub fn collect_from(
+    config: &Config,
+    state: Result<&State, &StateError>,
+    now: DateTime<Utc>,
+) -> String {
     let jobs = jobs(config);
     let policy = Policy::from_config(config);
-    let state = Store::new(&config.general.state_file, config.general.lock_timeout).read();
-    let status = match &state {
+    let status = match state {
         Ok(s) => status::compute(s, &policy, now),
         Err(e) => {
             log::warn!("metrics: the state cannot be read: {e}");
@@ -121,7 +130,7 @@ pub fn collect(config: &Config, now: DateTime<Utc>) -> String {
     render(&Snapshot {
         config,
         jobs: &jobs,
-        state: state.as_ref().ok(),
+        state: state.ok(),
         status: &status,
         uptime: uptime.as_ref(),
         now,

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::history::History;
-use crate::state::{State, Store};
+use crate::state::{State, StateError};
 
 /// Why the page could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -103,27 +103,25 @@ pub fn render(config: &Config, state: &State, history: &History, now: DateTime<U
     html::render(&page, &fingerprint(config, state, now))
 }
 
-fn read_state(config: &Config) -> Result<State, PageError> {
-    Store::new(&config.general.state_file, config.general.lock_timeout)
-        .read()
-        .map_err(|e| PageError::State {
-            path: config.general.state_file.clone(),
-            reason: e.to_string(),
-        })
-}
-
 /// At the end of a tick: writes `[status_page] path` when what it shows changed since it
 /// was written (or it is missing). Nothing to do without a path.
-pub fn after_tick(config: &Config, now: DateTime<Utc>) -> Result<Option<Outcome>, PageError> {
+pub fn after_tick(
+    config: &Config,
+    state: Result<&State, &StateError>,
+    now: DateTime<Utc>,
+) -> Result<Option<Outcome>, PageError> {
     let Some(path) = &config.status_page.path else {
         return Ok(None);
     };
-    let state = read_state(config)?;
-    let fp = fingerprint(config, &state, now);
+    let state = state.map_err(|e| PageError::State {
+        path: config.general.state_file.clone(),
+        reason: e.to_string(),
+    })?;
+    let fp = fingerprint(config, state, now);
     if written_fingerprint(path).as_deref() == Some(fp.as_str()) {
         return Ok(Some(Outcome::Unchanged));
     }
-    let page = render(config, &state, &History::reader(&config.general), now);
+    let page = render(config, state, &History::reader(&config.general), now);
     write_atomically(path, page.as_bytes())?;
     Ok(Some(Outcome::Written))
 }
