@@ -153,6 +153,29 @@ def bench_idle():
               f"{load()})")
 
 
+def http_vs_curl(d, port, n):
+    """`n` http jobs against 127.0.0.1:`port` in the instance in `d`: the medians of five
+    ticks and of five `curl --parallel --parallel-max 64` fetching the same URLs, in ms."""
+    with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+        for i in range(n):
+            f.write(f'[[job]]\nname = "page {i}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/{i}"\n\n')
+    cfg = ["-f", os.path.join(d, "settings.toml")]
+    curl_args = ["curl", "--silent", "--parallel", "--parallel-max", "64", "--output", "/dev/null",
+                 f"http://127.0.0.1:{port}/[0-{n - 1}]"]
+    checker, curl = [], []
+    for _ in range(5):
+        w, _, code = run_measured(curl_args)
+        assert code == 0, "curl failed"
+        curl.append(w * 1000)
+        w, _, code = run_measured([BIN, *cfg, "-c", "minute"])
+        assert code == 0, "checker tick failed"
+        checker.append(w * 1000)
+    state = json.load(open(os.path.join(d, "state.json")))
+    ok = sum(1 for j in state["jobs"].values() if j["status"] == "ok")
+    assert ok == n, f"only {ok} of {n} checks passed"
+    return statistics.median(checker), statistics.median(curl)
+
+
 def bench_http():
     d = tempfile.mkdtemp(prefix="checker-bench-http-")
     port_file = os.path.join(d, "port")
@@ -164,24 +187,7 @@ def bench_http():
             time.sleep(0.05)
         port = int(open(port_file).read().strip())
         settings(d)
-        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
-            for i in range(1000):
-                f.write(f'[[job]]\nname = "page {i}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/{i}"\n\n')
-        cfg = ["-f", os.path.join(d, "settings.toml")]
-        curl_args = ["curl", "--silent", "--parallel", "--parallel-max", "64", "--output", "/dev/null",
-                     f"http://127.0.0.1:{port}/[0-999]"]
-        checker, curl = [], []
-        for _ in range(5):
-            w, _, code = run_measured(curl_args)
-            assert code == 0, "curl failed"
-            curl.append(w * 1000)
-            w, _, code = run_measured([BIN, *cfg, "-c", "minute"])
-            assert code == 0, "checker tick failed"
-            checker.append(w * 1000)
-        state = json.load(open(os.path.join(d, "state.json")))
-        ok = sum(1 for j in state["jobs"].values() if j["status"] == "ok")
-        assert ok == 1000, f"only {ok} of 1000 checks passed"
-        c, k = statistics.median(checker), statistics.median(curl)
+        c, k = http_vs_curl(d, port, 1000)
         print(f"1,000 HTTP checks, one tick: checker median {c:.0f} ms (incl. state and history), "
               f"curl --parallel median {k:.0f} ms: ratio {c / k:.2f}  (target <= 1.5)")
     finally:
@@ -334,25 +340,8 @@ def bench_nginx():
     try:
         pid, port = start_nginx(d)
         settings(d)
-        cfg = ["-f", os.path.join(d, "settings.toml")]
         for n in (1000, 10000):
-            with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
-                for i in range(n):
-                    f.write(f'[[job]]\nname = "page {i}"\nkind = "http"\nurl = "http://127.0.0.1:{port}/{i}"\n\n')
-            curl_args = ["curl", "--silent", "--parallel", "--parallel-max", "64", "--output", "/dev/null",
-                         f"http://127.0.0.1:{port}/[0-{n - 1}]"]
-            checker, curl = [], []
-            for _ in range(5):
-                w, _, code = run_measured(curl_args)
-                assert code == 0, "curl failed"
-                curl.append(w * 1000)
-                w, _, code = run_measured([BIN, *cfg, "-c", "minute"])
-                assert code == 0, "checker tick failed"
-                checker.append(w * 1000)
-            state = json.load(open(os.path.join(d, "state.json")))
-            ok = sum(1 for j in state["jobs"].values() if j["status"] == "ok")
-            assert ok == n, f"only {ok} of {n} checks passed"
-            c, k = statistics.median(checker), statistics.median(curl)
+            c, k = http_vs_curl(d, port, n)
             print(f"{n:,} HTTP checks against nginx, one tick: checker median {c:.0f} ms (incl. state and history), "
                   f"curl --parallel-max 64 median {k:.0f} ms: ratio {c / k:.2f}  (target <= 1.2; {load()})")
     finally:
