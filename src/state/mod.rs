@@ -2,6 +2,7 @@
 //! notifications and the silences. `store` owns locking, loading and atomic saving;
 //! `quiet` the types of quiet on purpose (silences, acknowledgements).
 
+mod fast;
 mod quiet;
 mod store;
 pub mod timestamp;

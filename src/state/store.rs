@@ -174,8 +174,12 @@ impl Store {
         let bytes = crate::redact::json_bytes::<State>(bytes);
         // One pass in the common case: the whole file, then its version. Text checked as
         // UTF-8 once is not checked again string by string.
+        // The fast reader first; what it leaves (see `fast`) serde reads, and reports.
         let parsed = match std::str::from_utf8(&bytes) {
-            Ok(text) => serde_json::from_str::<State>(text),
+            Ok(text) => match super::fast::parse(text) {
+                Some(state) => Ok(state),
+                None => serde_json::from_str::<State>(text),
+            },
             Err(_) => serde_json::from_slice::<State>(&bytes),
         };
         if let Ok(state) = &parsed {
@@ -233,19 +237,13 @@ impl Store {
     /// Saves under a held lock: temp file in the same folder, fsync, rename over the old
     /// file, fsync the folder. A crash at any point leaves either the old or the new file.
     pub fn save_locked(&self, _guard: &Guard, state: &State) -> Result<(), StateError> {
-        // With secrets configured the text is masked as a whole, so it is made in memory
-        // first (sized for the usual few hundred bytes a job, so the buffer is not copied
-        // as it grows); without, it goes straight to the file.
-        let bytes = if crate::redact::is_active() {
-            let mut bytes = Vec::with_capacity(4096 + state.jobs.len().saturating_mul(512));
-            serde_json::to_writer(&mut bytes, state)
-                .map_err(|e| self.io(std::io::Error::other(e)))?;
-            let mut bytes = crate::redact::json_bytes::<State>(bytes);
-            bytes.push(b'\n');
-            Some(bytes)
-        } else {
-            None
-        };
+        // The whole text is made in memory (sized for the usual few hundred bytes a job,
+        // so the buffer is not copied as it grows), masked as a whole when secrets are
+        // configured, and written at once.
+        let mut bytes = Vec::with_capacity(4096 + state.jobs.len().saturating_mul(512));
+        super::fast::write(state, &mut bytes).map_err(|e| self.io(std::io::Error::other(e)))?;
+        let mut bytes = crate::redact::json_bytes::<State>(bytes);
+        bytes.push(b'\n');
         // Through a symlink, the file it points to is replaced (the temp file beside it,
         // so the rename stays within one file system), and the link stays a link.
         let target = self.target()?;
@@ -260,15 +258,7 @@ impl Store {
                 &tmp,
                 OpenOptions::new().write(true).create(true).truncate(true),
             )?;
-            match &bytes {
-                Some(bytes) => f.write_all(bytes)?,
-                None => {
-                    let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut f);
-                    serde_json::to_writer(&mut w, state).map_err(std::io::Error::other)?;
-                    w.write_all(b"\n")?;
-                    w.flush()?;
-                }
-            }
+            f.write_all(&bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &target)?;
             if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -20,7 +20,7 @@ pub fn format(t: &DateTime<Utc>) -> String {
 }
 
 /// Writes `t` into `buf`, returning the length; `None` where chrono's writer is needed.
-fn write(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
+pub(super) fn write(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
     use chrono::Datelike;
     let year = t.year();
     let nano = t.nanosecond();
