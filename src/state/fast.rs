@@ -170,6 +170,11 @@ fn uint(out: &mut Vec<u8>, mut n: u64) {
 fn string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
+    if plain(s) {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &c) in bytes.iter().enumerate() {
@@ -259,6 +264,40 @@ pub fn parse(text: &str) -> Option<State> {
     Some(state)
 }
 
+/// The index of the first byte at or after `from` that ends the plain part of a string:
+/// `"`, `\\` or a control character (or the length). Eight bytes at a time.
+fn plain_until(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        // Bytes below 0x20 (`v - 0x20` borrows), and bytes equal to `"` or `\\`; the
+        // lowest flagged byte is exact (a borrow only spreads upwards).
+        let hits = (v.wrapping_sub(ONES * 0x20) & !v & HIGH)
+            | zero(v ^ (ONES * u64::from(b'"')))
+            | zero(v ^ (ONES * u64::from(b'\\')));
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Whether `s` is written as it is inside a JSON string (nothing to escape).
+fn plain(s: &str) -> bool {
+    plain_until(s.as_bytes(), 0) == s.len()
+}
+
 struct Reader<'a> {
     text: &'a str,
     b: &'a [u8],
@@ -316,35 +355,33 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.i;
-        loop {
-            match *self.b.get(self.i)? {
-                b'"' => {
-                    let s = self.text.get(start..self.i)?;
-                    self.i += 1;
-                    return Some(Cow::Borrowed(s));
-                }
-                b'\\' => {
-                    self.skip_string_rest()?;
-                    let quoted = self.text.get(start - 1..self.i)?;
-                    return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
-                }
-                0..=0x1f => return None,
-                _ => self.i += 1,
+        self.i = plain_until(self.b, self.i);
+        match *self.b.get(self.i)? {
+            b'"' => {
+                let s = self.text.get(start..self.i)?;
+                self.i += 1;
+                Some(Cow::Borrowed(s))
             }
+            b'\\' => {
+                self.skip_string_rest()?;
+                let quoted = self.text.get(start - 1..self.i)?;
+                serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
+            }
+            _ => None, // a control character: serde's error
         }
     }
 
     /// From inside a string to just past its closing quote.
     fn skip_string_rest(&mut self) -> Option<()> {
         loop {
+            self.i = plain_until(self.b, self.i);
             match *self.b.get(self.i)? {
                 b'"' => {
                     self.i += 1;
                     return Some(());
                 }
                 b'\\' => self.i += 2,
-                0..=0x1f => return None,
-                _ => self.i += 1,
+                _ => return None,
             }
         }
     }
@@ -455,7 +492,9 @@ impl<'a> Reader<'a> {
         loop {
             let name = self.string()?.into_owned();
             self.eat(b':')?;
-            jobs.push((name, self.job()?));
+            jobs.push((name, JobState::default()));
+            let (_, js) = jobs.last_mut()?;
+            self.job(js)?;
             if self.next_or_end(b'}')? {
                 break;
             }
@@ -473,13 +512,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn job(&mut self) -> Option<JobState> {
-        let mut js = JobState::default();
+    /// One job's fields into `js` (a default one).
+    fn job(&mut self, js: &mut JobState) -> Option<()> {
         let mut seen = 0u32;
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             self.i += 1;
-            return Some(js);
+            return Some(());
         }
         loop {
             let key = self.string()?;
@@ -602,7 +641,7 @@ impl<'a> Reader<'a> {
             };
             self.once(&mut seen, bit)?;
             if self.next_or_end(b'}')? {
-                return Some(js);
+                return Some(());
             }
         }
     }

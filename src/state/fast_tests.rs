@@ -308,3 +308,21 @@ fn a_value_nested_deeper_than_serde_follows_is_left_to_serde() {
     assert!(parse(&deep).is_none());
     assert!(serde_json::from_str::<State>(&deep).is_err());
 }
+
+proptest! {
+    #![proptest_config(crate::config::proptest_config(512))]
+
+    #[test]
+    fn the_word_scan_stops_where_a_byte_by_byte_scan_stops(
+        bytes in prop::collection::vec(
+            prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xff, Just(b'a')],
+            0..40,
+        ),
+        from in 0usize..40,
+    ) {
+        let naive = (from..bytes.len())
+            .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
+            .unwrap_or(bytes.len().max(from));
+        prop_assert_eq!(plain_until(&bytes, from), naive);
+    }
+}
