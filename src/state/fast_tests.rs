@@ -38,7 +38,10 @@ fn time() -> impl Strategy<Value = DateTime<Utc>> {
     prop_oneof![
         (1_700_000_000i64..1_900_000_000, 0u32..1_000_000_000),
         (1_700_000_000i64..1_900_000_000, Just(0u32)),
-        (1_700_000_000i64..1_900_000_000, (0u32..1000).prop_map(|m| m * 1_000_000)),
+        (
+            1_700_000_000i64..1_900_000_000,
+            (0u32..1000).prop_map(|m| m * 1_000_000)
+        ),
         // Years before 0 and after 9999: chrono's own text.
         (-70_000_000_000i64..300_000_000_000, 0u32..1_000_000_000),
     ]
@@ -55,8 +58,8 @@ fn text() -> impl Strategy<Value = String> {
 
 fn perfdata() -> impl Strategy<Value = Vec<PerfDatum>> {
     prop::collection::vec(
-        (text(), -1e6f64..1e6, prop::option::of("[a-zA-Z%]{1,3}")).prop_map(|(label, value, uom)| {
-            PerfDatum {
+        (text(), -1e6f64..1e6, prop::option::of("[a-zA-Z%]{1,3}")).prop_map(
+            |(label, value, uom)| PerfDatum {
                 label,
                 value,
                 uom,
@@ -64,46 +67,48 @@ fn perfdata() -> impl Strategy<Value = Vec<PerfDatum>> {
                 crit: Some("10:".into()),
                 min: Some(0.0),
                 max: None,
-            }
-        }),
+            },
+        ),
         0..2,
     )
 }
 
 fn extras() -> impl Strategy<Value = (Option<Ack>, Option<Held>, Option<Confirmation>)> {
     (
-        prop::option::of((time(), text(), prop::option::of(time())).prop_map(|(at, who, streak)| {
-            Ack {
+        prop::option::of((time(), text(), prop::option::of(time())).prop_map(
+            |(at, who, streak)| Ack {
                 at,
                 who,
                 comment: Some("on it".into()),
                 streak,
-            }
-        })),
+            },
+        )),
         prop::option::of((text(), time()).prop_map(|(reason, since)| Held {
             reason,
             since,
             last: since,
         })),
-        prop::option::of((time(), any::<bool>()).prop_map(|(at, confirmed)| Confirmation {
-            at,
-            confirmed,
-            needed: 2,
-            places: vec![
-                Place {
-                    name: "here".into(),
-                    sees: Sees::Failing,
-                    counted: true,
-                    detail: None,
-                },
-                Place {
-                    name: "there".into(),
-                    sees: Sees::Unknown,
-                    counted: false,
-                    detail: Some("late".into()),
-                },
-            ],
-        })),
+        prop::option::of(
+            (time(), any::<bool>()).prop_map(|(at, confirmed)| Confirmation {
+                at,
+                confirmed,
+                needed: 2,
+                places: vec![
+                    Place {
+                        name: "here".into(),
+                        sees: Sees::Failing,
+                        counted: true,
+                        detail: None,
+                    },
+                    Place {
+                        name: "there".into(),
+                        sees: Sees::Unknown,
+                        counted: false,
+                        detail: Some("late".into()),
+                    },
+                ],
+            }),
+        ),
     )
 }
 
@@ -114,7 +119,11 @@ fn job_state() -> impl Strategy<Value = JobState> {
         Just(JobStatus::Failing)
     ];
     let times = prop::collection::vec(prop::option::of(time()), 9);
-    let counts = (any::<u32>(), prop::option::of(any::<u64>()), any::<[u64; 4]>());
+    let counts = (
+        any::<u32>(),
+        prop::option::of(any::<u64>()),
+        any::<[u64; 4]>(),
+    );
     let texts = (
         prop::option::of(text()),
         prop::option::of(text()),
@@ -279,7 +288,11 @@ fn what_the_fast_path_does_not_know_is_left_to_serde() {
         (r#"{"version":4294967296}"#.to_string(), false),
     ] {
         assert!(parse(&text).is_none(), "{text}");
-        assert_eq!(serde_json::from_str::<State>(&text).is_ok(), serde_reads, "{text}");
+        assert_eq!(
+            serde_json::from_str::<State>(&text).is_ok(),
+            serde_reads,
+            "{text}"
+        );
     }
 }
 
@@ -294,7 +307,10 @@ fn escapes_repeated_names_and_nulls_read_as_serde_reads_them() {
         r#"{"version":1,"jobs":{}}"#,
         r#"{"version":1,"jobs":{"web":{}}}"#,
     ] {
-        assert!(agrees(text).expect("agrees"), "the fast path gave up on {text}");
+        assert!(
+            agrees(text).expect("agrees"),
+            "the fast path gave up on {text}"
+        );
     }
 }
 
