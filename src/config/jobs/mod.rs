@@ -90,13 +90,13 @@ pub(super) fn load(
             dir.display()
         )));
     }
-    let mut seen: HashMap<String, SourceLoc> = HashMap::new();
-    for file in files {
-        let src = match read_text(&file, MAX_CONFIG_BYTES) {
+    let mut seen = Seen::default();
+    for (index, file) in files.iter().enumerate() {
+        let src = match read_text(file, MAX_CONFIG_BYTES) {
             Ok(s) => s,
             Err(e) => {
                 problems.push(Problem {
-                    file,
+                    file: file.clone(),
                     line: 0,
                     message: format!("cannot read job file: {e}"),
                 });
@@ -105,7 +105,9 @@ pub(super) fn load(
         };
         let lines = Lines::new(&src);
         let mut f = FileJobs {
-            file: &file,
+            file,
+            index,
+            files: &files,
             src: &src,
             lines: &lines,
             dir,
@@ -123,7 +125,7 @@ pub(super) fn load(
         f.names.clear();
         out.jobs.truncate(mark);
         let Some((parsed, set_aside)) =
-            parse_toml::<RawJobFile>(&file, &src, &lines, &JOB_FILE, problems)
+            parse_toml::<RawJobFile>(file, &src, &lines, &JOB_FILE, problems)
         else {
             continue;
         };
@@ -133,9 +135,16 @@ pub(super) fn load(
     out
 }
 
+/// The job names taken so far, each with where its table is: the index of its file in
+/// the job files, and its line.
+type Seen = HashMap<String, (usize, usize)>;
+
 /// One job file's checking: what every table of it needs.
 struct FileJobs<'a> {
     file: &'a Path,
+    /// Where `file` is in `files`, every job file.
+    index: usize,
+    files: &'a [PathBuf],
     src: &'a str,
     lines: &'a Lines,
     dir: &'a Path,
@@ -153,21 +162,21 @@ impl FileJobs<'_> {
     fn check_pieces(
         &mut self,
         threads: Option<usize>,
-        seen: &mut HashMap<String, SourceLoc>,
+        seen: &mut Seen,
         jobs: &mut Vec<Job>,
     ) -> bool {
         let Some(read) = pieces::checked(self, threads) else {
             return false;
         };
-        for (i, (_, job)) in read.iter().enumerate() {
+        seen.reserve(read.len());
+        for (i, (line, job)) in read.iter().enumerate() {
             if seen.contains_key(&job.name) {
                 for (_, claimed) in &read[..i] {
                     seen.remove(&claimed.name);
                 }
                 return false;
             }
-            let (file, line) = (self.file.to_path_buf(), read[i].0);
-            seen.insert(job.name.clone(), SourceLoc { file, line });
+            seen.insert(job.name.clone(), (self.index, *line));
         }
         self.names
             .extend(read.iter().map(|(_, job)| job.name.clone()));
@@ -182,7 +191,7 @@ impl FileJobs<'_> {
         &mut self,
         tables: Vec<Spanned<RawJob>>,
         set_aside: &[usize],
-        seen: &mut HashMap<String, SourceLoc>,
+        seen: &mut Seen,
         jobs: &mut Vec<Job>,
         problems: &mut Vec<Problem>,
     ) {
@@ -203,20 +212,17 @@ impl FileJobs<'_> {
                 // even when either table has problems of its own.
                 let name = value(&raw.name).filter(|n| !n.trim().is_empty());
                 self.names.extend(name.clone());
-                let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
+                let duplicate_of = name.as_ref().and_then(|n| seen.get(n)).map(|&(i, line)| {
+                    let file = self.files.get(i).cloned().unwrap_or_default();
+                    SourceLoc { file, line }
+                });
                 match (&duplicate_of, name) {
                     (Some(first), Some(name)) => cx.at_line(
                         line,
                         format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
                     ),
                     (None, Some(name)) => {
-                        seen.insert(
-                            name,
-                            SourceLoc {
-                                file: self.file.to_path_buf(),
-                                line,
-                            },
-                        );
+                        seen.insert(name, (self.index, line));
                     }
                     _ => {}
                 }

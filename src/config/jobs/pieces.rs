@@ -153,7 +153,7 @@ fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, J
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     use super::PIECE;
     use crate::config::context::{EnvSource, FileCtx};
@@ -173,8 +173,11 @@ mod tests {
     /// as text; `None` when the pieces decline.
     fn read_on(text: &str, threads: usize) -> Option<String> {
         let (lines, d, channels) = (Lines::new(text), defaults(), ["email".to_string()]);
+        let files = [PathBuf::from("/jobs/a.toml")];
         let mut f = FileJobs {
-            file: Path::new("/jobs/a.toml"),
+            file: &files[0],
+            index: 0,
+            files: &files,
             src: text,
             lines: &lines,
             dir: Path::new("/jobs"),
@@ -191,7 +194,7 @@ mod tests {
             return None;
         }
         let mut seen: Vec<_> = seen.into_iter().collect();
-        seen.sort_by(|(a, at_a), (b, at_b)| (at_a.line, a).cmp(&(at_b.line, b)));
+        seen.sort();
         Some(format!("{jobs:?}\n{:?}\n{seen:?}", f.names))
     }
 
