@@ -9,6 +9,7 @@ mod file;
 mod http;
 mod passive;
 mod pieces;
+mod plain;
 pub(super) mod raw;
 mod targets;
 mod tcp;
@@ -18,7 +19,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pieces::{pieces, Tables};
 use raw::{kind_keys, value, JobCx, RawJob, COMMON_JOB_KEYS, KIND_KEYS};
 use toml::Spanned;
 
@@ -90,13 +90,13 @@ pub(super) fn load(
             dir.display()
         )));
     }
-    let mut seen: HashMap<String, SourceLoc> = HashMap::new();
-    for file in files {
-        let src = match read_text(&file, MAX_CONFIG_BYTES) {
+    let mut seen = Seen::default();
+    for (index, file) in files.iter().enumerate() {
+        let src = match read_text(file, MAX_CONFIG_BYTES) {
             Ok(s) => s,
             Err(e) => {
                 problems.push(Problem {
-                    file,
+                    file: file.clone(),
                     line: 0,
                     message: format!("cannot read job file: {e}"),
                 });
@@ -105,95 +105,104 @@ pub(super) fn load(
         };
         let lines = Lines::new(&src);
         let mut f = FileJobs {
-            file: &file,
+            file,
+            index,
+            files: &files,
             src: &src,
             lines: &lines,
             dir,
             defaults,
             channels,
-            claimed: Vec::new(),
             names: Vec::new(),
         };
-        let mark = (problems.len(), out.jobs.len());
-        if f.check(Tables::Pieces(&src), &mut seen, &mut out.jobs, problems) {
+        let mark = out.jobs.len();
+        if f.check_pieces(None, &mut seen, &mut out.jobs) {
             out.names.append(&mut f.names);
             continue;
         }
-        f.names.clear();
         // A problem, or a piece that cannot be read alone: the file again, whole, the
         // careful way that reports every problem at its line.
-        problems.truncate(mark.0);
-        out.jobs.truncate(mark.1);
-        for name in f.claimed.drain(..) {
-            seen.remove(&name);
-        }
+        f.names.clear();
+        out.jobs.truncate(mark);
         let Some((parsed, set_aside)) =
-            parse_toml::<RawJobFile>(&file, &src, &lines, &JOB_FILE, problems)
+            parse_toml::<RawJobFile>(file, &src, &lines, &JOB_FILE, problems)
         else {
             continue;
         };
-        f.check(
-            Tables::Recovered(parsed.job, set_aside),
-            &mut seen,
-            &mut out.jobs,
-            problems,
-        );
+        f.check(parsed.job, &set_aside, &mut seen, &mut out.jobs, problems);
         out.names.append(&mut f.names);
     }
     out
 }
 
+/// The job names taken so far, each with where its table is: the index of its file in
+/// the job files, and its line.
+type Seen = HashMap<String, (usize, usize)>;
+
 /// One job file's checking: what every table of it needs.
 struct FileJobs<'a> {
     file: &'a Path,
+    /// Where `file` is in `files`, every job file.
+    index: usize,
+    files: &'a [PathBuf],
     src: &'a str,
     lines: &'a Lines,
     dir: &'a Path,
     defaults: &'a Defaults,
     channels: &'a [String],
-    /// The names this file added to `seen`, to take back if it is read again.
-    claimed: Vec<String>,
     /// Every job name its tables give, good or not (for `depends_on`).
     names: Vec<String>,
 }
 
 impl FileJobs<'_> {
-    /// Checks every table, adding the good jobs to `jobs`. `false` when, read in
-    /// `Pieces`, a piece or table does not read alone or a problem is found: then the
-    /// file must be read whole, the careful way.
+    /// Checks the file read in pieces (on `threads`, or as many as suit its size),
+    /// adding its jobs to `jobs` and their names to `seen`. `false`, with `jobs` and
+    /// `seen` as they were, when a piece or table does not read alone or a problem is
+    /// found, a name taken included: then the file must be read whole, the careful way.
+    fn check_pieces(
+        &mut self,
+        threads: Option<usize>,
+        seen: &mut Seen,
+        jobs: &mut Vec<Job>,
+    ) -> bool {
+        let Some(read) = pieces::checked(self, threads) else {
+            return false;
+        };
+        seen.reserve(read.len());
+        for (i, (line, job)) in read.iter().enumerate() {
+            if seen.contains_key(&job.name) {
+                for (_, claimed) in &read[..i] {
+                    seen.remove(&claimed.name);
+                }
+                return false;
+            }
+            seen.insert(job.name.clone(), (self.index, *line));
+        }
+        self.names
+            .extend(read.iter().map(|(_, job)| job.name.clone()));
+        jobs.extend(read.into_iter().map(|(_, job)| job));
+        true
+    }
+
+    /// Checks every table of the file read whole (`set_aside`: the offsets of the keys
+    /// parsing set aside, sorted), adding the good jobs to `jobs` and every problem to
+    /// `problems`.
     fn check(
         &mut self,
-        tables: Tables<'_>,
-        seen: &mut HashMap<String, SourceLoc>,
+        tables: Vec<Spanned<RawJob>>,
+        set_aside: &[usize],
+        seen: &mut Seen,
         jobs: &mut Vec<Job>,
         problems: &mut Vec<Problem>,
-    ) -> bool {
-        // Table starts and keys set aside: for a file with problems only.
-        let (starts, set_aside): (Vec<usize>, Vec<usize>) = match &tables {
-            Tables::Pieces(_) => (Vec::new(), Vec::new()),
-            Tables::Recovered(t, aside) => {
-                (t.iter().map(|j| j.span().start).collect(), aside.clone())
-            }
-        };
-        let in_pieces = matches!(tables, Tables::Pieces(_));
-        let raws: Box<dyn Iterator<Item = Option<Spanned<RawJob>>> + '_> = match tables {
-            Tables::Pieces(src) => Box::new(pieces(src)),
-            Tables::Recovered(t, _) => Box::new(t.into_iter().map(Some)),
-        };
+    ) {
+        let starts: Vec<usize> = tables.iter().map(|j| j.span().start).collect();
         let mut no_env = EnvSource::default();
         let mut cx = FileCtx::new(self.file, self.src, self.lines, problems, &mut no_env);
-        let before = cx.problems.len();
-        for (i, raw) in raws.enumerate() {
-            let Some(raw) = raw else {
-                return false;
-            };
-            if in_pieces && cx.problems.len() > before {
-                return false;
-            }
+        for (i, raw) in tables.into_iter().enumerate() {
             let offset = raw.span().start.min(self.src.len());
             let line = self.lines.line(offset);
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
-            // `set_aside` is sorted: the first offset at or after this table's start.
+            // The first offset set aside at or after this table's start.
             let lost_key = set_aside
                 .get(set_aside.partition_point(|&o| o < offset))
                 .is_some_and(|&o| o < end);
@@ -203,21 +212,17 @@ impl FileJobs<'_> {
                 // even when either table has problems of its own.
                 let name = value(&raw.name).filter(|n| !n.trim().is_empty());
                 self.names.extend(name.clone());
-                let duplicate_of = name.as_ref().and_then(|n| seen.get(n).cloned());
+                let duplicate_of = name.as_ref().and_then(|n| seen.get(n)).map(|&(i, line)| {
+                    let file = self.files.get(i).cloned().unwrap_or_default();
+                    SourceLoc { file, line }
+                });
                 match (&duplicate_of, name) {
                     (Some(first), Some(name)) => cx.at_line(
                         line,
                         format!("duplicate job name {name:?}: already defined at {first}; job names must be unique"),
                     ),
                     (None, Some(name)) => {
-                        self.claimed.push(name.clone());
-                        seen.insert(
-                            name,
-                            SourceLoc {
-                                file: self.file.to_path_buf(),
-                                line,
-                            },
-                        );
+                        seen.insert(name, (self.index, line));
                     }
                     _ => {}
                 }
@@ -232,7 +237,6 @@ impl FileJobs<'_> {
                 }
             }
         }
-        !(in_pieces && cx.problems.len() > before)
     }
 }
 

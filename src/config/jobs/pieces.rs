@@ -1,27 +1,20 @@
 //! Reading a good job file in pieces: a large file is cut before `[[job]]` lines into
-//! pieces of about 64 KB, each parsed when reached and each table read, checked and
-//! dropped in turn, so the memory a file takes stays that of one piece. A file with any
+//! pieces of about 64 KB, each read (the plain way when it can, `plain`, else by the toml
+//! crate) and its tables checked and dropped in turn, so the memory a file takes stays
+//! that of a piece per thread. A file of several pieces is read on a few threads, each
+//! taking a run of pieces, and their jobs are put back in file order. A file with any
 //! problem is read whole instead (`parse_toml`), which tells each at its line.
+
+use std::num::NonZeroUsize;
 
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::raw::RawJob;
-
-/// The `[[job]]` tables of one file, as checking takes them.
-pub(super) enum Tables<'s> {
-    /// A file read in pieces of about [`PIECE`] bytes, each cut before a `[[job]]` line,
-    /// parsed when reached; each table read, checked and dropped in turn. The parser keeps
-    /// some 14 bytes of tokens per byte of text, so a 1 MB file of 10,000 jobs read whole
-    /// would take 14 MB for its tokens and 20 MB for its raw tables at once. Only a file
-    /// without any problem is taken this way (the spans inside a piece count from its
-    /// start, so a problem's line would be wrong): at the first problem, or anything a
-    /// piece cannot tell alone, the file is read again whole, the careful way.
-    Pieces(&'s str),
-    /// A file read whole, as parsing recovered it: the offsets of the keys set aside.
-    Recovered(Vec<Spanned<RawJob>>, Vec<usize>),
-}
+use super::{plain, resolve_job, targets, FileJobs};
+use crate::config::context::{EnvSource, FileCtx};
+use crate::config::job::Job;
 
 /// About how many bytes of a job file are parsed at once.
 const PIECE: usize = 64 * 1024;
@@ -44,7 +37,7 @@ fn cuts(src: &str) -> Vec<usize> {
 
 /// The tables of one piece of a job file (at `offset` in it), each with its span in the
 /// file; `None` when the piece holds anything but `[[job]]` tables or does not parse.
-fn piece_tables(piece: &str, offset: usize) -> Option<Vec<Spanned<DeTable<'_>>>> {
+pub(super) fn piece_tables(piece: &str, offset: usize) -> Option<Vec<Spanned<DeTable<'_>>>> {
     let mut root = DeTable::parse(piece).ok()?.into_inner();
     let jobs = root.remove("job");
     if !root.is_empty() {
@@ -70,35 +63,152 @@ fn piece_tables(piece: &str, offset: usize) -> Option<Vec<Spanned<DeTable<'_>>>>
 }
 
 /// Reads one table of a piece as a job's keys; `None` when it does not read.
-fn read_table(t: Spanned<DeTable<'_>>) -> Option<Spanned<RawJob>> {
+pub(super) fn read_table(t: Spanned<DeTable<'_>>) -> Option<Spanned<RawJob>> {
     let span = t.span();
     let table = t.into_inner();
     let de = toml::de::Deserializer::from(Spanned::new(0..0, table));
     RawJob::deserialize(de).ok().map(|r| Spanned::new(span, r))
 }
 
-/// The tables of `src` piece by piece, each piece parsed when the one before is used up;
-/// a `None` item when a piece or a table cannot be read alone.
-pub(super) fn pieces(src: &str) -> impl Iterator<Item = Option<Spanned<RawJob>>> + '_ {
-    let cuts = cuts(src);
+/// The tables of the piece `from..to` of `src`; `None` when it or a table of it cannot
+/// be read alone.
+fn piece(src: &str, from: usize, to: usize) -> Option<Vec<Spanned<RawJob>>> {
+    let piece = src.get(from..to)?;
+    if let Some(tables) = plain::tables(piece, from) {
+        return Some(tables);
+    }
+    piece_tables(piece, from)?
+        .into_iter()
+        .map(read_table)
+        .collect()
+}
+
+/// How many threads read a file of `pieces` pieces: one for a small file, else as many
+/// as there are cores, at most 4.
+pub(super) fn threads_for(pieces: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .clamp(1, 4)
+        .min(pieces.max(1))
+}
+
+/// Every job of `f`'s file with the line of its table, in file order, read in pieces on
+/// up to `threads` threads (each a run of pieces); `None` when a piece or table does not
+/// read alone or any problem is found: then the file must be read whole, the careful
+/// way. Names are compared by the caller, in order.
+pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<(usize, Job)>> {
+    let cuts = cuts(f.src);
     let bounds: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    bounds.into_iter().flat_map(move |(from, to)| {
-        let tables: Box<dyn Iterator<Item = Option<Spanned<RawJob>>>> = match src
-            .get(from..to)
-            .and_then(|piece| piece_tables(piece, from))
-        {
-            Some(tables) => Box::new(tables.into_iter().map(read_table)),
-            None => Box::new(std::iter::once(None)),
-        };
-        tables
+    let threads = threads.unwrap_or_else(|| threads_for(bounds.len())).max(1);
+    let mut runs = bounds.chunks(bounds.len().div_ceil(threads).max(1));
+    let first = runs.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = runs
+            .map(|run| {
+                std::thread::Builder::new()
+                    .name("checker-jobs".into())
+                    .spawn_scoped(scope, move || checked_run(f, run))
+                    .map_err(|_| run)
+            })
+            .collect();
+        let mut jobs = checked_run(f, first)?;
+        for other in others {
+            let more = match other {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: the run is read here.
+                Err(run) => checked_run(f, run),
+            };
+            jobs.extend(more?);
+        }
+        Some(jobs)
     })
+}
+
+/// The jobs of a run of pieces, each table expanded over its `targets` and checked;
+/// `None` at the first problem.
+fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, Job)>> {
+    let mut problems = Vec::new();
+    let mut no_env = EnvSource::default();
+    let mut cx = FileCtx::new(f.file, f.src, f.lines, &mut problems, &mut no_env);
+    let mut jobs = Vec::new();
+    for &(from, to) in run {
+        for raw in piece(f.src, from, to)? {
+            let line = f.lines.line(raw.span().start.min(f.src.len()));
+            for raw in targets::expand(&mut cx, raw.into_inner(), line) {
+                match resolve_job(&mut cx, f.dir, f.defaults, f.channels, raw, line) {
+                    Some(job) if cx.problems.is_empty() => jobs.push((line, job)),
+                    _ => return None,
+                }
+            }
+            if !cx.problems.is_empty() {
+                return None;
+            }
+        }
+    }
+    Some(jobs)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+
     use super::PIECE;
+    use crate::config::context::{EnvSource, FileCtx};
+    use crate::config::defaults::{resolve, Defaults, RawDefaults};
     use crate::config::jobs::tests::folder;
+    use crate::config::jobs::FileJobs;
+    use crate::config::read::Lines;
     use crate::config::{load_checked, LoadOptions};
+
+    fn defaults() -> Defaults {
+        let (mut problems, mut env, lines) = (Vec::new(), EnvSource::default(), Lines::new(""));
+        let mut cx = FileCtx::new(Path::new("s"), "", &lines, &mut problems, &mut env);
+        resolve(&mut cx, &RawDefaults::default())
+    }
+
+    /// The jobs, names and claimed names of `text` read in pieces on `threads` threads,
+    /// as text; `None` when the pieces decline.
+    fn read_on(text: &str, threads: usize) -> Option<String> {
+        let (lines, d, channels) = (Lines::new(text), defaults(), ["email".to_string()]);
+        let files = [PathBuf::from("/jobs/a.toml")];
+        let mut f = FileJobs {
+            file: &files[0],
+            index: 0,
+            files: &files,
+            src: text,
+            lines: &lines,
+            dir: Path::new("/jobs"),
+            defaults: &d,
+            channels: &channels,
+            names: Vec::new(),
+        };
+        let (mut seen, mut jobs) = (HashMap::new(), Vec::new());
+        if !f.check_pieces(Some(threads), &mut seen, &mut jobs) {
+            assert!(
+                seen.is_empty() && jobs.is_empty(),
+                "{threads} threads leave no trace"
+            );
+            return None;
+        }
+        let mut seen: Vec<_> = seen.into_iter().collect();
+        seen.sort();
+        Some(format!("{jobs:?}\n{:?}\n{seen:?}", f.names))
+    }
+
+    /// Jobs of every sort, `targets` and tables the plain reading declines included.
+    fn mixed_jobs(n: usize) -> String {
+        (0..n)
+            .map(|i| match i % 4 {
+                0 => format!("[[job]]\nname = \"t{i}\"\nkind = \"tcp\"\nhost = \"h\"\nport = {}\n\n", i % 60000 + 1),
+                1 => format!("[[job]]\nname = \"h{i}-{{target}}\"\nkind = \"http\"\nurl = \"http://{{target}}/{i}\"\ntargets = [\"a\", \"b\"]\n\n"),
+                2 => format!("[[job]]\nname = \"c{i}\"\nkind = \"command\"\ncommand = [\"/bin/true\"]\n[job.env]\nA = \"{i}\"\n\n"),
+                _ => format!("[[job]]\nname = 'f{i}' # a file\nkind = \"file\"\npath = \"/tmp/{i}\"\nmax_age = \"1h\"\nnotify = [\"email\"]\n\n"),
+            })
+            .collect()
+    }
 
     fn tcp_jobs(n: usize, port: impl Fn(usize) -> u32) -> String {
         (0..n)
@@ -168,5 +278,72 @@ mod tests {
             jobs[10].description.as_deref().map(str::len),
             Some(lines.len() - 1)
         );
+    }
+
+    #[test]
+    fn a_file_read_on_several_threads_gives_what_one_thread_gives_in_file_order() {
+        let text = mixed_jobs(5000);
+        assert!(text.len() > 4 * PIECE, "several pieces for each thread");
+        let one = read_on(&text, 1).expect("reads in pieces");
+        assert!(
+            one.contains("\"h1-b\"") && one.contains("\"c4998\""),
+            "{}",
+            &one[..200]
+        );
+        for threads in [2, 3, 4, 64] {
+            assert_eq!(
+                read_on(&text, threads).as_deref(),
+                Some(one.as_str()),
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_taken_in_another_threads_pieces_sends_the_file_to_the_careful_reading() {
+        // j5 is in the first thread's pieces, its duplicate in the last one's.
+        let text = tcp_jobs(3000, |_| 1).replace("\"j2900\"", "\"j5\"");
+        for threads in [1, 2, 4] {
+            assert_eq!(read_on(&text, threads), None, "{threads} threads");
+        }
+        let (_dir, settings) = folder(&[("a.toml", &text)]);
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        let told: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].0, 6 * 2900 + 1);
+        assert!(
+            told[0]
+                .1
+                .starts_with("duplicate job name \"j5\": already defined at "),
+            "{told:?}"
+        );
+        let jobs = config.expect("loads").jobs;
+        assert_eq!(jobs.len(), 2999, "the duplicate is left out");
+    }
+
+    #[test]
+    fn problems_in_several_pieces_are_told_in_file_order_whatever_the_threads() {
+        let bad = [3, 700, 1500, 2999];
+        let text = tcp_jobs(3000, |i| if bad.contains(&i) { 70000 } else { 1 });
+        for threads in [1, 2, 4] {
+            assert_eq!(read_on(&text, threads), None, "{threads} threads");
+        }
+        let (_dir, settings) = folder(&[("a.toml", &text)]);
+        let (_, problems) = load_checked(&settings, LoadOptions::default());
+        let told: Vec<(usize, String)> =
+            problems.into_iter().map(|p| (p.line, p.message)).collect();
+        let expected: Vec<(usize, String)> = bad
+            .iter()
+            .map(|i| {
+                (
+                    6 * i + 5,
+                    format!("job \"j{i}\": `port` = 70000 is not a TCP port (1-65535)"),
+                )
+            })
+            .collect();
+        assert_eq!(told, expected);
     }
 }
