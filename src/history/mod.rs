@@ -27,6 +27,7 @@ mod import;
 mod query;
 mod record;
 mod rollup;
+mod rollup_write;
 mod schema;
 mod series;
 mod store;

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::codec::{self, Elem};
-use super::rollup::{Pending, HOUR_MS};
+use super::rollup::HOUR_MS;
+use super::rollup_write::Pending;
 use super::{Event, EventKind, Extra};
 
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
@@ -257,6 +258,11 @@ pub(crate) fn close_run(tx: &rusqlite::Transaction, o: &OpenRun) -> rusqlite::Re
 pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlite::Result<()> {
     let mut jobs = load_jobs(tx, events)?;
     let mut rollups = Pending::default();
+    // A tick's hot statement, prepared once for the batch.
+    let mut extend = tx.prepare_cached(
+        "UPDATE open_runs SET last_ts = ?1, n = ?2, elems = ?3, last_message = ?4,
+         last_step = ?5 WHERE job_id = ?6",
+    )?;
     for e in events {
         let Some(name) = e.job.as_deref() else {
             insert(tx, e, None)?;
@@ -311,11 +317,7 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
                 o.last_step = t - o.last_ts;
                 o.last_ts = t;
                 o.last_message = e.message.clone();
-                tx.prepare_cached(
-                    "UPDATE open_runs SET last_ts = ?1, n = ?2, elems = ?3, last_message = ?4,
-                     last_step = ?5 WHERE job_id = ?6",
-                )?
-                .execute(params![
+                extend.execute(params![
                     o.last_ts,
                     o.n,
                     o.elems,
@@ -372,5 +374,6 @@ pub(crate) fn append_tx(tx: &rusqlite::Transaction, events: &[Event]) -> rusqlit
             }
         }
     }
+    drop(extend);
     rollups.flush(tx, ms(Utc::now()))
 }

@@ -4,7 +4,6 @@
 //! `status` and `uptime` read them, so their cost does not grow with the window.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -58,11 +57,12 @@ impl Acc {
         }
     }
 
+    /// Adds `o` in, every figure saturating (stored figures may be as large as `u64::MAX`).
     pub fn add(&mut self, o: &Acc) {
-        self.attempts += o.attempts;
-        self.successes += o.successes;
+        self.attempts = self.attempts.saturating_add(o.attempts);
+        self.successes = self.successes.saturating_add(o.successes);
         self.count_sum = self.count_sum.saturating_add(o.count_sum);
-        self.rt_n += o.rt_n;
+        self.rt_n = self.rt_n.saturating_add(o.rt_n);
         self.rt_sum = self.rt_sum.saturating_add(o.rt_sum);
         self.rt_min = match (self.rt_min, o.rt_min) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -72,10 +72,10 @@ impl Acc {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        self.incidents += o.incidents;
+        self.incidents = self.incidents.saturating_add(o.incidents);
         self.down_ms = self.down_ms.saturating_add(o.down_ms);
         for (a, b) in self.hist.iter_mut().zip(o.hist.iter()) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
     }
 
@@ -117,7 +117,7 @@ impl Acc {
     }
 }
 
-const FIELDS: [&str; 9] = [
+pub(crate) const FIELDS: [&str; 9] = [
     "attempts",
     "successes",
     "count_sum",
@@ -197,30 +197,6 @@ pub(crate) fn create_tables() -> String {
     sql
 }
 
-fn upsert_sql(table: &str, key: &str) -> String {
-    let marks = vec!["?"; FIELDS.len() + 3].join(", ");
-    let sets: Vec<String> = FIELDS
-        .iter()
-        .map(|c| match *c {
-            "rt_min" => "rt_min = COALESCE(MIN(rt_min, excluded.rt_min), rt_min, excluded.rt_min)"
-                .to_string(),
-            "rt_max" => "rt_max = COALESCE(MAX(rt_max, excluded.rt_max), rt_max, excluded.rt_max)"
-                .to_string(),
-            // Saturating: SQLite turns an overflowing integer sum into a float.
-            c => format!(
-                "{c} = CASE WHEN {c} > {max} - excluded.{c} THEN {max} ELSE {c} + excluded.{c} END",
-                max = i64::MAX
-            ),
-        })
-        .collect();
-    format!(
-        "INSERT INTO {table} ({key}, job_id, {}, hist) VALUES ({marks}) ON CONFLICT ({key}, job_id)
-         DO UPDATE SET {}, hist = hist_add(hist, excluded.hist)",
-        FIELDS.join(", "),
-        sets.join(", ")
-    )
-}
-
 /// A stored figure as a count: negative or missing is 0, and a float (an overflowed sum
 /// written by an earlier version) saturates.
 pub(crate) fn figure(v: rusqlite::types::ValueRef<'_>) -> u64 {
@@ -232,83 +208,6 @@ pub(crate) fn figure(v: rusqlite::types::ValueRef<'_>) -> u64 {
     }
 }
 
-/// Adds `a` into `table` for (`period`, `job`).
-fn upsert(
-    conn: &Connection,
-    sql: &OnceLock<String>,
-    table: &str,
-    key: &str,
-    period: i64,
-    job: i64,
-    a: &Acc,
-) -> rusqlite::Result<()> {
-    let sql = sql.get_or_init(|| upsert_sql(table, key));
-    let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    conn.prepare_cached(sql)?.execute(rusqlite::params![
-        period,
-        job,
-        i(a.attempts),
-        i(a.successes),
-        i(a.count_sum),
-        i(a.rt_n),
-        i(a.rt_sum),
-        a.rt_min.map(i),
-        a.rt_max.map(i),
-        i(a.incidents),
-        i(a.down_ms),
-        hist_encode(&a.hist),
-    ])?;
-    Ok(())
-}
-
-/// Rollup changes gathered while recording a batch, written at its end.
-#[derive(Debug, Default)]
-pub(crate) struct Pending {
-    hours: HashMap<(i64, i64), Acc>,
-}
-
-impl Pending {
-    pub fn hour(&mut self, job: i64, ts_ms: i64) -> &mut Acc {
-        self.hours
-            .entry((job, ts_ms.div_euclid(HOUR_MS)))
-            .or_default()
-    }
-
-    /// Downtime from `from` to `to` (ms), split over the hours it spans (at most 400
-    /// days' worth: a longer silence is not counted further).
-    pub fn down(&mut self, job: i64, from: i64, to: i64) {
-        let mut t = from;
-        let mut steps = 0;
-        while t < to && steps < 24 * 400 {
-            let end = (t.div_euclid(HOUR_MS) + 1) * HOUR_MS;
-            let part = end.min(to) - t;
-            self.hour(job, t).down_ms += part as u64;
-            t = end;
-            steps += 1;
-        }
-    }
-
-    /// Writes the hourly rollups; hours already folded into their days (a late result)
-    /// go into the daily rollup too. First folds every finished hour not folded yet.
-    pub fn flush(self, conn: &Connection, now_ms: i64) -> rusqlite::Result<()> {
-        let folded = fold(conn, now_ms.div_euclid(HOUR_MS) - 1)?;
-        let mut days: HashMap<(i64, i64), Acc> = HashMap::new();
-        for ((job, hour), a) in &self.hours {
-            upsert(conn, &HOUR_SQL, "rollup_hour", "hour", *hour, *job, a)?;
-            if *hour <= folded {
-                days.entry((*job, hour.div_euclid(24))).or_default().add(a);
-            }
-        }
-        for ((job, day), a) in &days {
-            upsert(conn, &DAY_SQL, "rollup_day", "day", *day, *job, a)?;
-        }
-        Ok(())
-    }
-}
-
-static HOUR_SQL: OnceLock<String> = OnceLock::new();
-static DAY_SQL: OnceLock<String> = OnceLock::new();
-
 /// The last hour whose rollups are in `rollup_day` (`None` on a new database).
 pub(crate) fn folded_through(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     Ok(conn
@@ -318,43 +217,43 @@ pub(crate) fn folded_through(conn: &Connection) -> rusqlite::Result<Option<i64>>
         .and_then(|v| v.parse().ok()))
 }
 
-/// Adds the hourly rollups of the finished hours after the last folded one, up to
-/// `through`, into the daily rollups: once an hour for every job, instead of a second
-/// write per result. Returns the last folded hour.
-fn fold(conn: &Connection, through: i64) -> rusqlite::Result<i64> {
-    let from = match folded_through(conn)? {
-        Some(f) if f >= through => return Ok(f),
-        Some(f) => f,
-        // A new database: nothing to fold yet.
-        None => through,
-    };
-    if from < through {
-        let sums = read_sums(
-            conn,
-            "rollup_hour",
-            "hour",
-            from + 1,
-            through,
-            None,
-            true,
-            |h| h.div_euclid(24),
-        )?;
-        for ((job, day), a) in &sums {
-            upsert(conn, &DAY_SQL, "rollup_day", "day", *day, *job, a)?;
+/// Adds one stored rollup row into `a`: the figures from column 2 on, in `FIELDS` order
+/// and then `hist` (`full`), or only attempts, successes and counts.
+pub(crate) fn add_stored(a: &mut Acc, r: &rusqlite::Row, full: bool) -> rusqlite::Result<()> {
+    let g = |i: usize| -> rusqlite::Result<u64> { Ok(figure(r.get_ref(i)?)) };
+    a.attempts = a.attempts.saturating_add(g(2)?);
+    a.successes = a.successes.saturating_add(g(3)?);
+    a.count_sum = a.count_sum.saturating_add(g(4)?);
+    if full {
+        let o = |i: usize| -> rusqlite::Result<Option<u64>> {
+            Ok(match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => None,
+                v => Some(figure(v)),
+            })
+        };
+        a.rt_n = a.rt_n.saturating_add(g(5)?);
+        a.rt_sum = a.rt_sum.saturating_add(g(6)?);
+        a.rt_min = match (a.rt_min, o(7)?) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        a.rt_max = match (a.rt_max, o(8)?) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        a.incidents = a.incidents.saturating_add(g(9)?);
+        a.down_ms = a.down_ms.saturating_add(g(10)?);
+        if let rusqlite::types::ValueRef::Blob(b) = r.get_ref(11)? {
+            hist_add(&mut a.hist, b);
         }
     }
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('days_folded_through', ?1)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [through.to_string()],
-    )?;
-    Ok(through)
+    Ok(())
 }
 
 /// Sums rows of `table` with `key` in `[lo, hi]` (one job or all) by (job, `group(key)`).
 /// `full`: every figure; else only attempts, successes and counts (what `status` shows).
 #[allow(clippy::too_many_arguments)]
-fn read_sums(
+pub(crate) fn read_sums(
     conn: &Connection,
     table: &str,
     key: &str,
@@ -383,37 +282,10 @@ fn read_sums(
         None => st.query(rusqlite::params![lo, hi])?,
     };
     let mut out: HashMap<(i64, i64), Acc> = HashMap::new();
-    let g = |r: &rusqlite::Row, i: usize| -> rusqlite::Result<u64> { Ok(figure(r.get_ref(i)?)) };
     while let Some(r) = rows.next()? {
         let period: i64 = r.get(0)?;
         let id: i64 = r.get(1)?;
-        let a = out.entry((id, group(period))).or_default();
-        a.attempts = a.attempts.saturating_add(g(r, 2)?);
-        a.successes = a.successes.saturating_add(g(r, 3)?);
-        a.count_sum = a.count_sum.saturating_add(g(r, 4)?);
-        if full {
-            let o = |i: usize| -> rusqlite::Result<Option<u64>> {
-                Ok(match r.get_ref(i)? {
-                    rusqlite::types::ValueRef::Null => None,
-                    v => Some(figure(v)),
-                })
-            };
-            a.rt_n = a.rt_n.saturating_add(g(r, 5)?);
-            a.rt_sum = a.rt_sum.saturating_add(g(r, 6)?);
-            a.rt_min = match (a.rt_min, o(7)?) {
-                (Some(x), Some(y)) => Some(x.min(y)),
-                (x, y) => x.or(y),
-            };
-            a.rt_max = match (a.rt_max, o(8)?) {
-                (Some(x), Some(y)) => Some(x.max(y)),
-                (x, y) => x.or(y),
-            };
-            a.incidents = a.incidents.saturating_add(g(r, 9)?);
-            a.down_ms = a.down_ms.saturating_add(g(r, 10)?);
-            if let rusqlite::types::ValueRef::Blob(b) = r.get_ref(11)? {
-                hist_add(&mut a.hist, b);
-            }
-        }
+        add_stored(out.entry((id, group(period))).or_default(), r, full)?;
     }
     Ok(out)
 }
@@ -475,14 +347,5 @@ mod tests {
         one.result(false, None, Some(250));
         assert_eq!(one.percentile_ms(0.95), Some(250.0));
         assert_eq!(Acc::default().percentile_ms(0.5), None);
-    }
-
-    #[test]
-    fn downtime_is_split_over_the_hours_it_spans() {
-        let mut p = Pending::default();
-        p.down(1, HOUR_MS - 1_000, 2 * HOUR_MS + 500);
-        assert_eq!(p.hours[&(1, 0)].down_ms, 1_000);
-        assert_eq!(p.hours[&(1, 1)].down_ms, HOUR_MS as u64);
-        assert_eq!(p.hours[&(1, 2)].down_ms, 500);
     }
 }
