@@ -7,6 +7,7 @@ use crate::config::job::HttpSpec;
 pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob) -> HttpSpec {
     let name = k.name;
     let url = value(&r.url).unwrap_or_default();
+    let mut parsed_url = None;
     if url.is_empty() {
         k.missing(format!(
             "job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""
@@ -17,11 +18,14 @@ pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob) -> HttpSpec 
                 at,
                 format!("job {name:?}: `url` {url:?} must start with http:// or https://"),
             );
-        } else if let Err(e) = http_url(&url) {
-            k.at(
-                at,
-                format!("job {name:?}: `url` {url:?} is not a valid URL: {e}"),
-            );
+        } else {
+            match http_url(&url) {
+                Ok(u) => parsed_url = Some(u),
+                Err(e) => k.at(
+                    at,
+                    format!("job {name:?}: `url` {url:?} is not a valid URL: {e}"),
+                ),
+            }
         }
     }
     if let Some(m) = &r.method {
@@ -58,6 +62,7 @@ pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob) -> HttpSpec 
     }
     HttpSpec {
         url,
+        parsed_url,
         method: value(&r.method)
             .unwrap_or_else(|| "GET".into())
             .to_ascii_uppercase(),
@@ -88,9 +93,9 @@ fn is_http_token(s: &str) -> bool {
 }
 
 /// An absolute http(s) URL with a host, or why it is not.
-fn http_url(url: &str) -> Result<(), String> {
+fn http_url(url: &str) -> Result<reqwest::Url, String> {
     match reqwest::Url::parse(url) {
-        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(u),
         Ok(_) => Err("it has no host".into()),
         Err(e) => Err(e.to_string()),
     }
