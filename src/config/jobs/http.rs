@@ -160,3 +160,64 @@ fn toml_to_json(v: &toml::Value) -> Option<serde_json::Value> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::JobKind;
+    use proptest::prelude::*;
+
+    fn one_url(url: &str) -> String {
+        format!("[[job]]\nname = \"web\"\nkind = \"http\"\nurl = {url:?}\n")
+    }
+
+    #[test]
+    fn an_http_job_keeps_its_url_parsed_as_the_text_reads() {
+        for url in [
+            "http://127.0.0.1:8080/health?x=1",
+            "https://user:p%40ss@Example.COM/a/../b/%7Efile#frag",
+            "https://bücher.example/straße?q=ä",
+            "http://[::1]:9000/",
+        ] {
+            let (_dir, config) = crate::engine::test_config(&one_url(url));
+            let Some(JobKind::Http(spec)) = config.job("web").map(|j| &j.kind) else {
+                panic!("{url}: no http job");
+            };
+            assert_eq!(spec.url, url);
+            assert_eq!(
+                spec.parsed_url.as_ref(),
+                Some(&reqwest::Url::parse(url).expect("valid")),
+                "{url}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        // The secrets found in the URLs parsed at load are those found by parsing the text.
+        #[test]
+        fn secrets_from_the_parsed_url_are_those_of_its_text(
+            user in "[a-z]{0,6}",
+            password in "[a-zA-Z0-9%@!]{0,12}",
+            host in "(127\\.0\\.0\\.1|example\\.com|[a-z]{1,8}\\.test)",
+            path in proptest::collection::vec("[a-zA-Z0-9_-]{0,24}", 0..4),
+            query in proptest::collection::vec(("(token|key|page|x|api_key)", "[a-zA-Z0-9%]{0,24}"), 0..3),
+        ) {
+            let auth = if user.is_empty() && password.is_empty() {
+                String::new()
+            } else {
+                format!("{user}:{password}@")
+            };
+            let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let url = format!("https://{auth}{host}/{}?{}", path.join("/"), query.join("&"));
+            let (_dir, config) = crate::engine::test_config(&one_url(&url));
+            let mut unparsed = config.clone();
+            for job in &mut unparsed.jobs {
+                if let JobKind::Http(spec) = &mut job.kind {
+                    prop_assert!(spec.parsed_url.is_some(), "{}", url);
+                    spec.parsed_url = None;
+                }
+            }
+            prop_assert_eq!(config.secrets(), unparsed.secrets());
+        }
+    }
+}
