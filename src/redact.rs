@@ -220,10 +220,15 @@ pub fn value<T: Serialize + DeserializeOwned>(v: T) -> T {
 /// look like keys (by their name, or by being long random-looking strings), each raw and
 /// percent-decoded. The URL as a whole is not one: its host and path are shown.
 pub fn url_credentials(url: &str) -> Vec<String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) => parsed_url_credentials(&u),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`url_credentials`] of a URL already parsed (an http job's, parsed when it was loaded).
+pub fn parsed_url_credentials(u: &reqwest::Url) -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(u) = reqwest::Url::parse(url) else {
-        return out;
-    };
     if let Some(p) = u.password() {
         push_raw_and_decoded(&mut out, p);
     }

@@ -127,7 +127,12 @@ async fn request(spec: &HttpSpec, timeout: Duration, clients: &Clients) -> Outco
         Ok(method) => method,
         Err(_) => return Outcome::fail(format!("invalid HTTP method {:?}", spec.method)),
     };
-    let mut builder = client.request(method, &spec.url).timeout(timeout);
+    let mut builder = match &spec.parsed_url {
+        // Parsed once when the configuration was loaded.
+        Some(url) => client.request(method, url.clone()),
+        None => client.request(method, &spec.url),
+    }
+    .timeout(timeout);
     for (name, value) in &spec.headers {
         builder = builder.header(name, value);
     }

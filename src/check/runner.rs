@@ -1,7 +1,6 @@
 //! Runs the checks of one run: every job concurrently up to `max_concurrency`, started in
 //! the order given, each attempt under its timeout, transient failures retried with
 //! exponential backoff, and the whole run cut off at the tick deadline.
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +37,12 @@ struct Progress {
 /// Runs every job in `jobs`; returns one entry per job, in the same order: `Some(result)`,
 /// or `None` when the deadline passed before the check could even start.
 pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResult>> {
+    run_shared(Arc::from(jobs), opts).await
+}
+
+/// [`run_all`] of jobs the caller already holds in an `Arc`: each check's task shares
+/// them instead of taking a copy of its job.
+pub async fn run_shared(jobs: Arc<[Job]>, opts: &RunnerOptions) -> Vec<Option<CheckResult>> {
     let deadline = crate::saturating::instant_in(opts.deadline);
     let semaphore = Arc::new(Semaphore::new(opts.max_concurrency.max(1)));
     let clients = Arc::new(Clients::new());
@@ -45,7 +50,8 @@ pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResu
 
     let mut results: Vec<Option<CheckResult>> = vec![None; jobs.len()];
     let mut started: Vec<Option<Instant>> = vec![None; jobs.len()];
-    let mut task_index = HashMap::new();
+    // Which job each task runs, looked up only for a task that panicked.
+    let mut task_index = Vec::with_capacity(jobs.len());
     let mut tasks = JoinSet::new();
 
     let dispatch_and_collect = async {
@@ -65,15 +71,15 @@ pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResu
                     let index = next;
                     next += 1;
                     started[index] = Some(Instant::now());
-                    let job = jobs[index].clone();
+                    let jobs = Arc::clone(&jobs);
                     let clients = Arc::clone(&clients);
                     let progress = Arc::clone(&progress[index]);
                     let handle = tasks.spawn(async move {
-                        let result = run_job(&job, &clients, deadline, &progress).await;
+                        let result = run_job(&jobs[index], &clients, deadline, &progress).await;
                         drop(permit);
                         (index, result)
                     });
-                    task_index.insert(handle.id(), index);
+                    task_index.push((handle.id(), index));
                 }
                 else => break,
             }
@@ -90,7 +96,12 @@ pub async fn run_all(jobs: &[Job], opts: &RunnerOptions) -> Vec<Option<CheckResu
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((index, result)) => results[index] = Some(result),
-            Err(e) if e.is_panic() => panicked.extend(task_index.get(&e.id()).copied()),
+            Err(e) if e.is_panic() => panicked.extend(
+                task_index
+                    .iter()
+                    .find(|(id, _)| *id == e.id())
+                    .map(|(_, index)| *index),
+            ),
             Err(_) => {}
         }
     }

@@ -179,6 +179,10 @@ impl PassiveSpec {
 #[derive(Debug, Clone)]
 pub struct HttpSpec {
     pub url: String,
+    /// `url` as parsed when the configuration was loaded: the check hands it to the
+    /// client as it is instead of parsing the text again. `None` in a spec built by hand
+    /// (a test's), whose check parses `url` itself.
+    pub parsed_url: Option<reqwest::Url>,
     /// Upper-case method name, e.g. "GET".
     pub method: String,
     pub headers: Vec<(String, String)>,

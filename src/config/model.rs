@@ -157,7 +157,10 @@ impl Config {
         for j in &self.jobs {
             match &j.kind {
                 JobKind::Http(h) => {
-                    out.extend(crate::redact::url_credentials(&h.url));
+                    out.extend(match &h.parsed_url {
+                        Some(u) => crate::redact::parsed_url_credentials(u),
+                        None => crate::redact::url_credentials(&h.url),
+                    });
                     for (k, v) in &h.headers {
                         if crate::redact::sensitive_name(k) {
                             header(&mut out, v);

@@ -77,7 +77,10 @@ pub fn record_asked(
     source: Source,
     answers: &Answers,
 ) {
-    let js = state.jobs.entry(job.name.clone()).or_default();
+    let js = match state.jobs.get_mut(&job.name) {
+        Some(js) => js,
+        None => state.jobs.entry(job.name.clone()).or_default(),
+    };
     let event = match source {
         Source::Check => EventKind::Result,
         Source::Pushed => {
@@ -168,7 +171,10 @@ pub fn record_asked(
         Decision::Failure => quiet::gate(config, state, job, now),
         _ => None,
     };
-    let js = state.jobs.entry(job.name.clone()).or_default();
+    // The job's entry, made above: the gate only read the state.
+    let Some(js) = state.jobs.get_mut(&job.name) else {
+        return;
+    };
     if let Some(reason) = &held {
         quiet::hold(js, events, job, reason, before, &r.message, now);
     }

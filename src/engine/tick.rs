@@ -2,11 +2,11 @@
 //! record results and decide notifications under the lock, deliver without it, and settle
 //! deliveries under the lock (`delivery`). Used by cron ticks and by `run-once`.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::check::runner::{run_all, RunnerOptions};
+use crate::check::runner::{run_shared, RunnerOptions};
 use crate::config::{Config, Job};
 use crate::engine::delivery::{deliver_and_settle, Policy};
 use crate::engine::outbox;
@@ -145,18 +145,20 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
     report.results.extend(passive::check_deadlines(
         config, state, events, &passive, started,
     ));
-    let previous_start: HashMap<String, Option<DateTime<Utc>>> = due
+    // Marked started, in one pass; each job's previous start is kept (by its index in
+    // `due`) to put back if it never starts.
+    let previous_start: Vec<Option<DateTime<Utc>>> = due
         .iter()
-        .map(|j| {
-            (
-                j.name.clone(),
-                state.jobs.get(&j.name).and_then(|s| s.last_started),
-            )
+        .map(|j| match state.jobs.get_mut(&j.name) {
+            Some(js) => js.last_started.replace(started),
+            None => {
+                state.jobs.entry(j.name.clone()).or_default().last_started = Some(started);
+                None
+            }
         })
         .collect();
-    for j in &due {
-        state.jobs.entry(j.name.clone()).or_default().last_started = Some(started);
-    }
+    // Shared with the checks' tasks rather than copied into each.
+    let due: Arc<[Job]> = due.into();
     let self_check_due = match (sel.clone(), config.email.self_check) {
         (Selection::Tick(tick), Some(schedule)) if config.email.enabled && !opts.nomail => {
             schedule.is_due(tick, started, state.mail.last_self_check)
@@ -199,7 +201,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
                     max_concurrency: config.general.max_concurrency,
                     deadline: config.general.tick_deadline,
                 };
-                run_all(&due, &opts).await
+                run_shared(Arc::clone(&due), &opts).await
             }
         };
         let probe = async {
@@ -263,7 +265,7 @@ pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunRepor
                 // runs on the next tick.
                 report.not_started.push(job.name.clone());
                 if let Some(js) = state.jobs.get_mut(&job.name) {
-                    js.last_started = previous_start.get(&job.name).copied().flatten();
+                    js.last_started = previous_start.get(i).copied().flatten();
                 }
                 events.push(Event::error(
                     now,

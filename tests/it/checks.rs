@@ -30,6 +30,21 @@ async fn a_200_passes_and_says_how_long_it_took() {
 }
 
 #[tokio::test]
+async fn an_http_check_requests_the_url_parsed_when_its_job_was_loaded() {
+    let server = TestServer::start().await;
+    // The text says one place and the parsed URL another: the request goes to the
+    // parsed one, which is what loading made of the same text.
+    let mut spec = http_spec(&format!("http://127.0.0.1:{}/ok", closed_port()));
+    spec.parsed_url = Some(server.url("/ok").parse().expect("valid URL"));
+    let outcome = http::check(&spec, TIMEOUT, &Clients::new()).await;
+    assert!(outcome.ok, "{outcome:?}");
+    // Without it, the text is parsed and requested.
+    spec.parsed_url = None;
+    let outcome = http::check(&spec, TIMEOUT, &Clients::new()).await;
+    assert_eq!(outcome.message, "connection refused");
+}
+
+#[tokio::test]
 async fn a_503_fails_as_transient_and_a_404_as_permanent() {
     let server = TestServer::start().await;
     let clients = Clients::new();

@@ -7,6 +7,7 @@ use crate::config::job::HttpSpec;
 pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob) -> HttpSpec {
     let name = k.name;
     let url = value(&r.url).unwrap_or_default();
+    let mut parsed_url = None;
     if url.is_empty() {
         k.missing(format!(
             "job {name:?}: kind \"http\" needs `url`, e.g. url = \"https://example.com/\""
@@ -17,11 +18,14 @@ pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob) -> HttpSpec 
                 at,
                 format!("job {name:?}: `url` {url:?} must start with http:// or https://"),
             );
-        } else if let Err(e) = http_url(&url) {
-            k.at(
-                at,
-                format!("job {name:?}: `url` {url:?} is not a valid URL: {e}"),
-            );
+        } else {
+            match http_url(&url) {
+                Ok(u) => parsed_url = Some(u),
+                Err(e) => k.at(
+                    at,
+                    format!("job {name:?}: `url` {url:?} is not a valid URL: {e}"),
+                ),
+            }
         }
     }
     if let Some(m) = &r.method {
@@ -58,6 +62,7 @@ pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob) -> HttpSpec 
     }
     HttpSpec {
         url,
+        parsed_url,
         method: value(&r.method)
             .unwrap_or_else(|| "GET".into())
             .to_ascii_uppercase(),
@@ -88,9 +93,9 @@ fn is_http_token(s: &str) -> bool {
 }
 
 /// An absolute http(s) URL with a host, or why it is not.
-fn http_url(url: &str) -> Result<(), String> {
+fn http_url(url: &str) -> Result<reqwest::Url, String> {
     match reqwest::Url::parse(url) {
-        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(u),
         Ok(_) => Err("it has no host".into()),
         Err(e) => Err(e.to_string()),
     }
@@ -154,4 +159,65 @@ fn toml_to_json(v: &toml::Value) -> Option<serde_json::Value> {
                 .collect::<Option<_>>()?,
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::JobKind;
+    use proptest::prelude::*;
+
+    fn one_url(url: &str) -> String {
+        format!("[[job]]\nname = \"web\"\nkind = \"http\"\nurl = {url:?}\n")
+    }
+
+    #[test]
+    fn an_http_job_keeps_its_url_parsed_as_the_text_reads() {
+        for url in [
+            "http://127.0.0.1:8080/health?x=1",
+            "https://user:p%40ss@Example.COM/a/../b/%7Efile#frag",
+            "https://bücher.example/straße?q=ä",
+            "http://[::1]:9000/",
+        ] {
+            let (_dir, config) = crate::engine::test_config(&one_url(url));
+            let Some(JobKind::Http(spec)) = config.job("web").map(|j| &j.kind) else {
+                panic!("{url}: no http job");
+            };
+            assert_eq!(spec.url, url);
+            assert_eq!(
+                spec.parsed_url.as_ref(),
+                Some(&reqwest::Url::parse(url).expect("valid")),
+                "{url}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        // The secrets found in the URLs parsed at load are those found by parsing the text.
+        #[test]
+        fn secrets_from_the_parsed_url_are_those_of_its_text(
+            user in "[a-z]{0,6}",
+            password in "[a-zA-Z0-9%@!]{0,12}",
+            host in "(127\\.0\\.0\\.1|example\\.com|[a-z]{1,8}\\.test)",
+            path in proptest::collection::vec("[a-zA-Z0-9_-]{0,24}", 0..4),
+            query in proptest::collection::vec(("(token|key|page|x|api_key)", "[a-zA-Z0-9%]{0,24}"), 0..3),
+        ) {
+            let auth = if user.is_empty() && password.is_empty() {
+                String::new()
+            } else {
+                format!("{user}:{password}@")
+            };
+            let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let url = format!("https://{auth}{host}/{}?{}", path.join("/"), query.join("&"));
+            let (_dir, config) = crate::engine::test_config(&one_url(&url));
+            let mut unparsed = config.clone();
+            for job in &mut unparsed.jobs {
+                if let JobKind::Http(spec) = &mut job.kind {
+                    prop_assert!(spec.parsed_url.is_some(), "{}", url);
+                    spec.parsed_url = None;
+                }
+            }
+            prop_assert_eq!(config.secrets(), unparsed.secrets());
+        }
+    }
 }

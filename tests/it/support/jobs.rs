@@ -13,6 +13,9 @@ use super::api::config::{
 pub fn http_spec(url: &str) -> HttpSpec {
     HttpSpec {
         url: url.to_string(),
+        // Parsed by the check, as a spec built by hand is; jobs loaded from a file carry
+        // theirs (tests/it/checks.rs has both).
+        parsed_url: None,
         method: "GET".into(),
         headers: Vec::new(),
         body: None,
