@@ -12,7 +12,7 @@
 //!
 //! - `store`: opening (regular file only, schema version, a corrupt file moved aside) and
 //!   recording; `codec`: runs of routine results packed into one row; `rollup`: the
-//!   hourly and daily figures; `query`: reading events, windows and uptime; `series`: per-day and per-hour figures
+//!   hourly and daily figures; `rollup_write`: summing and writing them; `query`: reading events, windows and uptime; `series`: per-day and per-hour figures
 //!   for the status page; `import`: the
 //!   one-time import of earlier JSON Lines files; `archive`: retention and archiving.
 

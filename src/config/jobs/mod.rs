@@ -268,16 +268,21 @@ fn resolve_job(
         );
         return None;
     };
-    let kinds: Vec<&str> = KIND_KEYS.iter().map(|(k, _)| *k).collect();
+    // For messages only.
+    let kinds = || -> Vec<&str> { KIND_KEYS.iter().map(|(k, _)| *k).collect() };
     let Some(kind_at) = &r.kind else {
         cx.missing(
             line,
-            format!("job {name:?} has no `kind`: use one of {}", quoted(&kinds)),
+            format!(
+                "job {name:?} has no `kind`: use one of {}",
+                quoted(&kinds())
+            ),
         );
         return None;
     };
     let kind = kind_at.get_ref().as_str();
     let Some(own_keys) = kind_keys(kind) else {
+        let kinds = kinds();
         let hint = nearest(kind, &kinds)
             .map(|k| format!("; did you mean \"{k}\"?"))
             .unwrap_or_default();
