@@ -61,19 +61,35 @@ GEN = os.path.join(ROOT, "target", "release", "examples", "gen_history")
 def measure(args, runs=10, cwd=None, cpu=None):
     """Runs a command `runs` times after two warm-ups; returns (median ms, max ms, peak MB).
     With a list as `cpu`, the median CPU time (user + system, ms) is appended to it: on a
-    shared machine it moves less than the wall time."""
+    shared machine it moves less than the wall time. The peak RSS is the largest of three
+    more runs under /usr/bin/time (see `peak_rss_kib`)."""
     for _ in range(2):
         run_measured(args, cwd)
-    walls, rss, cpus = [], [], []
+    walls, cpus = [], []
     for _ in range(runs):
-        w, r, code = run_measured(args, cwd)
+        w, _, code = run_measured(args, cwd)
         assert code == 0, f"{args} exited {code}"
         walls.append(w * 1000)
-        rss.append(r / 1024)
         cpus.append(LAST_CPU[0] * 1000)
     if cpu is not None:
         cpu.append(statistics.median(cpus))
-    return statistics.median(walls), max(walls), max(rss)
+    rss = max(peak_rss_kib(args, cwd) for _ in range(3))
+    return statistics.median(walls), max(walls), rss / 1024
+
+
+def peak_rss_kib(args, cwd=None):
+    """The command's peak resident memory, in KiB, as /usr/bin/time reports it. Not from
+    this script's own wait4: Linux carries a child's peak RSS across exec, so a command
+    started from this (large, after a benchmark has read a 4 MB state) Python process
+    reads as at least its size, fork or posix_spawn alike; `time` is small and forks."""
+    time_bin = "/usr/bin/time"
+    if not os.path.exists(time_bin):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "install-bench-deps.sh")], check=True)
+    with tempfile.NamedTemporaryFile("r") as out:
+        code = subprocess.run([time_bin, "-f", "%M", "-o", out.name, *args], cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        assert code == 0, f"{args} exited {code}"
+        return int(out.read().strip().splitlines()[-1])
 
 
 LAST_CPU = [0.0]
@@ -81,7 +97,8 @@ LAST_CPU = [0.0]
 
 def run_measured(args, cwd=None):
     """Runs a command; returns (wall seconds, peak RSS in KiB, exit status). Its CPU time
-    (user + system, seconds) is left in LAST_CPU[0]."""
+    (user + system, seconds) is left in LAST_CPU[0]. The peak RSS counts this Python
+    process's size (Linux keeps a child's peak across exec): use `peak_rss_kib` for memory."""
     start = time.perf_counter()
     p = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(p.pid, 0)

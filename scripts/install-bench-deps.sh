@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, what scripts/bench.py needs beyond the test dependencies: nginx
-# (the real web server the HTTP benchmark runs checker and curl against) and curl. The
+# (the real web server the HTTP benchmark runs checker and curl against), curl, and GNU
+# time (peak memory of a command). The
 # benchmark starts its own nginx with its own config; the package's service is not
 # started. Idempotent; no prompts.
 set -euo pipefail
@@ -10,6 +11,7 @@ log() { echo "install-bench-deps: $*" >&2; }
 missing=()
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+[ -x /usr/bin/time ] || missing+=(time)
 if [ "${#missing[@]}" -eq 0 ]; then
     log "nothing to install"
     exit 0
