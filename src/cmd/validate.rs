@@ -40,6 +40,7 @@ pub fn run(path: &Path, env_from_cron: bool) -> Result<Exit, AppError> {
         warnings.extend(env_warnings(&config));
     }
     warnings.extend(silent_job_warnings(&config));
+    warnings.extend(public_pattern_warnings(&config));
     for w in &warnings {
         println!("  warning: {w}");
     }
@@ -176,6 +177,26 @@ fn env_warnings(config: &Config) -> Vec<Problem> {
                 ),
                 ..r.clone()
             }
+        })
+        .collect()
+}
+
+/// `[status_page] public_jobs` patterns that match no job: a typo there leaves a job off
+/// the page (or the page empty) without a word.
+fn public_pattern_warnings(config: &Config) -> Vec<Problem> {
+    let Some(patterns) = &config.status_page.public_jobs else {
+        return Vec::new();
+    };
+    patterns
+        .iter()
+        .filter(|p| !config.jobs.iter().any(|j| p.matches(&j.name)))
+        .map(|p| Problem {
+            file: config.path.clone(),
+            line: 0,
+            message: format!(
+                "[status_page] `public_jobs` pattern {:?} matches no job: no job is shown by it (a typo? `checker jobs-json` lists the names)",
+                p.as_str()
+            ),
         })
         .collect()
 }

@@ -399,6 +399,28 @@ fn a_bad_group_title_or_pattern_is_a_validation_problem_at_its_line() {
     assert!(err.contains(":5: job \"web\": `group` is empty"), "{err}");
 }
 
+#[test]
+fn validate_warns_about_a_public_jobs_pattern_that_matches_no_job_and_not_about_one_that_does() {
+    let f = Fixture::with_settings(&format!(
+        "{BASE_SETTINGS}\n[status_page]\npublic_jobs = [\"web*\", \"wbe*\", \"db\", \"dbb\"]\n"
+    ));
+    f.jobs(
+        "[[job]]\nname = \"web\"\nkind = \"command\"\ncommand = [\"true\"]\n\n\
+         [[job]]\nname = \"db\"\nkind = \"command\"\ncommand = [\"true\"]\n",
+    );
+    let out = f.run(&["validate"]);
+    assert!(out.status.success(), "a warning is not an error: {out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains("warning: ")
+            && text.contains("`public_jobs` pattern \"wbe*\" matches no job"),
+        "{text}"
+    );
+    assert!(text.contains("pattern \"dbb\" matches no job"), "{text}");
+    assert!(!text.contains("pattern \"web*\""), "{text}");
+    assert!(!text.contains("pattern \"db\""), "{text}");
+}
+
 /// One HTTP exchange: status, head and body.
 fn fetch(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
