@@ -57,11 +57,15 @@ pub fn run(
         }
         report
     } else {
-        run_jobs(
+        let report = run_jobs(
             config,
             Selection::Jobs(names.to_vec()),
             RunOptions { nomail },
-        )?
+        );
+        // As a tick does: the status page and the metrics textfile show what this run
+        // found now, not after the next tick.
+        super::tick::write_outputs(config);
+        report?
     };
     // Passive jobs have no check: their deadline is what is checked. A real run merged
     // the missing ones as failures; every other one is said to be in time, so no job

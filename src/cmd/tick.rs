@@ -15,18 +15,7 @@ pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<Exit, AppError> 
         log::warn!(target: crate::logging::FILE_ONLY, "configuration: {w}");
     }
     let report = run_tick(config, Selection::Tick(tick), RunOptions { nomail });
-    // After the tick's last transaction, without the lock, whatever the tick came to: the
-    // metrics textfile and the status page, from one reading of the state. Neither fails
-    // the tick: the checks and alerts matter more.
-    if config.metrics.textfile_dir.is_some() || config.status_page.path.is_some() {
-        let state = Store::new(&config.general.state_file, config.general.lock_timeout).read();
-        super::metrics::after_tick(config, state.as_ref());
-        match crate::statuspage::after_tick(config, state.as_ref(), chrono::Utc::now()) {
-            Ok(Some(outcome)) => log::debug!("status page: {outcome:?}"),
-            Ok(None) => {}
-            Err(e) => log::warn!("{e}"),
-        }
-    }
+    write_outputs(config);
     let report = report?;
     let failed = report.results.iter().filter(|r| !r.ok).count();
     log::info!(
@@ -38,4 +27,20 @@ pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<Exit, AppError> 
         report.not_started.len()
     );
     Ok(Exit::Success)
+}
+
+/// After a run's last transaction (a tick's or `run-once`'s), without the lock, whatever
+/// the run came to: the metrics textfile and the status page, from one reading of the
+/// state. Neither fails the run: the checks and alerts matter more.
+pub fn write_outputs(config: &Config) {
+    if config.metrics.textfile_dir.is_none() && config.status_page.path.is_none() {
+        return;
+    }
+    let state = Store::new(&config.general.state_file, config.general.lock_timeout).read();
+    super::metrics::after_tick(config, state.as_ref());
+    match crate::statuspage::after_tick(config, state.as_ref(), chrono::Utc::now()) {
+        Ok(Some(outcome)) => log::debug!("status page: {outcome:?}"),
+        Ok(None) => {}
+        Err(e) => log::warn!("{e}"),
+    }
 }

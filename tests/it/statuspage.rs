@@ -355,6 +355,19 @@ fn a_page_that_cannot_be_written_is_logged_and_the_tick_still_records_its_result
 }
 
 #[test]
+fn run_once_writes_the_page_with_what_it_found_as_a_tick_does() {
+    let f = Fixture::with_settings(&page_settings(""));
+    f.ok_script();
+    f.jobs("[[job]]\nname = \"web\"\nkind = \"command\"\ncommand = [\"./ok.sh\"]\n");
+    let page = f.path().join("status.html");
+    assert!(!page.exists());
+    f.run_ok(&["run-once", "web"], 0);
+    let html = std::fs::read_to_string(&page).expect("run-once wrote the status page");
+    let doc = Html::parse_document(&html);
+    assert_eq!(all_text(&doc, "section.group .state"), ["Operational"]);
+}
+
+#[test]
 fn status_page_writes_the_page_now_or_prints_it_and_needs_somewhere_to_write() {
     let f = Fixture::new();
     f.ok_script();
