@@ -326,6 +326,23 @@ fn the_debian_package_installs_runs_as_the_checker_user_and_purges_without_a_tra
     let mut expected: Vec<String> = FILES.iter().map(|p| p.to_string()).collect();
     expected.extend(UNITS.iter().map(|u| format!("/lib/systemd/system/{u}")));
     expected.extend(man1.iter().map(|p| format!("/usr/share/man/man1/{p}.gz")));
+    // The pictures the packaged docs show (status-page.md's screenshots) sit beside them.
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let pictures: Vec<String> = std::fs::read_dir(&docs)
+        .expect("read docs/")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    assert!(
+        !pictures.is_empty(),
+        "docs/ has the status page's screenshots"
+    );
+    expected.extend(
+        pictures
+            .iter()
+            .map(|n| format!("/usr/share/doc/checker/docs/{n}")),
+    );
     for path in &expected {
         assert!(
             paths.contains(path.as_str()),
