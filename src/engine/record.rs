@@ -11,6 +11,7 @@ use crate::check::CheckResult;
 use crate::config::{Config, Job};
 use crate::engine::outbox;
 use crate::engine::quiet;
+use crate::engine::resend::failure_alert;
 use crate::engine::route::{fallback_channels, route};
 use crate::history::{Event, EventKind};
 use crate::notify::{Alert, AlertKind};
@@ -183,36 +184,16 @@ pub fn record_asked(
         return;
     }
 
-    let (kind, consecutive_failures, failing_since, next_reminder) = match decision {
+    let alert = match decision {
         Decision::Nothing => return,
-        Decision::Failure => (
-            AlertKind::Failure,
-            js.consecutive_failures,
-            js.first_failure,
-            rules::next_reminder(js, &job.rules),
-        ),
-        Decision::Recovery { failures, since } => {
-            (AlertKind::Recovery, failures, since, String::new())
-        }
-    };
-    let alert = Alert {
-        kind,
-        servername: config.general.servername.clone(),
-        job: job.name.clone(),
-        job_kind: job.kind.name().into(),
-        description: job.description.clone(),
-        message,
-        consecutive_failures,
-        failing_since,
-        last_success: js.last_success,
-        next_reminder,
-        at: now,
-        recipients: job
-            .contact
-            .clone()
-            .unwrap_or_else(|| config.general.alertcontact.clone()),
-        target: Some(crate::notify::target::target(job)),
-        expected: crate::notify::target::expected(job),
+        Decision::Failure => failure_alert(config, job, js, message, now),
+        Decision::Recovery { failures, since } => Alert {
+            kind: AlertKind::Recovery,
+            consecutive_failures: failures,
+            failing_since: since,
+            next_reminder: String::new(),
+            ..failure_alert(config, job, js, message, now)
+        },
     };
     let channels = route(config, state, &job.notify);
     queue(state, &channels, &alert, now);

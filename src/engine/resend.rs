@@ -93,19 +93,33 @@ pub fn queue_due(config: &Config, state: &mut State, now: DateTime<Utc>) -> usiz
     queued
 }
 
-/// The failure alert of a job still failing, as it stands at `now`.
+/// The failure alert of a job still failing, as it stands at `now`, saying its last error.
 fn firing_alert(config: &Config, job: &Job, js: &JobState, now: DateTime<Utc>) -> Alert {
+    let message = js
+        .last_error
+        .clone()
+        .or_else(|| js.last_message.clone())
+        .unwrap_or_default();
+    failure_alert(config, job, js, message, now)
+}
+
+/// The failure alert about `job` with `message`, its figures read from its state `js` at
+/// `now`: the one place an alert about a job is made (a recovery changes its kind and
+/// counts, see `engine::record`).
+pub(crate) fn failure_alert(
+    config: &Config,
+    job: &Job,
+    js: &JobState,
+    message: String,
+    now: DateTime<Utc>,
+) -> Alert {
     Alert {
         kind: AlertKind::Failure,
         servername: config.general.servername.clone(),
         job: job.name.clone(),
         job_kind: job.kind.name().into(),
         description: job.description.clone(),
-        message: js
-            .last_error
-            .clone()
-            .or_else(|| js.last_message.clone())
-            .unwrap_or_default(),
+        message,
         consecutive_failures: js.consecutive_failures,
         failing_since: js.first_failure,
         last_success: js.last_success,
