@@ -133,14 +133,32 @@ smtp_host = "127.0.0.1"
     os.makedirs(os.path.join(dir, "jobs"), exist_ok=True)
 
 
+def tcp_jobs(d, n, extra=lambda i: ""):
+    """`n` day jobs "job 0".."job N-1" checking the closed port 9 (each fails when run), in
+    the instance in `d`; `extra(i)` adds lines to job i."""
+    with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
+        for i in range(n):
+            f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
+                    f'frequency = "day"\ntimeout = "2s"\n{extra(i)}\n')
+
+
+def history_workload(d):
+    """The history workload in the instance in `d` (its 1,000 `tcp_jobs`): 2 days of results
+    through the recording path and daily rollups back to 90 days (examples/gen_history.rs),
+    then a day tick, which leaves the jobs' state as it would be (every job failing). Returns
+    what the generator printed."""
+    gen = subprocess.run([GEN, os.path.join(d, "history.db"), "--jobs", "1000", "--days", "2",
+                          "--rollup-days", "90"], check=True, capture_output=True, text=True)
+    subprocess.run([BIN, "-f", os.path.join(d, "settings.toml"), "-c", "day"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return gen.stdout
+
+
 def idle_tick(jobs):
     d = tempfile.mkdtemp(prefix="checker-bench-idle-")
     try:
         settings(d, 'alertcontact = "ops@example.com"\n')
-        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
-            for i in range(jobs):
-                f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
-                        f'frequency = "day"\ntimeout = "2s"\n\n')
+        tcp_jobs(d, jobs)
         cfg = ["-f", os.path.join(d, "settings.toml")]
         # 30 days of history in the JSON Lines of earlier versions: the first tick imports it.
         hist = os.path.join(d, "history")
@@ -371,18 +389,10 @@ def bench_history():
     d = tempfile.mkdtemp(prefix="checker-bench-history-")
     try:
         settings(d, 'alertcontact = "ops@example.com"\n')
-        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
-            for i in range(1000):
-                f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
-                        f'frequency = "day"\ntimeout = "2s"\n\n')
+        tcp_jobs(d, 1000)
         cfg = ["-f", os.path.join(d, "settings.toml")]
-        db = os.path.join(d, "history.db")
-        gen = subprocess.run([GEN, db, "--jobs", "1000", "--days", "2", "--rollup-days", "90"],
-                             check=True, capture_output=True, text=True)
-        for line in gen.stdout.splitlines():
+        for line in history_workload(d).splitlines():
             print("history workload: " + line.strip())
-        # The jobs' state, as a day tick leaves it.
-        subprocess.run([BIN, *cfg, "-c", "day"], check=True, stdout=subprocess.DEVNULL)
         for args, target in ((["status", "--hours", "24"], "< 50 ms, < 30 MB"),
                              (["status", "--hours", "48"], "< 50 ms, < 30 MB"),
                              (["status", "--hours", "48", "--json"], "< 50 ms, < 30 MB"),
@@ -400,15 +410,9 @@ def bench_page():
     d = tempfile.mkdtemp(prefix="checker-bench-page-")
     try:
         settings(d, 'alertcontact = "ops@example.com"\n[status_page]\npath = "status.html"\ntitle = "Bench"\n')
-        with open(os.path.join(d, "jobs", "jobs.toml"), "w") as f:
-            for i in range(1000):
-                f.write(f'[[job]]\nname = "job {i}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = 9\n'
-                        f'frequency = "day"\ntimeout = "2s"\ngroup = "group {i // 100}"\n\n')
+        tcp_jobs(d, 1000, lambda i: f'group = "group {i // 100}"\n')
         cfg = ["-f", os.path.join(d, "settings.toml")]
-        subprocess.run([GEN, os.path.join(d, "history.db"), "--jobs", "1000", "--days", "2", "--rollup-days", "90"],
-                       check=True, capture_output=True)
-        # The jobs' state, as a day tick leaves it (every job failing: port 9 is closed).
-        subprocess.run([BIN, *cfg, "-c", "day"], check=True, stdout=subprocess.DEVNULL)
+        history_workload(d)
         out = os.path.join(d, "page.html")
         med, mx, rss = measure([BIN, *cfg, "status-page", "--output", out], runs=15)
         size = os.path.getsize(out)
