@@ -6,24 +6,20 @@
 //! target/profiling/examples/append_tick DB --jobs 10000 --ticks 3            # warm up
 //! valgrind --tool=callgrind target/profiling/examples/append_tick DB --jobs 10000 --from 3
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use checker::history::{Access, Event, EventKind, History};
-
-fn arg(args: &[String], name: &str, default: i64) -> i64 {
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
-}
+use support::arg;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(db) = args.first().map(PathBuf::from) else {
         return Err("usage: append_tick DB [--jobs N] [--ticks N] [--from MINUTE]".into());
     };
-    let jobs = arg(&args, "--jobs", 10_000).max(1);
+    let jobs = arg(&args, "--jobs", 10_000i64).max(1);
     let ticks = arg(&args, "--ticks", 1).max(1);
     let from = arg(&args, "--from", 0);
     let h = History::new(

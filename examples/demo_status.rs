@@ -7,26 +7,15 @@
 //!
 //! cargo run --release --example demo_status -- DIR
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use checker::history::{Access, Event, EventKind, History};
 use checker::state::{JobState, JobStatus, State};
 use chrono::{DateTime, Utc};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
+use support::Rng;
 
 /// A job: name, group, TOML of its kind, usual response time (ms; 0: none), ok message.
 struct Demo {

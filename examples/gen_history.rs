@@ -7,45 +7,23 @@
 //!
 //! cargo run --release --example gen_history -- DB [--jobs 1000] [--days 2] [--rollup-days 90]
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use checker::history::{Access, Event, EventKind, History};
 use chrono::{DateTime, Utc};
-
-/// A small deterministic generator (xorshift), so every run builds the same workload.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() % 1_000_000) as f64 / 1_000_000.0 < p
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
-
-fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
-}
+use support::{arg, Rng};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(db) = args.first().map(PathBuf::from) else {
         return Err("usage: gen_history DB [--jobs N] [--days N] [--rollup-days N]".into());
     };
-    let jobs = arg(&args, "--jobs", 1000) as usize;
-    let days = arg(&args, "--days", 2) as i64;
-    let rollup_days = arg(&args, "--rollup-days", 0) as i64;
+    let jobs = arg(&args, "--jobs", 1000usize);
+    let days = arg(&args, "--days", 2i64);
+    let rollup_days = arg(&args, "--rollup-days", 0i64);
     if jobs == 0 || days <= 0 {
         return Err("--jobs and --days must be at least 1".into());
     }
