@@ -162,11 +162,24 @@ fn judge(body: &str) -> Answer {
             )),
         ),
         other => {
-            let quoted = format!("{:?}", truncate(other, QUOTE_CAP));
+            let quoted = quote(other);
             (format!("unexpected {quoted}"), Outcome::fail(format!("unexpected answer {quoted}")))
         }
     };
     Answer { answer, outcome }
+}
+
+/// `s` quoted as `{:?}` quotes it, cut (with `…`) where its escaped form would pass
+/// [`QUOTE_CAP`] characters: a character like U+1A62 is quoted as eight.
+fn quote(s: &str) -> String {
+    let mut shown = 0;
+    for (i, c) in s.char_indices() {
+        shown += c.escape_debug().count();
+        if shown > QUOTE_CAP {
+            return format!("{:?}", format!("{}…", &s[..i]));
+        }
+    }
+    format!("{s:?}")
 }
 
 /// Whether `word` stands in `text` on its own, not inside a longer word ("NotTrue").
@@ -239,6 +252,14 @@ mod tests {
                 a.outcome.message
             );
         }
+    }
+
+    #[test]
+    fn an_answer_of_characters_quoted_as_escapes_is_quoted_short_all_the_same() {
+        // Each U+1A62 is quoted as `\u{1a62}`: 80 bytes of them were some 210 characters.
+        let a = judge(&"\u{1a62}".repeat(40));
+        assert!(a.answer.chars().count() <= QUOTE_CAP + 20, "{}", a.answer);
+        assert!(a.answer.ends_with("…\""), "{}", a.answer);
     }
 
     #[test]
