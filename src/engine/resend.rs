@@ -39,9 +39,18 @@ fn due(last: Option<DateTime<Utc>>, now: DateTime<Utc>, resend: std::time::Durat
 /// were queued. A job that is not failing forgets when it was last repeated.
 pub fn queue_due(config: &Config, state: &mut State, now: DateTime<Utc>) -> usize {
     let repeating = channels(config);
+    // Only the jobs with something to clear are taken to change (see `JobMap`).
+    let with_resent: Vec<String> = state
+        .jobs
+        .glances()
+        .filter(|(_, g)| g.resent)
+        .map(|(name, _)| name.clone())
+        .collect();
     if repeating.is_empty() {
-        for js in state.jobs.values_mut() {
-            js.resent.clear();
+        for name in with_resent {
+            if let Some(js) = state.jobs.get_mut(&name) {
+                js.resent.clear();
+            }
         }
         return 0;
     }
@@ -49,11 +58,13 @@ pub fn queue_due(config: &Config, state: &mut State, now: DateTime<Utc>) -> usiz
     for job in config.jobs.iter().filter(|j| j.enabled) {
         let firing = state
             .jobs
-            .get(&job.name)
-            .is_some_and(|js| js.status == JobStatus::Failing && js.notified);
+            .glance(&job.name)
+            .is_some_and(|g| g.status == JobStatus::Failing && g.notified);
         if !firing {
-            if let Some(js) = state.jobs.get_mut(&job.name) {
-                js.resent.clear();
+            if with_resent.binary_search(&job.name).is_ok() {
+                if let Some(js) = state.jobs.get_mut(&job.name) {
+                    js.resent.clear();
+                }
             }
             continue;
         }

@@ -38,7 +38,7 @@ fn selected<'a>(
                     && j.schedule.is_due(
                         *tick,
                         now,
-                        state.jobs.get(&j.name).and_then(|s| s.last_started),
+                        state.jobs.glance(&j.name).and_then(|g| g.last_started),
                     )
             })
             .collect(),
@@ -65,9 +65,27 @@ pub fn in_broken_file(config: &Config, js: &crate::state::JobState) -> bool {
 /// (their history stays). A job of a job file that cannot be loaded is not gone: its
 /// state stays as it is. Returns the names dropped.
 pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc>) -> Vec<String> {
-    let mut dropped = Vec::new();
     let configured = config.jobs_by_name();
-    for (name, js) in state.jobs.iter_mut() {
+    // Only the jobs whose state changes are taken to change: the others stay as read (a
+    // tick with nothing due then rewrites none of them).
+    let changing: Vec<String> = state
+        .jobs
+        .glances()
+        .filter(|(name, g)| match configured.get(name.as_str()) {
+            Some(job) => g.left_config.is_some() || g.source != Some(job.source.file.as_path()),
+            None => true,
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    let mut dropped = Vec::new();
+    for name in changing {
+        let broken = state
+            .jobs
+            .get(&name)
+            .is_some_and(|js| in_broken_file(config, js));
+        let Some(js) = state.jobs.get_mut(&name) else {
+            continue;
+        };
         if let Some(job) = configured.get(name.as_str()) {
             js.left_config = None;
             if js.source.as_ref() != Some(&job.source.file) {
@@ -75,13 +93,13 @@ pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc
             }
             continue;
         }
-        if in_broken_file(config, js) {
+        if broken {
             js.left_config = None;
             continue;
         }
         let since = *js.left_config.get_or_insert(now);
         if now.signed_duration_since(since) >= chrono::Duration::days(FORGET_AFTER_DAYS) {
-            dropped.push(name.clone());
+            dropped.push(name);
         }
     }
     for name in &dropped {

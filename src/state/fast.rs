@@ -12,23 +12,27 @@
 //! confirmation...) are cut out of the text and handed to serde as they are.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
+use super::jobs::JobMap;
 use super::{timestamp, JobState, JobStatus, State};
 
 /// How deep a value handed to serde may nest: serde_json refuses more than 128 levels in
 /// the whole file, and this stays well below what is left of them.
 const MAX_DEPTH: usize = 100;
 
+mod jobs;
 mod write;
 pub use write::write;
 
 /// What `serde_json::from_str::<State>(text)` returns when it returns a state, or `None`
-/// when this reader leaves the text to it (see the module's header).
-pub fn parse(text: &str) -> Option<State> {
+/// when this reader leaves the text to it (see the module's header). The jobs are read
+/// and checked, and kept as their text (see [`JobMap`]).
+pub fn parse(whole: Arc<String>) -> Option<State> {
+    let text: &str = &whole;
     let mut p = Reader {
         text,
         b: text.as_bytes(),
@@ -49,7 +53,8 @@ pub fn parse(text: &str) -> Option<State> {
                 0
             }
             "jobs" => {
-                state.jobs = p.jobs()?;
+                let (read, sources) = p.jobs()?;
+                state.jobs = JobMap::from_read(Arc::clone(&whole), sources, read);
                 1
             }
             "heartbeat" => {
@@ -85,6 +90,20 @@ pub fn parse(text: &str) -> Option<State> {
     }
     state.version = version?;
     Some(state)
+}
+
+/// One job's state from its JSON object (exactly: nothing before or after but blanks), as
+/// serde reads it, or `None` when this reader leaves it to serde.
+pub fn job(text: &str) -> Option<JobState> {
+    let mut p = Reader {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let mut js = JobState::default();
+    p.job(&mut js, false, &mut None)?;
+    p.ws();
+    (p.i == p.b.len()).then_some(js)
 }
 
 /// The index of the first byte at or after `from` that ends the plain part of a string:
@@ -147,6 +166,21 @@ impl<'a> Reader<'a> {
     fn once(&mut self, seen: &mut u32, bit: u32) -> Option<()> {
         let mask = 1u32 << bit;
         (*seen & mask == 0).then(|| *seen |= mask)
+    }
+
+    /// Field `next` if its key comes next, written as the writer writes it (`"key":`),
+    /// read past; else nothing read.
+    fn expected_key(&mut self, next: usize) -> Option<usize> {
+        let key = FIELDS.get(next)?.as_bytes();
+        let rest = self.b.get(self.i..)?;
+        let [b'"', rest @ ..] = rest else {
+            return None;
+        };
+        let [b'"', b':', ..] = rest.strip_prefix(key)? else {
+            return None;
+        };
+        self.i += key.len() + 3;
+        Some(next)
     }
 
     /// After a member: `,` (`false`, another follows) or `close` (`true`).
@@ -238,11 +272,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn opt_string(&mut self) -> Option<Option<String>> {
+    fn opt_string(&mut self) -> Option<Option<Cow<'a, str>>> {
         if self.null() {
             return Some(None);
         }
-        Some(Some(self.string()?.into_owned()))
+        Some(Some(self.string()?))
     }
 
     fn opt_time(&mut self) -> Option<Option<DateTime<Utc>>> {
@@ -305,169 +339,141 @@ impl<'a> Reader<'a> {
         self.text.get(start..self.i).filter(|s| !s.is_empty())
     }
 
-    fn jobs(&mut self) -> Option<BTreeMap<String, JobState>> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.i += 1;
-            return Some(BTreeMap::new());
-        }
-        let mut jobs: Vec<(String, JobState)> = Vec::with_capacity(self.b.len() / 512);
-        loop {
-            let name = self.string()?.into_owned();
-            self.eat(b':')?;
-            jobs.push((name, JobState::default()));
-            let (_, js) = jobs.last_mut()?;
-            self.job(js)?;
-            if self.next_or_end(b'}')? {
-                break;
-            }
-        }
-        // As written, the names are in order and the map is built at once; otherwise
-        // one by one, a repeated name's last value winning as with serde.
-        if jobs.windows(2).all(|w| w[0].0 < w[1].0) {
-            Some(jobs.into_iter().collect())
-        } else {
-            let mut map = BTreeMap::new();
-            for (name, js) in jobs {
-                map.insert(name, js);
-            }
-            Some(map)
-        }
-    }
-
-    /// One job's fields into `js` (a default one).
-    fn job(&mut self, js: &mut JobState) -> Option<()> {
+    /// One job's fields into `js` (a default one). With `only_check`, its strings are
+    /// checked and not kept (the job is kept as its text), except its source, left in
+    /// `source`.
+    fn job(
+        &mut self,
+        js: &mut JobState,
+        only_check: bool,
+        source: &mut Option<Cow<'a, str>>,
+    ) -> Option<()> {
         let mut seen = 0u32;
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             self.i += 1;
             return Some(());
         }
+        // As written, the fields come in declaration order: each is looked for first
+        // where the one before it was found.
+        let mut next = 0;
         loop {
-            let key = self.string()?;
-            self.eat(b':')?;
-            let bit = match &*key {
-                "status" => {
+            let bit = match self.expected_key(next) {
+                Some(bit) => bit,
+                None => {
+                    let key = self.string()?;
+                    self.eat(b':')?;
+                    field(&key, next)?
+                }
+            };
+            next = bit + 1;
+            let keep = |s: Option<Cow<'a, str>>| s.map(Cow::into_owned);
+            match bit {
+                0 => {
                     js.status = match &*self.string()? {
                         "pending" => JobStatus::Pending,
                         "ok" => JobStatus::Ok,
                         "failing" => JobStatus::Failing,
                         _ => return None,
-                    };
-                    0
+                    }
                 }
-                "consecutive_failures" => {
-                    js.consecutive_failures = u32::try_from(self.uint()?).ok()?;
-                    1
+                1 => js.consecutive_failures = u32::try_from(self.uint()?).ok()?,
+                2 => js.first_failure = self.opt_time()?,
+                3 => js.last_notify = self.opt_time()?,
+                4 => js.notified = self.bool()?,
+                5 => js.last_started = self.opt_time()?,
+                6 => js.last_run = self.opt_time()?,
+                7 => js.last_success = self.opt_time()?,
+                8 | 9 => {
+                    let s = self.opt_string()?;
+                    if !only_check {
+                        *(if bit == 8 {
+                            &mut js.last_error
+                        } else {
+                            &mut js.last_message
+                        }) = keep(s);
+                    }
                 }
-                "first_failure" => {
-                    js.first_failure = self.opt_time()?;
-                    2
-                }
-                "last_notify" => {
-                    js.last_notify = self.opt_time()?;
-                    3
-                }
-                "notified" => {
-                    js.notified = self.bool()?;
-                    4
-                }
-                "last_started" => {
-                    js.last_started = self.opt_time()?;
-                    5
-                }
-                "last_run" => {
-                    js.last_run = self.opt_time()?;
-                    6
-                }
-                "last_success" => {
-                    js.last_success = self.opt_time()?;
-                    7
-                }
-                "last_error" => {
-                    js.last_error = self.opt_string()?;
-                    8
-                }
-                "last_message" => {
-                    js.last_message = self.opt_string()?;
-                    9
-                }
-                "last_duration_ms" => {
+                10 => {
                     js.last_duration_ms = if self.null() {
                         None
                     } else {
                         Some(self.uint()?)
-                    };
-                    10
+                    }
                 }
-                "total_attempts" => {
-                    js.total_attempts = self.uint()?;
-                    11
+                11 => js.total_attempts = self.uint()?,
+                12 => js.successes = self.uint()?,
+                13 => js.failures = self.uint()?,
+                14 => js.total_count = self.uint()?,
+                15 => {
+                    let s = self.string()?;
+                    if !only_check {
+                        js.recent = s.into_owned();
+                    }
                 }
-                "successes" => {
-                    js.successes = self.uint()?;
-                    12
+                16 => js.perfdata = self.serde()?,
+                17 => js.cert_not_after = self.serde()?,
+                18 => js.resent = self.serde()?,
+                19 => js.first_seen = self.opt_time()?,
+                20 => js.last_pushed = self.opt_time()?,
+                21 => js.left_config = self.opt_time()?,
+                22 => {
+                    let s = self.opt_string()?;
+                    if only_check {
+                        *source = s;
+                    } else {
+                        js.source = keep(s).map(std::path::PathBuf::from);
+                    }
                 }
-                "failures" => {
-                    js.failures = self.uint()?;
-                    13
-                }
-                "total_count" => {
-                    js.total_count = self.uint()?;
-                    14
-                }
-                "recent" => {
-                    js.recent = self.string()?.into_owned();
-                    15
-                }
-                "perfdata" => {
-                    js.perfdata = self.serde()?;
-                    16
-                }
-                "cert_not_after" => {
-                    js.cert_not_after = self.serde()?;
-                    17
-                }
-                "resent" => {
-                    js.resent = self.serde()?;
-                    18
-                }
-                "first_seen" => {
-                    js.first_seen = self.opt_time()?;
-                    19
-                }
-                "last_pushed" => {
-                    js.last_pushed = self.opt_time()?;
-                    20
-                }
-                "left_config" => {
-                    js.left_config = self.opt_time()?;
-                    21
-                }
-                "source" => {
-                    js.source = self.opt_string()?.map(std::path::PathBuf::from);
-                    22
-                }
-                "ack" => {
-                    js.ack = self.serde()?;
-                    23
-                }
-                "held" => {
-                    js.held = self.serde()?;
-                    24
-                }
-                "confirmation" => {
-                    js.confirmation = self.serde()?;
-                    25
-                }
-                _ => return None,
-            };
-            self.once(&mut seen, bit)?;
+                23 => js.ack = self.serde()?,
+                24 => js.held = self.serde()?,
+                _ => js.confirmation = self.serde()?,
+            }
+            self.once(&mut seen, u32::try_from(bit).ok()?)?;
             if self.next_or_end(b'}')? {
                 return Some(());
             }
         }
     }
+}
+
+/// A job's fields, in the order `JobState` declares (and the writer writes) them.
+const FIELDS: [&str; 26] = [
+    "status",
+    "consecutive_failures",
+    "first_failure",
+    "last_notify",
+    "notified",
+    "last_started",
+    "last_run",
+    "last_success",
+    "last_error",
+    "last_message",
+    "last_duration_ms",
+    "total_attempts",
+    "successes",
+    "failures",
+    "total_count",
+    "recent",
+    "perfdata",
+    "cert_not_after",
+    "resent",
+    "first_seen",
+    "last_pushed",
+    "left_config",
+    "source",
+    "ack",
+    "held",
+    "confirmation",
+];
+
+/// The index of the field `key` names, looked for from `from` on (then from the start);
+/// `None` for an unknown one.
+fn field(key: &str, from: usize) -> Option<usize> {
+    let from = from.min(FIELDS.len());
+    (from..FIELDS.len())
+        .chain(0..from)
+        .find(|&i| FIELDS.get(i).is_some_and(|f| *f == key))
 }
 
 #[cfg(test)]

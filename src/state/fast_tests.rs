@@ -17,12 +17,28 @@ fn fast_bytes(s: &State) -> Vec<u8> {
     out
 }
 
+fn parse(text: &str) -> Option<State> {
+    super::parse(std::sync::Arc::new(text.to_string()))
+}
+
 /// `fast::parse` agrees with serde on `text`: both read the same state, or the fast path
-/// gives up. Returns whether the fast path read it.
+/// gives up. Returns whether the fast path read it. The state it read is also written by
+/// the fast writer (its untouched jobs as the text they were read from) and read back by
+/// serde, and what it noted of each job is checked against the job's state.
 fn agrees(text: &str) -> Result<bool, TestCaseError> {
     let theirs = serde_json::from_str::<State>(text);
     match (parse(text), theirs) {
         (Some(ours), Ok(theirs)) => {
+            let written = fast_bytes(&ours);
+            let again = serde_json::from_slice::<State>(&written);
+            prop_assert!(again.is_ok(), "{:?}", again.err());
+            if let Ok(again) = again {
+                prop_assert_eq!(serde_bytes(&again), serde_bytes(&theirs), "{}", text);
+            }
+            for (name, js) in theirs.jobs.iter() {
+                let glance = ours.jobs.glance(name);
+                prop_assert_eq!(glance, Some(crate::state::Glance::of(js)), "{}", name);
+            }
             prop_assert_eq!(serde_bytes(&ours), serde_bytes(&theirs), "{}", text);
             prop_assert_eq!(ours.version, theirs.version);
             Ok(true)
@@ -191,7 +207,7 @@ fn state() -> impl Strategy<Value = State> {
     )
         .prop_map(|(jobs, at, extras)| {
             let mut s = State {
-                jobs,
+                jobs: jobs.into_iter().collect(),
                 ..State::default()
             };
             s.heartbeat.last_tick = Some("minute".into());
@@ -340,5 +356,154 @@ proptest! {
             .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
             .unwrap_or(bytes.len().max(from));
         prop_assert_eq!(plain_until(&bytes, from), naive);
+    }
+}
+
+/// A state of `before` small jobs, one job whose `last_message` is `long` bytes of `x`
+/// ending with `},` (so that `},"` follows it in the text, inside no object boundary), and
+/// `after` small jobs; `extra` is added to the last job's fields.
+fn big_state(before: usize, long: usize, after: usize, extra: &str) -> String {
+    let small = |name: String, extra: &str| {
+        format!(
+            r#""{name}":{{"status":"failing","consecutive_failures":2,"first_failure":"2026-03-01T09:05:07.123Z","notified":true,"last_started":"2026-03-01T09:10:00Z","last_error":"connection refused","last_message":"connection refused","total_attempts":9,"successes":7,"failures":2,"total_count":0,"recent":"++-","source":"/etc/checker/jobs/{}.toml"{extra}}}"#,
+            name.len() % 3
+        )
+    };
+    let mut jobs: Vec<String> = (0..before).map(|i| small(format!("a{i:06}"), "")).collect();
+    jobs.push(format!(
+        r#""m":{{"status":"ok","last_message":"{}}},","recent":"+"}}"#,
+        "x".repeat(long)
+    ));
+    jobs.extend(
+        (0..after).map(|i| small(format!("z{i:06}"), if i + 1 == after { extra } else { "" })),
+    );
+    format!(
+        r#"{{"version":1,"jobs":{{{}}},"heartbeat":{{"last_tick":"minute"}}}}"#,
+        jobs.join(",")
+    )
+}
+
+/// Whether the reader splits `text`'s jobs, and where.
+fn split_of(text: &str) -> Option<usize> {
+    let mut r = Reader {
+        text,
+        b: text.as_bytes(),
+        i: text.find(r#""jobs":{"#)? + 8,
+    };
+    r.split_point()
+}
+
+#[test]
+fn a_large_state_read_in_two_halves_reads_as_serde_reads_it() {
+    let text = big_state(2500, 10, 2500, "");
+    let at = split_of(&text).expect("split");
+    assert!(text[at..].starts_with(r#""z"#) || text[at..].starts_with(r#""a"#));
+    assert!(agrees(&text).expect("agrees"), "read by the fast path");
+    let state = parse(&text).expect("read");
+    assert_eq!(state.jobs.len(), 5001);
+    // Every job's source noted, across both halves.
+    for (name, g) in state.jobs.glances() {
+        let want = (name != "m").then(|| format!("/etc/checker/jobs/{}.toml", name.len() % 3));
+        assert_eq!(g.source.map(|p| p.display().to_string()), want, "{name}");
+    }
+}
+
+#[test]
+fn a_split_that_falls_inside_a_string_is_not_taken_and_the_state_reads_all_the_same() {
+    // The middle of the text falls in `m`'s long message: the first `},"` after it is that
+    // message's end, not the start of a job.
+    let text = big_state(1200, 1_400_000, 1200, "");
+    let at = split_of(&text).expect("split");
+    assert!(
+        text[..at].ends_with(r#"xx},"#),
+        "{}",
+        &text[at - 10..at + 10]
+    );
+    assert!(agrees(&text).expect("agrees"), "read by the fast path");
+    assert_eq!(parse(&text).expect("read").jobs["m"].recent, "+");
+}
+
+#[test]
+fn a_name_repeated_across_the_halves_reads_its_last_value_as_serde_does() {
+    let text = big_state(2500, 10, 2500, "")
+        .replacen(r#""a000001":"#, r#""twice":"#, 1)
+        .replacen(r#""z002000":"#, r#""twice":"#, 1);
+    assert!(split_of(&text).is_some());
+    assert!(agrees(&text).expect("agrees"), "read by the fast path");
+    assert_eq!(parse(&text).expect("read").jobs.len(), 5000);
+}
+
+#[test]
+fn what_the_fast_path_does_not_know_in_the_second_half_is_left_to_serde() {
+    let text = big_state(2500, 10, 2500, r#","from_the_future":1"#);
+    assert!(split_of(&text).is_some());
+    assert!(parse(&text).is_none());
+    assert!(serde_json::from_str::<State>(&text).is_ok());
+}
+
+#[test]
+fn a_job_nothing_changed_is_written_back_as_the_text_it_was_read_from() {
+    let a = r#"{ "status" : "ok", "recent":"+",  "last_error" : null }"#;
+    let text = format!(
+        r#"{{"version":1,"jobs":{{"a":{a},"b":{{"status":"failing","recent":"-"}},"c":{{"recent":"+"}}}}}}"#
+    );
+    let mut state = parse(&text).expect("read");
+    // Read, but not changed: still written as read.
+    assert_eq!(state.jobs["a"].status, JobStatus::Ok);
+    state.jobs.get_mut("b").expect("b").recent.push('+');
+    let out = String::from_utf8(fast_bytes(&state)).expect("utf-8");
+    assert!(out.contains(&format!(r#""a":{a}"#)), "{out}");
+    assert!(out.contains(r#""c":{"recent":"+"}"#), "{out}");
+    assert!(
+        out.contains(r#""b":{"status":"failing","consecutive_failures":0,"notified":false,"total_attempts":0,"successes":0,"failures":0,"total_count":0,"recent":"-+"}"#),
+        "{out}"
+    );
+}
+
+#[test]
+fn every_way_to_change_a_job_writes_it_from_its_state() {
+    let text = r#"{"version":1,"jobs":{"a":{"recent":"+"},"b":{"recent":"+"}}}"#;
+    type Change = fn(&mut State);
+    let changes: [(&str, Change); 6] = [
+        ("get_mut", |s| {
+            s.jobs.get_mut("a").expect("a").total_attempts = 7
+        }),
+        ("entry", |s| {
+            s.jobs.entry("a".into()).or_default().total_attempts = 7
+        }),
+        ("iter_mut", |s| {
+            s.jobs.iter_mut().for_each(|(n, js)| {
+                if n == "a" {
+                    js.total_attempts = 7
+                }
+            })
+        }),
+        ("values_mut", |s| {
+            s.jobs
+                .values_mut()
+                .take(1)
+                .for_each(|js| js.total_attempts = 7)
+        }),
+        ("retain", |s| {
+            s.jobs.retain(|n, js| {
+                if n == "a" {
+                    js.total_attempts = 7
+                }
+                true
+            })
+        }),
+        ("insert", |s| {
+            let mut js = s.jobs["a"].clone();
+            js.total_attempts = 7;
+            s.jobs.insert("a".into(), js);
+        }),
+    ];
+    for (how, change) in changes {
+        let mut state = parse(text).expect("read");
+        change(&mut state);
+        let again = serde_json::from_slice::<State>(&fast_bytes(&state)).expect("reads");
+        assert_eq!(again.jobs["a"].total_attempts, 7, "{how}");
+        assert_eq!(again.jobs["b"], state.jobs["b"], "{how}");
+        assert_eq!(serde_bytes(&again), serde_bytes(&state), "{how}");
     }
 }

@@ -3,6 +3,7 @@
 //! `quiet` the types of quiet on purpose (silences, acknowledgements).
 
 mod fast;
+mod jobs;
 mod quiet;
 mod store;
 pub mod timestamp;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::PerfDatum;
 use crate::notify::Alert;
 
+pub use jobs::{Glance, JobMap};
 pub use quiet::{Ack, Covers, Held, Silence};
 pub use store::{Guard, StateError, Store};
 
@@ -26,7 +28,7 @@ pub const STATE_VERSION: u32 = 1;
 pub struct State {
     pub version: u32,
     #[serde(default)]
-    pub jobs: BTreeMap<String, JobState>,
+    pub jobs: JobMap,
     #[serde(default)]
     pub heartbeat: Heartbeat,
     #[serde(default)]
@@ -50,7 +52,7 @@ impl Default for State {
     fn default() -> Self {
         State {
             version: STATE_VERSION,
-            jobs: BTreeMap::new(),
+            jobs: JobMap::new(),
             heartbeat: Heartbeat::default(),
             mail: MailHealth::default(),
             outbox: Vec::new(),

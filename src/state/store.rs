@@ -175,22 +175,21 @@ impl Store {
         // One pass in the common case: the whole file, then its version. Text checked as
         // UTF-8 once is not checked again string by string.
         // The fast reader first; what it leaves (see `fast`) serde reads, and reports.
-        let parsed = match std::str::from_utf8(&bytes) {
-            Ok(text) => match super::fast::parse(text) {
-                Some(state) => Ok(state),
-                None => serde_json::from_str::<State>(text),
-            },
-            Err(_) => serde_json::from_slice::<State>(&bytes),
-        };
-        if let Ok(state) = &parsed {
-            if state.version > STATE_VERSION {
-                return Err(ParseFailure::TooNew(state.version.to_string()));
+        // The text is kept (shared) by the state: its jobs are read from it as asked for.
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                let text = std::sync::Arc::new(text);
+                let parsed = match super::fast::parse(std::sync::Arc::clone(&text)) {
+                    Some(state) => Ok(state),
+                    None => serde_json::from_str::<State>(&text),
+                };
+                checked(parsed, text.as_bytes())
+            }
+            Err(e) => {
+                let bytes = e.into_bytes();
+                checked(serde_json::from_slice::<State>(&bytes), &bytes)
             }
         }
-        parsed.map_err(|e| match newer_version(&bytes) {
-            Some(found) => ParseFailure::TooNew(found),
-            None => ParseFailure::Corrupt(e.to_string()),
-        })
     }
 
     /// Loads the state under a held lock. An unreadable file is renamed to
@@ -307,6 +306,19 @@ fn newer_version(bytes: &[u8]) -> Option<String> {
         None => v.as_f64().is_some_and(|f| f > f64::from(STATE_VERSION)),
     };
     newer.then(|| v.to_string())
+}
+
+/// A state read from `bytes`, refused when a newer checker wrote it.
+fn checked(parsed: serde_json::Result<State>, bytes: &[u8]) -> Result<State, ParseFailure> {
+    if let Ok(state) = &parsed {
+        if state.version > STATE_VERSION {
+            return Err(ParseFailure::TooNew(state.version.to_string()));
+        }
+    }
+    parsed.map_err(|e| match newer_version(bytes) {
+        Some(found) => ParseFailure::TooNew(found),
+        None => ParseFailure::Corrupt(e.to_string()),
+    })
 }
 
 #[cfg(test)]

@@ -23,4 +23,5 @@ mod pushed;
 mod quiet;
 mod quorum;
 mod selfcheck;
+mod state;
 mod statuspage;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::plain;
+use crate::state::jobs::Written;
 use crate::state::{timestamp, JobState, State};
 
 /// `state` as `serde_json::to_vec` writes it, appended to `out`.
@@ -11,13 +12,17 @@ pub fn write(state: &State, out: &mut Vec<u8>) -> serde_json::Result<()> {
     out.extend_from_slice(b"{\"version\":");
     uint(out, u64::from(state.version));
     out.extend_from_slice(b",\"jobs\":{");
-    for (i, (name, js)) in state.jobs.iter().enumerate() {
+    for (i, (name, js)) in state.jobs.for_writing().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         string(out, name);
         out.push(b':');
-        job(out, js)?;
+        match js {
+            // A job nothing changed: the text it was read from.
+            Written::Text(text) => out.extend_from_slice(text.as_bytes()),
+            Written::State(js) => job(out, js)?,
+        }
     }
     out.extend_from_slice(b"},\"heartbeat\":");
     serde(out, &state.heartbeat)?;
