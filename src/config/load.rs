@@ -191,13 +191,19 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
 
     // What no one section can see.
     check_channels(&config, &mut problems);
-    let mut names: Vec<&str> = table_names.iter().map(String::as_str).collect();
-    names.extend(config.jobs.iter().map(|j| j.name.as_str()));
-    names.sort_unstable();
-    names.dedup();
-    super::depends::check(&config.jobs, &names, &mut problems);
-    let window_warnings = maintenance::warnings(path, &config.maintenance, &names);
-    config.warnings.extend(window_warnings);
+    // Every name, sorted: only `depends_on` and `[[maintenance]] jobs` look names up,
+    // and most configurations have neither, so it is made only for them.
+    let any_depends = config.jobs.iter().any(|j| !j.depends_on.is_empty());
+    let any_window_jobs = config.maintenance.iter().any(|w| w.jobs.is_some());
+    if any_depends || any_window_jobs {
+        let mut names: Vec<&str> = table_names.iter().map(String::as_str).collect();
+        names.extend(config.jobs.iter().map(|j| j.name.as_str()));
+        names.sort_unstable();
+        names.dedup();
+        super::depends::check(&config.jobs, &names, &mut problems);
+        let window_warnings = maintenance::warnings(path, &config.maintenance, &names);
+        config.warnings.extend(window_warnings);
+    }
     check_confirm(&config, &mut problems);
     config.env_reads = env.read;
     // File by file (the settings first), each in line order.

@@ -11,15 +11,17 @@ mod passive;
 mod pieces;
 mod plain;
 pub(super) mod raw;
+mod seen;
 mod targets;
 mod tcp;
 mod tls_cert;
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use raw::{kind_keys, value, JobCx, RawJob, COMMON_JOB_KEYS, KIND_KEYS};
+use raw::{kind_keys, value, JobCx, RawJob, KIND_KEYS};
+use seen::Seen;
 use toml::Spanned;
 
 use super::context::{nearest, quoted, EnvSource, FileCtx};
@@ -45,7 +47,8 @@ pub(super) struct JobFiles {
     pub(super) jobs: Vec<Job>,
     /// What is allowed but probably not meant: an empty folder.
     pub(super) warnings: Vec<Problem>,
-    /// The name of every table, whether it loaded or not.
+    /// The name of every table of the files read the careful way (those of a file with
+    /// a problem), whether it loaded or not; the other files' names are their jobs'.
     pub(super) names: Vec<String>,
 }
 
@@ -135,10 +138,6 @@ pub(super) fn load(
     out
 }
 
-/// The job names taken so far, each with where its table is: the index of its file in
-/// the job files, and its line.
-type Seen = HashMap<String, (usize, usize)>;
-
 /// One job file's checking: what every table of it needs.
 struct FileJobs<'a> {
     file: &'a Path,
@@ -170,16 +169,19 @@ impl FileJobs<'_> {
         };
         seen.reserve(read.len());
         for (i, (line, job)) in read.iter().enumerate() {
-            if seen.contains_key(&job.name) {
-                for (_, claimed) in &read[..i] {
-                    seen.remove(&claimed.name);
+            match seen.entry(job.name.clone()) {
+                Entry::Vacant(v) => {
+                    v.insert((self.index, *line));
                 }
-                return false;
+                Entry::Occupied(_) => {
+                    for (_, claimed) in &read[..i] {
+                        seen.remove(&claimed.name);
+                    }
+                    return false;
+                }
             }
-            seen.insert(job.name.clone(), (self.index, *line));
         }
-        self.names
-            .extend(read.iter().map(|(_, job)| job.name.clone()));
+        // Their names are not kept in `names`: they are the names of these jobs.
         jobs.extend(read.into_iter().map(|(_, job)| job));
         true
     }
@@ -258,10 +260,12 @@ fn resolve_job(
     jobs_dir: &Path,
     d: &Defaults,
     channels: &[String],
-    r: RawJob,
+    mut r: RawJob,
     line: usize,
 ) -> Option<Job> {
-    let Some(name) = value(&r.name).filter(|n| !n.trim().is_empty()) else {
+    // Taken, not cloned: nothing reads `r.name` after this.
+    let name = r.name.take().map(Spanned::into_inner);
+    let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
         cx.missing(
             line,
             "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"",
@@ -296,8 +300,8 @@ fn resolve_job(
         return None;
     };
     let before = cx.problems.len();
-    for (key, offset) in r.present_keys() {
-        if !COMMON_JOB_KEYS.contains(&key) && !own_keys.contains(&key) {
+    r.kind_keys_set(|key, offset| {
+        if !own_keys.contains(&key) {
             let owner = KIND_KEYS
                 .iter()
                 .find(|(_, ks)| ks.contains(&key))
@@ -308,7 +312,7 @@ fn resolve_job(
                 format!("job {name:?}: `{key}` belongs to kind \"{owner}\", not \"{kind}\": remove it or change `kind`"),
             );
         }
-    }
+    });
     let mut k = JobCx {
         cx,
         name: &name,
@@ -454,15 +458,21 @@ fn resolve_job(
         kind,
         schedule,
         rules,
-        notify: value(&r.notify).unwrap_or_else(|| d.notify.clone()),
-        contact: value(&r.contact)
+        notify: r
+            .notify
+            .take()
+            .map_or_else(|| d.notify.clone(), Spanned::into_inner),
+        contact: r
+            .contact
+            .take()
+            .map(Spanned::into_inner)
             .map(|c| c.into_vec())
             .or_else(|| d.contact.clone()),
         timeout,
         retries,
         retry_backoff,
         enabled: value(&r.enabled).unwrap_or(true),
-        description: value(&r.description),
+        description: r.description.take().map(Spanned::into_inner),
         group,
         depends_on,
         public: value(&r.public),

@@ -70,19 +70,6 @@ pub(super) fn read_table(t: Spanned<DeTable<'_>>) -> Option<Spanned<RawJob>> {
     RawJob::deserialize(de).ok().map(|r| Spanned::new(span, r))
 }
 
-/// The tables of the piece `from..to` of `src`; `None` when it or a table of it cannot
-/// be read alone.
-fn piece(src: &str, from: usize, to: usize) -> Option<Vec<Spanned<RawJob>>> {
-    let piece = src.get(from..to)?;
-    if let Some(tables) = plain::tables(piece, from) {
-        return Some(tables);
-    }
-    piece_tables(piece, from)?
-        .into_iter()
-        .map(read_table)
-        .collect()
-}
-
 /// How many threads read a file of `pieces` pieces: one for a small file, else as many
 /// as there are cores, at most 4.
 pub(super) fn threads_for(pieces: usize) -> usize {
@@ -134,25 +121,47 @@ fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, J
     let mut cx = FileCtx::new(f.file, f.src, f.lines, &mut problems, &mut no_env);
     let mut jobs = Vec::new();
     for &(from, to) in run {
-        for raw in piece(f.src, from, to)? {
-            let line = f.lines.line(raw.span().start.min(f.src.len()));
-            for raw in targets::expand(&mut cx, raw.into_inner(), line) {
-                match resolve_job(&mut cx, f.dir, f.defaults, f.channels, raw, line) {
-                    Some(job) if cx.problems.is_empty() => jobs.push((line, job)),
-                    _ => return None,
-                }
-            }
-            if !cx.problems.is_empty() {
-                return None;
-            }
+        let piece = f.src.get(from..to)?;
+        let mark = jobs.len();
+        // Table by table as the plain reading gives them; when it declines the piece
+        // (not a problem found: that ends it all), what it gave is dropped and the toml
+        // crate reads the piece.
+        let plain = plain::each_table(piece, from, |raw| take(f, &mut cx, &mut jobs, raw));
+        if plain.is_some() {
+            continue;
+        }
+        if !cx.problems.is_empty() {
+            return None;
+        }
+        jobs.truncate(mark);
+        for table in piece_tables(piece, from)? {
+            take(f, &mut cx, &mut jobs, read_table(table)?)?;
         }
     }
     Some(jobs)
 }
 
+/// One table of a piece: its jobs (one per target) checked and added to `jobs`; `None`
+/// at the first problem.
+fn take(
+    f: &FileJobs<'_>,
+    cx: &mut FileCtx<'_>,
+    jobs: &mut Vec<(usize, Job)>,
+    raw: Spanned<RawJob>,
+) -> Option<()> {
+    let line = f.lines.line(raw.span().start.min(f.src.len()));
+    for raw in targets::expand(cx, raw.into_inner(), line) {
+        match resolve_job(cx, f.dir, f.defaults, f.channels, raw, line) {
+            Some(job) if cx.problems.is_empty() => jobs.push((line, job)),
+            _ => return None,
+        }
+    }
+    cx.problems.is_empty().then_some(())
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use crate::config::jobs::seen::Seen;
     use std::path::{Path, PathBuf};
 
     use super::PIECE;
@@ -185,7 +194,7 @@ mod tests {
             channels: &channels,
             names: Vec::new(),
         };
-        let (mut seen, mut jobs) = (HashMap::new(), Vec::new());
+        let (mut seen, mut jobs) = (Seen::default(), Vec::new());
         if !f.check_pieces(Some(threads), &mut seen, &mut jobs) {
             assert!(
                 seen.is_empty() && jobs.is_empty(),

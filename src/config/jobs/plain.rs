@@ -18,7 +18,26 @@ use crate::config::context::OneOrMany;
 /// the span of its header in the file and, as the toml crate gives them, its values'
 /// spans in the piece (only a problem needs them, and a problem has the file read whole
 /// again); `None` when the piece is not all plain TOML that reads into [`RawJob`]s.
+#[cfg(test)]
 pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>> {
+    let mut out = Vec::new();
+    each_table(piece, offset, |t| {
+        out.push(t);
+        Some(())
+    })?;
+    Some(out)
+}
+
+/// [`tables`] one at a time: each table of `piece` is handed to `take` as soon as the
+/// next header (or the end) closes it, so no list of tables is built. `None` when the
+/// piece is not all plain TOML that reads into [`RawJob`]s or `take` gives `None`; the
+/// tables handed over until then are those the toml crate gives first, but the caller
+/// must not keep what it made of them unless it sees the piece through.
+pub(super) fn each_table(
+    piece: &str,
+    offset: usize,
+    mut take: impl FnMut(Spanned<RawJob>) -> Option<()>,
+) -> Option<()> {
     // Control characters other than tab and newline: TOML refuses most, a carriage
     // return ends a line; either way not plain.
     // (A fold rather than `any`: without the early exit the loop is vectorized.)
@@ -26,7 +45,6 @@ pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>>
     if piece.bytes().fold(false, |seen, c| seen | odd(c)) {
         return None;
     }
-    let mut out = Vec::new();
     let mut current: Option<(usize, RawJob)> = None;
     let mut c = Cursor { s: piece, at: 0 };
     while c.at < piece.len() {
@@ -36,10 +54,12 @@ pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>>
             Some(b'[') => {
                 let start = offset.checked_add(c.at)?;
                 c.word("[[job]]")?;
-                if let Some((at, job)) = current.take() {
-                    out.push(header(at, job));
+                // Only a whole header line closes the table before it.
+                c.end_of_line()?;
+                if let Some((at, job)) = current.replace((start, RawJob::default())) {
+                    take(header(at, job))?;
                 }
-                current = Some((start, RawJob::default()));
+                continue;
             }
             Some(_) => {
                 let job = &mut current.as_mut()?.1;
@@ -54,8 +74,10 @@ pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>>
         }
         c.end_of_line()?;
     }
-    out.extend(current.map(|(at, job)| header(at, job)));
-    Some(out)
+    match current {
+        Some((at, job)) => take(header(at, job)),
+        None => Some(()),
+    }
 }
 
 /// A table as the toml crate spans it: its `[[job]]` header.
@@ -271,11 +293,16 @@ impl<'s> Cursor<'s> {
                 .iter()
                 .position(|c| matches!(c, b'\n' | b'"' | b'\'' | b'\\'))
                 .unwrap_or(rest.len());
-            out.push_str(&self.s[from..self.at]);
+            let text = &self.s[from..self.at];
             let c = self.peek()?;
             self.at += 1;
             match (quote, c) {
                 (_, b'\n') => return None,
+                // Most strings: one run of text, copied once at its size.
+                (q, c) if q == c && out.is_empty() => return Some(text.to_owned()),
+                _ => out.push_str(text),
+            }
+            match (quote, c) {
                 (q, c) if q == c => return Some(out),
                 (b'"', b'\\') => {
                     out.push(match self.peek()? {

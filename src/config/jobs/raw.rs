@@ -172,33 +172,16 @@ pub fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 impl RawJob {
-    /// The keys this table sets, by their file names, with where each value starts.
-    pub(in crate::config) fn present_keys(&self) -> Vec<(&'static str, usize)> {
-        let mut keys = Vec::new();
+    /// The keys of a kind this table sets ([`COMMON_JOB_KEYS`] left out: every kind
+    /// takes them), by their file names, each with where its value starts, in the order
+    /// of the fields.
+    pub(in crate::config) fn kind_keys_set(&self, mut each: impl FnMut(&'static str, usize)) {
         macro_rules! present {
             ($($f:ident),*) => {
-                $( if let Some(v) = &self.$f { keys.push((stringify!($f), v.span().start)); } )*
+                $( if let Some(v) = &self.$f { each(stringify!($f), v.span().start); } )*
             };
         }
         present!(
-            name,
-            kind,
-            description,
-            group,
-            enabled,
-            frequency,
-            every,
-            notify_every,
-            failures_before_notify,
-            failing_for,
-            notify,
-            contact,
-            notify_recovery,
-            timeout,
-            retries,
-            retry_backoff,
-            depends_on,
-            public,
             url,
             method,
             headers,
@@ -213,7 +196,6 @@ impl RawJob {
             command,
             env,
             cwd,
-            targets,
             not_contains,
             json,
             sni,
@@ -229,13 +211,8 @@ impl RawJob {
             expect,
             server,
             expect_every,
-            grace,
-            confirm_with,
-            confirm_min,
-            confirm_job,
-            confirm_unknown
+            grace
         );
-        keys
     }
 }
 

@@ -1,0 +1,51 @@
+//! The job names taken so far across the job files, in a map with a hasher made for
+//! short keys.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The job names taken so far, each with where its table is: the index of its file in
+/// the job files, and its line.
+pub(super) type Seen = HashMap<String, (usize, usize), BuildHasherDefault<NameHasher>>;
+
+/// A hasher for job names, several times cheaper than the default SipHash on short
+/// keys (the FxHash of rustc: a rotate, a xor and a multiply per 8 bytes). Names come
+/// from the operator's own files, so there is nobody to pick keys that collide.
+#[derive(Default)]
+pub(super) struct NameHasher(u64);
+
+impl NameHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
