@@ -360,6 +360,47 @@ mod tests {
     }
 
     #[test]
+    fn depends_on_and_maintenance_jobs_know_the_names_of_good_files_and_of_broken_tables() {
+        // a.toml is good (read in pieces), b.toml has a problem (read the careful way).
+        let web = "[[job]]\nname = \"web\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\
+                   depends_on = [\"db\", \"broken\", \"dbx\"]\n";
+        let broken = "[[job]]\nname = \"broken\"\nkind = \"tcp\"\nhost = \"h\"\nport = 0\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[general]\nalertcontact = \"a@b.c\"\n[[maintenance]]\nname = \"m\"\n\
+             jobs = [\"db\", \"broken\", \"web\", \"brokenx\"]\nstart = \"01:00\"\nduration = \"1h\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("jobs/a.toml"), TCP).unwrap();
+        std::fs::write(dir.path().join("jobs/b.toml"), format!("{web}\n{broken}")).unwrap();
+        let (config, problems) =
+            load_checked(&dir.path().join("settings.toml"), LoadOptions::default());
+        let told: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (1, "job \"web\": `depends_on` names \"dbx\", which is not a job; did you mean \"db\"? (a peer's job is \"peer NAME\")"),
+                (12, "job \"broken\": `port` = 0 is not a TCP port (1-65535)"),
+            ]
+        );
+        let warnings: Vec<String> = config
+            .expect("settings load")
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .collect();
+        assert_eq!(
+            warnings,
+            ["[[maintenance]] \"m\": `jobs` names \"brokenx\", which is not a configured job; did you mean \"broken\"?"]
+        );
+    }
+
+    #[test]
     fn a_tls_cert_job_reminds_daily_unless_it_says_otherwise() {
         let cert = "[[job]]\nname = \"cert\"\nkind = \"tls_cert\"\nhost = \"example.com\"\n";
         let own = "[[job]]\nname = \"own\"\nkind = \"tls_cert\"\nhost = \"example.org\"\nnotify_every = \"hour\"\n";

@@ -309,6 +309,29 @@ mod tests {
     }
 
     #[test]
+    fn a_piece_the_plain_reading_declines_half_way_gives_each_of_its_jobs_once() {
+        // The plain reading hands over "a" and "b" before it meets `[job.env]`; the toml
+        // crate then reads the piece from its start.
+        let text = "[[job]]\nname = \"a\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\n\
+            [[job]]\nname = \"b\"\nkind = \"tcp\"\nhost = \"h\"\nport = 2\n\n\
+            [[job]]\nname = \"c\"\nkind = \"command\"\ncommand = [\"/bin/true\"]\n\
+            [job.env]\nA = \"1\"\n\n\
+            [[job]]\nname = \"d\"\nkind = \"tcp\"\nhost = \"h\"\nport = 3\n";
+        let read = read_on(text, 1).expect("read in pieces, not the careful way");
+        let names: Vec<&str> = read
+            .match_indices("name: \"")
+            .map(|(at, m)| {
+                let rest = &read[at + m.len()..];
+                &rest[..rest.find('"').unwrap_or(0)]
+            })
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d"], "{read}");
+        // A table the plain reading gave that has a problem ends the reading in pieces.
+        let bad = text.replace("port = 2", "port = 0");
+        assert_eq!(read_on(&bad, 1), None);
+    }
+
+    #[test]
     fn a_name_taken_in_another_threads_pieces_sends_the_file_to_the_careful_reading() {
         // j5 is in the first thread's pieces, its duplicate in the last one's.
         let text = tcp_jobs(3000, |_| 1).replace("\"j2900\"", "\"j5\"");

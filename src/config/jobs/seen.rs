@@ -49,3 +49,37 @@ impl Hasher for NameHasher {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    use super::{NameHasher, Seen};
+
+    #[test]
+    fn names_that_differ_anywhere_hash_apart_and_the_map_finds_each() {
+        let hash = |s: &str| BuildHasherDefault::<NameHasher>::default().hash_one(s);
+        let mut names: Vec<String> = (0..10_000).map(|i| format!("job {i}")).collect();
+        // A byte past the first eight, the last of a full word, the length alone.
+        names.extend(
+            [
+                "web front page 1",
+                "web front page 2",
+                "abcdefgh",
+                "abcdefgi",
+            ]
+            .map(String::from),
+        );
+        names.extend(["", "a", "aa", "aaaaaaaa", "aaaaaaaaa"].map(String::from));
+        let hashes: HashSet<u64> = names.iter().map(|n| hash(n)).collect();
+        assert_eq!(hashes.len(), names.len());
+        let mut seen = Seen::default();
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(seen.insert(n.clone(), (0, i)), None, "{n:?}");
+        }
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(seen.get(n), Some(&(0, i)));
+        }
+        assert_eq!(seen.get("job 10000"), None);
+    }
+}

@@ -18,7 +18,8 @@ pub(super) fn expand(cx: &mut FileCtx<'_>, mut raw: RawJob, line: usize) -> Expa
         // Most tables: no list to allocate.
         return Some(raw).into_iter().chain(Vec::new());
     };
-    None.into_iter().chain(expand_targets(cx, raw, targets_at, line))
+    None.into_iter()
+        .chain(expand_targets(cx, raw, targets_at, line))
 }
 
 /// What [`expand`] gives: the table itself, or its jobs one per target.
