@@ -80,8 +80,9 @@ impl Config {
     /// Every job by name, the first of a name winning as in [`Config::job`]: one lookup
     /// each for the loops over every job of the state (a tick's bookkeeping, `status`),
     /// which would otherwise cost the square of the number of jobs.
-    pub fn jobs_by_name(&self) -> std::collections::HashMap<&str, &Job> {
-        let mut map = std::collections::HashMap::with_capacity(self.jobs.len());
+    pub fn jobs_by_name(&self) -> super::names::ByName<&str, &Job> {
+        let mut map = super::names::ByName::default();
+        map.reserve(self.jobs.len());
         for j in &self.jobs {
             map.entry(j.name.as_str()).or_insert(j);
         }

@@ -96,17 +96,26 @@ impl Lines {
         // search per line cost more), then each set bit is a newline.
         const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
         const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-        let mut starts = Vec::with_capacity(src.len() / 32 + 1);
-        starts.push(0);
         let bytes = src.as_bytes();
-        let mut words = bytes.chunks_exact(8);
-        let mut at = 0;
-        for word in &mut words {
+        // The high bit of each byte of `word` that is a newline, and no other.
+        let newlines = |word: &[u8]| {
             let mut w = [0u8; 8];
             w.copy_from_slice(word);
             let x = u64::from_le_bytes(w) ^ NEWLINES;
-            // The high bit of each byte that was a newline (now zero), and no other.
-            let mut found = !(((x & LOW).wrapping_add(LOW)) | x | LOW);
+            !(((x & LOW).wrapping_add(LOW)) | x | LOW)
+        };
+        // Counted first, so the list is made once at its size.
+        let count = bytes
+            .chunks_exact(8)
+            .map(|w| newlines(w).count_ones() as usize)
+            .sum::<usize>()
+            + 8;
+        let mut starts = Vec::with_capacity(count + 1);
+        starts.push(0);
+        let mut words = bytes.chunks_exact(8);
+        let mut at = 0;
+        for word in &mut words {
+            let mut found = newlines(word);
             while found != 0 {
                 starts.push(at + (found.trailing_zeros() / 8) as usize + 1);
                 found &= found - 1;

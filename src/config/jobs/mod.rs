@@ -11,7 +11,6 @@ mod passive;
 mod pieces;
 mod plain;
 pub(super) mod raw;
-mod seen;
 mod targets;
 mod tcp;
 mod tls_cert;
@@ -20,8 +19,8 @@ use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::names::Seen;
 use raw::{kind_keys, value, JobCx, RawJob, KIND_KEYS};
-use seen::Seen;
 use toml::Spanned;
 
 use super::context::{nearest, quoted, EnvSource, FileCtx};
@@ -209,7 +208,7 @@ impl FileJobs<'_> {
                 .get(set_aside.partition_point(|&o| o < offset))
                 .is_some_and(|&o| o < end);
             // `targets` first: every job it makes is then checked like a table of its own.
-            for raw in targets::expand(&mut cx, raw.into_inner(), line) {
+            for mut raw in targets::expand(&mut cx, raw.into_inner(), line) {
                 // Names are claimed before the job is checked, so a duplicate is reported
                 // even when either table has problems of its own.
                 let name = value(&raw.name).filter(|n| !n.trim().is_empty());
@@ -232,7 +231,14 @@ impl FileJobs<'_> {
                 // too (every problem in one round), without "needs `url`" after
                 // "unknown key `urll`". It is not loaded: its file has a problem.
                 cx.quiet_missing = lost_key;
-                let job = resolve_job(&mut cx, self.dir, self.defaults, self.channels, raw, line);
+                let job = resolve_job(
+                    &mut cx,
+                    self.dir,
+                    self.defaults,
+                    self.channels,
+                    &mut raw,
+                    line,
+                );
                 cx.quiet_missing = false;
                 if let (Some(job), None, false) = (job, duplicate_of, lost_key) {
                     jobs.push(job);
@@ -254,13 +260,13 @@ fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// One `[[job]]` table (after `targets`) into a job; `None` when it has a problem, every
-/// problem of the table reported.
+/// problem of the table reported. What the job keeps is taken out of `r`.
 fn resolve_job(
     cx: &mut FileCtx<'_>,
     jobs_dir: &Path,
     d: &Defaults,
     channels: &[String],
-    mut r: RawJob,
+    r: &mut RawJob,
     line: usize,
 ) -> Option<Job> {
     // Taken, not cloned: nothing reads `r.name` after this.

@@ -23,13 +23,24 @@ const PIECE: usize = 64 * 1024;
 /// every [`PIECE`] bytes. A cut inside a multi-line string or array leaves a piece that
 /// does not parse, and the file is read whole instead.
 fn cuts(src: &str) -> Vec<usize> {
+    const HEADER: &[u8] = b"\n[[job]]";
+    let bytes = src.as_bytes();
     let mut out = vec![0];
-    let mut last = 0;
-    for (at, _) in src.match_indices("\n[[job]]") {
-        if at + 1 - last >= PIECE {
-            last = at + 1;
-            out.push(last);
-        }
+    // The first header line at least PIECE bytes past the last cut: only the bytes from
+    // there to it are looked at, not the whole file.
+    let mut from = PIECE - 1;
+    while let Some(rest) = bytes.get(from..) {
+        let Some(at) = rest
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .map(|(i, _)| from + i)
+            .find(|&at| bytes[at..].starts_with(HEADER))
+        else {
+            break;
+        };
+        out.push(at + 1);
+        from = at + PIECE;
     }
     out.push(src.len());
     out
@@ -126,7 +137,7 @@ fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, J
         // Table by table as the plain reading gives them; when it declines the piece
         // (not a problem found: that ends it all), what it gave is dropped and the toml
         // crate reads the piece.
-        let plain = plain::each_table(piece, from, |raw| take(f, &mut cx, &mut jobs, raw));
+        let plain = plain::each_table(piece, from, |at, raw| take(f, &mut cx, &mut jobs, at, raw));
         if plain.is_some() {
             continue;
         }
@@ -135,23 +146,32 @@ fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, J
         }
         jobs.truncate(mark);
         for table in piece_tables(piece, from)? {
-            take(f, &mut cx, &mut jobs, read_table(table)?)?;
+            let table = read_table(table)?;
+            let at = table.span().start;
+            take(f, &mut cx, &mut jobs, at, &mut table.into_inner())?;
         }
     }
     Some(jobs)
 }
 
-/// One table of a piece: its jobs (one per target) checked and added to `jobs`; `None`
-/// at the first problem.
+/// One table of a piece, its header at byte `at` of the file: its jobs (one per target)
+/// checked and added to `jobs`; `None` at the first problem.
 fn take(
     f: &FileJobs<'_>,
     cx: &mut FileCtx<'_>,
     jobs: &mut Vec<(usize, Job)>,
-    raw: Spanned<RawJob>,
+    at: usize,
+    raw: &mut RawJob,
 ) -> Option<()> {
-    let line = f.lines.line(raw.span().start.min(f.src.len()));
-    for raw in targets::expand(cx, raw.into_inner(), line) {
-        match resolve_job(cx, f.dir, f.defaults, f.channels, raw, line) {
+    let line = f.lines.line(at.min(f.src.len()));
+    if raw.targets.is_none() {
+        // Most tables: checked where they are, not moved.
+        let job = resolve_job(cx, f.dir, f.defaults, f.channels, raw, line);
+        jobs.push((line, job.filter(|_| cx.problems.is_empty())?));
+        return Some(());
+    }
+    for mut raw in targets::expand(cx, std::mem::take(raw), line) {
+        match resolve_job(cx, f.dir, f.defaults, f.channels, &mut raw, line) {
             Some(job) if cx.problems.is_empty() => jobs.push((line, job)),
             _ => return None,
         }
@@ -161,7 +181,7 @@ fn take(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::jobs::seen::Seen;
+    use crate::config::names::Seen;
     use std::path::{Path, PathBuf};
 
     use super::PIECE;
@@ -228,6 +248,62 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// The cuts as they were first found: every header line of the file looked at.
+    fn cuts_by_every_header(src: &str) -> Vec<usize> {
+        let mut out = vec![0];
+        let mut last = 0;
+        for (at, _) in src.match_indices("\n[[job]]") {
+            if at + 1 - last >= PIECE {
+                last = at + 1;
+                out.push(last);
+            }
+        }
+        out.push(src.len());
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::config::proptest_config(64))]
+
+        #[test]
+        fn a_file_is_cut_where_a_look_at_every_header_line_cuts_it(
+            tables in proptest::collection::vec(
+                ("[a-z\n\\[\\]é]{0,40}", 0usize..3000, proptest::bool::ANY), 0..120
+            )
+        ) {
+            // Tables of every length about a piece's, some headers not at a line's start.
+            let src: String = tables
+                .iter()
+                .map(|(text, pad, newline)| {
+                    format!("{}[[job]]\n{text}{}", if *newline { "\n" } else { " " }, "x".repeat(*pad))
+                })
+                .collect();
+            proptest::prop_assert_eq!(super::cuts(&src), cuts_by_every_header(&src));
+        }
+    }
+
+    #[test]
+    fn a_file_is_cut_at_the_first_header_a_piece_past_the_last_cut() {
+        let tcp = tcp_jobs(3000, |_| 1);
+        for src in [
+            "",
+            "[[job]]\n",
+            tcp.as_str(),
+            &tcp[..PIECE],
+            &tcp[..PIECE + 40],
+        ] {
+            assert_eq!(
+                super::cuts(src),
+                cuts_by_every_header(src),
+                "{} bytes",
+                src.len()
+            );
+        }
+        let cuts = super::cuts(&tcp);
+        assert!(cuts.len() > 3, "{cuts:?}");
+        assert!(cuts[1] >= PIECE && tcp[cuts[1]..].starts_with("[[job]]"));
     }
 
     #[test]

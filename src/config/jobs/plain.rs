@@ -21,22 +21,25 @@ use crate::config::context::OneOrMany;
 #[cfg(test)]
 pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>> {
     let mut out = Vec::new();
-    each_table(piece, offset, |t| {
-        out.push(t);
+    each_table(piece, offset, |at, job| {
+        let at = at..at.saturating_add("[[job]]".len());
+        out.push(Spanned::new(at, std::mem::take(job)));
         Some(())
     })?;
     Some(out)
 }
 
-/// [`tables`] one at a time: each table of `piece` is handed to `take` as soon as the
-/// next header (or the end) closes it, so no list of tables is built. `None` when the
-/// piece is not all plain TOML that reads into [`RawJob`]s or `take` gives `None`; the
-/// tables handed over until then are those the toml crate gives first, but the caller
-/// must not keep what it made of them unless it sees the piece through.
+/// [`tables`] one at a time: each table of `piece` is handed to `take` (with where its
+/// header starts in the file; the span of a table as the toml crate gives it is its
+/// `[[job]]`) as soon as the next header (or the end) closes it, so no list of tables
+/// is built, and the table is not moved: `take` may take what it keeps out of it. `None`
+/// when the piece is not all plain TOML that reads into [`RawJob`]s or `take` gives
+/// `None`; the tables handed over until then are those the toml crate gives first, but
+/// the caller must not keep what it made of them unless it sees the piece through.
 pub(super) fn each_table(
     piece: &str,
     offset: usize,
-    mut take: impl FnMut(Spanned<RawJob>) -> Option<()>,
+    mut take: impl FnMut(usize, &mut RawJob) -> Option<()>,
 ) -> Option<()> {
     // Control characters other than tab and newline: TOML refuses most, a carriage
     // return ends a line; either way not plain.
@@ -45,7 +48,9 @@ pub(super) fn each_table(
     if piece.bytes().fold(false, |seen, c| seen | odd(c)) {
         return None;
     }
-    let mut current: Option<(usize, RawJob)> = None;
+    // The table being read and where its header starts; one `RawJob`, emptied for each.
+    let mut job = RawJob::default();
+    let mut current: Option<usize> = None;
     let mut c = Cursor { s: piece, at: 0 };
     while c.at < piece.len() {
         c.blank();
@@ -56,33 +61,29 @@ pub(super) fn each_table(
                 c.word("[[job]]")?;
                 // Only a whole header line closes the table before it.
                 c.end_of_line()?;
-                if let Some((at, job)) = current.replace((start, RawJob::default())) {
-                    take(header(at, job))?;
+                if let Some(at) = current.replace(start) {
+                    take(at, &mut job)?;
+                    job = RawJob::default();
                 }
                 continue;
             }
             Some(_) => {
-                let job = &mut current.as_mut()?.1;
+                current?;
                 let key = c.key()?;
                 c.blank();
                 c.word("=")?;
                 c.blank();
                 let from = c.at;
                 let value = c.value()?;
-                set(job, key, value, from..c.at)?;
+                set(&mut job, key, value, from..c.at)?;
             }
         }
         c.end_of_line()?;
     }
     match current {
-        Some((at, job)) => take(header(at, job)),
+        Some(at) => take(at, &mut job),
         None => Some(()),
     }
-}
-
-/// A table as the toml crate spans it: its `[[job]]` header.
-fn header(at: usize, job: RawJob) -> Spanned<RawJob> {
-    Spanned::new(at..at.saturating_add("[[job]]".len()), job)
 }
 
 /// A value as written.

@@ -1,18 +1,21 @@
-//! The job names taken so far across the job files, in a map with a hasher made for
-//! short keys.
+//! Maps keyed by job name, with a hasher made for short keys: the names taken while the
+//! job files are read, and every job by name for a tick's lookups.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+/// A map keyed by job names (or anything else hashed as a few bytes).
+pub type ByName<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
+
 /// The job names taken so far, each with where its table is: the index of its file in
 /// the job files, and its line.
-pub(super) type Seen = HashMap<String, (usize, usize), BuildHasherDefault<NameHasher>>;
+pub(super) type Seen = ByName<String, (usize, usize)>;
 
 /// A hasher for job names, several times cheaper than the default SipHash on short
 /// keys (the FxHash of rustc: a rotate, a xor and a multiply per 8 bytes). Names come
 /// from the operator's own files, so there is nobody to pick keys that collide.
 #[derive(Default)]
-pub(super) struct NameHasher(u64);
+pub struct NameHasher(u64);
 
 impl NameHasher {
     fn add(&mut self, word: u64) {
