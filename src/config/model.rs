@@ -61,6 +61,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// Ends the configuration of a process about to exit without freeing it: its jobs'
+    /// strings and lists, freed one by one, cost a tick of 10,000 jobs some 7 M
+    /// instructions for memory the exit hands back whole. Nothing of it needs dropping
+    /// (it holds no file, lock or thread), so nothing is lost. Only for the end of a
+    /// short-lived command.
+    pub fn forget_at_exit(self) {
+        std::mem::forget(self);
+    }
+
     /// Every title and body template of every channel.
     pub fn templates(&self) -> Vec<&Template> {
         let mut all = vec![&self.email.templates];

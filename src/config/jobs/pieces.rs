@@ -94,7 +94,7 @@ pub(super) fn threads_for(pieces: usize) -> usize {
 /// up to `threads` threads (each a run of pieces); `None` when a piece or table does not
 /// read alone or any problem is found: then the file must be read whole, the careful
 /// way. Names are compared by the caller, in order.
-pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<(usize, Job)>> {
+pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<Job>> {
     let cuts = cuts(f.src);
     let bounds: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let threads = threads.unwrap_or_else(|| threads_for(bounds.len())).max(1);
@@ -118,7 +118,7 @@ pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<(u
                 // No thread to be had: the run is read here.
                 Err(run) => checked_run(f, run),
             };
-            jobs.extend(more?);
+            jobs.append(&mut more?);
         }
         Some(jobs)
     })
@@ -126,7 +126,7 @@ pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<(u
 
 /// The jobs of a run of pieces, each table expanded over its `targets` and checked;
 /// `None` at the first problem.
-fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, Job)>> {
+fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<Job>> {
     let mut problems = Vec::new();
     let mut no_env = EnvSource::default();
     let mut cx = FileCtx::new(f.file, f.src, f.lines, &mut problems, &mut no_env);
@@ -159,7 +159,7 @@ fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, J
 fn take(
     f: &FileJobs<'_>,
     cx: &mut FileCtx<'_>,
-    jobs: &mut Vec<(usize, Job)>,
+    jobs: &mut Vec<Job>,
     at: usize,
     raw: &mut RawJob,
 ) -> Option<()> {
@@ -167,12 +167,12 @@ fn take(
     if raw.targets.is_none() {
         // Most tables: checked where they are, not moved.
         let job = resolve_job(cx, f.dir, f.defaults, f.channels, raw, line);
-        jobs.push((line, job.filter(|_| cx.problems.is_empty())?));
+        jobs.push(job.filter(|_| cx.problems.is_empty())?);
         return Some(());
     }
     for mut raw in targets::expand(cx, std::mem::take(raw), line) {
         match resolve_job(cx, f.dir, f.defaults, f.channels, &mut raw, line) {
-            Some(job) if cx.problems.is_empty() => jobs.push((line, job)),
+            Some(job) if cx.problems.is_empty() => jobs.push(job),
             _ => return None,
         }
     }
