@@ -18,7 +18,7 @@ mod tls_cert;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::names::{ByName, Seen};
+use super::names::Seen;
 use raw::{kind_keys, value, JobCx, RawJob, KIND_KEYS};
 use toml::Spanned;
 
@@ -152,46 +152,6 @@ struct FileJobs<'a> {
 }
 
 impl FileJobs<'_> {
-    /// Checks the file read in pieces (on `threads`, or as many as suit its size),
-    /// adding its jobs to `jobs` and, unless it is the last file, their names to `seen`.
-    /// `false`, with `jobs` and `seen` as they were, when a piece or table does not read
-    /// alone or a problem is found, a name taken included: then the file must be read
-    /// whole, the careful way.
-    fn check_pieces(
-        &mut self,
-        threads: Option<usize>,
-        seen: &mut Seen,
-        jobs: &mut Vec<Job>,
-    ) -> bool {
-        let Some(mut read) = pieces::checked(self, threads) else {
-            return false;
-        };
-        // A name taken by an earlier file or twice in this one: the careful reading
-        // tells where. This file's names are looked up without copying them.
-        let mut own: ByName<&str, ()> = ByName::default();
-        own.reserve(read.len());
-        for job in &read {
-            let name = job.name.as_str();
-            if own.insert(name, ()).is_some() || (!seen.is_empty() && seen.contains_key(name)) {
-                return false;
-            }
-        }
-        // Only the files after this one look names up in `seen`.
-        if self.index + 1 < self.files.len() {
-            seen.reserve(read.len());
-            for job in &read {
-                seen.insert(job.name.clone(), (self.index, job.source.line));
-            }
-        }
-        // Their names are not kept in `names`: they are the names of these jobs.
-        if jobs.is_empty() {
-            *jobs = read;
-        } else {
-            jobs.append(&mut read);
-        }
-        true
-    }
-
     /// Checks every table of the file read whole (`set_aside`: the offsets of the keys
     /// parsing set aside, sorted), adding the good jobs to `jobs` and every problem to
     /// `problems`.

@@ -15,9 +15,52 @@ use super::raw::RawJob;
 use super::{plain, resolve_job, targets, FileJobs};
 use crate::config::context::{EnvSource, FileCtx};
 use crate::config::job::Job;
+use crate::config::names::{ByName, Seen};
 
 /// About how many bytes of a job file are parsed at once.
 const PIECE: usize = 64 * 1024;
+
+impl FileJobs<'_> {
+    /// Checks the file read in pieces (on `threads`, or as many as suit its size),
+    /// adding its jobs to `jobs` and, unless it is the last file, their names to `seen`.
+    /// `false`, with `jobs` and `seen` as they were, when a piece or table does not read
+    /// alone or a problem is found, a name taken included: then the file must be read
+    /// whole, the careful way.
+    pub(super) fn check_pieces(
+        &mut self,
+        threads: Option<usize>,
+        seen: &mut Seen,
+        jobs: &mut Vec<Job>,
+    ) -> bool {
+        let Some(mut read) = checked(self, threads) else {
+            return false;
+        };
+        // A name taken by an earlier file or twice in this one: the careful reading
+        // tells where. This file's names are looked up without copying them.
+        let mut own: ByName<&str, ()> = ByName::default();
+        own.reserve(read.len());
+        for job in &read {
+            let name = job.name.as_str();
+            if own.insert(name, ()).is_some() || (!seen.is_empty() && seen.contains_key(name)) {
+                return false;
+            }
+        }
+        // Only the files after this one look names up in `seen`.
+        if self.index + 1 < self.files.len() {
+            seen.reserve(read.len());
+            for job in &read {
+                seen.insert(job.name.clone(), (self.index, job.source.line));
+            }
+        }
+        // Their names are not kept in `names`: they are the names of these jobs.
+        if jobs.is_empty() {
+            *jobs = read;
+        } else {
+            jobs.append(&mut read);
+        }
+        true
+    }
+}
 
 /// Where `src` is cut into pieces: offsets of lines starting with `[[job]]`, one about
 /// every [`PIECE`] bytes. A cut inside a multi-line string or array leaves a piece that
@@ -405,6 +448,48 @@ mod tests {
         // A table the plain reading gave that has a problem ends the reading in pieces.
         let bad = text.replace("port = 2", "port = 0");
         assert_eq!(read_on(&bad, 1), None);
+    }
+
+    #[test]
+    fn a_name_taken_in_an_earlier_file_is_told_in_the_later_one_whichever_files_lie_between() {
+        let job = |name: &str| {
+            format!("[[job]]\nname = \"{name}\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n")
+        };
+        let (a, b) = (job("x"), format!("{}{}", job("y"), job("z")));
+        let (c, d) = (job("w"), format!("{}{}", job("v"), job("x")));
+        let (_dir, settings) = folder(&[
+            ("a.toml", &a),
+            ("b.toml", &b),
+            ("c.toml", &c),
+            ("d.toml", &d),
+        ]);
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        let told: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}: {}",
+                    p.file.file_name().unwrap().to_string_lossy(),
+                    p.line,
+                    p.message
+                )
+            })
+            .collect();
+        let a_file = settings.with_file_name("jobs/a.toml");
+        assert_eq!(
+            told,
+            [format!(
+                "d.toml:6: duplicate job name \"x\": already defined at {}:1; job names must be unique",
+                a_file.display()
+            )]
+        );
+        let names: Vec<String> = config
+            .expect("loads")
+            .jobs
+            .into_iter()
+            .map(|j| j.name)
+            .collect();
+        assert_eq!(names, ["x", "y", "z", "w", "v"]);
     }
 
     #[test]
