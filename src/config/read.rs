@@ -87,28 +87,52 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
 /// Where each line of a file starts, so that an offset becomes a line number without
 /// rescanning the file: a file of thousands of problems must not cost a scan per problem.
 pub struct Lines {
+    /// The offsets where lines start, the first at `starts[0]`...
     starts: Vec<usize>,
+    /// ...whose line is `before + 1`.
+    before: usize,
+}
+
+/// Eight bytes at a time: the high bit of each byte of `word` that is a newline, and no
+/// other (short lines make a search per line cost more).
+fn newlines(word: &[u8]) -> u64 {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(word);
+    let x = u64::from_le_bytes(w) ^ NEWLINES;
+    !(((x & LOW).wrapping_add(LOW)) | x | LOW)
 }
 
 impl Lines {
     pub fn new(src: &str) -> Self {
-        // Eight bytes at a time: each word's newlines found at once (short lines make a
-        // search per line cost more), then each set bit is a newline.
-        const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+        Self::part(src, 0, src.len())
+    }
+
+    /// The lines of `src[from..to]`, numbered as in the whole of `src`: the line of an
+    /// offset from `from` to `to` is the one [`Lines::new`] gives; others are not asked.
+    /// Only the bytes before `from` are counted, not listed: the threads reading a
+    /// file's pieces each list their own part.
+    pub fn part(src: &str, from: usize, to: usize) -> Self {
         let bytes = src.as_bytes();
-        // The high bit of each byte of `word` that is a newline, and no other.
-        let newlines = |word: &[u8]| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(word);
-            let x = u64::from_le_bytes(w) ^ NEWLINES;
-            !(((x & LOW).wrapping_add(LOW)) | x | LOW)
-        };
+        let from = from.min(bytes.len());
+        let part = bytes
+            .get(from..to.clamp(from, bytes.len()))
+            .unwrap_or_default();
+        let mut before_words = bytes[..from].chunks_exact(8);
+        let mut before: usize = (&mut before_words)
+            .map(|w| newlines(w).count_ones() as usize)
+            .sum();
+        before += before_words
+            .remainder()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
         // A line of a job file is rarely shorter than 8 bytes: the list is seldom grown.
-        let mut starts = Vec::with_capacity(bytes.len() / 8 + 1);
-        starts.push(0);
-        let mut words = bytes.chunks_exact(8);
-        let mut at = 0;
+        let mut starts = Vec::with_capacity(part.len() / 8 + 1);
+        starts.push(from);
+        let mut words = part.chunks_exact(8);
+        let mut at = from;
         for word in &mut words {
             let mut found = newlines(word);
             while found != 0 {
@@ -122,12 +146,12 @@ impl Lines {
                 starts.push(at + i + 1);
             }
         }
-        Lines { starts }
+        Lines { starts, before }
     }
 
     /// The 1-based line holding byte `offset`.
     pub fn line(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&s| s <= offset).max(1)
+        self.before + self.starts.partition_point(|&s| s <= offset).max(1)
     }
 }
 
@@ -159,6 +183,18 @@ mod tests {
             }
             proptest::prop_assert_eq!(lines.line(text.len()), line);
             proptest::prop_assert_eq!(lines.starts.len(), line);
+        }
+
+        #[test]
+        fn a_part_of_a_text_numbers_its_lines_as_the_whole_text_does(
+            text in "([a-z\u{e9}\n\r\u{8a}\u{a0a}]|\n\n){0,80}", a in 0usize..90, b in 0usize..90
+        ) {
+            let whole = Lines::new(&text);
+            let (from, to) = (a.min(b), a.max(b));
+            let part = Lines::part(&text, from, to);
+            for o in from..=to.min(text.len()) {
+                proptest::prop_assert_eq!(part.line(o), whole.line(o), "offset {} of {:?} in {}..{}", o, text, from, to);
+            }
         }
     }
 }

@@ -104,13 +104,11 @@ pub(super) fn load(
                 continue;
             }
         };
-        let lines = Lines::new(&src);
         let mut f = FileJobs {
             file,
             index,
             files: &files,
             src: &src,
-            lines: &lines,
             dir,
             defaults,
             channels,
@@ -125,12 +123,20 @@ pub(super) fn load(
         // careful way that reports every problem at its line.
         f.names.clear();
         out.jobs.truncate(mark);
+        let lines = Lines::new(&src);
         let Some((parsed, set_aside)) =
             parse_toml::<RawJobFile>(file, &src, &lines, &JOB_FILE, problems)
         else {
             continue;
         };
-        f.check(parsed.job, &set_aside, &mut seen, &mut out.jobs, problems);
+        f.check(
+            &lines,
+            parsed.job,
+            &set_aside,
+            &mut seen,
+            &mut out.jobs,
+            problems,
+        );
         out.names.append(&mut f.names);
     }
     out
@@ -143,7 +149,6 @@ struct FileJobs<'a> {
     index: usize,
     files: &'a [PathBuf],
     src: &'a str,
-    lines: &'a Lines,
     dir: &'a Path,
     defaults: &'a Defaults,
     channels: &'a [String],
@@ -152,11 +157,12 @@ struct FileJobs<'a> {
 }
 
 impl FileJobs<'_> {
-    /// Checks every table of the file read whole (`set_aside`: the offsets of the keys
-    /// parsing set aside, sorted), adding the good jobs to `jobs` and every problem to
+    /// Checks every table of the file read whole (with its `lines`; `set_aside`: the
+    /// offsets of the keys parsing set aside, sorted), adding the good jobs to `jobs` and every problem to
     /// `problems`.
     fn check(
         &mut self,
+        lines: &Lines,
         tables: Vec<Spanned<RawJob>>,
         set_aside: &[usize],
         seen: &mut Seen,
@@ -165,10 +171,10 @@ impl FileJobs<'_> {
     ) {
         let starts: Vec<usize> = tables.iter().map(|j| j.span().start).collect();
         let mut no_env = EnvSource::default();
-        let mut cx = FileCtx::new(self.file, self.src, self.lines, problems, &mut no_env);
+        let mut cx = FileCtx::new(self.file, self.src, lines, problems, &mut no_env);
         for (i, raw) in tables.into_iter().enumerate() {
             let offset = raw.span().start.min(self.src.len());
-            let line = self.lines.line(offset);
+            let line = lines.line(offset);
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
             // The first offset set aside at or after this table's start.
             let lost_key = set_aside
@@ -378,7 +384,7 @@ fn resolve_job(
     let confirm = confirm::resolve(&mut k, &r, kind);
     let kind = match kind {
         "http" => JobKind::Http(http::resolve(&mut k, &r)),
-        "tcp" => JobKind::Tcp(tcp::resolve(&mut k, &r)),
+        "tcp" => JobKind::Tcp(tcp::resolve(&mut k, r)),
         "tls_cert" => JobKind::TlsCert(tls_cert::resolve(&mut k, &r)),
         "file" => JobKind::File(file::resolve(&mut k, &r)),
         "dns" => JobKind::Dns(dns::resolve(&mut k, &r)),

@@ -16,6 +16,7 @@ use super::{plain, resolve_job, targets, FileJobs};
 use crate::config::context::{EnvSource, FileCtx};
 use crate::config::job::Job;
 use crate::config::names::{ByName, Seen};
+use crate::config::read::Lines;
 
 /// About how many bytes of a job file are parsed at once.
 const PIECE: usize = 64 * 1024;
@@ -172,7 +173,10 @@ pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<Jo
 fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<Job>> {
     let mut problems = Vec::new();
     let mut no_env = EnvSource::default();
-    let mut cx = FileCtx::new(f.file, f.src, f.lines, &mut problems, &mut no_env);
+    // The lines of this run of pieces only: what its tables and keys are looked up in.
+    let from = run.first().map_or(0, |r| r.0);
+    let lines = Lines::part(f.src, from, run.last().map_or(from, |r| r.1));
+    let mut cx = FileCtx::new(f.file, f.src, &lines, &mut problems, &mut no_env);
     let mut jobs = Vec::new();
     for &(from, to) in run {
         let piece = f.src.get(from..to)?;
@@ -206,7 +210,7 @@ fn take(
     at: usize,
     raw: &mut RawJob,
 ) -> Option<()> {
-    let line = f.lines.line(at.min(f.src.len()));
+    let line = cx.line_at(at.min(f.src.len()));
     if raw.targets.is_none() {
         // Most tables: checked where they are, not moved.
         let job = resolve_job(cx, f.dir, f.defaults, f.channels, raw, line);
@@ -244,14 +248,13 @@ mod tests {
     /// The jobs, names and claimed names of `text` read in pieces on `threads` threads,
     /// as text; `None` when the pieces decline.
     fn read_on(text: &str, threads: usize) -> Option<String> {
-        let (lines, d, channels) = (Lines::new(text), defaults(), ["email".to_string()]);
+        let (d, channels) = (defaults(), ["email".to_string()]);
         let files = [PathBuf::from("/jobs/a.toml")];
         let mut f = FileJobs {
             file: &files[0],
             index: 0,
             files: &files,
             src: text,
-            lines: &lines,
             dir: Path::new("/jobs"),
             defaults: &d,
             channels: &channels,

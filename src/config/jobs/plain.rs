@@ -170,15 +170,18 @@ fn set(job: &mut RawJob, key: &str, value: Value, span: Range<usize>) -> Option<
         };
     }
     // `headers`, `env` and `json` are tables: never plain.
+    // The keys are compared in this order: those of most tables first.
     keys! {
-        text: name kind description group frequency every notify_every failing_for timeout
-            retry_backoff confirm_job confirm_unknown url method body contains
-            max_response_time not_contains host sni ca_file cwd path max_age query record
-            server expect_every grace;
+        text: name kind host url frequency timeout every;
+        number: port;
+        texts: notify;
+        text: description group notify_every failing_for retry_backoff confirm_job
+            confirm_unknown method body contains max_response_time not_contains sni
+            ca_file cwd path max_age query record server expect_every grace;
         flag: enabled notify_recovery public follow_redirects accept_invalid_certs verify
             warning_is_failure;
-        number: failures_before_notify retries confirm_min port warn_days min_size;
-        texts: notify depends_on targets confirm_with command;
+        number: failures_before_notify retries confirm_min warn_days min_size;
+        texts: depends_on targets confirm_with command;
         one_or_many: contact;
         status_list: expect_status;
         text_list: expect;
