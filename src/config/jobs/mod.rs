@@ -381,15 +381,15 @@ fn resolve_job(
         .duration("retry_backoff", &r.retry_backoff)
         .unwrap_or(d.retry_backoff);
 
-    let confirm = confirm::resolve(&mut k, &r, kind);
+    let confirm = confirm::resolve(&mut k, r, kind);
     let kind = match kind {
-        "http" => JobKind::Http(http::resolve(&mut k, &r)),
+        "http" => JobKind::Http(http::resolve(&mut k, r)),
         "tcp" => JobKind::Tcp(tcp::resolve(&mut k, r)),
-        "tls_cert" => JobKind::TlsCert(tls_cert::resolve(&mut k, &r)),
-        "file" => JobKind::File(file::resolve(&mut k, &r)),
-        "dns" => JobKind::Dns(dns::resolve(&mut k, &r)),
-        "passive" => JobKind::Passive(passive::resolve(&mut k, &r)),
-        _ => JobKind::Command(command::resolve(&mut k, &r)),
+        "tls_cert" => JobKind::TlsCert(tls_cert::resolve(&mut k, r)),
+        "file" => JobKind::File(file::resolve(&mut k, r)),
+        "dns" => JobKind::Dns(dns::resolve(&mut k, r)),
+        "passive" => JobKind::Passive(passive::resolve(&mut k, r)),
+        _ => JobKind::Command(command::resolve(&mut k, r)),
     };
     // Here rather than after loading, so a job with other problems has this one reported too.
     if let Some(notify) = &r.notify {
