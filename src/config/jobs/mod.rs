@@ -116,12 +116,10 @@ pub(super) fn load(
         };
         let mark = out.jobs.len();
         if f.check_pieces(None, &mut seen, &mut out.jobs) {
-            out.names.append(&mut f.names);
             continue;
         }
         // A problem, or a piece that cannot be read alone: the file again, whole, the
         // careful way that reports every problem at its line.
-        f.names.clear();
         out.jobs.truncate(mark);
         let lines = Lines::new(&src);
         let Some((parsed, set_aside)) =
@@ -152,7 +150,8 @@ struct FileJobs<'a> {
     dir: &'a Path,
     defaults: &'a Defaults,
     channels: &'a [String],
-    /// Every job name its tables give, good or not (for `depends_on`).
+    /// Every job name its tables give, good or not (for `depends_on`), when it is read
+    /// the careful way; read in pieces, its names are its jobs'.
     names: Vec<String>,
 }
 
