@@ -149,6 +149,11 @@ impl FileCtx<'_> {
         self.lines.line(v.span().start)
     }
 
+    /// The line holding byte `offset` of the file.
+    pub(super) fn line_at(&self, offset: usize) -> usize {
+        self.lines.line(offset)
+    }
+
     pub(super) fn duration(&mut self, key: &str, v: &Spanned<String>) -> Option<Duration> {
         match crate::duration::parse_at_most(v.get_ref(), duration_limit(key)) {
             Ok(d) => Some(d),

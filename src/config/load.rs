@@ -191,13 +191,19 @@ fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), 
 
     // What no one section can see.
     check_channels(&config, &mut problems);
-    let mut names: Vec<&str> = table_names.iter().map(String::as_str).collect();
-    names.extend(config.jobs.iter().map(|j| j.name.as_str()));
-    names.sort_unstable();
-    names.dedup();
-    super::depends::check(&config.jobs, &names, &mut problems);
-    let window_warnings = maintenance::warnings(path, &config.maintenance, &names);
-    config.warnings.extend(window_warnings);
+    // Every name, sorted: only `depends_on` and `[[maintenance]] jobs` look names up,
+    // and most configurations have neither, so it is made only for them.
+    let any_depends = config.jobs.iter().any(|j| !j.depends_on.is_empty());
+    let any_window_jobs = config.maintenance.iter().any(|w| w.jobs.is_some());
+    if any_depends || any_window_jobs {
+        let mut names: Vec<&str> = table_names.iter().map(String::as_str).collect();
+        names.extend(config.jobs.iter().map(|j| j.name.as_str()));
+        names.sort_unstable();
+        names.dedup();
+        super::depends::check(&config.jobs, &names, &mut problems);
+        let window_warnings = maintenance::warnings(path, &config.maintenance, &names);
+        config.warnings.extend(window_warnings);
+    }
     check_confirm(&config, &mut problems);
     config.env_reads = env.read;
     // File by file (the settings first), each in line order.
@@ -350,6 +356,47 @@ mod tests {
         assert_eq!(
             c.job("own").unwrap().rules.notify_every,
             NotifyEvery::TenMin
+        );
+    }
+
+    #[test]
+    fn depends_on_and_maintenance_jobs_know_the_names_of_good_files_and_of_broken_tables() {
+        // a.toml is good (read in pieces), b.toml has a problem (read the careful way).
+        let web = "[[job]]\nname = \"web\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\
+                   depends_on = [\"db\", \"broken\", \"dbx\"]\n";
+        let broken = "[[job]]\nname = \"broken\"\nkind = \"tcp\"\nhost = \"h\"\nport = 0\n";
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+        std::fs::write(
+            dir.path().join("settings.toml"),
+            "[general]\nalertcontact = \"a@b.c\"\n[[maintenance]]\nname = \"m\"\n\
+             jobs = [\"db\", \"broken\", \"web\", \"brokenx\"]\nstart = \"01:00\"\nduration = \"1h\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("jobs/a.toml"), TCP).unwrap();
+        std::fs::write(dir.path().join("jobs/b.toml"), format!("{web}\n{broken}")).unwrap();
+        let (config, problems) =
+            load_checked(&dir.path().join("settings.toml"), LoadOptions::default());
+        let told: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (1, "job \"web\": `depends_on` names \"dbx\", which is not a job; did you mean \"db\"? (a peer's job is \"peer NAME\")"),
+                (12, "job \"broken\": `port` = 0 is not a TCP port (1-65535)"),
+            ]
+        );
+        let warnings: Vec<String> = config
+            .expect("settings load")
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .collect();
+        assert_eq!(
+            warnings,
+            ["[[maintenance]] \"m\": `jobs` names \"brokenx\", which is not a configured job; did you mean \"broken\"?"]
         );
     }
 

@@ -8,7 +8,8 @@
 //! `load` is the walk that calls them. Below them: `files` (the two file formats), `parse` and
 //! `explain` (every bad key reported, in people's words), `read` (files read safely),
 //! `context` (what every section's reading shares), `when` (schedule and rule keys),
-//! `secret`, `problem`. `model` is the `Config` they make, `job` a job of any kind.
+//! `secret`, `problem`, `names` (maps keyed by job name, with a cheap hasher). `model` is
+//! the `Config` they make, `job` a job of any kind.
 
 mod channels;
 mod context;
@@ -25,6 +26,7 @@ mod logging;
 mod maintenance;
 mod metrics;
 mod model;
+mod names;
 mod parse;
 mod peers;
 mod problem;
@@ -52,6 +54,7 @@ pub use logging::{Level, Logging};
 pub use maintenance::Maintenance;
 pub use metrics::Metrics;
 pub use model::Config;
+pub use names::{ByName, NameHasher};
 pub use problem::{ConfigError, Problem, SourceLoc};
 #[cfg(test)]
 pub(crate) use proptests::config as proptest_config;

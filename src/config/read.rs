@@ -87,25 +87,71 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
 /// Where each line of a file starts, so that an offset becomes a line number without
 /// rescanning the file: a file of thousands of problems must not cost a scan per problem.
 pub struct Lines {
+    /// The offsets where lines start, the first at `starts[0]`...
     starts: Vec<usize>,
+    /// ...whose line is `before + 1`.
+    before: usize,
+}
+
+/// Eight bytes at a time: the high bit of each byte of `word` that is a newline, and no
+/// other (short lines make a search per line cost more).
+fn newlines(word: &[u8]) -> u64 {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(word);
+    let x = u64::from_le_bytes(w) ^ NEWLINES;
+    !(((x & LOW).wrapping_add(LOW)) | x | LOW)
 }
 
 impl Lines {
     pub fn new(src: &str) -> Self {
-        // A plain loop over the bytes: a search per line costs more on short lines.
-        let mut starts = Vec::with_capacity(src.len() / 32 + 1);
-        starts.push(0);
-        for (i, b) in src.bytes().enumerate() {
-            if b == b'\n' {
-                starts.push(i + 1);
+        Self::part(src, 0, src.len())
+    }
+
+    /// The lines of `src[from..to]`, numbered as in the whole of `src`: the line of an
+    /// offset from `from` to `to` is the one [`Lines::new`] gives; others are not asked.
+    /// Only the bytes before `from` are counted, not listed: the threads reading a
+    /// file's pieces each list their own part.
+    pub fn part(src: &str, from: usize, to: usize) -> Self {
+        let bytes = src.as_bytes();
+        let from = from.min(bytes.len());
+        let part = bytes
+            .get(from..to.clamp(from, bytes.len()))
+            .unwrap_or_default();
+        let mut before_words = bytes[..from].chunks_exact(8);
+        let mut before: usize = (&mut before_words)
+            .map(|w| newlines(w).count_ones() as usize)
+            .sum();
+        before += before_words
+            .remainder()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        // A line of a job file is rarely shorter than 8 bytes: the list is seldom grown.
+        let mut starts = Vec::with_capacity(part.len() / 8 + 1);
+        starts.push(from);
+        let mut words = part.chunks_exact(8);
+        let mut at = from;
+        for word in &mut words {
+            let mut found = newlines(word);
+            while found != 0 {
+                starts.push(at + (found.trailing_zeros() / 8) as usize + 1);
+                found &= found - 1;
+            }
+            at += 8;
+        }
+        for (i, b) in words.remainder().iter().enumerate() {
+            if *b == b'\n' {
+                starts.push(at + i + 1);
             }
         }
-        Lines { starts }
+        Lines { starts, before }
     }
 
     /// The 1-based line holding byte `offset`.
     pub fn line(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&s| s <= offset).max(1)
+        self.before + self.starts.partition_point(|&s| s <= offset).max(1)
     }
 }
 
@@ -122,5 +168,33 @@ mod tests {
             assert_eq!(lines.line(o), naive(o), "offset {o}");
         }
         assert_eq!(lines.line(usize::MAX), 4);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_offset_of_any_text_is_on_the_line_a_count_of_newlines_gives(
+            text in "([a-z\u{e9}\n\r\u{0}\u{8a}\u{ff}\u{10a}\u{a0a}]|\n\n){0,80}"
+        ) {
+            let lines = Lines::new(&text);
+            let mut line = 1;
+            for (o, b) in text.bytes().enumerate() {
+                proptest::prop_assert_eq!(lines.line(o), line, "offset {} of {:?}", o, text);
+                line += usize::from(b == b'\n');
+            }
+            proptest::prop_assert_eq!(lines.line(text.len()), line);
+            proptest::prop_assert_eq!(lines.starts.len(), line);
+        }
+
+        #[test]
+        fn a_part_of_a_text_numbers_its_lines_as_the_whole_text_does(
+            text in "([a-z\u{e9}\n\r\u{8a}\u{a0a}]|\n\n){0,80}", a in 0usize..90, b in 0usize..90
+        ) {
+            let whole = Lines::new(&text);
+            let (from, to) = (a.min(b), a.max(b));
+            let part = Lines::part(&text, from, to);
+            for o in from..=to.min(text.len()) {
+                proptest::prop_assert_eq!(part.line(o), whole.line(o), "offset {} of {:?} in {}..{}", o, text, from, to);
+            }
+        }
     }
 }

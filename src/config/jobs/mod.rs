@@ -15,11 +15,11 @@ mod targets;
 mod tcp;
 mod tls_cert;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use raw::{kind_keys, value, JobCx, RawJob, COMMON_JOB_KEYS, KIND_KEYS};
+use super::names::Seen;
+use raw::{kind_keys, value, JobCx, RawJob, KIND_KEYS};
 use toml::Spanned;
 
 use super::context::{nearest, quoted, EnvSource, FileCtx};
@@ -45,7 +45,8 @@ pub(super) struct JobFiles {
     pub(super) jobs: Vec<Job>,
     /// What is allowed but probably not meant: an empty folder.
     pub(super) warnings: Vec<Problem>,
-    /// The name of every table, whether it loaded or not.
+    /// The name of every table of the files read the careful way (those of a file with
+    /// a problem), whether it loaded or not; the other files' names are their jobs'.
     pub(super) names: Vec<String>,
 }
 
@@ -103,13 +104,11 @@ pub(super) fn load(
                 continue;
             }
         };
-        let lines = Lines::new(&src);
         let mut f = FileJobs {
             file,
             index,
             files: &files,
             src: &src,
-            lines: &lines,
             dir,
             defaults,
             channels,
@@ -117,27 +116,29 @@ pub(super) fn load(
         };
         let mark = out.jobs.len();
         if f.check_pieces(None, &mut seen, &mut out.jobs) {
-            out.names.append(&mut f.names);
             continue;
         }
         // A problem, or a piece that cannot be read alone: the file again, whole, the
         // careful way that reports every problem at its line.
-        f.names.clear();
         out.jobs.truncate(mark);
+        let lines = Lines::new(&src);
         let Some((parsed, set_aside)) =
             parse_toml::<RawJobFile>(file, &src, &lines, &JOB_FILE, problems)
         else {
             continue;
         };
-        f.check(parsed.job, &set_aside, &mut seen, &mut out.jobs, problems);
+        f.check(
+            &lines,
+            parsed.job,
+            &set_aside,
+            &mut seen,
+            &mut out.jobs,
+            problems,
+        );
         out.names.append(&mut f.names);
     }
     out
 }
-
-/// The job names taken so far, each with where its table is: the index of its file in
-/// the job files, and its line.
-type Seen = HashMap<String, (usize, usize)>;
 
 /// One job file's checking: what every table of it needs.
 struct FileJobs<'a> {
@@ -146,49 +147,21 @@ struct FileJobs<'a> {
     index: usize,
     files: &'a [PathBuf],
     src: &'a str,
-    lines: &'a Lines,
     dir: &'a Path,
     defaults: &'a Defaults,
     channels: &'a [String],
-    /// Every job name its tables give, good or not (for `depends_on`).
+    /// Every job name its tables give, good or not (for `depends_on`), when it is read
+    /// the careful way; read in pieces, its names are its jobs'.
     names: Vec<String>,
 }
 
 impl FileJobs<'_> {
-    /// Checks the file read in pieces (on `threads`, or as many as suit its size),
-    /// adding its jobs to `jobs` and their names to `seen`. `false`, with `jobs` and
-    /// `seen` as they were, when a piece or table does not read alone or a problem is
-    /// found, a name taken included: then the file must be read whole, the careful way.
-    fn check_pieces(
-        &mut self,
-        threads: Option<usize>,
-        seen: &mut Seen,
-        jobs: &mut Vec<Job>,
-    ) -> bool {
-        let Some(read) = pieces::checked(self, threads) else {
-            return false;
-        };
-        seen.reserve(read.len());
-        for (i, (line, job)) in read.iter().enumerate() {
-            if seen.contains_key(&job.name) {
-                for (_, claimed) in &read[..i] {
-                    seen.remove(&claimed.name);
-                }
-                return false;
-            }
-            seen.insert(job.name.clone(), (self.index, *line));
-        }
-        self.names
-            .extend(read.iter().map(|(_, job)| job.name.clone()));
-        jobs.extend(read.into_iter().map(|(_, job)| job));
-        true
-    }
-
-    /// Checks every table of the file read whole (`set_aside`: the offsets of the keys
-    /// parsing set aside, sorted), adding the good jobs to `jobs` and every problem to
+    /// Checks every table of the file read whole (with its `lines`; `set_aside`: the
+    /// offsets of the keys parsing set aside, sorted), adding the good jobs to `jobs` and every problem to
     /// `problems`.
     fn check(
         &mut self,
+        lines: &Lines,
         tables: Vec<Spanned<RawJob>>,
         set_aside: &[usize],
         seen: &mut Seen,
@@ -197,17 +170,17 @@ impl FileJobs<'_> {
     ) {
         let starts: Vec<usize> = tables.iter().map(|j| j.span().start).collect();
         let mut no_env = EnvSource::default();
-        let mut cx = FileCtx::new(self.file, self.src, self.lines, problems, &mut no_env);
+        let mut cx = FileCtx::new(self.file, self.src, lines, problems, &mut no_env);
         for (i, raw) in tables.into_iter().enumerate() {
             let offset = raw.span().start.min(self.src.len());
-            let line = self.lines.line(offset);
+            let line = lines.line(offset);
             let end = starts.get(i + 1).copied().unwrap_or(usize::MAX);
             // The first offset set aside at or after this table's start.
             let lost_key = set_aside
                 .get(set_aside.partition_point(|&o| o < offset))
                 .is_some_and(|&o| o < end);
             // `targets` first: every job it makes is then checked like a table of its own.
-            for raw in targets::expand(&mut cx, raw.into_inner(), line) {
+            for mut raw in targets::expand(&mut cx, raw.into_inner(), line) {
                 // Names are claimed before the job is checked, so a duplicate is reported
                 // even when either table has problems of its own.
                 let name = value(&raw.name).filter(|n| !n.trim().is_empty());
@@ -230,7 +203,14 @@ impl FileJobs<'_> {
                 // too (every problem in one round), without "needs `url`" after
                 // "unknown key `urll`". It is not loaded: its file has a problem.
                 cx.quiet_missing = lost_key;
-                let job = resolve_job(&mut cx, self.dir, self.defaults, self.channels, raw, line);
+                let job = resolve_job(
+                    &mut cx,
+                    self.dir,
+                    self.defaults,
+                    self.channels,
+                    &mut raw,
+                    line,
+                );
                 cx.quiet_missing = false;
                 if let (Some(job), None, false) = (job, duplicate_of, lost_key) {
                     jobs.push(job);
@@ -252,16 +232,18 @@ fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// One `[[job]]` table (after `targets`) into a job; `None` when it has a problem, every
-/// problem of the table reported.
+/// problem of the table reported. What the job keeps is taken out of `r`.
 fn resolve_job(
     cx: &mut FileCtx<'_>,
     jobs_dir: &Path,
     d: &Defaults,
     channels: &[String],
-    r: RawJob,
+    r: &mut RawJob,
     line: usize,
 ) -> Option<Job> {
-    let Some(name) = value(&r.name).filter(|n| !n.trim().is_empty()) else {
+    // Taken, not cloned: nothing reads `r.name` after this.
+    let name = r.name.take().map(Spanned::into_inner);
+    let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
         cx.missing(
             line,
             "[[job]] has no `name`: give each job a unique name, e.g. name = \"shop front page\"",
@@ -296,8 +278,8 @@ fn resolve_job(
         return None;
     };
     let before = cx.problems.len();
-    for (key, offset) in r.present_keys() {
-        if !COMMON_JOB_KEYS.contains(&key) && !own_keys.contains(&key) {
+    r.kind_keys_set(|key, offset| {
+        if !own_keys.contains(&key) {
             let owner = KIND_KEYS
                 .iter()
                 .find(|(_, ks)| ks.contains(&key))
@@ -308,7 +290,7 @@ fn resolve_job(
                 format!("job {name:?}: `{key}` belongs to kind \"{owner}\", not \"{kind}\": remove it or change `kind`"),
             );
         }
-    }
+    });
     let mut k = JobCx {
         cx,
         name: &name,
@@ -398,15 +380,15 @@ fn resolve_job(
         .duration("retry_backoff", &r.retry_backoff)
         .unwrap_or(d.retry_backoff);
 
-    let confirm = confirm::resolve(&mut k, &r, kind);
+    let confirm = confirm::resolve(&mut k, r, kind);
     let kind = match kind {
-        "http" => JobKind::Http(http::resolve(&mut k, &r)),
-        "tcp" => JobKind::Tcp(tcp::resolve(&mut k, &r)),
-        "tls_cert" => JobKind::TlsCert(tls_cert::resolve(&mut k, &r)),
-        "file" => JobKind::File(file::resolve(&mut k, &r)),
-        "dns" => JobKind::Dns(dns::resolve(&mut k, &r)),
-        "passive" => JobKind::Passive(passive::resolve(&mut k, &r)),
-        _ => JobKind::Command(command::resolve(&mut k, &r)),
+        "http" => JobKind::Http(http::resolve(&mut k, r)),
+        "tcp" => JobKind::Tcp(tcp::resolve(&mut k, r)),
+        "tls_cert" => JobKind::TlsCert(tls_cert::resolve(&mut k, r)),
+        "file" => JobKind::File(file::resolve(&mut k, r)),
+        "dns" => JobKind::Dns(dns::resolve(&mut k, r)),
+        "passive" => JobKind::Passive(passive::resolve(&mut k, r)),
+        _ => JobKind::Command(command::resolve(&mut k, r)),
     };
     // Here rather than after loading, so a job with other problems has this one reported too.
     if let Some(notify) = &r.notify {
@@ -454,15 +436,21 @@ fn resolve_job(
         kind,
         schedule,
         rules,
-        notify: value(&r.notify).unwrap_or_else(|| d.notify.clone()),
-        contact: value(&r.contact)
+        notify: r
+            .notify
+            .take()
+            .map_or_else(|| d.notify.clone(), Spanned::into_inner),
+        contact: r
+            .contact
+            .take()
+            .map(Spanned::into_inner)
             .map(|c| c.into_vec())
             .or_else(|| d.contact.clone()),
         timeout,
         retries,
         retry_backoff,
         enabled: value(&r.enabled).unwrap_or(true),
-        description: value(&r.description),
+        description: r.description.take().map(Spanned::into_inner),
         group,
         depends_on,
         public: value(&r.public),

@@ -15,21 +15,76 @@ use super::raw::RawJob;
 use super::{plain, resolve_job, targets, FileJobs};
 use crate::config::context::{EnvSource, FileCtx};
 use crate::config::job::Job;
+use crate::config::names::{ByName, Seen};
+use crate::config::read::Lines;
 
 /// About how many bytes of a job file are parsed at once.
 const PIECE: usize = 64 * 1024;
+
+impl FileJobs<'_> {
+    /// Checks the file read in pieces (on `threads`, or as many as suit its size),
+    /// adding its jobs to `jobs` and, unless it is the last file, their names to `seen`.
+    /// `false`, with `jobs` and `seen` as they were, when a piece or table does not read
+    /// alone or a problem is found, a name taken included: then the file must be read
+    /// whole, the careful way.
+    pub(super) fn check_pieces(
+        &mut self,
+        threads: Option<usize>,
+        seen: &mut Seen,
+        jobs: &mut Vec<Job>,
+    ) -> bool {
+        let Some(mut read) = checked(self, threads) else {
+            return false;
+        };
+        // A name taken by an earlier file or twice in this one: the careful reading
+        // tells where. This file's names are looked up without copying them.
+        let mut own: ByName<&str, ()> = ByName::default();
+        own.reserve(read.len());
+        for job in &read {
+            let name = job.name.as_str();
+            if own.insert(name, ()).is_some() || (!seen.is_empty() && seen.contains_key(name)) {
+                return false;
+            }
+        }
+        // Only the files after this one look names up in `seen`.
+        if self.index + 1 < self.files.len() {
+            seen.reserve(read.len());
+            for job in &read {
+                seen.insert(job.name.clone(), (self.index, job.source.line));
+            }
+        }
+        // Their names are not kept in `names`: they are the names of these jobs.
+        if jobs.is_empty() {
+            *jobs = read;
+        } else {
+            jobs.append(&mut read);
+        }
+        true
+    }
+}
 
 /// Where `src` is cut into pieces: offsets of lines starting with `[[job]]`, one about
 /// every [`PIECE`] bytes. A cut inside a multi-line string or array leaves a piece that
 /// does not parse, and the file is read whole instead.
 fn cuts(src: &str) -> Vec<usize> {
+    const HEADER: &[u8] = b"\n[[job]]";
+    let bytes = src.as_bytes();
     let mut out = vec![0];
-    let mut last = 0;
-    for (at, _) in src.match_indices("\n[[job]]") {
-        if at + 1 - last >= PIECE {
-            last = at + 1;
-            out.push(last);
-        }
+    // The first header line at least PIECE bytes past the last cut: only the bytes from
+    // there to it are looked at, not the whole file.
+    let mut from = PIECE - 1;
+    while let Some(rest) = bytes.get(from..) {
+        let Some(at) = rest
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .map(|(i, _)| from + i)
+            .find(|&at| bytes[at..].starts_with(HEADER))
+        else {
+            break;
+        };
+        out.push(at + 1);
+        from = at + PIECE;
     }
     out.push(src.len());
     out
@@ -70,19 +125,6 @@ pub(super) fn read_table(t: Spanned<DeTable<'_>>) -> Option<Spanned<RawJob>> {
     RawJob::deserialize(de).ok().map(|r| Spanned::new(span, r))
 }
 
-/// The tables of the piece `from..to` of `src`; `None` when it or a table of it cannot
-/// be read alone.
-fn piece(src: &str, from: usize, to: usize) -> Option<Vec<Spanned<RawJob>>> {
-    let piece = src.get(from..to)?;
-    if let Some(tables) = plain::tables(piece, from) {
-        return Some(tables);
-    }
-    piece_tables(piece, from)?
-        .into_iter()
-        .map(read_table)
-        .collect()
-}
-
 /// How many threads read a file of `pieces` pieces: one for a small file, else as many
 /// as there are cores, at most 4.
 pub(super) fn threads_for(pieces: usize) -> usize {
@@ -96,7 +138,7 @@ pub(super) fn threads_for(pieces: usize) -> usize {
 /// up to `threads` threads (each a run of pieces); `None` when a piece or table does not
 /// read alone or any problem is found: then the file must be read whole, the careful
 /// way. Names are compared by the caller, in order.
-pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<(usize, Job)>> {
+pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<Job>> {
     let cuts = cuts(f.src);
     let bounds: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
     let threads = threads.unwrap_or_else(|| threads_for(bounds.len())).max(1);
@@ -120,7 +162,7 @@ pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<(u
                 // No thread to be had: the run is read here.
                 Err(run) => checked_run(f, run),
             };
-            jobs.extend(more?);
+            jobs.append(&mut more?);
         }
         Some(jobs)
     })
@@ -128,31 +170,65 @@ pub(super) fn checked(f: &FileJobs<'_>, threads: Option<usize>) -> Option<Vec<(u
 
 /// The jobs of a run of pieces, each table expanded over its `targets` and checked;
 /// `None` at the first problem.
-fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<(usize, Job)>> {
+fn checked_run(f: &FileJobs<'_>, run: &[(usize, usize)]) -> Option<Vec<Job>> {
     let mut problems = Vec::new();
     let mut no_env = EnvSource::default();
-    let mut cx = FileCtx::new(f.file, f.src, f.lines, &mut problems, &mut no_env);
+    // The lines of this run of pieces only: what its tables and keys are looked up in.
+    let from = run.first().map_or(0, |r| r.0);
+    let lines = Lines::part(f.src, from, run.last().map_or(from, |r| r.1));
+    let mut cx = FileCtx::new(f.file, f.src, &lines, &mut problems, &mut no_env);
     let mut jobs = Vec::new();
     for &(from, to) in run {
-        for raw in piece(f.src, from, to)? {
-            let line = f.lines.line(raw.span().start.min(f.src.len()));
-            for raw in targets::expand(&mut cx, raw.into_inner(), line) {
-                match resolve_job(&mut cx, f.dir, f.defaults, f.channels, raw, line) {
-                    Some(job) if cx.problems.is_empty() => jobs.push((line, job)),
-                    _ => return None,
-                }
-            }
-            if !cx.problems.is_empty() {
-                return None;
-            }
+        let piece = f.src.get(from..to)?;
+        let mark = jobs.len();
+        // Table by table as the plain reading gives them; when it declines the piece
+        // (not a problem found: that ends it all), what it gave is dropped and the toml
+        // crate reads the piece.
+        let plain = plain::each_table(piece, from, |at, raw| take(f, &mut cx, &mut jobs, at, raw));
+        if plain.is_some() {
+            continue;
+        }
+        if !cx.problems.is_empty() {
+            return None;
+        }
+        jobs.truncate(mark);
+        for table in piece_tables(piece, from)? {
+            let table = read_table(table)?;
+            let at = table.span().start;
+            take(f, &mut cx, &mut jobs, at, &mut table.into_inner())?;
         }
     }
     Some(jobs)
 }
 
+/// One table of a piece, its header at byte `at` of the file: its jobs (one per target)
+/// checked and added to `jobs`; `None` at the first problem.
+fn take(
+    f: &FileJobs<'_>,
+    cx: &mut FileCtx<'_>,
+    jobs: &mut Vec<Job>,
+    at: usize,
+    raw: &mut RawJob,
+) -> Option<()> {
+    let line = cx.line_at(at.min(f.src.len()));
+    if raw.targets.is_none() {
+        // Most tables: checked where they are, not moved.
+        let job = resolve_job(cx, f.dir, f.defaults, f.channels, raw, line);
+        jobs.push(job.filter(|_| cx.problems.is_empty())?);
+        return Some(());
+    }
+    for mut raw in targets::expand(cx, std::mem::take(raw), line) {
+        match resolve_job(cx, f.dir, f.defaults, f.channels, &mut raw, line) {
+            Some(job) if cx.problems.is_empty() => jobs.push(job),
+            _ => return None,
+        }
+    }
+    cx.problems.is_empty().then_some(())
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use crate::config::names::Seen;
     use std::path::{Path, PathBuf};
 
     use super::PIECE;
@@ -172,20 +248,19 @@ mod tests {
     /// The jobs, names and claimed names of `text` read in pieces on `threads` threads,
     /// as text; `None` when the pieces decline.
     fn read_on(text: &str, threads: usize) -> Option<String> {
-        let (lines, d, channels) = (Lines::new(text), defaults(), ["email".to_string()]);
+        let (d, channels) = (defaults(), ["email".to_string()]);
         let files = [PathBuf::from("/jobs/a.toml")];
         let mut f = FileJobs {
             file: &files[0],
             index: 0,
             files: &files,
             src: text,
-            lines: &lines,
             dir: Path::new("/jobs"),
             defaults: &d,
             channels: &channels,
             names: Vec::new(),
         };
-        let (mut seen, mut jobs) = (HashMap::new(), Vec::new());
+        let (mut seen, mut jobs) = (Seen::default(), Vec::new());
         if !f.check_pieces(Some(threads), &mut seen, &mut jobs) {
             assert!(
                 seen.is_empty() && jobs.is_empty(),
@@ -219,6 +294,62 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// The cuts as they were first found: every header line of the file looked at.
+    fn cuts_by_every_header(src: &str) -> Vec<usize> {
+        let mut out = vec![0];
+        let mut last = 0;
+        for (at, _) in src.match_indices("\n[[job]]") {
+            if at + 1 - last >= PIECE {
+                last = at + 1;
+                out.push(last);
+            }
+        }
+        out.push(src.len());
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::config::proptest_config(64))]
+
+        #[test]
+        fn a_file_is_cut_where_a_look_at_every_header_line_cuts_it(
+            tables in proptest::collection::vec(
+                ("[a-z\n\\[\\]é]{0,40}", 0usize..3000, proptest::bool::ANY), 0..120
+            )
+        ) {
+            // Tables of every length about a piece's, some headers not at a line's start.
+            let src: String = tables
+                .iter()
+                .map(|(text, pad, newline)| {
+                    format!("{}[[job]]\n{text}{}", if *newline { "\n" } else { " " }, "x".repeat(*pad))
+                })
+                .collect();
+            proptest::prop_assert_eq!(super::cuts(&src), cuts_by_every_header(&src));
+        }
+    }
+
+    #[test]
+    fn a_file_is_cut_at_the_first_header_a_piece_past_the_last_cut() {
+        let tcp = tcp_jobs(3000, |_| 1);
+        for src in [
+            "",
+            "[[job]]\n",
+            tcp.as_str(),
+            &tcp[..PIECE],
+            &tcp[..PIECE + 40],
+        ] {
+            assert_eq!(
+                super::cuts(src),
+                cuts_by_every_header(src),
+                "{} bytes",
+                src.len()
+            );
+        }
+        let cuts = super::cuts(&tcp);
+        assert!(cuts.len() > 3, "{cuts:?}");
+        assert!(cuts[1] >= PIECE && tcp[cuts[1]..].starts_with("[[job]]"));
     }
 
     #[test]
@@ -297,6 +428,71 @@ mod tests {
                 "{threads} threads"
             );
         }
+    }
+
+    #[test]
+    fn a_piece_the_plain_reading_declines_half_way_gives_each_of_its_jobs_once() {
+        // The plain reading hands over "a" and "b" before it meets `[job.env]`; the toml
+        // crate then reads the piece from its start.
+        let text = "[[job]]\nname = \"a\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n\n\
+            [[job]]\nname = \"b\"\nkind = \"tcp\"\nhost = \"h\"\nport = 2\n\n\
+            [[job]]\nname = \"c\"\nkind = \"command\"\ncommand = [\"/bin/true\"]\n\
+            [job.env]\nA = \"1\"\n\n\
+            [[job]]\nname = \"d\"\nkind = \"tcp\"\nhost = \"h\"\nport = 3\n";
+        let read = read_on(text, 1).expect("read in pieces, not the careful way");
+        let names: Vec<&str> = read
+            .match_indices("name: \"")
+            .map(|(at, m)| {
+                let rest = &read[at + m.len()..];
+                &rest[..rest.find('"').unwrap_or(0)]
+            })
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d"], "{read}");
+        // A table the plain reading gave that has a problem ends the reading in pieces.
+        let bad = text.replace("port = 2", "port = 0");
+        assert_eq!(read_on(&bad, 1), None);
+    }
+
+    #[test]
+    fn a_name_taken_in_an_earlier_file_is_told_in_the_later_one_whichever_files_lie_between() {
+        let job = |name: &str| {
+            format!("[[job]]\nname = \"{name}\"\nkind = \"tcp\"\nhost = \"h\"\nport = 1\n")
+        };
+        let (a, b) = (job("x"), format!("{}{}", job("y"), job("z")));
+        let (c, d) = (job("w"), format!("{}{}", job("v"), job("x")));
+        let (_dir, settings) = folder(&[
+            ("a.toml", &a),
+            ("b.toml", &b),
+            ("c.toml", &c),
+            ("d.toml", &d),
+        ]);
+        let (config, problems) = load_checked(&settings, LoadOptions::default());
+        let told: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}: {}",
+                    p.file.file_name().unwrap().to_string_lossy(),
+                    p.line,
+                    p.message
+                )
+            })
+            .collect();
+        let a_file = settings.with_file_name("jobs/a.toml");
+        assert_eq!(
+            told,
+            [format!(
+                "d.toml:6: duplicate job name \"x\": already defined at {}:1; job names must be unique",
+                a_file.display()
+            )]
+        );
+        let names: Vec<String> = config
+            .expect("loads")
+            .jobs
+            .into_iter()
+            .map(|j| j.name)
+            .collect();
+        assert_eq!(names, ["x", "y", "z", "w", "v"]);
     }
 
     #[test]

@@ -18,7 +18,29 @@ use crate::config::context::OneOrMany;
 /// the span of its header in the file and, as the toml crate gives them, its values'
 /// spans in the piece (only a problem needs them, and a problem has the file read whole
 /// again); `None` when the piece is not all plain TOML that reads into [`RawJob`]s.
+#[cfg(test)]
 pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>> {
+    let mut out = Vec::new();
+    each_table(piece, offset, |at, job| {
+        let at = at..at.saturating_add("[[job]]".len());
+        out.push(Spanned::new(at, std::mem::take(job)));
+        Some(())
+    })?;
+    Some(out)
+}
+
+/// [`tables`] one at a time: each table of `piece` is handed to `take` (with where its
+/// header starts in the file; the span of a table as the toml crate gives it is its
+/// `[[job]]`) as soon as the next header (or the end) closes it, so no list of tables
+/// is built, and the table is not moved: `take` may take what it keeps out of it. `None`
+/// when the piece is not all plain TOML that reads into [`RawJob`]s or `take` gives
+/// `None`; the tables handed over until then are those the toml crate gives first, but
+/// the caller must not keep what it made of them unless it sees the piece through.
+pub(super) fn each_table(
+    piece: &str,
+    offset: usize,
+    mut take: impl FnMut(usize, &mut RawJob) -> Option<()>,
+) -> Option<()> {
     // Control characters other than tab and newline: TOML refuses most, a carriage
     // return ends a line; either way not plain.
     // (A fold rather than `any`: without the early exit the loop is vectorized.)
@@ -26,8 +48,9 @@ pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>>
     if piece.bytes().fold(false, |seen, c| seen | odd(c)) {
         return None;
     }
-    let mut out = Vec::new();
-    let mut current: Option<(usize, RawJob)> = None;
+    // The table being read and where its header starts; one `RawJob`, emptied for each.
+    let mut job = RawJob::default();
+    let mut current: Option<usize> = None;
     let mut c = Cursor { s: piece, at: 0 };
     while c.at < piece.len() {
         c.blank();
@@ -36,31 +59,31 @@ pub(super) fn tables(piece: &str, offset: usize) -> Option<Vec<Spanned<RawJob>>>
             Some(b'[') => {
                 let start = offset.checked_add(c.at)?;
                 c.word("[[job]]")?;
-                if let Some((at, job)) = current.take() {
-                    out.push(header(at, job));
+                // Only a whole header line closes the table before it.
+                c.end_of_line()?;
+                if let Some(at) = current.replace(start) {
+                    take(at, &mut job)?;
+                    job = RawJob::default();
                 }
-                current = Some((start, RawJob::default()));
+                continue;
             }
             Some(_) => {
-                let job = &mut current.as_mut()?.1;
+                current?;
                 let key = c.key()?;
                 c.blank();
                 c.word("=")?;
                 c.blank();
                 let from = c.at;
                 let value = c.value()?;
-                set(job, key, value, from..c.at)?;
+                set(&mut job, key, value, from..c.at)?;
             }
         }
         c.end_of_line()?;
     }
-    out.extend(current.map(|(at, job)| header(at, job)));
-    Some(out)
-}
-
-/// A table as the toml crate spans it: its `[[job]]` header.
-fn header(at: usize, job: RawJob) -> Spanned<RawJob> {
-    Spanned::new(at..at.saturating_add("[[job]]".len()), job)
+    match current {
+        Some(at) => take(at, &mut job),
+        None => Some(()),
+    }
 }
 
 /// A value as written.
@@ -147,15 +170,18 @@ fn set(job: &mut RawJob, key: &str, value: Value, span: Range<usize>) -> Option<
         };
     }
     // `headers`, `env` and `json` are tables: never plain.
+    // The keys are compared in this order: those of most tables first.
     keys! {
-        text: name kind description group frequency every notify_every failing_for timeout
-            retry_backoff confirm_job confirm_unknown url method body contains
-            max_response_time not_contains host sni ca_file cwd path max_age query record
-            server expect_every grace;
+        text: name kind host url frequency timeout every;
+        number: port;
+        texts: notify;
+        text: description group notify_every failing_for retry_backoff confirm_job
+            confirm_unknown method body contains max_response_time not_contains sni
+            ca_file cwd path max_age query record server expect_every grace;
         flag: enabled notify_recovery public follow_redirects accept_invalid_certs verify
             warning_is_failure;
-        number: failures_before_notify retries confirm_min port warn_days min_size;
-        texts: notify depends_on targets confirm_with command;
+        number: failures_before_notify retries confirm_min warn_days min_size;
+        texts: depends_on targets confirm_with command;
         one_or_many: contact;
         status_list: expect_status;
         text_list: expect;
@@ -271,11 +297,16 @@ impl<'s> Cursor<'s> {
                 .iter()
                 .position(|c| matches!(c, b'\n' | b'"' | b'\'' | b'\\'))
                 .unwrap_or(rest.len());
-            out.push_str(&self.s[from..self.at]);
+            let text = &self.s[from..self.at];
             let c = self.peek()?;
             self.at += 1;
             match (quote, c) {
                 (_, b'\n') => return None,
+                // Most strings: one run of text, copied once at its size.
+                (q, c) if q == c && out.is_empty() => return Some(text.to_owned()),
+                _ => out.push_str(text),
+            }
+            match (quote, c) {
                 (q, c) if q == c => return Some(out),
                 (b'"', b'\\') => {
                     out.push(match self.peek()? {

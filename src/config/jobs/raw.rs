@@ -107,7 +107,9 @@ pub enum StatusList {
     Many(Vec<i64>),
 }
 
-/// Keys every job kind accepts.
+/// Keys every job kind accepts (the fields of [`RawJob`] that
+/// [`RawJob::kind_keys_set`] passes over; its test holds the two together).
+#[cfg(test)]
 pub const COMMON_JOB_KEYS: &[&str] = &[
     "name",
     "kind",
@@ -172,33 +174,16 @@ pub fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 impl RawJob {
-    /// The keys this table sets, by their file names, with where each value starts.
-    pub(in crate::config) fn present_keys(&self) -> Vec<(&'static str, usize)> {
-        let mut keys = Vec::new();
+    /// The keys of a kind this table sets ([`COMMON_JOB_KEYS`] left out: every kind
+    /// takes them), by their file names, each with where its value starts, in the order
+    /// of the fields.
+    pub(in crate::config) fn kind_keys_set(&self, mut each: impl FnMut(&'static str, usize)) {
         macro_rules! present {
             ($($f:ident),*) => {
-                $( if let Some(v) = &self.$f { keys.push((stringify!($f), v.span().start)); } )*
+                $( if let Some(v) = &self.$f { each(stringify!($f), v.span().start); } )*
             };
         }
         present!(
-            name,
-            kind,
-            description,
-            group,
-            enabled,
-            frequency,
-            every,
-            notify_every,
-            failures_before_notify,
-            failing_for,
-            notify,
-            contact,
-            notify_recovery,
-            timeout,
-            retries,
-            retry_backoff,
-            depends_on,
-            public,
             url,
             method,
             headers,
@@ -208,18 +193,17 @@ impl RawJob {
             max_response_time,
             follow_redirects,
             accept_invalid_certs,
-            host,
-            port,
-            command,
-            env,
-            cwd,
-            targets,
             not_contains,
             json,
+            host,
+            port,
             sni,
             warn_days,
             verify,
             ca_file,
+            command,
+            env,
+            cwd,
             warning_is_failure,
             path,
             max_age,
@@ -229,13 +213,8 @@ impl RawJob {
             expect,
             server,
             expect_every,
-            grace,
-            confirm_with,
-            confirm_min,
-            confirm_job,
-            confirm_unknown
+            grace
         );
-        keys
     }
 }
 
@@ -297,4 +276,46 @@ impl JobCx<'_, '_> {
 /// The value of an optional key, cloned.
 pub(in crate::config) fn value<T: Clone>(v: &Option<S<T>>) -> Option<T> {
     v.as_ref().map(|v| v.get_ref().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RawJob, COMMON_JOB_KEYS, KIND_KEYS};
+    use crate::config::parse::fields_of;
+
+    #[test]
+    fn the_kind_keys_a_table_sets_are_every_field_but_the_common_ones_in_field_order() {
+        let text = "url = \"u\"\nmethod = \"GET\"\nheaders = { a = \"b\" }\nbody = \"b\"\n\
+            expect_status = 200\ncontains = \"c\"\nmax_response_time = \"1s\"\n\
+            follow_redirects = true\naccept_invalid_certs = true\nhost = \"h\"\nport = 1\n\
+            command = [\"x\"]\nenv = { A = \"b\" }\ncwd = \"/\"\nnot_contains = \"n\"\n\
+            json = { \"/a\" = 1 }\nsni = \"s\"\nwarn_days = 1\nverify = true\nca_file = \"f\"\n\
+            warning_is_failure = true\npath = \"/p\"\nmax_age = \"1h\"\nmin_size = 1\n\
+            query = \"q\"\nrecord = \"A\"\nexpect = \"e\"\nserver = \"s\"\n\
+            expect_every = \"1h\"\ngrace = \"1m\"\nname = \"n\"\nkind = \"tcp\"\n\
+            targets = [\"t\"]\nnotify = []\n";
+        let raw: RawJob = toml::from_str(text).expect("every kind key");
+        let mut told = Vec::new();
+        raw.kind_keys_set(|key, offset| {
+            // Where its value starts, after `key = ` at the start of a line.
+            let line = format!("\n{key} = ");
+            let at = format!("\n{text}").find(&line).expect("written");
+            assert_eq!(offset, at + line.len() - 1, "{key}");
+            told.push(key);
+        });
+        let expected: Vec<&str> = fields_of::<RawJob>()
+            .iter()
+            .copied()
+            .filter(|f| !COMMON_JOB_KEYS.contains(f))
+            .collect();
+        assert_eq!(told, expected);
+        // Each is some kind's own key.
+        for key in told {
+            assert!(KIND_KEYS.iter().any(|(_, own)| own.contains(&key)), "{key}");
+        }
+        // A table of common keys only sets none.
+        let common: RawJob =
+            toml::from_str("name = \"n\"\nkind = \"tcp\"\ntargets = []\n").expect("common keys");
+        common.kind_keys_set(|key, _| panic!("{key} is common"));
+    }
 }

@@ -13,10 +13,26 @@ const PLACEHOLDER: &str = "{target}";
 
 /// The jobs one table stands for: itself when it has no `targets`, else one per target.
 /// Problems with `targets` itself are reported and give no job. `line` is the table's.
-pub(super) fn expand(cx: &mut FileCtx<'_>, mut raw: RawJob, line: usize) -> Vec<RawJob> {
+pub(super) fn expand(cx: &mut FileCtx<'_>, mut raw: RawJob, line: usize) -> Expanded {
     let Some(targets_at) = raw.targets.take() else {
-        return vec![raw];
+        // Most tables: no list to allocate.
+        return Some(raw).into_iter().chain(Vec::new());
     };
+    None.into_iter()
+        .chain(expand_targets(cx, raw, targets_at, line))
+}
+
+/// What [`expand`] gives: the table itself, or its jobs one per target.
+pub(super) type Expanded =
+    std::iter::Chain<std::option::IntoIter<RawJob>, std::vec::IntoIter<RawJob>>;
+
+/// The jobs of a table with `targets` (taken out of `raw`).
+fn expand_targets(
+    cx: &mut FileCtx<'_>,
+    mut raw: RawJob,
+    targets_at: Spanned<Vec<String>>,
+    line: usize,
+) -> Vec<RawJob> {
     let targets = targets_at.get_ref();
     let name = raw.name.as_ref().map(Spanned::get_ref);
     let label = name.cloned().unwrap_or_else(|| "(no name)".into());

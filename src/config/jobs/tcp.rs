@@ -1,11 +1,14 @@
 //! `kind = "tcp"`: a port that must accept a connection.
 
-use super::raw::{value, JobCx, RawJob};
+use toml::Spanned;
+
+use super::raw::{JobCx, RawJob};
 use crate::config::job::TcpSpec;
 
-pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &RawJob) -> TcpSpec {
+/// `host` is taken out of `r`, not copied.
+pub(in crate::config) fn resolve(k: &mut JobCx<'_, '_>, r: &mut RawJob) -> TcpSpec {
     let name = k.name;
-    let host = value(&r.host).unwrap_or_default();
+    let host = r.host.take().map(Spanned::into_inner).unwrap_or_default();
     if host.is_empty() {
         k.missing(format!("job {name:?}: kind \"tcp\" needs `host`"));
     }
