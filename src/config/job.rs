@@ -115,14 +115,15 @@ impl Job {
 
 #[derive(Debug, Clone)]
 pub enum JobKind {
-    Http(HttpSpec),
+    /// Boxed, as `Peer`: the largest kinds would make every job as large as they are.
+    Http(Box<HttpSpec>),
     Tcp(TcpSpec),
     Command(CommandSpec),
     TlsCert(TlsCertSpec),
     File(FileSpec),
     Dns(DnsSpec),
     /// Built from `[[peers]]`, not from job files.
-    Peer(PeerSpec),
+    Peer(Box<PeerSpec>),
     /// No check of its own: fed by `report` and `wrap`, with a dead-man's-switch deadline.
     Passive(PassiveSpec),
 }

@@ -272,7 +272,7 @@ fn check_confirm(config: &Config, problems: &mut Vec<Problem>) {
         .jobs
         .iter()
         .filter_map(|j| match &j.kind {
-            JobKind::Peer(p) => Some(p),
+            JobKind::Peer(p) => Some(&**p),
             _ => None,
         })
         .collect();

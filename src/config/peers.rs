@@ -284,13 +284,13 @@ fn resolve_peer(
     let target = target?;
     Some(Job {
         name: format!("peer {name}"),
-        kind: JobKind::Peer(PeerSpec {
+        kind: JobKind::Peer(Box::new(PeerSpec {
             name,
             target,
             jobs,
             token,
             accept_invalid_certs: r.accept_invalid_certs.unwrap_or(false),
-        }),
+        })),
         schedule,
         rules,
         notify,

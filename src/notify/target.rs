@@ -252,13 +252,13 @@ expect_every = "1d"
         }
         // Peers: the URL without its password, or the command.
         let mut peer = config.job("db").expect("job loaded").clone();
-        peer.kind = JobKind::Peer(crate::config::PeerSpec {
+        peer.kind = JobKind::Peer(Box::new(crate::config::PeerSpec {
             name: "backup".into(),
             target: PeerTarget::Url("http://watch:pw1234@backup.example.com:5000/".into()),
             jobs: None,
             token: None,
             accept_invalid_certs: false,
-        });
+        }));
         assert_eq!(
             (target(&peer), expected(&peer)),
             (

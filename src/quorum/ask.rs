@@ -84,7 +84,7 @@ fn how(config: &Config, peer: &str) -> Result<How, String> {
         .ok_or_else(|| "not asked: no `jobs_command` for this command peer".to_string())?;
     Ok(How {
         target,
-        spec: spec.clone(),
+        spec: PeerSpec::clone(spec),
     })
 }
 

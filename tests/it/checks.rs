@@ -550,7 +550,7 @@ async fn at_most_max_concurrency_checks_run_at_once() {
         .map(|i| {
             job(
                 &format!("slow{i}"),
-                JobKind::Http(http_spec(&server.url("/slow/50"))),
+                JobKind::Http(Box::new(http_spec(&server.url("/slow/50")))),
             )
         })
         .collect();
@@ -568,12 +568,12 @@ async fn a_503_is_retried_but_a_404_is_not() {
     let server = TestServer::start().await;
     let mut unavailable = job(
         "unavailable",
-        JobKind::Http(http_spec(&server.url("/status/503"))),
+        JobKind::Http(Box::new(http_spec(&server.url("/status/503")))),
     );
     unavailable.retries = 2;
     let mut missing = job(
         "missing",
-        JobKind::Http(http_spec(&server.url("/status/404"))),
+        JobKind::Http(Box::new(http_spec(&server.url("/status/404")))),
     );
     missing.retries = 2;
     let results = run_all(
@@ -609,7 +609,7 @@ async fn a_refused_connection_is_retried_after_doubling_waits() {
 #[tokio::test]
 async fn a_success_takes_one_attempt() {
     let server = TestServer::start().await;
-    let mut ok = job("ok", JobKind::Http(http_spec(&server.url("/ok"))));
+    let mut ok = job("ok", JobKind::Http(Box::new(http_spec(&server.url("/ok")))));
     ok.retries = 3;
     let results = run_all(&[ok], &options(5, Duration::from_secs(30))).await;
     let ok = results[0].as_ref().unwrap();
@@ -623,7 +623,7 @@ async fn a_retry_that_could_not_start_before_the_deadline_is_not_made() {
     let server = TestServer::start().await;
     let mut unavailable = job(
         "unavailable",
-        JobKind::Http(http_spec(&server.url("/status/503"))),
+        JobKind::Http(Box::new(http_spec(&server.url("/status/503")))),
     );
     unavailable.retries = 3;
     unavailable.retry_backoff = Duration::from_secs(120);
@@ -650,7 +650,7 @@ async fn the_deadline_fails_started_checks_and_leaves_unstarted_ones_out() {
         .map(|i| {
             let mut hang = job(
                 &format!("hang{i}"),
-                JobKind::Http(http_spec(&server.url("/hang"))),
+                JobKind::Http(Box::new(http_spec(&server.url("/hang")))),
             );
             hang.timeout = Duration::from_secs(10);
             hang
@@ -710,12 +710,15 @@ async fn results_come_back_in_job_order_for_every_kind() {
     let scripts = Scripts::new();
     let plugin = scripts.write("ok.sh", "echo 'OK fine | x=1'");
     let jobs = vec![
-        job("slow", JobKind::Http(http_spec(&server.url("/slow/200")))),
+        job(
+            "slow",
+            JobKind::Http(Box::new(http_spec(&server.url("/slow/200")))),
+        ),
         job("port", JobKind::Tcp(tcp_spec(server.addr.port()))),
         job("plugin", JobKind::Command(sh(&plugin, &[]))),
         job(
             "missing",
-            JobKind::Http(http_spec(&server.url("/status/404"))),
+            JobKind::Http(Box::new(http_spec(&server.url("/status/404")))),
         ),
     ];
     let results = run_all(&jobs, &options(10, Duration::from_secs(30))).await;

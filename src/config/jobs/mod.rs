@@ -382,7 +382,7 @@ fn resolve_job(
 
     let confirm = confirm::resolve(&mut k, r, kind);
     let kind = match kind {
-        "http" => JobKind::Http(http::resolve(&mut k, r)),
+        "http" => JobKind::Http(Box::new(http::resolve(&mut k, r))),
         "tcp" => JobKind::Tcp(tcp::resolve(&mut k, r)),
         "tls_cert" => JobKind::TlsCert(tls_cert::resolve(&mut k, r)),
         "file" => JobKind::File(file::resolve(&mut k, r)),
