@@ -26,7 +26,7 @@ const MAX_DEPTH: usize = 100;
 
 mod jobs;
 mod write;
-pub use write::write;
+pub use write::{write, write_in_pieces, PIECE};
 
 /// What `serde_json::from_str::<State>(text)` returns when it returns a state, or `None`
 /// when this reader leaves the text to it (see the module's header). The jobs are read

@@ -507,3 +507,27 @@ fn every_way_to_change_a_job_writes_it_from_its_state() {
         assert_eq!(serde_bytes(&again), serde_bytes(&state), "{how}");
     }
 }
+
+#[test]
+fn a_state_written_in_pieces_is_the_state_written_whole() {
+    let state = parse(&big_state(400, 10, 400, "")).expect("read");
+    let mut whole = Vec::new();
+    write(&state, &mut whole).expect("writes");
+    let (mut joined, mut pieces, mut out) = (Vec::new(), 0, Vec::new());
+    write_in_pieces(&state, &mut out, &mut |p: &mut Vec<u8>| {
+        assert!(p.len() >= PIECE);
+        joined.extend_from_slice(p);
+        pieces += 1;
+        p.clear();
+        Ok(())
+    })
+    .expect("writes");
+    joined.extend_from_slice(&out);
+    assert!(pieces >= whole.len() / PIECE - 1, "{pieces} pieces");
+    assert_eq!(joined, whole);
+    // A piece that cannot be written ends the writing with its error.
+    let failed = write_in_pieces(&state, &mut Vec::new(), &mut |_| {
+        Err(std::io::Error::other("disk full"))
+    });
+    assert_eq!(failed.map_err(|e| e.to_string()), Err("disk full".into()));
+}

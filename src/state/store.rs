@@ -236,13 +236,6 @@ impl Store {
     /// Saves under a held lock: temp file in the same folder, fsync, rename over the old
     /// file, fsync the folder. A crash at any point leaves either the old or the new file.
     pub fn save_locked(&self, _guard: &Guard, state: &State) -> Result<(), StateError> {
-        // The whole text is made in memory (sized for the usual few hundred bytes a job,
-        // so the buffer is not copied as it grows), masked as a whole when secrets are
-        // configured, and written at once.
-        let mut bytes = Vec::with_capacity(4096 + state.jobs.len().saturating_mul(512));
-        super::fast::write(state, &mut bytes).map_err(|e| self.io(std::io::Error::other(e)))?;
-        let mut bytes = crate::redact::json_bytes::<State>(bytes);
-        bytes.push(b'\n');
         // Through a symlink, the file it points to is replaced (the temp file beside it,
         // so the rename stays within one file system), and the link stays a link.
         let target = self.target()?;
@@ -257,7 +250,26 @@ impl Store {
                 &tmp,
                 OpenOptions::new().write(true).create(true).truncate(true),
             )?;
-            f.write_all(&bytes)?;
+            if crate::redact::is_active() {
+                // Masked as a whole when secrets are configured: the text is made in
+                // memory (sized for the usual few hundred bytes a job) and written at once.
+                let mut bytes = Vec::with_capacity(4096 + state.jobs.len().saturating_mul(512));
+                super::fast::write(state, &mut bytes)?;
+                let mut bytes = crate::redact::json_bytes::<State>(bytes);
+                bytes.push(b'\n');
+                f.write_all(&bytes)?;
+            } else {
+                // Else written as it is made, a piece at a time: a state of 10,000 jobs
+                // is not held twice in memory (once as read, once as written).
+                let mut piece = Vec::with_capacity(2 * super::fast::PIECE);
+                super::fast::write_in_pieces(state, &mut piece, &mut |p: &mut Vec<u8>| {
+                    f.write_all(p)?;
+                    p.clear();
+                    Ok(())
+                })?;
+                piece.push(b'\n');
+                f.write_all(&piece)?;
+            }
             f.sync_all()?;
             std::fs::rename(&tmp, &target)?;
             if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -7,8 +7,28 @@ use super::plain;
 use crate::state::jobs::Written;
 use crate::state::{timestamp, JobState, State};
 
+/// About how much [`write_in_pieces`] makes before it hands it over.
+pub const PIECE: usize = 64 * 1024;
+
 /// `state` as `serde_json::to_vec` writes it, appended to `out`.
-pub fn write(state: &State, out: &mut Vec<u8>) -> serde_json::Result<()> {
+pub fn write(state: &State, out: &mut Vec<u8>) -> std::io::Result<()> {
+    write_in_pieces(state, out, &mut |_| Ok(()))
+}
+
+/// [`write`], handing `out` to `flush` whenever it holds [`PIECE`] bytes or more (`flush`
+/// empties it, or lets it grow); the end is left in `out`.
+pub fn write_in_pieces(
+    state: &State,
+    out: &mut Vec<u8>,
+    flush: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut flush = |out: &mut Vec<u8>| {
+        if out.len() >= PIECE {
+            flush(out)
+        } else {
+            Ok(())
+        }
+    };
     out.extend_from_slice(b"{\"version\":");
     uint(out, u64::from(state.version));
     out.extend_from_slice(b",\"jobs\":{");
@@ -23,6 +43,7 @@ pub fn write(state: &State, out: &mut Vec<u8>) -> serde_json::Result<()> {
             Written::Text(text) => out.extend_from_slice(text.as_bytes()),
             Written::State(js) => job(out, js)?,
         }
+        flush(out)?;
     }
     out.extend_from_slice(b"},\"heartbeat\":");
     serde(out, &state.heartbeat)?;
