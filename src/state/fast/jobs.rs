@@ -24,21 +24,29 @@ const SPLIT_FROM: usize = 1 << 20;
 struct Sources {
     list: Vec<PathBuf>,
     known: HashMap<PathBuf, u32>,
+    /// The one found last.
+    last: Option<u32>,
 }
 
 impl Sources {
     fn index(&mut self, p: Cow<'_, str>) -> Option<u32> {
         // Most jobs come from the file the one before came from.
-        if let Some(last) = self.list.last().filter(|s| s.as_os_str() == &*p) {
-            return self.known.get(last).copied();
+        if let Some(i) = self.last {
+            if self.list.get(i as usize).is_some_and(|s| s.as_os_str() == &*p) {
+                return Some(i);
+            }
         }
         let p = PathBuf::from(p.into_owned());
-        if let Some(&i) = self.known.get(&p) {
-            return Some(i);
-        }
-        let i = u32::try_from(self.list.len()).ok()?;
-        self.known.insert(p.clone(), i);
-        self.list.push(p);
+        let i = match self.known.get(&p) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.list.len()).ok()?;
+                self.known.insert(p.clone(), i);
+                self.list.push(p);
+                i
+            }
+        };
+        self.last = Some(i);
         Some(i)
     }
 }
