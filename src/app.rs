@@ -7,6 +7,7 @@ use crate::cmd;
 use crate::config::{self, Config, Level};
 use crate::error::AppError;
 use crate::exit::Exit;
+use crate::state::ReadAhead;
 
 pub fn main() -> ExitCode {
     let cli = crate::cli::parse();
@@ -70,13 +71,25 @@ pub fn run(cli: Cli) -> Result<Exit, AppError> {
                 "-c TICK runs a cron tick; it does not combine with a subcommand".into(),
             ));
         }
+        // The state file is read on a thread of its own while the job files load; the
+        // tick uses it if it is still the same file once locked (`state::ReadAhead`).
+        let ahead = config::locate(cli.config.as_deref())
+            .ok()
+            .and_then(|settings| config::state_file_hint(&settings))
+            .and_then(|state_file| {
+                std::thread::Builder::new()
+                    .name("checker-state".into())
+                    .spawn(move || ReadAhead::read(&state_file))
+                    .ok()
+            });
         let config = load_unattended(&cli)?;
+        let ahead = ahead.and_then(|thread| thread.join().ok()).flatten();
         // Cron mails whatever a tick writes on stderr: only errors go there (a warning
         // such as a delivery to retry would mail every minute); the log file has all.
         let mut quiet = config.logging.clone();
         quiet.stderr_level = quiet.stderr_level.min(Level::Error);
         crate::logging::init(&quiet, cli.verbose, cli.debug)?;
-        let outcome = cmd::tick::run(&config, tick, cli.nomail);
+        let outcome = cmd::tick::run(&config, tick, cli.nomail, ahead);
         config.forget_at_exit();
         return outcome;
     }

@@ -2,19 +2,25 @@
 //! the checks found: failures are the notifications' business.
 
 use crate::config::Config;
-use crate::engine::tick::run as run_tick;
+use crate::engine::tick::run_ahead;
 use crate::engine::{RunOptions, Selection};
 use crate::error::AppError;
 use crate::exit::Exit;
 use crate::schedule::Tick;
-use crate::state::Store;
+use crate::state::{ReadAhead, Store};
 
-pub fn run(config: &Config, tick: Tick, nomail: bool) -> Result<Exit, AppError> {
+/// `ahead`: the state file read while the configuration loaded (see `state::ReadAhead`).
+pub fn run(
+    config: &Config,
+    tick: Tick,
+    nomail: bool,
+    ahead: Option<ReadAhead>,
+) -> Result<Exit, AppError> {
     // Into the log file only: on stderr cron would mail it every minute.
     for w in &config.warnings {
         log::warn!(target: crate::logging::FILE_ONLY, "configuration: {w}");
     }
-    let report = run_tick(config, Selection::Tick(tick), RunOptions { nomail });
+    let report = run_ahead(config, Selection::Tick(tick), RunOptions { nomail }, ahead);
     write_outputs(config);
     let report = report?;
     let failed = report.results.iter().filter(|r| !r.ok).count();

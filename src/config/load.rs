@@ -98,6 +98,29 @@ pub fn load_checked(path: &Path, opts: LoadOptions) -> (Option<Config>, Vec<Prob
     }
 }
 
+/// Where the settings at `path` put the state file, read from `[general] state_file`
+/// alone, before (and without) loading the rest; `None` when that cannot be told. Only a
+/// hint: a tick reads the state file ahead with it while its job files load, and uses
+/// what it read only if the loaded settings name the same file.
+pub fn state_file_hint(path: &Path) -> Option<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct General {
+        state_file: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Settings {
+        general: Option<General>,
+    }
+    let src = read_text(path, MAX_CONFIG_BYTES).ok()?;
+    let settings: Settings = toml::from_str(&src).ok()?;
+    let base = std::path::absolute(path).ok()?.parent()?.to_path_buf();
+    let file = settings.general.and_then(|g| g.state_file);
+    Some(super::context::resolve_path(
+        &base,
+        file.as_deref().unwrap_or("state.json"),
+    ))
+}
+
 fn load_parts(path: &Path, opts: LoadOptions) -> Result<(Config, Vec<Problem>), ConfigError> {
     let src = read_text(path, MAX_CONFIG_BYTES).map_err(|e| {
         ConfigError::one(
@@ -328,6 +351,35 @@ mod tests {
     use super::*;
     use crate::config::context::{cron_environment, CRON_PATH};
     use crate::config::NotifyEvery;
+
+    #[test]
+    fn the_state_file_hint_names_the_file_the_loaded_settings_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = dir.path().join("settings.toml");
+        std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+        let base = std::path::absolute(dir.path()).expect("absolute");
+        for (general, want) in [
+            ("", base.join("state.json")),
+            ("[general]\nservername = \"x\"\n", base.join("state.json")),
+            (
+                "[general]\nstate_file = \"var/s.json\"\n",
+                base.join("var/s.json"),
+            ),
+            (
+                "[general]\nstate_file = \"/srv/s.json\"\n",
+                PathBuf::from("/srv/s.json"),
+            ),
+        ] {
+            std::fs::write(&settings, general).expect("settings");
+            assert_eq!(state_file_hint(&settings), Some(want.clone()), "{general}");
+            let loaded = load(&settings).expect("loads");
+            assert_eq!(loaded.general.state_file, want, "{general}");
+        }
+        // Settings that do not read tell nothing (the load says why).
+        std::fs::write(&settings, "[general\n").expect("settings");
+        assert_eq!(state_file_hint(&settings), None);
+        assert_eq!(state_file_hint(&dir.path().join("missing.toml")), None);
+    }
 
     const TCP: &str = "[[job]]\nname = \"db\"\nkind = \"tcp\"\nhost = \"127.0.0.1\"\nport = 5432\n";
 

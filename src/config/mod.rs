@@ -49,7 +49,9 @@ pub use job::{
     CommandSpec, Confirm, DnsRecord, DnsSpec, FileSpec, HttpSpec, Job, JobKind, PassiveSpec,
     PeerSpec, PeerTarget, TcpSpec, TlsCertSpec, UnknownCounts,
 };
-pub use load::{load, load_checked, load_with, locate, read_settings_text, LoadOptions};
+pub use load::{
+    load, load_checked, load_with, locate, read_settings_text, state_file_hint, LoadOptions,
+};
 pub use logging::{Level, Logging};
 pub use maintenance::Maintenance;
 pub use metrics::Metrics;

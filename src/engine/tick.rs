@@ -20,7 +20,7 @@ use crate::notify::SendOptions;
 use crate::quorum::{self, Answers};
 use crate::runtime::Workers;
 use crate::schedule::Tick;
-use crate::state::{State, FORGET_AFTER_DAYS};
+use crate::state::{ReadAhead, State, FORGET_AFTER_DAYS};
 
 /// Jobs the selection asks for, in configuration order.
 fn selected<'a>(
@@ -136,13 +136,23 @@ pub fn removed_jobs(
 
 /// Runs the selection: the whole cycle of SPEC §1 and §5.
 pub fn run(config: &Config, sel: Selection, opts: RunOptions) -> Result<RunReport, RunError> {
+    run_ahead(config, sel, opts, None)
+}
+
+/// [`run`], with the state file read ahead for its first transaction.
+pub fn run_ahead(
+    config: &Config,
+    sel: Selection,
+    opts: RunOptions,
+    ahead: Option<ReadAhead>,
+) -> Result<RunReport, RunError> {
     let ledger = Ledger::new(config);
     let is_tick = matches!(sel, Selection::Tick(_));
     let mut report = RunReport::default();
 
     // Phase 1, under the lock: what is due; heartbeat; and when nothing is due and no
     // delivery is waiting, the whole tick ends here with one save.
-    let mut txn = ledger.begin(Utc::now())?;
+    let mut txn = ledger.begin_ahead(Utc::now(), ahead)?;
     let (state, events, started) = (&mut txn.state, &mut txn.events, txn.now);
     if let Selection::Tick(t) = sel {
         record_config_problems(config, state, events, started);

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::engine::record::record_trouble;
 use crate::engine::RunError;
 use crate::history::{Event, History};
-use crate::state::{Guard, State, Store};
+use crate::state::{Guard, ReadAhead, State, Store};
 
 /// Where one configuration's runs keep what they know: the state file (with its lock)
 /// and the history database.
@@ -41,8 +41,17 @@ impl<'c> Ledger<'c> {
 
     /// Starts a transaction at `now`: see [`Txn`].
     pub fn begin(&self, now: DateTime<Utc>) -> Result<Txn<'_, 'c>, RunError> {
+        self.begin_ahead(now, None)
+    }
+
+    /// [`Ledger::begin`] with the state file read ahead (see `state::ReadAhead`).
+    pub fn begin_ahead(
+        &self,
+        now: DateTime<Utc>,
+        ahead: Option<ReadAhead>,
+    ) -> Result<Txn<'_, 'c>, RunError> {
         let guard = self.store.lock()?;
-        let mut state = self.store.load_locked(&guard)?;
+        let mut state = self.store.load_locked_ahead(&guard, ahead)?;
         let mut events = Vec::new();
         if let Some(why) = state.recovered_from.take() {
             record_trouble(

@@ -2,6 +2,7 @@
 //! notifications and the silences. `store` owns locking, loading and atomic saving;
 //! `quiet` the types of quiet on purpose (silences, acknowledgements).
 
+mod ahead;
 mod fast;
 mod jobs;
 mod quiet;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::PerfDatum;
 use crate::notify::Alert;
 
+pub use ahead::ReadAhead;
 pub use jobs::{Glance, JobMap};
 pub use quiet::{Ack, Covers, Held, Silence};
 pub use store::{Guard, StateError, Store};

@@ -192,6 +192,22 @@ impl Store {
         }
     }
 
+    /// [`Store::load_locked`], taking the state read ahead when the file is still the one
+    /// it was read from.
+    pub fn load_locked_ahead(
+        &self,
+        guard: &Guard,
+        ahead: Option<super::ReadAhead>,
+    ) -> Result<State, StateError> {
+        if let Some(ahead) = ahead {
+            let target = self.target()?;
+            if let Some(state) = ahead.take_if_current(&target) {
+                return Ok(state);
+            }
+        }
+        self.load_locked(guard)
+    }
+
     /// Loads the state under a held lock. An unreadable file is renamed to
     /// `<name>.corrupt-<time>` and a fresh state is returned with `recovered_from` set,
     /// so the caller can raise an error event and an alert and carry on.

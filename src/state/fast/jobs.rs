@@ -32,7 +32,11 @@ impl Sources {
     fn index(&mut self, p: Cow<'_, str>) -> Option<u32> {
         // Most jobs come from the file the one before came from.
         if let Some(i) = self.last {
-            if self.list.get(i as usize).is_some_and(|s| s.as_os_str() == &*p) {
+            if self
+                .list
+                .get(i as usize)
+                .is_some_and(|s| s.as_os_str() == &*p)
+            {
                 return Some(i);
             }
         }
