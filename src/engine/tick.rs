@@ -82,10 +82,6 @@ pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc
         .collect();
     let mut dropped = Vec::new();
     for name in changing {
-        let broken = state
-            .jobs
-            .get(&name)
-            .is_some_and(|js| in_broken_file(config, js));
         let Some(js) = state.jobs.get_mut(&name) else {
             continue;
         };
@@ -96,7 +92,7 @@ pub fn forget_removed_jobs(config: &Config, state: &mut State, now: DateTime<Utc
             }
             continue;
         }
-        if broken {
+        if in_broken_file(config, js) {
             js.left_config = None;
             continue;
         }

@@ -32,12 +32,7 @@ pub use write::{write, write_in_pieces, PIECE};
 /// when this reader leaves the text to it (see the module's header). The jobs are read
 /// and checked, and kept as their text (see [`JobMap`]).
 pub fn parse(whole: Arc<String>) -> Option<State> {
-    let text: &str = &whole;
-    let mut p = Reader {
-        text,
-        b: text.as_bytes(),
-        i: 0,
-    };
+    let mut p = Reader::at(&whole, 0);
     let mut state = State::default();
     let (mut version, mut seen) = (None, 0u32);
     p.eat(b'{')?;
@@ -95,11 +90,7 @@ pub fn parse(whole: Arc<String>) -> Option<State> {
 /// One job's state from its JSON object (exactly: nothing before or after but blanks), as
 /// serde reads it, or `None` when this reader leaves it to serde.
 pub fn job(text: &str) -> Option<JobState> {
-    let mut p = Reader {
-        text,
-        b: text.as_bytes(),
-        i: 0,
-    };
+    let mut p = Reader::at(text, 0);
     let mut js = JobState::default();
     p.job(&mut js, false, &mut None)?;
     p.ws();
@@ -147,6 +138,15 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader of `text` from byte `i`.
+    fn at(text: &'a str, i: usize) -> Reader<'a> {
+        Reader {
+            text,
+            b: text.as_bytes(),
+            i,
+        }
+    }
+
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
             self.i += 1;
@@ -367,7 +367,6 @@ impl<'a> Reader<'a> {
                 }
             };
             next = bit + 1;
-            let keep = |s: Option<Cow<'a, str>>| s.map(Cow::into_owned);
             match bit {
                 0 => {
                     js.status = match &*self.string()? {
@@ -384,14 +383,16 @@ impl<'a> Reader<'a> {
                 5 => js.last_started = self.opt_time()?,
                 6 => js.last_run = self.opt_time()?,
                 7 => js.last_success = self.opt_time()?,
-                8 | 9 => {
+                8 => {
                     let s = self.opt_string()?;
                     if !only_check {
-                        *(if bit == 8 {
-                            &mut js.last_error
-                        } else {
-                            &mut js.last_message
-                        }) = keep(s);
+                        js.last_error = s.map(Cow::into_owned);
+                    }
+                }
+                9 => {
+                    let s = self.opt_string()?;
+                    if !only_check {
+                        js.last_message = s.map(Cow::into_owned);
                     }
                 }
                 10 => {
@@ -422,7 +423,7 @@ impl<'a> Reader<'a> {
                     if only_check {
                         *source = s;
                     } else {
-                        js.source = keep(s).map(std::path::PathBuf::from);
+                        js.source = s.map(|s| std::path::PathBuf::from(s.into_owned()));
                     }
                 }
                 23 => js.ack = self.serde()?,

@@ -385,11 +385,7 @@ fn big_state(before: usize, long: usize, after: usize, extra: &str) -> String {
 
 /// Whether the reader splits `text`'s jobs, and where.
 fn split_of(text: &str) -> Option<usize> {
-    let mut r = Reader {
-        text,
-        b: text.as_bytes(),
-        i: text.find(r#""jobs":{"#)? + 8,
-    };
+    let mut r = Reader::at(text, text.find(r#""jobs":{"#)? + 8);
     r.split_point()
 }
 

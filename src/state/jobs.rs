@@ -115,12 +115,10 @@ impl Slot {
     }
 
     fn into_state(self, text: &str) -> JobState {
-        match self.owned {
+        let at = self.at();
+        match self.owned.or_else(|| self.read.into_inner()) {
             Some(js) => *js,
-            None => match self.read.into_inner() {
-                Some(js) => *js,
-                None => reread(text, self.raw.map_or(0..0, |(at, _)| at)),
-            },
+            None => reread(text, at),
         }
     }
 }

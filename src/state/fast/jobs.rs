@@ -88,11 +88,7 @@ impl<'a> Reader<'a> {
         let text = self.text;
         std::thread::scope(|scope| {
             let second = std::thread::Builder::new().spawn_scoped(scope, move || {
-                let mut r = Reader {
-                    text,
-                    b: text.as_bytes(),
-                    i: at,
-                };
+                let mut r = Reader::at(text, at);
                 let (mut read, mut sources) = (Vec::new(), Sources::default());
                 match r.entries(usize::MAX, &mut read, &mut sources)? {
                     Ended::Closed => Some((read, sources, r.i)),
